@@ -1,0 +1,53 @@
+"""Shared pieces of the REST API: pagination and error answers.
+
+Errors always come back as JSON naming what is wrong: 400 with the field, 404 for what the
+user may not see, 409 for conflicts and illegal transitions. Never a 500 for bad input.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import status
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from helpdesk.errors import ConflictError, TransitionNotAllowedError
+
+
+class StandardPagination(PageNumberPagination):
+    page_size = 25
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, ConflictError):
+        return Response(
+            {"detail": exc.message, "code": "conflict", "current_version": exc.current_version},
+            status=status.HTTP_409_CONFLICT,
+        )
+    if isinstance(exc, TransitionNotAllowedError):
+        return Response(
+            {
+                "detail": exc.message,
+                "code": "transition_not_allowed",
+                "transition": exc.transition,
+                "state": exc.state,
+                "allowed_transitions": exc.allowed,
+            },
+            status=status.HTTP_409_CONFLICT,
+        )
+    if isinstance(exc, DjangoValidationError):
+        if hasattr(exc, "error_dict"):
+            exc = ValidationError(exc.message_dict)
+        else:
+            exc = ValidationError({"non_field_errors": exc.messages})
+    elif isinstance(exc, PermissionError | DjangoPermissionDenied):
+        exc = PermissionDenied()
+    elif isinstance(exc, Http404):
+        pass
+    return drf_exception_handler(exc, context)

@@ -1,0 +1,24 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
+
+
+def _sync_roles_after_migrate(sender, apps, **kwargs):
+    # Roles are configuration, not domain flow: keeping them in step with the code after
+    # every migrate is what this signal is for. post_migrate fires once per app and each
+    # app's permissions are created by its own firing, so wait for the last app.
+    from django.apps import apps as global_apps
+
+    from helpdesk.roles import sync_roles
+
+    with_models = [c for c in global_apps.get_app_configs() if c.models_module is not None]
+    if sender.label == with_models[-1].label:
+        sync_roles()
+
+
+class HelpdeskConfig(AppConfig):
+    name = "helpdesk"
+    verbose_name = _("Help desk core")
+
+    def ready(self):
+        post_migrate.connect(_sync_roles_after_migrate, dispatch_uid="sync_roles")

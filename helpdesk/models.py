@@ -1,0 +1,230 @@
+"""The shared core: people, sites, support groups, the service catalogue, categories."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from helpdesk.phones import InvalidPhoneNumber, format_phone, normalize_phone
+
+
+class Site(models.Model):
+    """An office or a contact-center location."""
+
+    code = models.SlugField(_("code"), max_length=20, unique=True)
+    name = models.CharField(_("name"), max_length=120)
+    address = models.CharField(_("address"), max_length=250, blank=True)
+    time_zone = models.CharField(_("time zone"), max_length=64, default="Europe/Warsaw")
+    is_contact_center = models.BooleanField(_("contact center"), default=False)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("site")
+        verbose_name_plural = _("sites")
+
+    def __str__(self):
+        return self.name
+
+
+class PersonQuerySet(models.QuerySet):
+    def with_phone(self, e164: str):
+        return self.filter(phone_numbers__e164=e164).distinct()
+
+
+class Person(models.Model):
+    """Anyone the help desk deals with: staff with a login, or a caller known only by phone/mail."""
+
+    class Language(models.TextChoices):
+        ENGLISH = "en", _("English")
+        POLISH = "pl", _("Polish")
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("login"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="person",
+    )
+    full_name = models.CharField(_("full name"), max_length=200)
+    email = models.EmailField(_("e-mail"), blank=True, db_index=True)
+    department = models.CharField(_("department"), max_length=120, blank=True)
+    site = models.ForeignKey(
+        Site,
+        verbose_name=_("site"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="people",
+    )
+    job_title = models.CharField(_("job title"), max_length=120, blank=True)
+    is_vip = models.BooleanField(_("VIP"), default=False)
+    language = models.CharField(
+        _("preferred language"), max_length=8, choices=Language.choices, default=Language.POLISH
+    )
+    time_zone = models.CharField(_("time zone"), max_length=64, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    objects = PersonQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["full_name"]
+        verbose_name = _("person")
+        verbose_name_plural = _("people")
+        indexes = [models.Index(fields=["full_name"], name="person_full_name_idx")]
+
+    def __str__(self):
+        return self.full_name
+
+
+class PhoneNumber(models.Model):
+    """One of a person's numbers, stored normalised for caller-ID lookup."""
+
+    class Kind(models.TextChoices):
+        DESK = "desk", _("desk")
+        MOBILE = "mobile", _("mobile")
+        EXTENSION = "extension", _("extension")
+        OTHER = "other", _("other")
+
+    person = models.ForeignKey(
+        Person, verbose_name=_("person"), on_delete=models.CASCADE, related_name="phone_numbers"
+    )
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices, default=Kind.DESK)
+    raw = models.CharField(_("number as entered"), max_length=40)
+    e164 = models.CharField(_("normalised number"), max_length=24, db_index=True, editable=False)
+    extension = models.CharField(_("extension"), max_length=10, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["kind", "id"]
+        verbose_name = _("phone number")
+        verbose_name_plural = _("phone numbers")
+        constraints = [
+            models.UniqueConstraint(fields=["person", "e164"], name="phone_unique_per_person")
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()}: {self.display}"
+
+    def save(self, *args, **kwargs):
+        if not self.e164:
+            normalized = normalize_phone(self.raw)
+            self.e164 = normalized.e164
+            self.extension = normalized.extension
+        super().save(*args, **kwargs)
+
+    def clean(self):
+        try:
+            normalized = normalize_phone(self.raw)
+        except InvalidPhoneNumber:
+            raise ValidationError({"raw": _("This is not a valid phone number.")}) from None
+        self.e164 = normalized.e164
+        self.extension = normalized.extension
+
+    @property
+    def display(self) -> str:
+        text = format_phone(self.e164)
+        return f"{text} ext. {self.extension}" if self.extension else text
+
+
+class SupportGroup(models.Model):
+    """A team that owns tickets: the first line or a second-line resolver group."""
+
+    class Tier(models.IntegerChoices):
+        FIRST = 1, _("first line")
+        SECOND = 2, _("second line")
+        THIRD = 3, _("third line")
+
+    name = models.CharField(_("name"), max_length=120, unique=True)
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    tier = models.PositiveSmallIntegerField(_("tier"), choices=Tier.choices, default=Tier.FIRST)
+    email = models.EmailField(_("e-mail"), blank=True)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("members"),
+        blank=True,
+        related_name="support_groups",
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["tier", "name"]
+        verbose_name = _("support group")
+        verbose_name_plural = _("support groups")
+
+    def __str__(self):
+        return self.name
+
+
+class Service(models.Model):
+    """An entry of the IT service catalogue."""
+
+    class Criticality(models.TextChoices):
+        LOW = "low", _("low")
+        MEDIUM = "medium", _("medium")
+        HIGH = "high", _("high")
+        CRITICAL = "critical", _("critical")
+
+    name = models.CharField(_("name"), max_length=120, unique=True)
+    description = models.TextField(_("description"), blank=True)
+    owner_group = models.ForeignKey(
+        SupportGroup,
+        verbose_name=_("owner group"),
+        on_delete=models.PROTECT,
+        related_name="services",
+    )
+    criticality = models.CharField(
+        _("criticality"), max_length=10, choices=Criticality.choices, default=Criticality.MEDIUM
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("service")
+        verbose_name_plural = _("services")
+
+    def __str__(self):
+        return self.name
+
+
+class Category(models.Model):
+    """A node of the category tree (``Hardware / Laptop / Battery``)."""
+
+    name = models.CharField(_("name"), max_length=120)
+    parent = models.ForeignKey(
+        "self",
+        verbose_name=_("parent"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="children",
+    )
+    # Denormalised "A / B / C" so lists and search need no recursive queries.
+    path = models.CharField(_("path"), max_length=500, editable=False, db_index=True)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["path"]
+        verbose_name = _("category")
+        verbose_name_plural = _("categories")
+        constraints = [
+            models.UniqueConstraint(fields=["parent", "name"], name="category_unique_name")
+        ]
+
+    def __str__(self):
+        return self.path or self.name
+
+    def save(self, *args, **kwargs):
+        self.path = f"{self.parent.path} / {self.name}" if self.parent_id else self.name
+        super().save(*args, **kwargs)
+        for child in self.children.all():
+            child.save()
+
+    def clean(self):
+        node = self.parent
+        while node is not None:
+            if node.pk == self.pk and self.pk is not None:
+                raise ValidationError({"parent": _("A category cannot be its own ancestor.")})
+            node = node.parent

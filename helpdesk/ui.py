@@ -1,0 +1,24 @@
+"""Slots in the shared page layout that other apps fill without the layout importing them.
+
+An app registers a template in its ``AppConfig.ready``; the base template renders every
+registered template for that slot with ``{% render_slot "console_widgets" %}``. Slots:
+
+- ``console_widgets``: rendered on every agent console page (the CTI screen pop lives here)
+- ``home_notices``: rendered on the portal home page (the bulletin board, later)
+- ``ticket_sidebar``: rendered on the agent ticket page, with ``ticket`` in the context
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+_slots: dict[str, list[str]] = defaultdict(list)
+
+
+def register_template(slot: str, template_name: str) -> None:
+    if template_name not in _slots[slot]:
+        _slots[slot].append(template_name)
+
+
+def slot_templates(slot: str) -> list[str]:
+    return list(_slots.get(slot, []))

@@ -1,0 +1,18 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/", include("helpdesk.api_urls")),
+    path("cti/", include("cti.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("helpdesk.web_urls")),
+    path("", include("tickets.urls")),
+]
+
+if settings.DEBUG:
+    urlpatterns += []

@@ -1,0 +1,61 @@
+import pytest
+
+from helpdesk.models import SupportGroup
+from helpdesk.roles import Role
+from tests.factories import SupportGroupFactory, make_user
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture
+def first_line(db):
+    return SupportGroupFactory(
+        name="Service Desk", code="service-desk", tier=SupportGroup.Tier.FIRST
+    )
+
+
+@pytest.fixture
+def network_group(db):
+    return SupportGroupFactory(name="Network", code="network", tier=SupportGroup.Tier.SECOND)
+
+
+@pytest.fixture
+def agent(db, first_line):
+    user = make_user(Role.AGENT, username="agent")
+    first_line.members.add(user)
+    return user
+
+
+@pytest.fixture
+def engineer(db, network_group):
+    user = make_user(Role.ENGINEER, username="engineer")
+    network_group.members.add(user)
+    return user
+
+
+@pytest.fixture
+def end_user(db):
+    return make_user(Role.END_USER, username="enduser")
+
+
+@pytest.fixture
+def other_end_user(db):
+    return make_user(Role.END_USER, username="otheruser")
+
+
+@pytest.fixture
+def manager(db):
+    return make_user(Role.MANAGER, username="manager")
+
+
+@pytest.fixture
+def change_board(db):
+    return make_user(Role.CHANGE_BOARD, username="cab")
+
+
+@pytest.fixture
+def admin_user(db):
+    return make_user(Role.ADMINISTRATOR, username="admin", is_staff=True, is_superuser=True)

@@ -1,0 +1,559 @@
+"""The ticket register: tickets, their lifecycle, comments, attachments and timeline."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from pathlib import PurePosixPath
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
+
+from helpdesk.models import Category, Person, Service, SupportGroup
+from helpdesk.roles import can_work_tickets
+
+
+class TicketType(models.TextChoices):
+    INCIDENT = "incident", _("Incident")
+    REQUEST = "request", _("Service request")
+
+
+TICKET_NUMBER_PREFIX = {TicketType.INCIDENT: "INC", TicketType.REQUEST: "REQ"}
+
+
+class Channel(models.TextChoices):
+    PHONE = "phone", _("Phone")
+    EMAIL = "email", _("E-mail")
+    PORTAL = "portal", _("Portal")
+    CHAT = "chat", _("Chat")
+    SMS = "sms", _("SMS")
+    API = "api", _("API")
+
+
+class Impact(models.IntegerChoices):
+    # 1 is the widest impact, as in ITIL.
+    ENTERPRISE = 1, _("Enterprise-wide")
+    DEPARTMENT = 2, _("Department or site")
+    GROUP = 3, _("Group of users")
+    SINGLE = 4, _("Single user")
+
+
+class Urgency(models.IntegerChoices):
+    CRITICAL = 1, _("Critical: work stopped")
+    HIGH = 2, _("High: work seriously impaired")
+    MEDIUM = 3, _("Medium: work impaired, workaround exists")
+    LOW = 4, _("Low: inconvenience")
+
+
+class Priority(models.IntegerChoices):
+    P1 = 1, _("P1 critical")
+    P2 = 2, _("P2 high")
+    P3 = 3, _("P3 medium")
+    P4 = 4, _("P4 low")
+    P5 = 5, _("P5 planning")
+
+
+class Status(models.TextChoices):
+    NEW = "new", _("New")
+    ASSIGNED = "assigned", _("Assigned")
+    IN_PROGRESS = "in_progress", _("In progress")
+    PENDING = "pending", _("Pending")
+    RESOLVED = "resolved", _("Resolved")
+    CLOSED = "closed", _("Closed")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+OPEN_STATUSES = [Status.NEW, Status.ASSIGNED, Status.IN_PROGRESS, Status.PENDING]
+WORKING_STATUSES = [Status.ASSIGNED, Status.IN_PROGRESS, Status.PENDING]
+
+
+class PendingReason(models.TextChoices):
+    USER = "user", _("Waiting for the user")
+    THIRD_PARTY = "third_party", _("Waiting for a third party")
+    CHANGE = "change", _("Waiting for a change")
+    OTHER = "other", _("Other")
+
+
+class ResolutionCode(models.TextChoices):
+    SOLVED = "solved", _("Solved")
+    WORKAROUND = "workaround", _("Solved with a workaround")
+    USER_INSTRUCTED = "user_instructed", _("User instructed")
+    NOT_REPRODUCIBLE = "not_reproducible", _("Not reproducible")
+    DUPLICATE = "duplicate", _("Duplicate")
+    REQUEST_FULFILLED = "fulfilled", _("Request fulfilled")
+    NO_RESPONSE = "no_response", _("No response from user")
+
+
+class PriorityRule(models.Model):
+    """One cell of the impact x urgency -> priority matrix (editable in the admin)."""
+
+    impact = models.PositiveSmallIntegerField(_("impact"), choices=Impact.choices)
+    urgency = models.PositiveSmallIntegerField(_("urgency"), choices=Urgency.choices)
+    priority = models.PositiveSmallIntegerField(_("priority"), choices=Priority.choices)
+
+    class Meta:
+        ordering = ["impact", "urgency"]
+        verbose_name = _("priority rule")
+        verbose_name_plural = _("priority matrix")
+        constraints = [
+            models.UniqueConstraint(fields=["impact", "urgency"], name="priority_rule_unique_cell")
+        ]
+
+    def __str__(self):
+        return f"{self.get_impact_display()} x {self.get_urgency_display()} = P{self.priority}"
+
+
+class TicketCounter(models.Model):
+    """The last number handed out per ticket type; incremented atomically by services."""
+
+    type = models.CharField(max_length=12, choices=TicketType.choices, unique=True)
+    value = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self):
+        return f"{self.type}: {self.value}"
+
+
+# --- transition guards (no I/O: they read the instance and the user) -------------------------
+
+
+def _is_worker(instance, user) -> bool:
+    return can_work_tickets(user)
+
+
+def _is_worker_or_caller(instance, user) -> bool:
+    return can_work_tickets(user) or instance.is_caller(user)
+
+
+def _within_reopen_window(instance) -> bool:
+    if instance.resolved_at is None:
+        return False
+    return timezone.now() - instance.resolved_at <= timedelta(days=settings.TICKET_REOPEN_DAYS)
+
+
+def _caller_may_cancel(instance, user) -> bool:
+    # Agents may cancel any open ticket; callers only their own ticket nobody has taken yet.
+    if can_work_tickets(user):
+        return True
+    return instance.is_caller(user) and instance.status == Status.NEW
+
+
+def _in_first_line(instance) -> bool:
+    # Escalation moves a ticket up a tier; a ticket already with second line is transferred.
+    return instance.group_id is None or instance.group.tier == SupportGroup.Tier.FIRST
+
+
+class Ticket(ConcurrentTransitionMixin, models.Model):
+    """An incident or a service request, from any channel.
+
+    The status is protected: only the transitions below change it, and only services
+    (``tickets.services``) call them, so every change is saved with its timeline entry.
+    ``version`` gives optimistic locking for field edits: a save that started from a stale
+    copy matches no row and raises instead of overwriting.
+    """
+
+    number = models.CharField(_("number"), max_length=20, unique=True, editable=False)
+    type = models.CharField(
+        _("type"), max_length=12, choices=TicketType.choices, default=TicketType.INCIDENT
+    )
+    title = models.CharField(_("title"), max_length=200)
+    description = models.TextField(_("description"), blank=True)
+    caller = models.ForeignKey(
+        Person, verbose_name=_("caller"), on_delete=models.PROTECT, related_name="tickets"
+    )
+    opened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("opened by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    channel = models.CharField(
+        _("channel"), max_length=10, choices=Channel.choices, default=Channel.PORTAL
+    )
+    service = models.ForeignKey(
+        Service,
+        verbose_name=_("service"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="tickets",
+    )
+    category = models.ForeignKey(
+        Category,
+        verbose_name=_("category"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="tickets",
+    )
+    impact = models.PositiveSmallIntegerField(
+        _("impact"), choices=Impact.choices, default=Impact.SINGLE
+    )
+    urgency = models.PositiveSmallIntegerField(
+        _("urgency"), choices=Urgency.choices, default=Urgency.MEDIUM
+    )
+    priority = models.PositiveSmallIntegerField(
+        _("priority"), choices=Priority.choices, default=Priority.P4
+    )
+    group = models.ForeignKey(
+        SupportGroup,
+        verbose_name=_("support group"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="tickets",
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("assignee"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_tickets",
+    )
+    parent = models.ForeignKey(
+        "self",
+        verbose_name=_("parent ticket"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="children",
+    )
+    status = FSMField(
+        _("state"), max_length=12, choices=Status.choices, default=Status.NEW, protected=True
+    )
+    pending_reason = models.CharField(
+        _("pending reason"), max_length=12, choices=PendingReason.choices, blank=True
+    )
+    pending_note = models.CharField(_("pending note"), max_length=250, blank=True)
+    resolution_code = models.CharField(
+        _("resolution code"), max_length=20, choices=ResolutionCode.choices, blank=True
+    )
+    resolution_notes = models.TextField(_("resolution notes"), blank=True)
+    first_contact_resolution = models.BooleanField(_("solved on first contact"), default=False)
+    created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(_("updated"), default=timezone.now)
+    first_response_at = models.DateTimeField(_("first response"), null=True, blank=True)
+    resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    version = models.PositiveIntegerField(_("version"), default=1, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("ticket")
+        verbose_name_plural = _("tickets")
+        permissions = [
+            ("view_all_tickets", _("Can see every ticket")),
+            ("work_ticket", _("Can assign, transition and annotate tickets")),
+            ("view_internal_notes", _("Can read internal work notes")),
+            ("view_reports", _("Can see reports and dashboards")),
+        ]
+        indexes = [
+            models.Index(fields=["status", "group", "-created_at"], name="ticket_queue_idx"),
+            models.Index(fields=["assignee", "status", "-created_at"], name="ticket_assignee_idx"),
+            models.Index(fields=["caller", "-created_at"], name="ticket_caller_idx"),
+            models.Index(fields=["-updated_at"], name="ticket_updated_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.number} {self.title}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            self.version += 1
+            self.updated_at = timezone.now()
+            update_fields = kwargs.get("update_fields")
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, "version", "updated_at"}
+        try:
+            super().save(*args, **kwargs)
+        except Exception:
+            if not self._state.adding:
+                self.version -= 1
+            raise
+
+    def get_absolute_url(self):
+        return reverse("tickets:detail", kwargs={"number": self.number})
+
+    # --- optimistic locking ---------------------------------------------------------------
+
+    def _do_update(self, base_qs, using, pk_val, values, update_fields, forced_update):
+        # The version was incremented in save(); the row must still hold the previous one.
+        return super()._do_update(
+            base_qs.filter(version=self.version - 1),
+            using,
+            pk_val,
+            values,
+            update_fields,
+            forced_update,
+        )
+
+    # --- reading --------------------------------------------------------------------------
+
+    def is_caller(self, user) -> bool:
+        person = getattr(user, "person", None) if user.is_authenticated else None
+        return person is not None and person.pk == self.caller_id
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    # --- lifecycle (transitions change fields of self only; services save and audit) -------
+
+    @transition(
+        field=status,
+        source=[Status.NEW, Status.ASSIGNED],
+        target=Status.ASSIGNED,
+        permission=_is_worker,
+    )
+    def assign(self, *, assignee):
+        self.assignee = assignee
+
+    @transition(
+        field=status,
+        source=[Status.NEW, Status.ASSIGNED, Status.PENDING],
+        target=Status.IN_PROGRESS,
+        permission=_is_worker,
+    )
+    def start(self, *, by):
+        if self.assignee_id is None:
+            self.assignee = by
+        self.pending_reason = ""
+        self.pending_note = ""
+
+    @transition(
+        field=status,
+        source=[Status.ASSIGNED, Status.IN_PROGRESS],
+        target=Status.PENDING,
+        permission=_is_worker,
+    )
+    def pend(self, *, reason, note=""):
+        self.pending_reason = reason
+        self.pending_note = note
+
+    @transition(
+        field=status,
+        source=Status.PENDING,
+        target=Status.IN_PROGRESS,
+        permission=_is_worker_or_caller,
+    )
+    def resume(self):
+        self.pending_reason = ""
+        self.pending_note = ""
+
+    @transition(field=status, source=OPEN_STATUSES, target=Status.RESOLVED, permission=_is_worker)
+    def resolve(self, *, code, notes, by, first_contact=False):
+        now = timezone.now()
+        self.resolution_code = code
+        self.resolution_notes = notes
+        self.resolved_at = now
+        self.first_contact_resolution = first_contact
+        self.pending_reason = ""
+        self.pending_note = ""
+        if self.assignee_id is None:
+            self.assignee = by
+        if self.first_response_at is None:
+            self.first_response_at = now
+
+    @transition(
+        field=status, source=Status.RESOLVED, target=Status.CLOSED, permission=_is_worker_or_caller
+    )
+    def close(self):
+        self.closed_at = timezone.now()
+
+    @transition(
+        field=status,
+        source=Status.RESOLVED,
+        target=RETURN_VALUE(Status.NEW, Status.ASSIGNED),
+        conditions=[_within_reopen_window],
+        permission=_is_worker_or_caller,
+    )
+    def reopen(self):
+        self.resolved_at = None
+        self.resolution_code = ""
+        self.first_contact_resolution = False
+        return Status.ASSIGNED if self.assignee_id else Status.NEW
+
+    @transition(
+        field=status, source=OPEN_STATUSES, target=Status.CANCELLED, permission=_caller_may_cancel
+    )
+    def cancel(self):
+        self.closed_at = timezone.now()
+
+    @transition(field=status, source=OPEN_STATUSES, target=Status.NEW, permission=_is_worker)
+    def transfer(self, *, group):
+        # A transfer puts the ticket in the new group's queue, unassigned.
+        self.group = group
+        self.assignee = None
+        self.pending_reason = ""
+        self.pending_note = ""
+
+    @transition(
+        field=status,
+        source=OPEN_STATUSES,
+        target=Status.NEW,
+        conditions=[_in_first_line],
+        permission=_is_worker,
+    )
+    def escalate(self, *, group):
+        self.group = group
+        self.assignee = None
+        self.pending_reason = ""
+        self.pending_note = ""
+
+
+class Comment(models.Model):
+    """A public reply (seen by the caller) or an internal work note (agents only)."""
+
+    ticket = models.ForeignKey(
+        Ticket, verbose_name=_("ticket"), on_delete=models.CASCADE, related_name="comments"
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("author"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    author_person = models.ForeignKey(
+        Person,
+        verbose_name=_("author (person)"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    body = models.TextField(_("text"))
+    is_internal = models.BooleanField(_("internal note"), default=False)
+    channel = models.CharField(
+        _("channel"), max_length=10, choices=Channel.choices, default=Channel.PORTAL
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("comment")
+        verbose_name_plural = _("comments")
+        indexes = [models.Index(fields=["ticket", "created_at"], name="comment_ticket_idx")]
+
+    def __str__(self):
+        return f"{self.ticket_id}: {self.body[:40]}"
+
+
+def attachment_path(instance, filename):
+    # Stored under a generated name: the uploader's file name never reaches the file system.
+    suffix = PurePosixPath(filename).suffix.lower()[:10]
+    if not suffix[1:].isalnum():
+        suffix = ""
+    now = timezone.now()
+    return f"attachments/{now:%Y/%m}/{uuid.uuid4().hex}{suffix}"
+
+
+class Attachment(models.Model):
+    ticket = models.ForeignKey(
+        Ticket, verbose_name=_("ticket"), on_delete=models.CASCADE, related_name="attachments"
+    )
+    comment = models.ForeignKey(
+        Comment,
+        verbose_name=_("comment"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="attachments",
+    )
+    file = models.FileField(_("file"), upload_to=attachment_path, max_length=200)
+    original_name = models.CharField(_("file name"), max_length=200)
+    content_type = models.CharField(_("content type"), max_length=120)
+    size = models.PositiveBigIntegerField(_("size"))
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    is_internal = models.BooleanField(_("internal"), default=False)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("uploaded by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
+
+    def __str__(self):
+        return self.original_name
+
+    def get_absolute_url(self):
+        return reverse("tickets:attachment", kwargs={"pk": self.pk})
+
+
+class TimelineEntry(models.Model):
+    """One line of a ticket's history: who did what, when, and what changed (old -> new)."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created", _("Created")
+        TRANSITION = "transition", _("State change")
+        FIELD_CHANGE = "field_change", _("Field change")
+        COMMENT = "comment", _("Reply")
+        NOTE = "note", _("Work note")
+        ATTACHMENT = "attachment", _("Attachment")
+        TRANSFER = "transfer", _("Transfer")
+        ESCALATION = "escalation", _("Escalation")
+
+    ticket = models.ForeignKey(
+        Ticket, verbose_name=_("ticket"), on_delete=models.CASCADE, related_name="timeline"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    field = models.CharField(_("field"), max_length=40, blank=True)
+    old_value = models.CharField(_("old value"), max_length=250, blank=True)
+    new_value = models.CharField(_("new value"), max_length=250, blank=True)
+    transition = models.CharField(_("transition"), max_length=20, blank=True)
+    comment = models.ForeignKey(
+        Comment, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    is_internal = models.BooleanField(_("internal"), default=False)
+    note = models.TextField(_("note"), blank=True)
+    created_at = models.DateTimeField(_("when"), default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("timeline entry")
+        verbose_name_plural = _("timeline")
+        indexes = [models.Index(fields=["ticket", "created_at"], name="timeline_ticket_idx")]
+
+    def __str__(self):
+        return f"{self.ticket_id} {self.kind} {self.field} {self.old_value} -> {self.new_value}"
+
+    def _display(self, value: str) -> str:
+        if not self.field or value == "":
+            return value
+        field = Ticket._meta.get_field(self.field)
+        if field.choices:
+            choices = {str(key): label for key, label in field.flatchoices}
+            return str(choices.get(value, value))
+        return value
+
+    @property
+    def old_display(self) -> str:
+        """The old value in words, in the reader's language."""
+        return self._display(self.old_value)
+
+    @property
+    def new_display(self) -> str:
+        return self._display(self.new_value)

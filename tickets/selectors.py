@@ -1,0 +1,107 @@
+"""Permission-scoped reads of tickets."""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch, Q, QuerySet
+
+from helpdesk.phones import normalize_phone_or_none
+from helpdesk.roles import is_staff_member
+from tickets.models import OPEN_STATUSES, Attachment, Comment, Ticket, TimelineEntry
+
+LIST_RELATED = ("caller", "group", "assignee", "service", "category")
+
+
+def ticket_queryset_for(user) -> QuerySet[Ticket]:
+    """Every ticket ``user`` may see: all for staff, only their own (as caller) otherwise."""
+    queryset = Ticket.objects.all()
+    if not user.is_authenticated:
+        return queryset.none()
+    if is_staff_member(user):
+        return queryset
+    person = getattr(user, "person", None)
+    if person is None:
+        return queryset.none()
+    return queryset.filter(caller=person)
+
+
+def ticket_list(user, *, search: str = "", open_only: bool | None = None) -> QuerySet[Ticket]:
+    """The list a user sees, with what a list row shows joined in (one query per page)."""
+    queryset = ticket_queryset_for(user).select_related(*LIST_RELATED)
+    if open_only is True:
+        queryset = queryset.filter(status__in=OPEN_STATUSES)
+    elif open_only is False:
+        queryset = queryset.exclude(status__in=OPEN_STATUSES)
+    if search:
+        queryset = ticket_search(queryset, search)
+    return queryset
+
+
+def ticket_search(queryset: QuerySet[Ticket], text: str) -> QuerySet[Ticket]:
+    """Match a number, a title, or the caller's name, e-mail or phone number."""
+    text = text.strip()
+    if not text:
+        return queryset
+    condition = (
+        Q(number__iexact=text)
+        | Q(title__icontains=text)
+        | Q(caller__full_name__icontains=text)
+        | Q(caller__email__iexact=text)
+    )
+    if text.isdigit() and len(text) <= 6:
+        condition |= Q(number__endswith=f"-{int(text):06d}")
+    e164 = normalize_phone_or_none(text) if sum(c.isdigit() for c in text) >= 6 else None
+    if e164:
+        condition |= Q(caller__phone_numbers__e164=e164)
+        return queryset.filter(condition).distinct()
+    return queryset.filter(condition)
+
+
+def ticket_get_for(user, *, number: str | None = None, pk: int | None = None) -> Ticket:
+    """One ticket the user may see, or ``Ticket.DoesNotExist`` (a 404, never a 403)."""
+    queryset = ticket_queryset_for(user).select_related(
+        *LIST_RELATED, "opened_by", "parent", "caller__site", "caller__user"
+    )
+    if number is not None:
+        return queryset.get(number=number)
+    return queryset.get(pk=pk)
+
+
+def comments_for(user, ticket: Ticket) -> QuerySet[Comment]:
+    queryset = ticket.comments.select_related("author", "author_person").prefetch_related(
+        Prefetch("attachments", queryset=Attachment.objects.order_by("id"))
+    )
+    if not user.has_perm("tickets.view_internal_notes"):
+        queryset = queryset.filter(is_internal=False)
+    return queryset
+
+
+def attachments_for(user, ticket: Ticket) -> QuerySet[Attachment]:
+    queryset = ticket.attachments.select_related("uploaded_by")
+    if not user.has_perm("tickets.view_internal_notes"):
+        queryset = queryset.filter(is_internal=False)
+    return queryset
+
+
+def attachment_get_for(user, pk: int) -> Attachment:
+    attachment = Attachment.objects.select_related("ticket").get(pk=pk)
+    visible = ticket_queryset_for(user).filter(pk=attachment.ticket_id).exists()
+    if not visible or (attachment.is_internal and not user.has_perm("tickets.view_internal_notes")):
+        raise Attachment.DoesNotExist
+    return attachment
+
+
+def timeline_for(user, ticket: Ticket) -> QuerySet[TimelineEntry]:
+    queryset = ticket.timeline.select_related("actor", "comment", "comment__author")
+    if not user.has_perm("tickets.view_internal_notes"):
+        queryset = queryset.filter(is_internal=False)
+    return queryset
+
+
+def caller_tickets(person_id: int, *, exclude_id: int | None = None, limit: int = 10):
+    """A caller's open tickets and most recent tickets, for the caller card."""
+    queryset = Ticket.objects.filter(caller_id=person_id).select_related("group", "assignee")
+    if exclude_id:
+        queryset = queryset.exclude(pk=exclude_id)
+    open_tickets = list(queryset.filter(status__in=OPEN_STATUSES).order_by("-created_at")[:limit])
+    recent = list(queryset.order_by("-created_at")[:limit])
+    return open_tickets, recent

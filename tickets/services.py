@@ -1,0 +1,717 @@
+"""Every write to tickets goes through these functions.
+
+Each owns its transaction, writes the timeline and schedules side effects with
+``transaction.on_commit`` (through :mod:`tickets.hooks`), so nothing is announced for a
+change that was rolled back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_fsm import ConcurrentTransition, has_transition_perm
+
+from helpdesk.errors import ConflictError, TransitionNotAllowedError
+from helpdesk.models import Category, Person, Service, SupportGroup
+from helpdesk.roles import can_work_tickets
+from tickets import hooks
+from tickets.models import (
+    TICKET_NUMBER_PREFIX,
+    Attachment,
+    Channel,
+    Comment,
+    Impact,
+    PendingReason,
+    Priority,
+    PriorityRule,
+    ResolutionCode,
+    Status,
+    Ticket,
+    TicketCounter,
+    TicketType,
+    TimelineEntry,
+    Urgency,
+)
+from tickets.uploads import detect_content_type
+
+# The ITIL default matrix; administrators override cells with PriorityRule rows.
+DEFAULT_PRIORITY_MATRIX: dict[tuple[int, int], int] = {
+    (1, 1): 1, (1, 2): 2, (1, 3): 2, (1, 4): 3,
+    (2, 1): 2, (2, 2): 2, (2, 3): 3, (2, 4): 4,
+    (3, 1): 2, (3, 2): 3, (3, 3): 4, (3, 4): 4,
+    (4, 1): 3, (4, 2): 4, (4, 3): 4, (4, 4): 5,
+}  # fmt: skip
+PRIORITY_CACHE_KEY = "tickets:priority-matrix"
+
+# Fields an agent may edit directly; status, group and assignee change through transitions.
+EDITABLE_FIELDS = (
+    "title",
+    "description",
+    "type",
+    "service",
+    "category",
+    "impact",
+    "urgency",
+    "parent",
+)
+TRANSITION_NAMES = (
+    "assign",
+    "start",
+    "pend",
+    "resume",
+    "resolve",
+    "close",
+    "reopen",
+    "cancel",
+    "transfer",
+    "escalate",
+)
+
+
+# --- priority ----------------------------------------------------------------------------
+
+
+def priority_matrix() -> dict[tuple[int, int], int]:
+    matrix = cache.get(PRIORITY_CACHE_KEY)
+    if matrix is None:
+        matrix = dict(DEFAULT_PRIORITY_MATRIX)
+        for rule in PriorityRule.objects.all():
+            matrix[(rule.impact, rule.urgency)] = rule.priority
+        cache.set(PRIORITY_CACHE_KEY, matrix, 300)
+    return matrix
+
+
+def priority_for(*, impact: int, urgency: int) -> int:
+    """Priority from impact x urgency through the configured matrix."""
+    if impact not in Impact.values:
+        raise ValidationError({"impact": _("Unknown impact.")})
+    if urgency not in Urgency.values:
+        raise ValidationError({"urgency": _("Unknown urgency.")})
+    return priority_matrix().get((impact, urgency), Priority.P4)
+
+
+def priority_rule_set(*, impact: int, urgency: int, priority: int) -> PriorityRule:
+    """Change one cell of the matrix (existing tickets keep their priority)."""
+    rule, _created = PriorityRule.objects.update_or_create(
+        impact=impact, urgency=urgency, defaults={"priority": priority}
+    )
+    cache.delete(PRIORITY_CACHE_KEY)
+    return rule
+
+
+# --- numbering, defaults -------------------------------------------------------------------
+
+
+def _next_number(ticket_type: str) -> str:
+    # UPDATE ... SET value = value + 1 takes the row lock, so concurrent creates never share
+    # a number on PostgreSQL; SQLite serialises writers anyway.
+    counter, _created = TicketCounter.objects.get_or_create(type=ticket_type)
+    TicketCounter.objects.filter(pk=counter.pk).update(value=F("value") + 1)
+    counter.refresh_from_db(fields=["value"])
+    return f"{TICKET_NUMBER_PREFIX[TicketType(ticket_type)]}-{counter.value:06d}"
+
+
+def default_group() -> SupportGroup | None:
+    """The queue new tickets land in: the configured group, else the first first-line group."""
+    code = getattr(settings, "TICKET_DEFAULT_GROUP", "")
+    groups = SupportGroup.objects.filter(is_active=True)
+    if code:
+        group = groups.filter(code=code).first()
+        if group:
+            return group
+    return groups.filter(tier=SupportGroup.Tier.FIRST).order_by("name").first()
+
+
+def _display(value: Any) -> str:
+    if value is None:
+        return ""
+    return str(value)[:250]
+
+
+def _timeline(ticket: Ticket, actor, kind: str, **fields) -> TimelineEntry:
+    return TimelineEntry.objects.create(ticket=ticket, actor=actor, kind=kind, **fields)
+
+
+def _check_version(ticket: Ticket, expected_version: int | None) -> None:
+    if expected_version is not None and int(expected_version) != ticket.version:
+        raise ConflictError(
+            _("This ticket was changed by someone else. Reload it to see the changes."),
+            current_version=ticket.version,
+        )
+
+
+def _save(ticket: Ticket, update_fields: Iterable[str]) -> None:
+    try:
+        ticket.save(update_fields=list(update_fields))
+    except ConcurrentTransition:
+        current = Ticket.objects.filter(pk=ticket.pk).values_list("version", flat=True).first()
+        raise ConflictError(
+            _("This ticket was changed by someone else. Reload it to see the changes."),
+            current_version=current,
+        ) from None
+
+
+def _lock(ticket: Ticket) -> Ticket:
+    """Re-read the ticket inside the transaction, keeping the version the caller saw."""
+    fresh = Ticket.objects.select_for_update().select_related("group").get(pk=ticket.pk)
+    return fresh
+
+
+# --- create / update ----------------------------------------------------------------------
+
+
+@transaction.atomic
+def ticket_create(
+    *,
+    caller: Person,
+    title: str,
+    description: str = "",
+    opened_by: AbstractBaseUser | None = None,
+    channel: str = Channel.PORTAL,
+    type: str = TicketType.INCIDENT,
+    service: Service | None = None,
+    category: Category | None = None,
+    impact: int = Impact.SINGLE,
+    urgency: int = Urgency.MEDIUM,
+    group: SupportGroup | None = None,
+    parent: Ticket | None = None,
+    attachments: Iterable[UploadedFile] = (),
+) -> Ticket:
+    """Register a ticket: number it, prioritise it, queue it, record its creation."""
+    title = (title or "").strip()
+    errors = {}
+    if not title:
+        errors["title"] = _("A title is required.")
+    if channel not in Channel.values:
+        errors["channel"] = _("Unknown channel.")
+    if type not in TicketType.values:
+        errors["type"] = _("Unknown ticket type.")
+    if errors:
+        raise ValidationError(errors)
+    ticket = Ticket(
+        number=_next_number(type),
+        type=type,
+        title=title[:200],
+        description=description or "",
+        caller=caller,
+        opened_by=opened_by,
+        channel=channel,
+        service=service,
+        category=category,
+        impact=impact,
+        urgency=urgency,
+        priority=priority_for(impact=impact, urgency=urgency),
+        group=group or default_group(),
+        parent=parent,
+    )
+    ticket.save()
+    _timeline(
+        ticket, opened_by, TimelineEntry.Kind.CREATED, field="status", new_value=ticket.status
+    )
+    for upload in attachments:
+        attachment_add(ticket=ticket, by=opened_by, upload=upload, _audit=False)
+    hooks.emit_on_commit("ticket_created", ticket.pk)
+    return ticket
+
+
+@transaction.atomic
+def ticket_update(
+    *,
+    ticket: Ticket,
+    by: AbstractBaseUser,
+    expected_version: int | None,
+    **changes: Any,
+) -> Ticket:
+    """Edit classification and text fields, recording each change (old -> new).
+
+    Raises :class:`ConflictError` when ``expected_version`` is not the stored version.
+    """
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationError({name: _("This field cannot be changed here.") for name in unknown})
+    if not can_work_tickets(by):
+        raise PermissionError("only agents edit tickets")
+    ticket = _lock(ticket)
+    _check_version(ticket, expected_version)
+    changed = []
+    for name, value in changes.items():
+        old = getattr(ticket, name)
+        if name == "title":
+            value = (value or "").strip()[:200]
+            if not value:
+                raise ValidationError({"title": _("A title is required.")})
+        if name == "parent" and value is not None and value.pk == ticket.pk:
+            raise ValidationError({"parent": _("A ticket cannot be its own parent.")})
+        if old == value:
+            continue
+        setattr(ticket, name, value)
+        changed.append((name, old, value))
+    if not changed:
+        return ticket
+    names = [name for name, _old, _new in changed]
+    if "impact" in names or "urgency" in names:
+        new_priority = priority_for(impact=ticket.impact, urgency=ticket.urgency)
+        if new_priority != ticket.priority:
+            changed.append(("priority", ticket.priority, new_priority))
+            ticket.priority = new_priority
+    _save(ticket, [name for name, _old, _new in changed])
+    for name, old, new in changed:
+        _timeline(
+            ticket,
+            by,
+            TimelineEntry.Kind.FIELD_CHANGE,
+            field=name,
+            old_value=_display_field(ticket, name, old),
+            new_value=_display_field(ticket, name, new),
+        )
+    hooks.emit_on_commit("ticket_updated", ticket.pk)
+    return ticket
+
+
+def _display_field(ticket: Ticket, name: str, value: Any) -> str:
+    # Choice fields keep their stored value; TimelineEntry translates it when displayed.
+    if name == "description":
+        return _display(value)[:120]
+    return _display(value)
+
+
+# --- transitions ----------------------------------------------------------------------------
+
+
+def available_transitions(ticket: Ticket, user) -> list[str]:
+    """Names of the transitions ``user`` may take on ``ticket`` now (for buttons and the API)."""
+    return [
+        t.name
+        for t in ticket.get_available_user_status_transitions(user)
+        if t.name in TRANSITION_NAMES
+    ]
+
+
+def _transition(
+    ticket: Ticket,
+    *,
+    by,
+    name: str,
+    expected_version: int | None,
+    kwargs: dict | None = None,
+    note: str = "",
+    kind: str = TimelineEntry.Kind.TRANSITION,
+    extra_fields: Iterable[str] = (),
+) -> Ticket:
+    ticket = _lock(ticket)
+    _check_version(ticket, expected_version)
+    method = getattr(ticket, name)
+    if name not in available_transitions(ticket, by) or not has_transition_perm(method, by):
+        raise TransitionNotAllowedError(
+            _("“%(transition)s” is not possible for this ticket in state “%(state)s”.")
+            % {"transition": name, "state": ticket.get_status_display()},
+            transition=name,
+            state=ticket.status,
+            allowed=available_transitions(ticket, by),
+        )
+    old_status = ticket.status
+    old_values = {f: getattr(ticket, f) for f in extra_fields}
+    method(**(kwargs or {}))
+    fields = {"status", *extra_fields}
+    if ticket.first_response_at is None and by is not None and can_work_tickets(by):
+        ticket.first_response_at = timezone.now()
+        fields.add("first_response_at")
+    _save(ticket, fields)
+    _timeline(
+        ticket,
+        by,
+        kind,
+        field="status",
+        transition=name,
+        old_value=old_status,
+        new_value=ticket.status,
+        note=note,
+    )
+    for field in extra_fields:
+        old, new = old_values[field], getattr(ticket, field)
+        if field in {"group", "assignee"} and old != new:
+            _timeline(
+                ticket,
+                by,
+                TimelineEntry.Kind.FIELD_CHANGE,
+                field=field,
+                old_value=_display(old),
+                new_value=_display(new),
+            )
+    hooks.emit_on_commit(f"ticket_{name}", ticket.pk)
+    return ticket
+
+
+def _require(value, field: str, message: str):
+    if value in (None, ""):
+        raise ValidationError({field: message})
+    return value
+
+
+@transaction.atomic
+def ticket_assign(*, ticket: Ticket, by, assignee, expected_version: int | None = None) -> Ticket:
+    """Give the ticket to ``assignee`` (an agent or engineer)."""
+    _require(assignee, "assignee", _("Choose who gets the ticket."))
+    if not can_work_tickets(assignee):
+        raise ValidationError({"assignee": _("Tickets can only be assigned to agents.")})
+    return _transition(
+        ticket,
+        by=by,
+        name="assign",
+        expected_version=expected_version,
+        kwargs={"assignee": assignee},
+        extra_fields=["assignee"],
+    )
+
+
+@transaction.atomic
+def ticket_start(*, ticket: Ticket, by, expected_version: int | None = None) -> Ticket:
+    """Start work (takes the ticket when nobody has it)."""
+    return _transition(
+        ticket,
+        by=by,
+        name="start",
+        expected_version=expected_version,
+        kwargs={"by": by},
+        extra_fields=["assignee", "pending_reason", "pending_note"],
+    )
+
+
+@transaction.atomic
+def ticket_pend(
+    *, ticket: Ticket, by, reason: str, note: str = "", expected_version: int | None = None
+) -> Ticket:
+    """Put work on hold, waiting for the user or a third party."""
+    if reason not in PendingReason.values:
+        raise ValidationError({"reason": _("Choose why the ticket is pending.")})
+    return _transition(
+        ticket,
+        by=by,
+        name="pend",
+        expected_version=expected_version,
+        kwargs={"reason": reason, "note": (note or "")[:250]},
+        note=note or "",
+        extra_fields=["pending_reason", "pending_note"],
+    )
+
+
+@transaction.atomic
+def ticket_resume(*, ticket: Ticket, by, expected_version: int | None = None) -> Ticket:
+    return _transition(
+        ticket,
+        by=by,
+        name="resume",
+        expected_version=expected_version,
+        extra_fields=["pending_reason", "pending_note"],
+    )
+
+
+@transaction.atomic
+def ticket_resolve(
+    *,
+    ticket: Ticket,
+    by,
+    code: str,
+    notes: str,
+    first_contact: bool = False,
+    expected_version: int | None = None,
+) -> Ticket:
+    """Resolve with a resolution code and notes; the caller may still reopen for a while."""
+    errors = {}
+    if code not in ResolutionCode.values:
+        errors["code"] = _("Choose a resolution code.")
+    if not (notes or "").strip():
+        errors["notes"] = _("Say how the ticket was resolved.")
+    if errors:
+        raise ValidationError(errors)
+    if first_contact:
+        # First-contact resolution means the first line solved it during the first contact.
+        locked = Ticket.objects.select_related("group").get(pk=ticket.pk)
+        if locked.group and locked.group.tier != 1:
+            raise ValidationError(
+                {"first_contact": _("Only the first line resolves on first contact.")}
+            )
+    return _transition(
+        ticket,
+        by=by,
+        name="resolve",
+        expected_version=expected_version,
+        kwargs={"code": code, "notes": notes.strip(), "by": by, "first_contact": first_contact},
+        note=notes.strip(),
+        extra_fields=[
+            "resolution_code",
+            "resolution_notes",
+            "resolved_at",
+            "first_contact_resolution",
+            "assignee",
+            "pending_reason",
+            "pending_note",
+            "first_response_at",
+        ],
+    )
+
+
+@transaction.atomic
+def ticket_close(*, ticket: Ticket, by, expected_version: int | None = None) -> Ticket:
+    return _transition(
+        ticket, by=by, name="close", expected_version=expected_version, extra_fields=["closed_at"]
+    )
+
+
+@transaction.atomic
+def ticket_reopen(
+    *, ticket: Ticket, by, reason: str = "", expected_version: int | None = None
+) -> Ticket:
+    """Reopen a resolved ticket within ``TICKET_REOPEN_DAYS``; the reason becomes a reply."""
+    ticket = _transition(
+        ticket,
+        by=by,
+        name="reopen",
+        expected_version=expected_version,
+        note=reason or "",
+        extra_fields=["resolved_at", "resolution_code", "first_contact_resolution"],
+    )
+    if (reason or "").strip():
+        comment_add(ticket=ticket, by=by, body=reason, is_internal=False)
+    return ticket
+
+
+@transaction.atomic
+def ticket_cancel(
+    *, ticket: Ticket, by, reason: str = "", expected_version: int | None = None
+) -> Ticket:
+    return _transition(
+        ticket,
+        by=by,
+        name="cancel",
+        expected_version=expected_version,
+        note=reason or "",
+        extra_fields=["closed_at"],
+    )
+
+
+@transaction.atomic
+def ticket_transfer(
+    *, ticket: Ticket, by, group: SupportGroup, reason: str, expected_version: int | None = None
+) -> Ticket:
+    """Move the ticket to another group's queue, unassigned, with the reason in the timeline."""
+    _require(group, "group", _("Choose the group to transfer to."))
+    if not (reason or "").strip():
+        raise ValidationError({"reason": _("Say why the ticket is transferred.")})
+    if group.pk == ticket.group_id:
+        raise ValidationError({"group": _("The ticket is already with this group.")})
+    return _transition(
+        ticket,
+        by=by,
+        name="transfer",
+        expected_version=expected_version,
+        kwargs={"group": group},
+        note=reason.strip(),
+        kind=TimelineEntry.Kind.TRANSFER,
+        extra_fields=["group", "assignee", "pending_reason", "pending_note"],
+    )
+
+
+@transaction.atomic
+def ticket_escalate(
+    *,
+    ticket: Ticket,
+    by,
+    group: SupportGroup,
+    diagnostic_notes: str,
+    expected_version: int | None = None,
+) -> Ticket:
+    """Escalate from the first line to a higher-tier group, carrying the diagnostics done.
+
+    The notes become an internal work note so the engineer does not repeat the diagnostics.
+    """
+    _require(group, "group", _("Choose the second-line group."))
+    if group.tier <= SupportGroup.Tier.FIRST:
+        raise ValidationError({"group": _("Escalate to a second- or third-line group.")})
+    if not (diagnostic_notes or "").strip():
+        raise ValidationError({"diagnostic_notes": _("Describe the diagnostics already done.")})
+    ticket = _transition(
+        ticket,
+        by=by,
+        name="escalate",
+        expected_version=expected_version,
+        kwargs={"group": group},
+        note=diagnostic_notes.strip(),
+        kind=TimelineEntry.Kind.ESCALATION,
+        extra_fields=["group", "assignee", "pending_reason", "pending_note"],
+    )
+    comment_add(ticket=ticket, by=by, body=diagnostic_notes, is_internal=True)
+    return ticket
+
+
+TRANSITION_SERVICES = {
+    "assign": ticket_assign,
+    "start": ticket_start,
+    "pend": ticket_pend,
+    "resume": ticket_resume,
+    "resolve": ticket_resolve,
+    "close": ticket_close,
+    "reopen": ticket_reopen,
+    "cancel": ticket_cancel,
+    "transfer": ticket_transfer,
+    "escalate": ticket_escalate,
+}
+
+
+# --- comments and attachments ----------------------------------------------------------------
+
+
+@transaction.atomic
+def comment_add(
+    *,
+    ticket: Ticket,
+    by,
+    body: str,
+    is_internal: bool = False,
+    channel: str = Channel.PORTAL,
+    author_person: Person | None = None,
+    attachments: Iterable[UploadedFile] = (),
+) -> Comment:
+    """Add a public reply or an internal note (agents only), with optional attachments."""
+    body = (body or "").strip()
+    if not body:
+        raise ValidationError({"body": _("Write something first.")})
+    worker = by is not None and can_work_tickets(by)
+    if is_internal and not worker:
+        raise PermissionError("only agents write internal notes")
+    if author_person is None and by is not None:
+        author_person = getattr(by, "person", None)
+    comment = Comment.objects.create(
+        ticket=ticket,
+        author=by,
+        author_person=author_person,
+        body=body,
+        is_internal=is_internal,
+        channel=channel,
+    )
+    for upload in attachments:
+        attachment_add(ticket=ticket, by=by, upload=upload, comment=comment, _audit=False)
+    _timeline(
+        ticket,
+        by,
+        TimelineEntry.Kind.NOTE if is_internal else TimelineEntry.Kind.COMMENT,
+        comment=comment,
+        is_internal=is_internal,
+    )
+    fields = []
+    if worker and not is_internal and ticket.first_response_at is None:
+        ticket.first_response_at = timezone.now()
+        fields.append("first_response_at")
+    # Touch updated_at without competing for the version: a reply never conflicts with an edit.
+    Ticket.objects.filter(pk=ticket.pk).update(
+        updated_at=timezone.now(), **{f: getattr(ticket, f) for f in fields}
+    )
+    hooks.emit_on_commit("ticket_commented", ticket.pk, comment_id=comment.pk)
+    return comment
+
+
+def validate_upload(upload: UploadedFile) -> tuple[str, str]:
+    """Check size and real type of an upload; return (content_type, sha256)."""
+    if upload.size > settings.ATTACHMENT_MAX_BYTES:
+        raise ValidationError(
+            {
+                "file": _("The file is too large (limit %(limit)s MB).")
+                % {"limit": settings.ATTACHMENT_MAX_BYTES // (1024 * 1024)}
+            }
+        )
+    if upload.size == 0:
+        raise ValidationError({"file": _("The file is empty.")})
+    digest = hashlib.sha256()
+    head = b""
+    for chunk in upload.chunks():
+        if len(head) < 8192:
+            head += chunk[: 8192 - len(head)]
+        digest.update(chunk)
+    upload.seek(0)
+    content_type = detect_content_type(head, upload.name or "")
+    if content_type not in settings.ATTACHMENT_ALLOWED_TYPES:
+        raise ValidationError(
+            {"file": _("Files of this type are not accepted (%(type)s).") % {"type": content_type}}
+        )
+    return content_type, digest.hexdigest()
+
+
+@transaction.atomic
+def attachment_add(
+    *,
+    ticket: Ticket,
+    by,
+    upload: UploadedFile,
+    comment: Comment | None = None,
+    is_internal: bool = False,
+    _audit: bool = True,
+) -> Attachment:
+    """Store an upload under a generated name after checking its size and real type."""
+    if is_internal and not (by is not None and can_work_tickets(by)):
+        raise PermissionError("only agents add internal attachments")
+    content_type, sha256 = validate_upload(upload)
+    original_name = (upload.name or "file").replace("/", "_").replace("\\", "_")[-200:]
+    attachment = Attachment(
+        ticket=ticket,
+        comment=comment,
+        original_name=original_name,
+        content_type=content_type,
+        size=upload.size,
+        sha256=sha256,
+        is_internal=is_internal or bool(comment and comment.is_internal),
+        uploaded_by=by,
+    )
+    attachment.file.save(original_name, upload, save=False)
+    attachment.save()
+    if _audit:
+        _timeline(
+            ticket,
+            by,
+            TimelineEntry.Kind.ATTACHMENT,
+            new_value=original_name,
+            is_internal=attachment.is_internal,
+        )
+    return attachment
+
+
+# --- periodic ---------------------------------------------------------------------------------
+
+
+def close_resolved_tickets(*, older_than_days: int | None = None) -> int:
+    """Close tickets resolved longer ago than the auto-close period; returns how many."""
+    days = settings.TICKET_AUTO_CLOSE_DAYS if older_than_days is None else older_than_days
+    cutoff = timezone.now() - timezone.timedelta(days=days)
+    closed = 0
+    for ticket in Ticket.objects.filter(status=Status.RESOLVED, resolved_at__lte=cutoff).only(
+        "pk", "version"
+    ):
+        with transaction.atomic():
+            locked = _lock(ticket)
+            if locked.status != Status.RESOLVED:
+                continue
+            locked.close()
+            _save(locked, ["status", "closed_at"])
+            _timeline(
+                locked,
+                None,
+                TimelineEntry.Kind.TRANSITION,
+                field="status",
+                transition="close",
+                old_value=Status.RESOLVED,
+                new_value=locked.status,
+                note=_("Closed automatically after %(days)s days.") % {"days": days},
+            )
+            hooks.emit_on_commit("ticket_close", locked.pk)
+            closed += 1
+    return closed

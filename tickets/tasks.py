@@ -1,0 +1,9 @@
+from celery import shared_task
+
+from tickets import services
+
+
+@shared_task(name="tickets.close_resolved_tickets")
+def close_resolved_tickets() -> int:
+    """Periodic: close tickets that stayed resolved past the auto-close period."""
+    return services.close_resolved_tickets()
