@@ -1,0 +1,370 @@
+"""Telephony: PBXes, queues, agents' extensions and presence, raw call events and calls.
+
+``CallEvent`` is what a PBX told us, stored before anything acts on it; ``Call`` is the one
+row per call that screen pops, the call log and reports read.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+def _new_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def _new_secret() -> str:
+    return secrets.token_hex(32)
+
+
+class Pbx(models.Model):
+    """A telephone system that reports calls to the help desk."""
+
+    class Kind(models.TextChoices):
+        GENERIC = "generic", _("Generic webhook")
+        ZAMMAD = "zammad", _("Zammad-compatible generic CTI")
+        ASTERISK = "asterisk", _("Asterisk (AMI)")
+
+    name = models.CharField(_("name"), max_length=120)
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices, default=Kind.GENERIC)
+    # The token is part of the Zammad-style URL /api/v1/cti/<token>; it also works as a
+    # header token for the generic webhook.
+    token = models.CharField(_("token"), max_length=64, unique=True, default=_new_token)
+    secret = models.CharField(
+        _("signing secret"),
+        max_length=128,
+        default=_new_secret,
+        help_text=_("Shared secret for the HMAC-SHA256 signature of the generic webhook."),
+    )
+    site = models.ForeignKey(
+        "helpdesk.Site",
+        verbose_name=_("site"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="pbxes",
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    ami_host = models.CharField(_("AMI host"), max_length=200, blank=True)
+    ami_port = models.PositiveIntegerField(_("AMI port"), default=5038)
+    ami_username = models.CharField(_("AMI user name"), max_length=100, blank=True)
+    ami_secret = models.CharField(_("AMI secret"), max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("PBX")
+        verbose_name_plural = _("PBXes")
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def click_to_dial_configured(self) -> bool:
+        return self.kind == self.Kind.ASTERISK and bool(self.ami_host)
+
+
+class CallQueue(models.Model):
+    """A PBX queue (hunt group) and the agents who serve it."""
+
+    name = models.CharField(_("name"), max_length=120)
+    code = models.CharField(
+        _("code"), max_length=80, unique=True, help_text=_("The queue's name in the PBX.")
+    )
+    site = models.ForeignKey(
+        "helpdesk.Site",
+        verbose_name=_("site"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="call_queues",
+    )
+    support_group = models.ForeignKey(
+        "helpdesk.SupportGroup",
+        verbose_name=_("support group"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="call_queues",
+    )
+    is_vip = models.BooleanField(_("VIP queue"), default=False)
+    is_default = models.BooleanField(_("default queue"), default=False)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("members"),
+        blank=True,
+        related_name="call_queues",
+    )
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("call queue")
+        verbose_name_plural = _("call queues")
+
+    def __str__(self):
+        return self.name
+
+
+class AgentExtension(models.Model):
+    """An internal extension on which an agent's phone rings."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("agent"),
+        on_delete=models.CASCADE,
+        related_name="extensions",
+    )
+    extension = models.CharField(_("extension"), max_length=40, unique=True)
+    pbx = models.ForeignKey(
+        Pbx,
+        verbose_name=_("PBX"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="extensions",
+    )
+
+    class Meta:
+        ordering = ["extension"]
+        verbose_name = _("agent extension")
+        verbose_name_plural = _("agent extensions")
+
+    def __str__(self):
+        return self.extension
+
+
+class AgentPresence(models.Model):
+    """Whether an agent can take a call now; set by the agent and by call events."""
+
+    class State(models.TextChoices):
+        AVAILABLE = "available", _("Available")
+        BUSY = "busy", _("Busy")
+        AFTER_CALL_WORK = "after_call_work", _("After-call work")
+        AWAY = "away", _("Away")
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("agent"),
+        on_delete=models.CASCADE,
+        related_name="presence",
+    )
+    state = models.CharField(_("state"), max_length=20, choices=State.choices, default=State.AWAY)
+    changed_at = models.DateTimeField(_("changed"), default=timezone.now)
+    current_call = models.ForeignKey(
+        "Call",
+        verbose_name=_("current call"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("agent presence")
+        verbose_name_plural = _("agent presence")
+
+    def __str__(self):
+        return f"{self.user}: {self.get_state_display()}"
+
+
+class CallEvent(models.Model):
+    """One event as a PBX reported it, stored before it is applied to a call."""
+
+    class Source(models.TextChoices):
+        WEBHOOK = "webhook", _("Generic webhook")
+        ZAMMAD = "zammad", _("Zammad-compatible CTI")
+        AMI = "ami", _("Asterisk AMI")
+        SIMULATOR = "simulator", _("Simulator")
+
+    class Kind(models.TextChoices):
+        RING = "ring", _("Ring")
+        ANSWER = "answer", _("Answer")
+        HANGUP = "hangup", _("Hang-up")
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", _("Received")
+        PROCESSED = "processed", _("Processed")
+        FAILED = "failed", _("Failed")
+        DUPLICATE = "duplicate", _("Duplicate")
+
+    pbx = models.ForeignKey(
+        Pbx,
+        verbose_name=_("PBX"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="events",
+    )
+    source = models.CharField(_("source"), max_length=12, choices=Source.choices)
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
+    call_id = models.CharField(_("call id"), max_length=128, db_index=True)
+    # A hash of what makes the event unique; the same delivery twice is stored once.
+    dedup_key = models.CharField(_("deduplication key"), max_length=64, unique=True)
+    payload = models.JSONField(_("payload"), default=dict, blank=True)
+    occurred_at = models.DateTimeField(_("occurred"), default=timezone.now)
+    received_at = models.DateTimeField(_("received"), default=timezone.now)
+    status = models.CharField(
+        _("status"), max_length=12, choices=Status.choices, default=Status.RECEIVED
+    )
+    error = models.TextField(_("error"), blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        verbose_name = _("call event")
+        verbose_name_plural = _("call events")
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.call_id}"
+
+
+class Call(models.Model):
+    """One telephone call: the source of truth for screen pops and the call log."""
+
+    class Direction(models.TextChoices):
+        INBOUND = "inbound", _("Inbound")
+        OUTBOUND = "outbound", _("Outbound")
+
+    class State(models.TextChoices):
+        RINGING = "ringing", _("Ringing")
+        ANSWERED = "answered", _("Answered")
+        ENDED = "ended", _("Ended")
+
+    class Outcome(models.TextChoices):
+        NONE = "", _("(in progress)")
+        ANSWERED = "answered", _("Answered")
+        MISSED = "missed", _("Missed")
+        ABANDONED = "abandoned", _("Abandoned")
+        BUSY = "busy", _("Busy")
+        REJECTED = "rejected", _("Rejected")
+
+    pbx = models.ForeignKey(
+        Pbx,
+        verbose_name=_("PBX"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="calls",
+    )
+    call_id = models.CharField(_("call id"), max_length=128)
+    direction = models.CharField(
+        _("direction"), max_length=10, choices=Direction.choices, default=Direction.INBOUND
+    )
+    caller_number = models.CharField(_("caller number"), max_length=64, blank=True)
+    caller_e164 = models.CharField(
+        _("caller number (normalised)"), max_length=24, blank=True, db_index=True
+    )
+    is_withheld = models.BooleanField(_("number withheld"), default=False)
+    called_number = models.CharField(_("called number"), max_length=64, blank=True)
+    queue = models.ForeignKey(
+        CallQueue,
+        verbose_name=_("queue"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="calls",
+    )
+    queue_name = models.CharField(_("queue name"), max_length=80, blank=True)
+    caller_person = models.ForeignKey(
+        "helpdesk.Person",
+        verbose_name=_("caller"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="calls",
+    )
+    candidate_people = models.ManyToManyField(
+        "helpdesk.Person", verbose_name=_("possible callers"), blank=True, related_name="+"
+    )
+    state = models.CharField(
+        _("state"), max_length=10, choices=State.choices, default=State.RINGING, db_index=True
+    )
+    outcome = models.CharField(
+        _("outcome"), max_length=10, choices=Outcome.choices, default=Outcome.NONE, blank=True
+    )
+    hangup_cause = models.CharField(_("hang-up cause"), max_length=40, blank=True)
+    offered_to = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("offered to"),
+        blank=True,
+        related_name="offered_calls",
+    )
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("answered by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="answered_calls",
+    )
+    started_at = models.DateTimeField(_("started"), default=timezone.now, db_index=True)
+    answered_at = models.DateTimeField(_("answered"), null=True, blank=True)
+    ended_at = models.DateTimeField(_("ended"), null=True, blank=True)
+    missed_handled_at = models.DateTimeField(_("missed call handled"), null=True, blank=True)
+    missed_handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("missed call handled by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    tickets = models.ManyToManyField(
+        "tickets.Ticket", verbose_name=_("tickets"), blank=True, related_name="calls"
+    )
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        verbose_name = _("call")
+        verbose_name_plural = _("calls")
+        constraints = [
+            models.UniqueConstraint(fields=["pbx", "call_id"], name="call_unique_per_pbx")
+        ]
+        indexes = [
+            models.Index(fields=["outcome", "missed_handled_at"], name="call_missed_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.caller_number or _('withheld')} ({self.get_state_display()})"
+
+    @property
+    def wait_seconds(self) -> int | None:
+        """Seconds from the first ring to the answer (or to the end, when unanswered)."""
+        until = self.answered_at or self.ended_at
+        if until is None:
+            return None
+        return max(0, int((until - self.started_at).total_seconds()))
+
+    @property
+    def talk_seconds(self) -> int | None:
+        """Seconds from the answer to the end; None when not answered or still talking."""
+        if self.answered_at is None or self.ended_at is None:
+            return None
+        return max(0, int((self.ended_at - self.answered_at).total_seconds()))
+
+
+class BlockedNumber(models.Model):
+    """A caller number the PBX is told to reject."""
+
+    e164 = models.CharField(_("number (normalised)"), max_length=24, unique=True)
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("blocked by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        ordering = ["e164"]
+        verbose_name = _("blocked number")
+        verbose_name_plural = _("blocked numbers")
+
+    def __str__(self):
+        return self.e164
