@@ -241,6 +241,15 @@ class Call(models.Model):
         BUSY = "busy", _("Busy")
         REJECTED = "rejected", _("Rejected")
 
+    class Identification(models.TextChoices):
+        """How sure the help desk is about who is calling."""
+
+        UNKNOWN = "unknown", _("Unknown caller")
+        EXACT = "exact", _("Identified")
+        SEVERAL = "several", _("Several people have this number")
+        MAYBE = "maybe", _("Possibly (from earlier calls and tickets)")
+        WITHHELD = "withheld", _("Number withheld")
+
     pbx = models.ForeignKey(
         Pbx,
         verbose_name=_("PBX"),
@@ -250,6 +259,8 @@ class Call(models.Model):
         related_name="calls",
     )
     call_id = models.CharField(_("call id"), max_length=128)
+    # caller_number/caller_e164 always hold the outside party: the caller of an inbound call,
+    # the number dialled for an outbound one; called_number is the other end.
     direction = models.CharField(
         _("direction"), max_length=10, choices=Direction.choices, default=Direction.INBOUND
     )
@@ -278,6 +289,12 @@ class Call(models.Model):
     )
     candidate_people = models.ManyToManyField(
         "helpdesk.Person", verbose_name=_("possible callers"), blank=True, related_name="+"
+    )
+    identification = models.CharField(
+        _("identification"),
+        max_length=10,
+        choices=Identification.choices,
+        default=Identification.UNKNOWN,
     )
     state = models.CharField(
         _("state"), max_length=10, choices=State.choices, default=State.RINGING, db_index=True
