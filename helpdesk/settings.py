@@ -191,6 +191,11 @@ WHITENOISE_USE_FINDERS = not PRODUCTION
 PHONE_DEFAULT_REGION = env.str("PHONE_DEFAULT_REGION", default="PL")
 TICKET_REOPEN_DAYS = env.int("TICKET_REOPEN_DAYS", default=7)
 TICKET_AUTO_CLOSE_DAYS = env.int("TICKET_AUTO_CLOSE_DAYS", default=7)
+# Telephony: the queue code a call goes to when the PBX names none (and the routing hint's
+# default), the presence an agent gets after hanging up, and the AMI reconnect back-off cap.
+CTI_DEFAULT_QUEUE = env.str("CTI_DEFAULT_QUEUE", default="service-desk")
+CTI_PRESENCE_AFTER_CALL = env.str("CTI_PRESENCE_AFTER_CALL", default="after_call_work")
+CTI_AMI_RECONNECT_MAX_SECONDS = env.float("CTI_AMI_RECONNECT_MAX_SECONDS", default=60.0)
 ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
 # MIME types detected from the content (magic numbers), never from the file name.
 ATTACHMENT_ALLOWED_TYPES = env.list(
