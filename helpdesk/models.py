@@ -109,17 +109,20 @@ class PhoneNumber(models.Model):
         return f"{self.get_kind_display()}: {self.display}"
 
     def save(self, *args, **kwargs):
-        if not self.e164:
-            normalized = normalize_phone(self.raw)
-            self.e164 = normalized.e164
-            self.extension = normalized.extension
+        # Always from ``raw``: a number edited in code must not keep its old lookup key.
+        normalized = normalize_phone(self.raw)
+        self.e164 = normalized.e164
+        self.extension = normalized.extension
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "raw" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "e164", "extension"}
         super().save(*args, **kwargs)
 
     def clean(self):
         try:
             normalized = normalize_phone(self.raw)
-        except InvalidPhoneNumber:
-            raise ValidationError({"raw": _("This is not a valid phone number.")}) from None
+        except InvalidPhoneNumber as error:
+            raise ValidationError({"raw": error.message}) from None
         self.e164 = normalized.e164
         self.extension = normalized.extension
 

@@ -12,15 +12,32 @@ from dataclasses import dataclass
 
 import phonenumbers
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 # Short internal extensions (2-6 digits) are not E.164 numbers; they are stored as "ext:1234".
 EXTENSION_PATTERN = re.compile(r"^\d{2,6}$")
+# A bare extension written out: "ext. 12", "x12", "wew. 12" (Polish), "#12".
+_BARE_EXTENSION = re.compile(r"^(?:ext|extension|x|wew|#)[.:]?(\d{1,6})$", re.IGNORECASE)
+# The marker that separates a number from its extension, as phonenumbers reads it.
+_EXTENSION_MARKER = re.compile(r"(?:ext|extension|x|wew|#)[.:]?\s*\d{1,6}\s*$", re.IGNORECASE)
 _SEPARATORS = re.compile(r"[\s\-./()]+")
+# "+48 (0) 22 ..." is the European way of showing the trunk prefix; it is not dialled.
+_TRUNK_IN_BRACKETS = re.compile(r"^(\+\d{1,3})\s*\(0\)")
 _WITHHELD = {"", "anonymous", "unknown", "private", "withheld", "restricted", "unavailable"}
 
 
 class InvalidPhoneNumber(ValueError):
-    """The text cannot be read as a phone number or internal extension."""
+    """The text cannot be read as a phone number or internal extension.
+
+    ``message`` says why in the reader's language; ``raw`` is the text as given.
+    """
+
+    def __init__(self, raw, message=None):
+        self.raw = raw
+        if message is None:
+            message = _("“%(number)s” is not a valid phone number.") % {"number": raw or ""}
+        self.message = str(message)
+        super().__init__(self.message)
 
 
 @dataclass(frozen=True)
@@ -38,27 +55,48 @@ def is_withheld(raw: str | None) -> bool:
     return raw is None or raw.strip().lower() in _WITHHELD
 
 
+def _parse(text: str, region: str) -> phonenumbers.PhoneNumber | None:
+    try:
+        parsed = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+    return parsed if phonenumbers.is_valid_number(parsed) else None
+
+
 def normalize_phone(raw: str, *, region: str | None = None) -> NormalizedPhone:
     """Read ``raw`` as a phone number and return its normalised form.
 
     Accepts national and international forms, the ``00`` international prefix, spaces,
-    dashes, dots, slashes and brackets, an extension (``ext. 12``, ``x12``, ``#12``) and short
-    internal extensions. Raises :class:`InvalidPhoneNumber` otherwise.
+    dashes, dots, slashes and brackets, an extension (``ext. 12``, ``x12``, ``#12``), short
+    internal extensions (``1234``, ``ext. 12``) and a national number written with the old
+    trunk ``0`` (``022 123 45 67``, ``+48 (0) 22 ...``). Raises :class:`InvalidPhoneNumber`
+    with a readable message otherwise, also for a withheld number.
     """
     if is_withheld(raw):
-        raise InvalidPhoneNumber(raw)
+        raise InvalidPhoneNumber(raw, _("The number is withheld or empty."))
     text = raw.strip()
     compact = _SEPARATORS.sub("", text)
     if EXTENSION_PATTERN.match(compact):
         return NormalizedPhone(e164=f"ext:{compact}")
+    bare = _BARE_EXTENSION.match(compact)
+    if bare:
+        return NormalizedPhone(e164=f"ext:{bare.group(1)}")
+    # Letters outside an extension marker are a typo, not a vanity number to translate.
+    if re.search(r"[^\d+\s\-./()]", _EXTENSION_MARKER.sub("", text)):
+        raise InvalidPhoneNumber(raw)
+    text = _TRUNK_IN_BRACKETS.sub(r"\1", text)
+    # phonenumbers knows "ext." but not the Polish "wew." (wewnętrzny).
+    text = re.sub(r"\bwew[.:]?\s*(?=\d)", " ext. ", text, flags=re.IGNORECASE)
     if compact.startswith("00"):
-        text = "+" + compact[2:]
+        text = "+" + text.lstrip()[2:].lstrip(" -./")
     region = region or settings.PHONE_DEFAULT_REGION
-    try:
-        parsed = phonenumbers.parse(text, region)
-    except phonenumbers.NumberParseException as error:
-        raise InvalidPhoneNumber(raw) from error
-    if not phonenumbers.is_possible_number(parsed):
+    parsed = _parse(text, region)
+    if parsed is None and not text.startswith("+"):
+        digits = _SEPARATORS.sub("", _EXTENSION_MARKER.sub("", text))
+        if digits.startswith("0") and not digits.startswith("00"):
+            # An old national form with a trunk 0 in a country that no longer dials one.
+            parsed = _parse(text.replace("0", "", 1), region)
+    if parsed is None:
         raise InvalidPhoneNumber(raw)
     return NormalizedPhone(
         e164=phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164),
