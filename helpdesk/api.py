@@ -1,1 +1,279 @@
-urlpatterns = []
+"""REST API of the core directory: people (staff only), support groups, services, categories.
+
+Reference data is readable by every signed-in user (the portal offers services to pick) and
+writable only by administrators. People are personal data: only staff may read them.
+"""
+
+from __future__ import annotations
+
+from django.db.models import ProtectedError, Q
+from django.utils.translation import gettext_lazy as _
+from django_filters import rest_framework as filters
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions, permissions, serializers, status, viewsets
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.routers import DefaultRouter
+
+from helpdesk import selectors
+from helpdesk.models import Category, Person, PhoneNumber, Service, Site, SupportGroup
+from helpdesk.phones import normalize_phone_or_none
+from helpdesk.roles import Role, is_staff_member, user_roles
+
+# --- shared pieces (tickets.api uses them too) ---------------------------------------------
+
+
+class ApiViewMixin:
+    """Token first, so an anonymous client gets 401 with ``WWW-Authenticate: Token``."""
+
+    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    permission_classes = [permissions.IsAuthenticated]
+
+
+class InUse(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = _("This record is still in use and cannot be deleted.")
+    default_code = "protected"
+
+
+class IsStaffMember(permissions.BasePermission):
+    """Agents, engineers, the change board, managers and administrators."""
+
+    def has_permission(self, request, view):
+        return is_staff_member(request.user)
+
+
+class ReadAnyWriteAdministrator(permissions.BasePermission):
+    """Reads for every signed-in user, writes for administrators only."""
+
+    def has_permission(self, request, view):
+        if not request.user.is_authenticated:
+            return False
+        if request.method in permissions.SAFE_METHODS:
+            return True
+        return Role.ADMINISTRATOR.value in user_roles(request.user)
+
+
+class UserBriefSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    username = serializers.CharField(read_only=True)
+    full_name = serializers.SerializerMethodField()
+
+    def get_full_name(self, user) -> str:
+        return user.get_full_name() or user.username
+
+
+class PersonBriefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Person
+        fields = ["id", "full_name", "email", "department", "is_vip"]
+        read_only_fields = fields
+
+
+class SiteSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Site
+        fields = ["id", "code", "name"]
+        read_only_fields = fields
+
+
+class PhoneNumberSerializer(serializers.ModelSerializer):
+    display = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = PhoneNumber
+        fields = ["id", "kind", "raw", "e164", "extension", "display"]
+        read_only_fields = fields
+
+
+# --- people ---------------------------------------------------------------------------------
+
+
+class PersonSerializer(serializers.ModelSerializer):
+    site = SiteSerializer(read_only=True)
+    phone_numbers = PhoneNumberSerializer(many=True, read_only=True)
+    has_login = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Person
+        fields = [
+            "id",
+            "full_name",
+            "email",
+            "department",
+            "site",
+            "job_title",
+            "is_vip",
+            "language",
+            "is_active",
+            "has_login",
+            "phone_numbers",
+        ]
+        read_only_fields = fields
+
+    def get_has_login(self, person) -> bool:
+        return person.user_id is not None
+
+
+class PersonFilter(filters.FilterSet):
+    site = filters.NumberFilter(field_name="site_id")
+    is_vip = filters.BooleanFilter()
+    is_active = filters.BooleanFilter()
+
+    class Meta:
+        model = Person
+        fields = ["site", "is_vip", "is_active"]
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter(
+            "phone",
+            OpenApiTypes.STR,
+            description=_("Caller-ID lookup: every person with this number (any format)."),
+        ),
+        OpenApiParameter("search", OpenApiTypes.STR, description=_("Part of a name or e-mail.")),
+    ]
+)
+class PersonViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
+    """The people directory, for staff. ``?phone=`` returns every candidate for a number."""
+
+    serializer_class = PersonSerializer
+    permission_classes = [permissions.IsAuthenticated, IsStaffMember]
+    filterset_class = PersonFilter
+
+    def get_queryset(self):
+        queryset = selectors.person_list()
+        if getattr(self, "swagger_fake_view", False):
+            return queryset
+        params = self.request.query_params
+        phone = params.get("phone", "").strip()
+        if phone:
+            if normalize_phone_or_none(phone) is None:
+                raise exceptions.ValidationError(
+                    {"phone": [_("This is not a valid phone number.")]}
+                )
+            queryset = selectors.people_by_phone(phone)
+        search = params.get("search", "").strip()
+        if search:
+            queryset = queryset.filter(Q(full_name__icontains=search) | Q(email__icontains=search))
+        return queryset
+
+
+# --- reference data -----------------------------------------------------------------------------
+
+
+class SupportGroupSerializer(serializers.ModelSerializer):
+    members = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+
+    class Meta:
+        model = SupportGroup
+        fields = ["id", "name", "code", "tier", "email", "is_active", "members"]
+
+
+class SupportGroupFilter(filters.FilterSet):
+    class Meta:
+        model = SupportGroup
+        fields = ["tier", "is_active"]
+
+
+class ServiceSerializer(serializers.ModelSerializer):
+    owner_group = serializers.PrimaryKeyRelatedField(queryset=SupportGroup.objects.all())
+
+    class Meta:
+        model = Service
+        fields = ["id", "name", "description", "owner_group", "criticality", "is_active"]
+
+
+class ServiceFilter(filters.FilterSet):
+    owner_group = filters.NumberFilter(field_name="owner_group_id")
+    search = filters.CharFilter(field_name="name", lookup_expr="icontains")
+
+    class Meta:
+        model = Service
+        fields = ["owner_group", "criticality", "is_active", "search"]
+
+
+class CategorySerializer(serializers.ModelSerializer):
+    parent = serializers.PrimaryKeyRelatedField(
+        queryset=Category.objects.all(), allow_null=True, required=False
+    )
+
+    class Meta:
+        model = Category
+        fields = ["id", "name", "parent", "path", "is_active"]
+        read_only_fields = ["path"]
+
+    def validate(self, attrs):
+        parent = attrs.get("parent", getattr(self.instance, "parent", None))
+        node = parent
+        while self.instance is not None and node is not None:
+            if node.pk == self.instance.pk:
+                raise serializers.ValidationError(
+                    {"parent": [_("A category cannot be its own ancestor.")]}
+                )
+            node = node.parent
+        name = attrs.get("name", getattr(self.instance, "name", None))
+        clash = Category.objects.filter(parent=parent, name=name)
+        if self.instance is not None:
+            clash = clash.exclude(pk=self.instance.pk)
+        if clash.exists():
+            raise serializers.ValidationError(
+                {"name": [_("A category with this name already exists here.")]}
+            )
+        return attrs
+
+
+class CategoryFilter(filters.FilterSet):
+    parent = filters.NumberFilter(field_name="parent_id")
+    root = filters.BooleanFilter(field_name="parent", lookup_expr="isnull")
+    search = filters.CharFilter(field_name="path", lookup_expr="icontains")
+
+    class Meta:
+        model = Category
+        fields = ["parent", "root", "is_active", "search"]
+
+
+class ReferenceDataViewSet(ApiViewMixin, viewsets.ModelViewSet):
+    permission_classes = [ReadAnyWriteAdministrator]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def perform_destroy(self, instance):
+        try:
+            instance.delete()
+        except ProtectedError:
+            raise InUse() from None
+
+
+class SupportGroupViewSet(ReferenceDataViewSet):
+    """Support groups and their tier; members as user ids."""
+
+    queryset = SupportGroup.objects.prefetch_related("members").order_by("tier", "name", "id")
+    serializer_class = SupportGroupSerializer
+    filterset_class = SupportGroupFilter
+
+
+class ServiceViewSet(ReferenceDataViewSet):
+    """The IT service catalogue."""
+
+    queryset = Service.objects.order_by("name", "id")
+    serializer_class = ServiceSerializer
+    filterset_class = ServiceFilter
+
+
+class CategoryViewSet(ReferenceDataViewSet):
+    """The category tree, flattened: each node has its parent and its full path."""
+
+    queryset = Category.objects.order_by("path", "id")
+    serializer_class = CategorySerializer
+    filterset_class = CategoryFilter
+
+
+router = DefaultRouter(trailing_slash=True)
+router.include_root_view = False
+router.register("people", PersonViewSet, basename="api-person")
+router.register("groups", SupportGroupViewSet, basename="api-group")
+router.register("services", ServiceViewSet, basename="api-service")
+router.register("categories", CategoryViewSet, basename="api-category")
+
+urlpatterns = router.urls

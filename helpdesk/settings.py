@@ -244,6 +244,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # The same choices appear under several field names (model field and API input).
+    "ENUM_NAME_OVERRIDES": {
+        "PendingReasonEnum": "tickets.models.PendingReason",
+        "ResolutionCodeEnum": "tickets.models.ResolutionCode",
+    },
 }
 
 # --- Security (on by default in production) ---------------------------------------------

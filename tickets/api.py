@@ -1,1 +1,688 @@
-urlpatterns = []
+"""REST API of the ticket register: a thin layer over ``tickets.selectors`` and ``services``.
+
+Reads go through the permission-scoped selectors (an end user's request for someone else's
+ticket is a 404), writes through the services (which own validation, the timeline and the
+side effects). Every ticket representation lists the transitions the requesting user may
+take, so a client never offers what the server will refuse.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Q
+from django.http import Http404
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+from django_filters import rest_framework as filters
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.filters import OrderingFilter
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.routers import DefaultRouter
+
+from helpdesk.api import ApiViewMixin, PersonBriefSerializer, UserBriefSerializer
+from helpdesk.errors import TransitionNotAllowedError
+from helpdesk.models import Category, Person, Service, SupportGroup
+from helpdesk.roles import can_work_tickets
+from tickets import selectors, services
+from tickets.models import (
+    OPEN_STATUSES,
+    Attachment,
+    Channel,
+    Comment,
+    Impact,
+    PendingReason,
+    ResolutionCode,
+    Status,
+    Ticket,
+    TicketType,
+    TimelineEntry,
+    Urgency,
+)
+
+# --- output ---------------------------------------------------------------------------------
+
+
+class GroupBriefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SupportGroup
+        fields = ["id", "name", "code", "tier"]
+        read_only_fields = fields
+
+
+class ServiceBriefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Service
+        fields = ["id", "name"]
+        read_only_fields = fields
+
+
+class CategoryBriefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Category
+        fields = ["id", "name", "path"]
+        read_only_fields = fields
+
+
+class TicketSerializer(serializers.ModelSerializer):
+    """A ticket as every endpoint returns it (list rows and detail alike)."""
+
+    caller = PersonBriefSerializer(read_only=True)
+    opened_by = UserBriefSerializer(read_only=True, allow_null=True)
+    assignee = UserBriefSerializer(read_only=True, allow_null=True)
+    group = GroupBriefSerializer(read_only=True, allow_null=True)
+    service = ServiceBriefSerializer(read_only=True, allow_null=True)
+    category = CategoryBriefSerializer(read_only=True, allow_null=True)
+    parent = serializers.SlugRelatedField(slug_field="number", read_only=True, allow_null=True)
+    available_transitions = serializers.SerializerMethodField()
+    web_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Ticket
+        fields = [
+            "number",
+            "type",
+            "title",
+            "description",
+            "status",
+            "caller",
+            "opened_by",
+            "channel",
+            "service",
+            "category",
+            "impact",
+            "urgency",
+            "priority",
+            "group",
+            "assignee",
+            "parent",
+            "pending_reason",
+            "pending_note",
+            "resolution_code",
+            "resolution_notes",
+            "first_contact_resolution",
+            "created_at",
+            "updated_at",
+            "first_response_at",
+            "resolved_at",
+            "closed_at",
+            "version",
+            "available_transitions",
+            "web_url",
+        ]
+        read_only_fields = fields
+
+    def get_available_transitions(self, ticket) -> list[str]:
+        return services.available_transitions(ticket, self.context["request"].user)
+
+    def get_web_url(self, ticket) -> str:
+        return ticket.get_absolute_url()
+
+
+class AttachmentSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(source="original_name", read_only=True)
+    uploaded_by = UserBriefSerializer(read_only=True, allow_null=True)
+    download_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Attachment
+        fields = [
+            "id",
+            "name",
+            "content_type",
+            "size",
+            "sha256",
+            "is_internal",
+            "comment",
+            "uploaded_by",
+            "created_at",
+            "download_url",
+        ]
+        read_only_fields = fields
+
+    def get_download_url(self, attachment) -> str:
+        url = reverse("tickets:attachment", kwargs={"pk": attachment.pk})
+        request = self.context.get("request")
+        return request.build_absolute_uri(url) if request else url
+
+
+class CommentSerializer(serializers.ModelSerializer):
+    author = UserBriefSerializer(read_only=True, allow_null=True)
+    author_name = serializers.SerializerMethodField()
+    attachments = AttachmentSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Comment
+        fields = [
+            "id",
+            "body",
+            "is_internal",
+            "channel",
+            "author",
+            "author_name",
+            "created_at",
+            "attachments",
+        ]
+        read_only_fields = fields
+
+    def get_author_name(self, comment) -> str:
+        if comment.author_person_id:
+            return comment.author_person.full_name
+        if comment.author_id:
+            return comment.author.get_full_name() or comment.author.username
+        return ""
+
+
+# Notes of these entries are meant for staff (diagnostics, why it moved between teams).
+_STAFF_ONLY_NOTES = {TimelineEntry.Kind.ESCALATION, TimelineEntry.Kind.TRANSFER}
+
+
+class TimelineEntrySerializer(serializers.ModelSerializer):
+    actor = UserBriefSerializer(read_only=True, allow_null=True)
+    old_display = serializers.CharField(read_only=True)
+    new_display = serializers.CharField(read_only=True)
+    comment_body = serializers.SerializerMethodField()
+    note = serializers.SerializerMethodField()
+
+    class Meta:
+        model = TimelineEntry
+        fields = [
+            "id",
+            "kind",
+            "field",
+            "old_value",
+            "new_value",
+            "old_display",
+            "new_display",
+            "transition",
+            "note",
+            "comment",
+            "comment_body",
+            "is_internal",
+            "actor",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+    def _sees_internal(self) -> bool:
+        return self.context["request"].user.has_perm("tickets.view_internal_notes")
+
+    def get_note(self, entry) -> str:
+        if entry.kind in _STAFF_ONLY_NOTES and not self._sees_internal():
+            return ""
+        return entry.note
+
+    def get_comment_body(self, entry) -> str:
+        if entry.comment_id is None:
+            return ""
+        if entry.comment.is_internal and not self._sees_internal():
+            return ""
+        return entry.comment.body
+
+
+class ConflictSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    code = serializers.CharField()
+    current_version = serializers.IntegerField(allow_null=True)
+
+
+class TransitionNotAllowedSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    code = serializers.CharField()
+    transition = serializers.CharField()
+    state = serializers.CharField()
+    allowed_transitions = serializers.ListField(child=serializers.CharField())
+
+
+# --- input ----------------------------------------------------------------------------------
+
+
+def _is_worker(serializer) -> bool:
+    return can_work_tickets(serializer.context["request"].user)
+
+
+class TicketCreateSerializer(serializers.Serializer):
+    """A new ticket. End users open tickets for themselves; agents for any caller."""
+
+    STAFF_FIELDS = ("caller", "group", "parent", "impact", "urgency")
+
+    title = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    type = serializers.ChoiceField(choices=TicketType.choices, default=TicketType.INCIDENT)
+    channel = serializers.ChoiceField(choices=Channel.choices, default=Channel.API)
+    caller = serializers.PrimaryKeyRelatedField(
+        queryset=Person.objects.filter(is_active=True),
+        required=False,
+        help_text=_("Agents: the person the ticket is for. End users: omit (it is you)."),
+    )
+    service = serializers.PrimaryKeyRelatedField(
+        queryset=Service.objects.filter(is_active=True), required=False, allow_null=True
+    )
+    category = serializers.PrimaryKeyRelatedField(
+        queryset=Category.objects.filter(is_active=True), required=False, allow_null=True
+    )
+    impact = serializers.ChoiceField(choices=Impact.choices, default=Impact.SINGLE)
+    urgency = serializers.ChoiceField(choices=Urgency.choices, default=Urgency.MEDIUM)
+    group = serializers.PrimaryKeyRelatedField(
+        queryset=SupportGroup.objects.filter(is_active=True), required=False, allow_null=True
+    )
+    parent = serializers.SlugRelatedField(
+        slug_field="number", queryset=Ticket.objects.all(), required=False, allow_null=True
+    )
+
+    def validate(self, attrs):
+        request = self.context["request"]
+        if _is_worker(self):
+            if attrs.get("caller") is None:
+                raise serializers.ValidationError(
+                    {"caller": [_("Say whom the ticket is for.")]}, code="required"
+                )
+            return attrs
+        errors = {}
+        own = getattr(request.user, "person", None)
+        for name in self.STAFF_FIELDS:
+            if name in self.initial_data and not (name == "caller" and attrs.get(name) == own):
+                errors[name] = [_("Only agents set this field.")]
+        if attrs["channel"] not in (Channel.PORTAL, Channel.API):
+            errors["channel"] = [_("Tickets you open yourself come from the portal or the API.")]
+        if own is None:
+            errors["caller"] = [_("Your account has no person profile; ask the service desk.")]
+        if errors:
+            raise serializers.ValidationError(errors)
+        attrs["caller"] = own
+        for name in ("group", "parent"):
+            attrs.pop(name, None)
+        attrs["impact"], attrs["urgency"] = Impact.SINGLE, Urgency.MEDIUM
+        return attrs
+
+
+class TicketUpdateSerializer(serializers.Serializer):
+    """Classification and text; ``version`` is the one the client read (optimistic locking)."""
+
+    version = serializers.IntegerField(min_value=1)
+    title = serializers.CharField(max_length=200, required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+    type = serializers.ChoiceField(choices=TicketType.choices, required=False)
+    service = serializers.PrimaryKeyRelatedField(
+        queryset=Service.objects.filter(is_active=True), required=False, allow_null=True
+    )
+    category = serializers.PrimaryKeyRelatedField(
+        queryset=Category.objects.filter(is_active=True), required=False, allow_null=True
+    )
+    impact = serializers.ChoiceField(choices=Impact.choices, required=False)
+    urgency = serializers.ChoiceField(choices=Urgency.choices, required=False)
+    parent = serializers.SlugRelatedField(
+        slug_field="number", queryset=Ticket.objects.all(), required=False, allow_null=True
+    )
+
+
+class TransitionInputSerializer(serializers.Serializer):
+    """Every transition accepts the version the client read; stale -> 409."""
+
+    version = serializers.IntegerField(min_value=1, required=False)
+
+    def service_kwargs(self) -> dict:
+        data = dict(self.validated_data)
+        data.pop("version", None)
+        return data
+
+
+class AssignInputSerializer(TransitionInputSerializer):
+    assignee = serializers.IntegerField(help_text=_("User id of the agent or engineer."))
+
+    def validate_assignee(self, value):
+        from django.contrib.auth import get_user_model
+
+        user = get_user_model().objects.filter(pk=value, is_active=True).first()
+        if user is None:
+            raise serializers.ValidationError(_("No such user."))
+        return user
+
+
+class PendInputSerializer(TransitionInputSerializer):
+    reason = serializers.ChoiceField(choices=PendingReason.choices)
+    note = serializers.CharField(max_length=250, required=False, allow_blank=True, default="")
+
+
+class ResolveInputSerializer(TransitionInputSerializer):
+    code = serializers.ChoiceField(choices=ResolutionCode.choices)
+    notes = serializers.CharField()
+    first_contact = serializers.BooleanField(default=False)
+
+
+class ReasonInputSerializer(TransitionInputSerializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class TransferInputSerializer(TransitionInputSerializer):
+    group = serializers.PrimaryKeyRelatedField(queryset=SupportGroup.objects.filter(is_active=True))
+    reason = serializers.CharField()
+
+
+class EscalateInputSerializer(TransitionInputSerializer):
+    group = serializers.PrimaryKeyRelatedField(queryset=SupportGroup.objects.filter(is_active=True))
+    notes = serializers.CharField(help_text=_("The diagnostics already done (an internal note)."))
+
+    def service_kwargs(self) -> dict:
+        data = super().service_kwargs()
+        data["diagnostic_notes"] = data.pop("notes")
+        return data
+
+
+# name -> (input serializer, summary)
+TRANSITIONS = {
+    "assign": (AssignInputSerializer, _("Assign the ticket to an agent or engineer")),
+    "start": (TransitionInputSerializer, _("Start work (takes the ticket if unassigned)")),
+    "pend": (PendInputSerializer, _("Put the ticket on hold with a reason")),
+    "resume": (TransitionInputSerializer, _("Resume work on a pending ticket")),
+    "resolve": (ResolveInputSerializer, _("Resolve with a code and notes")),
+    "close": (TransitionInputSerializer, _("Close a resolved ticket")),
+    "reopen": (ReasonInputSerializer, _("Reopen a resolved ticket (the reason becomes a reply)")),
+    "cancel": (ReasonInputSerializer, _("Cancel the ticket")),
+    "transfer": (TransferInputSerializer, _("Transfer to another group with a reason")),
+    "escalate": (EscalateInputSerializer, _("Escalate to a higher tier with diagnostic notes")),
+}
+assert set(TRANSITIONS) == set(services.TRANSITION_NAMES)
+
+
+class CommentInputSerializer(serializers.Serializer):
+    body = serializers.CharField()
+    is_internal = serializers.BooleanField(
+        default=False, help_text=_("An internal work note (staff only).")
+    )
+
+    def validate_is_internal(self, value):
+        if value and not _is_worker(self):
+            raise serializers.ValidationError(_("Only agents write internal notes."))
+        return value
+
+
+class AttachmentInputSerializer(serializers.Serializer):
+    file = serializers.FileField(
+        help_text=_("Size and type are checked on the content, not the name.")
+    )
+    is_internal = serializers.BooleanField(default=False)
+
+    def validate_is_internal(self, value):
+        if value and not _is_worker(self):
+            raise serializers.ValidationError(_("Only agents add internal attachments."))
+        return value
+
+
+# --- filters --------------------------------------------------------------------------------
+
+
+class TicketFilter(filters.FilterSet):
+    status = filters.MultipleChoiceFilter(choices=Status.choices)
+    priority = filters.MultipleChoiceFilter(choices=Ticket._meta.get_field("priority").choices)
+    support_group = filters.NumberFilter(field_name="group_id")
+    assignee = filters.CharFilter(
+        method="filter_assignee",
+        help_text=_("A user id, “me” or “none” (unassigned)."),
+    )
+    service = filters.NumberFilter(field_name="service_id")
+    category = filters.NumberFilter(field_name="category_id")
+    channel = filters.MultipleChoiceFilter(choices=Channel.choices)
+    type = filters.ChoiceFilter(choices=TicketType.choices)
+    caller = filters.NumberFilter(field_name="caller_id")
+    open = filters.BooleanFilter(method="filter_open", help_text=_("Only open (or closed) ones."))
+
+    class Meta:
+        model = Ticket
+        fields = [
+            "status",
+            "priority",
+            "support_group",
+            "assignee",
+            "service",
+            "category",
+            "channel",
+            "type",
+            "caller",
+            "open",
+        ]
+
+    def filter_assignee(self, queryset, name, value):
+        value = value.strip().lower()
+        if value == "me":
+            return queryset.filter(assignee_id=self.request.user.pk)
+        if value == "none":
+            return queryset.filter(assignee__isnull=True)
+        if not value.isdigit():
+            raise serializers.ValidationError({"assignee": [_("Give a user id, “me” or “none”.")]})
+        return queryset.filter(assignee_id=int(value))
+
+    def filter_open(self, queryset, name, value):
+        open_statuses = Q(status__in=OPEN_STATUSES)
+        return queryset.filter(open_statuses) if value else queryset.exclude(open_statuses)
+
+
+# --- views ----------------------------------------------------------------------------------
+
+_NOT_FOUND = OpenApiResponse(description=_("No such ticket, or not yours."))
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter(
+            "number", OpenApiTypes.STR, OpenApiParameter.PATH, description="INC-000123"
+        )
+    ]
+)
+class TicketViewSet(
+    ApiViewMixin,
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Tickets the user may see: all for staff, only their own for end users."""
+
+    serializer_class = TicketSerializer
+    lookup_field = "number"
+    lookup_value_regex = r"[A-Za-z]+-\d+"
+    filterset_class = TicketFilter
+    filter_backends = [filters.DjangoFilterBackend, OrderingFilter]
+    ordering_fields = ["created_at", "updated_at", "priority", "number", "status"]
+    ordering = ["-created_at", "-id"]
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Ticket.objects.none()
+        search = self.request.query_params.get("search", "")
+        return selectors.ticket_list(self.request.user, search=search).select_related("parent")
+
+    def get_object(self) -> Ticket:
+        try:
+            ticket = selectors.ticket_get_for(
+                self.request.user, number=self.kwargs["number"].upper()
+            )
+        except Ticket.DoesNotExist:
+            raise Http404 from None
+        return ticket
+
+    def _fresh(self, ticket: Ticket) -> dict:
+        ticket = selectors.ticket_get_for(self.request.user, pk=ticket.pk)
+        return TicketSerializer(ticket, context=self.get_serializer_context()).data
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "search",
+                OpenApiTypes.STR,
+                description=_("A number, part of the title, the caller's name, e-mail or phone."),
+            )
+        ]
+    )
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(
+        request=TicketCreateSerializer,
+        responses={201: TicketSerializer, 400: OpenApiResponse(description=_("Bad input."))},
+    )
+    def create(self, request, *args, **kwargs):
+        data = TicketCreateSerializer(data=request.data, context={"request": request})
+        data.is_valid(raise_exception=True)
+        ticket = services.ticket_create(opened_by=request.user, **data.validated_data)
+        return Response(self._fresh(ticket), status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={200: TicketSerializer, 404: _NOT_FOUND})
+    def retrieve(self, request, *args, **kwargs):
+        return super().retrieve(request, *args, **kwargs)
+
+    @extend_schema(
+        request=TicketUpdateSerializer,
+        responses={
+            200: TicketSerializer,
+            400: OpenApiResponse(description=_("Bad input.")),
+            404: _NOT_FOUND,
+            409: ConflictSerializer,
+        },
+    )
+    def partial_update(self, request, *args, **kwargs):
+        ticket = self.get_object()
+        data = TicketUpdateSerializer(data=request.data, context={"request": request})
+        data.is_valid(raise_exception=True)
+        changes = dict(data.validated_data)
+        version = changes.pop("version")
+        ticket = services.ticket_update(
+            ticket=ticket, by=request.user, expected_version=version, **changes
+        )
+        return Response(self._fresh(ticket))
+
+    def _transition(self, request, name: str) -> Response:
+        ticket = self.get_object()
+        allowed = services.available_transitions(ticket, request.user)
+        if name not in allowed:
+            # Refuse before validating input: the answer that matters is "not now".
+            raise TransitionNotAllowedError(
+                _("“%(transition)s” is not possible for this ticket in state “%(state)s”.")
+                % {"transition": name, "state": ticket.get_status_display()},
+                transition=name,
+                state=ticket.status,
+                allowed=allowed,
+            )
+        input_class = TRANSITIONS[name][0]
+        data = input_class(data=request.data, context={"request": request})
+        data.is_valid(raise_exception=True)
+        ticket = services.TRANSITION_SERVICES[name](
+            ticket=ticket,
+            by=request.user,
+            expected_version=data.validated_data.get("version"),
+            **data.service_kwargs(),
+        )
+        return Response(self._fresh(ticket))
+
+    @extend_schema(
+        request=CommentInputSerializer,
+        responses={200: CommentSerializer(many=True), 201: CommentSerializer, 404: _NOT_FOUND},
+    )
+    @action(detail=True, methods=["get", "post"], filter_backends=[])
+    def comments(self, request, number=None):
+        """Public replies and, for staff, internal work notes."""
+        ticket = self.get_object()
+        if request.method == "POST":
+            data = CommentInputSerializer(data=request.data, context={"request": request})
+            data.is_valid(raise_exception=True)
+            comment = services.comment_add(
+                ticket=ticket, by=request.user, channel=Channel.API, **data.validated_data
+            )
+            comment = selectors.comments_for(request.user, ticket).get(pk=comment.pk)
+            return Response(
+                CommentSerializer(comment, context={"request": request}).data,
+                status=status.HTTP_201_CREATED,
+            )
+        return self._paginated(selectors.comments_for(request.user, ticket), CommentSerializer)
+
+    @extend_schema(
+        request={"multipart/form-data": AttachmentInputSerializer},
+        responses={
+            200: AttachmentSerializer(many=True),
+            201: AttachmentSerializer,
+            400: OpenApiResponse(description=_("Too large, empty or a type not accepted.")),
+            404: _NOT_FOUND,
+        },
+    )
+    @action(
+        detail=True,
+        methods=["get", "post"],
+        filter_backends=[],
+        parser_classes=[MultiPartParser, FormParser, JSONParser],
+    )
+    def attachments(self, request, number=None):
+        """Files of the ticket; each downloads through the permission-checking view."""
+        ticket = self.get_object()
+        if request.method == "POST":
+            data = AttachmentInputSerializer(data=request.data, context={"request": request})
+            data.is_valid(raise_exception=True)
+            attachment = services.attachment_add(
+                ticket=ticket,
+                by=request.user,
+                upload=data.validated_data["file"],
+                is_internal=data.validated_data["is_internal"],
+            )
+            return Response(
+                AttachmentSerializer(attachment, context={"request": request}).data,
+                status=status.HTTP_201_CREATED,
+            )
+        return self._paginated(
+            selectors.attachments_for(request.user, ticket).order_by("created_at", "id"),
+            AttachmentSerializer,
+        )
+
+    @extend_schema(responses={200: TimelineEntrySerializer(many=True), 404: _NOT_FOUND})
+    @action(detail=True, methods=["get"], filter_backends=[])
+    def timeline(self, request, number=None):
+        """Who did what and when: transitions, field changes (old -> new), replies, notes."""
+        ticket = self.get_object()
+        return self._paginated(
+            selectors.timeline_for(request.user, ticket), TimelineEntrySerializer
+        )
+
+    def _paginated(self, queryset, serializer_class) -> Response:
+        page = self.paginate_queryset(queryset)
+        context = {"request": self.request}
+        return self.get_paginated_response(serializer_class(page, many=True, context=context).data)
+
+
+def _transition_action(name: str, input_class, summary):
+    def handler(self, request, number=None):
+        return self._transition(request, name)
+
+    handler.__name__ = f"transition_{name}"
+    handler.__doc__ = str(summary)
+    handler = action(
+        detail=True,
+        methods=["post"],
+        url_path=f"transitions/{name}",
+        url_name=f"transition-{name}",
+    )(handler)
+    return extend_schema(
+        operation_id=f"tickets_transition_{name}",
+        summary=summary,
+        request=input_class,
+        responses={
+            200: TicketSerializer,
+            400: OpenApiResponse(description=_("Bad input; the field is named.")),
+            404: _NOT_FOUND,
+            409: OpenApiResponse(
+                response=TransitionNotAllowedSerializer,
+                description=_("Not possible now (allowed ones listed), or a stale version."),
+            ),
+        },
+    )(handler)
+
+
+for _name, (_input_class, _summary) in TRANSITIONS.items():
+    setattr(TicketViewSet, f"transition_{_name}", _transition_action(_name, _input_class, _summary))
+
+
+router = DefaultRouter(trailing_slash=True)
+router.include_root_view = False
+router.register("tickets", TicketViewSet, basename="api-ticket")
+
+urlpatterns = router.urls
