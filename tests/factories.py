@@ -109,3 +109,32 @@ def make_ticket(*, caller=None, opened_by=None, **kwargs):
     kwargs.setdefault("impact", Impact.SINGLE)
     kwargs.setdefault("urgency", Urgency.MEDIUM)
     return services.ticket_create(caller=caller, opened_by=opened_by, **kwargs)
+
+
+# --- telephony (cti) -------------------------------------------------------------------
+
+
+class PbxFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "cti.Pbx"
+
+    name = factory.Sequence(lambda n: f"PBX {n}")
+    token = factory.Sequence(lambda n: f"pbx-token-{n}")
+    secret = factory.Sequence(lambda n: f"pbx-secret-{n}")
+
+
+class CallQueueFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "cti.CallQueue"
+        django_get_or_create = ("code",)
+
+    name = factory.Sequence(lambda n: f"Queue {n}")
+    code = factory.Sequence(lambda n: f"queue-{n}")
+
+
+class AgentExtensionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "cti.AgentExtension"
+
+    user = factory.SubFactory(UserFactory)
+    extension = factory.Sequence(lambda n: f"{200 + n}")
