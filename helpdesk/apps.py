@@ -3,7 +3,8 @@ from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
 
-def _sync_roles_after_migrate(sender, apps, **kwargs):
+def _sync_roles_after_migrate(sender, apps=None, **kwargs):
+    # `flush` (transactional tests) emits post_migrate without `apps`.
     # Roles are configuration, not domain flow: keeping them in step with the code after
     # every migrate is what this signal is for. post_migrate fires once per app and each
     # app's permissions are created by its own firing, so wait for the last app.
