@@ -1,11 +1,246 @@
-"""Pushes call changes to the agents' consoles (implemented by the console side of CTI)."""
+"""Pushes call changes to the agents' consoles.
+
+``cti.services`` calls :func:`call_changed` on commit after every change of a call. The
+database is the source of truth: a console that (re)connects asks :func:`cards_for_agent`
+for the calls it must show, so a message the channel layer drops never loses a pop.
+
+Who gets what (the recipients are exactly what the ingest service computed):
+
+- ringing: a ``cti.screen_pop`` with the card to every agent in ``Call.offered_to``;
+- answered: a ``cti.call_update`` with the card to ``answered_by``, a close to the others;
+- ended: the answering agent keeps the card in its ended state (to file the ticket after the
+  call); the others' cards close with the outcome (missed, abandoned ...).
+"""
 
 from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.template.loader import render_to_string
+from django.utils import translation
+
+from cti.models import AgentPresence, Call
+from helpdesk.phones import format_phone
+from tickets import selectors as ticket_selectors
+
+CARD_TEMPLATE = "cti/partials/_call_card.html"
+LAST_CALLS = 5
+RECENT_TICKETS = 10
+
+
+def agent_group(user_id: int) -> str:
+    return f"agent.{user_id}"
+
+
+def queue_group(queue_id: int) -> str:
+    return f"queue.{queue_id}"
+
+
+def number_display(call: Call) -> str:
+    if call.is_withheld:
+        return ""
+    if call.caller_e164:
+        return format_phone(call.caller_e164)
+    return call.caller_number
+
+
+@dataclass
+class CallCard:
+    """Everything the card shows, loaded with a fixed number of queries."""
+
+    call: Call
+    offered_ids: list[int]
+    candidates: list = field(default_factory=list)
+    open_tickets: list = field(default_factory=list)
+    recent_tickets: list = field(default_factory=list)
+    last_calls: list = field(default_factory=list)
+    linked_tickets: list = field(default_factory=list)
+
+    @property
+    def person(self):
+        return self.call.caller_person
+
+    def context(self) -> dict:
+        return {
+            "call": self.call,
+            "person": self.person,
+            "candidates": self.candidates,
+            "open_tickets": self.open_tickets,
+            "recent_tickets": self.recent_tickets,
+            "last_calls": self.last_calls,
+            "linked_tickets": self.linked_tickets,
+            "number_display": number_display(self.call),
+        }
+
+    def state(self) -> dict:
+        """The JSON the console script reads (the card itself is HTML)."""
+        call = self.call
+        return {
+            "id": call.pk,
+            "state": call.state,
+            "outcome": call.outcome,
+            "outcome_label": str(call.get_outcome_display()) if call.outcome else "",
+            "state_label": str(call.get_state_display()),
+            "caller": self.person.full_name if self.person else "",
+            "number": number_display(call),
+            "answered_by": call.answered_by_id,
+            "queue": call.queue_name or (call.queue.name if call.queue_id else ""),
+        }
+
+
+def load_card(call_id: int) -> CallCard | None:
+    """The call and its caller context: person, candidates, tickets, earlier calls."""
+    call = (
+        Call.objects.select_related("caller_person__site", "queue", "answered_by", "pbx")
+        .filter(pk=call_id)
+        .first()
+    )
+    if call is None:
+        return None
+    card = CallCard(call=call, offered_ids=list(call.offered_to.values_list("pk", flat=True)))
+    if call.caller_person_id:
+        card.open_tickets, card.recent_tickets = ticket_selectors.caller_tickets(
+            call.caller_person_id, limit=RECENT_TICKETS
+        )
+    else:
+        card.candidates = list(call.candidate_people.select_related("site").order_by("full_name"))
+    if call.caller_e164:
+        card.last_calls = list(
+            Call.objects.filter(caller_e164=call.caller_e164)
+            .exclude(pk=call.pk)
+            .select_related("answered_by")
+            .order_by("-started_at")[:LAST_CALLS]
+        )
+    card.linked_tickets = list(call.tickets.order_by("-created_at"))
+    return card
+
+
+def render_card(card: CallCard, *, language: str | None = None) -> str:
+    with translation.override(language or settings.LANGUAGE_CODE):
+        return render_to_string(CARD_TEMPLATE, card.context())
+
+
+def _languages(user_ids: set[int]) -> dict[int, str]:
+    """Each agent's interface language (the card is rendered once per language)."""
+    from helpdesk.models import Person
+
+    languages = dict(Person.objects.filter(user_id__in=user_ids).values_list("user_id", "language"))
+    supported = {code for code, _name in settings.LANGUAGES}
+    return {
+        user_id: languages.get(user_id) if languages.get(user_id) in supported else None
+        for user_id in user_ids
+    }
+
+
+def messages_for(card: CallCard, *, only_user_id: int | None = None) -> dict[int, dict]:
+    """The message each agent's console must receive for the call's current state."""
+    call = card.call
+    offered = set(card.offered_ids)
+    show: set[int] = set()
+    close: set[int] = set()
+    if call.state == Call.State.RINGING:
+        show = offered
+    else:
+        if call.answered_by_id:
+            show = {call.answered_by_id}
+        close = offered - show
+    if only_user_id is not None:
+        show &= {only_user_id}
+        close &= {only_user_id}
+    languages = _languages(show) if show else {}
+    rendered: dict[str | None, str] = {}
+    by_language: dict[str | None, list[int]] = defaultdict(list)
+    for user_id in show:
+        by_language[languages.get(user_id)].append(user_id)
+    messages: dict[int, dict] = {}
+    state = card.state()
+    kind = "cti.screen_pop" if call.state == Call.State.RINGING else "cti.call_update"
+    for language, user_ids in by_language.items():
+        if language not in rendered:
+            rendered[language] = render_card(card, language=language)
+        for user_id in user_ids:
+            messages[user_id] = {
+                "type": kind,
+                "action": "show",
+                "call": state,
+                "html": rendered[language],
+            }
+    for user_id in close:
+        messages[user_id] = {"type": "cti.call_update", "action": "close", "call": state}
+    return messages
 
 
 def call_changed(call_id: int) -> None:
     """Push the current card of call ``call_id`` to the consoles that must show it.
 
-    Placeholder until the console push is implemented: services call it on commit after
-    every change of a call.
+    Sync, for ``transaction.on_commit`` in a request or a worker. A failing push is not an
+    error of the call: the consoles recover the state from the database on reconnect.
     """
+    card = load_card(call_id)
+    if card is None:
+        return
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    messages = messages_for(card)
+    presence = _presence_message(card)
+    async_to_sync(_send_all)(layer, messages, presence)
+
+
+def _presence_message(card: CallCard) -> tuple[int, dict] | None:
+    """Events change the answering agent's presence (busy, after-call work): tell them."""
+    user_id = card.call.answered_by_id
+    if not user_id or card.call.state == Call.State.RINGING:
+        return None
+    presence = AgentPresence.objects.filter(user_id=user_id).first()
+    if presence is None:
+        return None
+    return user_id, presence_payload(presence)
+
+
+def presence_payload(presence: AgentPresence) -> dict:
+    return {
+        "type": "cti.presence",
+        "user_id": presence.user_id,
+        "state": presence.state,
+        "label": str(presence.get_state_display()),
+    }
+
+
+async def _send_all(layer, messages: dict[int, dict], presence) -> None:
+    for user_id, message in messages.items():
+        await layer.group_send(agent_group(user_id), message)
+    if presence is not None:
+        user_id, payload = presence
+        await layer.group_send(agent_group(user_id), payload)
+
+
+def cards_for_agent(user) -> list[dict]:
+    """The card messages a console connecting now must show: from the database.
+
+    Calls ringing and offered to ``user``, and calls ``user`` is talking on.
+    """
+    from django.db.models import Q
+
+    call_ids = list(
+        Call.objects.filter(
+            Q(state=Call.State.RINGING, offered_to=user)
+            | Q(state=Call.State.ANSWERED, answered_by=user)
+        )
+        .order_by("started_at")
+        .values_list("pk", flat=True)
+        .distinct()
+    )
+    result = []
+    for call_id in call_ids:
+        card = load_card(call_id)
+        if card is None:
+            continue
+        message = messages_for(card, only_user_id=user.pk).get(user.pk)
+        if message and message["action"] == "show":
+            result.append(message)
+    return result

@@ -1,1 +1,7 @@
-websocket_urlpatterns = []
+from django.urls import path
+
+from cti.consumers import ConsoleConsumer
+
+websocket_urlpatterns = [
+    path("ws/console/", ConsoleConsumer.as_asgi()),
+]

@@ -1,2 +1,18 @@
+from django.urls import path
+
+from cti import views
+
 app_name = "cti"
-urlpatterns = []
+urlpatterns = [
+    # Console pages and the caller card's actions.
+    path("calls/", views.call_log, name="call_log"),
+    path("calls/missed/handled/", views.missed_mark_handled, name="missed_handled"),
+    path("calls/<int:pk>/card/", views.call_card, name="call_card"),
+    path("calls/<int:pk>/ticket/", views.call_ticket_create, name="call_ticket_create"),
+    path("calls/<int:pk>/link/", views.call_ticket_link, name="call_ticket_link"),
+    path("calls/<int:pk>/caller/", views.call_caller_set, name="call_caller_set"),
+    path("calls/<int:pk>/person/", views.call_person_create, name="call_person_create"),
+    path("calls/<int:pk>/attach/", views.call_number_attach, name="call_number_attach"),
+    path("calls/<int:pk>/dial/", views.call_dial, name="call_dial"),
+    path("bench/echo/<int:user_id>/", views.bench_echo, name="bench_echo"),
+]

@@ -1,0 +1,123 @@
+"""The console websocket: screen pops, call updates and presence for a signed-in agent."""
+
+from __future__ import annotations
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from cti import notify
+from cti.models import AgentPresence, CallQueue
+from helpdesk.roles import can_work_tickets
+
+# What an agent may choose; "busy" is set by call events only.
+SELECTABLE_PRESENCE = (
+    AgentPresence.State.AVAILABLE,
+    AgentPresence.State.AFTER_CALL_WORK,
+    AgentPresence.State.AWAY,
+)
+# 4403: the application-defined "forbidden" close code the console script recognises.
+CLOSE_FORBIDDEN = 4403
+
+
+def _agent_snapshot(user) -> dict | None:
+    """Everything the consumer needs at connect, in one database round trip per item."""
+    if not can_work_tickets(user):
+        return None
+    queue_ids = list(CallQueue.objects.filter(members=user).values_list("pk", flat=True))
+    presence = AgentPresence.objects.filter(user=user).first()
+    return {
+        "queue_ids": queue_ids,
+        "presence": notify.presence_payload(presence) if presence else None,
+    }
+
+
+def _presence_set(user, state: str) -> dict:
+    from cti import services
+
+    presence = services.presence_set(user=user, state=state)
+    return notify.presence_payload(presence)
+
+
+class ConsoleConsumer(AsyncJsonWebsocketConsumer):
+    """ws/console/: joins ``agent.<id>`` and ``queue.<id>`` for the agent's queues.
+
+    On connect it sends the cards of the calls the database says this agent must see, so
+    a reconnect (or a message the layer dropped) never loses a ringing call.
+    """
+
+    async def connect(self):
+        user = self.scope.get("user")
+        self.joined: list[str] = []
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        snapshot = await database_sync_to_async(_agent_snapshot)(user)
+        if snapshot is None:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        self.user = user
+        # Join before reading the calls: a pop sent in between arrives twice (the console
+        # replaces a card by call id), never not at all.
+        self.joined = [notify.agent_group(user.pk)] + [
+            notify.queue_group(queue_id) for queue_id in snapshot["queue_ids"]
+        ]
+        for group in self.joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+        await self.accept()
+        await self.send_json(
+            {"type": "hello", "user_id": user.pk, "presence": snapshot["presence"]}
+        )
+        for message in await database_sync_to_async(notify.cards_for_agent)(user):
+            await self.send_json(_client_message(message))
+
+    async def disconnect(self, code):
+        for group in getattr(self, "joined", []):
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def receive_json(self, content, **kwargs):
+        kind = content.get("type") if isinstance(content, dict) else None
+        if kind == "presence":
+            await self._set_presence(content.get("state"))
+        elif kind == "ping":
+            await self.send_json({"type": "pong", "seq": content.get("seq")})
+        else:
+            await self.send_json({"type": "error", "error": "unknown message type"})
+
+    async def _set_presence(self, state):
+        if state not in SELECTABLE_PRESENCE:
+            await self.send_json({"type": "error", "error": "invalid presence state"})
+            return
+        payload = await database_sync_to_async(_presence_set)(self.user, state)
+        # Everyone in the agent's queues (and the agent's other tabs) sees the change.
+        for group in self.joined:
+            await self.channel_layer.group_send(group, payload)
+
+    # --- channel layer events ------------------------------------------------------------
+
+    async def cti_screen_pop(self, event):
+        await self.send_json(_client_message(event))
+
+    async def cti_call_update(self, event):
+        await self.send_json(_client_message(event))
+
+    async def cti_presence(self, event):
+        await self.send_json(
+            {
+                "type": "presence",
+                "user_id": event["user_id"],
+                "state": event["state"],
+                "label": event.get("label", ""),
+            }
+        )
+
+    async def cti_echo(self, event):
+        """The benchmark's baseline: an empty message through the same layer, no DB work."""
+        await self.send_json({"type": "echo", "seq": event.get("seq")})
+
+
+def _client_message(event: dict) -> dict:
+    kind = "screen_pop" if event["type"] == "cti.screen_pop" else "call_update"
+    message = {"type": kind, "action": event["action"], "call": event["call"]}
+    if "html" in event:
+        message["html"] = event["html"]
+    return message

@@ -1,0 +1,151 @@
+/* The console's telephone widget: a websocket to ws/console/ that shows caller cards.
+ *
+ * The server sends: hello (own user id and presence), screen_pop / call_update with
+ * action "show" (card HTML, replaces any card of the same call) or "close", presence, echo.
+ * On every (re)connect the server sends the cards the database says must be shown, so
+ * reconnecting with back-off never loses a ringing call.
+ */
+(function () {
+  "use strict";
+  var root = document.getElementById("cti-console");
+  if (!root || !window.WebSocket) { return; }
+  var cards = root.querySelector(".cti-console__cards");
+  var link = root.querySelector(".cti-console__link");
+  var presence = root.querySelector(".cti-console__presence");
+  var csrf = (root.querySelector(".cti-csrf") || {}).value || "";
+  var text = root.dataset;
+  var socket = null;
+  var userId = null;
+  var attempt = 0;
+  var stopped = false;
+  var CLOSE_FORBIDDEN = 4403;
+
+  function setLink(ok, label) {
+    link.textContent = label;
+    link.className = "cti-console__link badge " + (ok ? "text-bg-success" : "text-bg-secondary");
+    root.dataset.connected = ok ? "true" : "false";
+  }
+
+  function cardFor(callId) {
+    return cards.querySelector('.cti-card[data-call-id="' + callId + '"]');
+  }
+
+  function showCard(message) {
+    var holder = document.createElement("div");
+    holder.innerHTML = message.html;
+    var card = holder.querySelector(".cti-card");
+    if (!card) { return; }
+    card.querySelectorAll('input[name="csrfmiddlewaretoken"]').forEach(function (input) {
+      input.value = csrf;
+    });
+    card.querySelectorAll("form").forEach(function (form) {
+      var next = document.createElement("input");
+      next.type = "hidden"; next.name = "next";
+      next.value = window.location.pathname + window.location.search;
+      form.appendChild(next);
+    });
+    var old = cardFor(message.call.id);
+    if (old) {
+      // Keep what the agent was typing into the card while the call changes state.
+      old.querySelectorAll("input[type=text], input[type=email]").forEach(function (input) {
+        var twin = card.querySelector('form[action="' + input.form.getAttribute("action") +
+          '"] input[name="' + input.name + '"]');
+        if (twin && input.value) { twin.value = input.value; }
+      });
+      old.replaceWith(card);
+    } else {
+      cards.prepend(card);
+    }
+    card.classList.add("cti-card--new");
+    root.classList.add("cti-console--has-cards");
+  }
+
+  function closeCard(message) {
+    var card = cardFor(message.call.id);
+    if (!card) { return; }
+    var status = card.querySelector(".cti-card__status");
+    var answeredElsewhere = message.call.answered_by && message.call.answered_by !== userId;
+    if (status) {
+      status.textContent = answeredElsewhere ? text.textAnsweredElsewhere
+        : (message.call.outcome_label ? text.textClosed + ": " + message.call.outcome_label : text.textClosed);
+      status.className = "cti-card__status badge text-bg-secondary";
+    }
+    card.classList.add("cti-card--closing");
+    card.dataset.callState = "closed";
+    window.setTimeout(function () { removeCard(card); }, 4000);
+  }
+
+  function removeCard(card) {
+    card.remove();
+    if (!cards.querySelector(".cti-card")) { root.classList.remove("cti-console--has-cards"); }
+  }
+
+  function setPresence(state) {
+    if (!state) { return; }
+    presence.value = state.state;
+    presence.dataset.state = state.state;
+  }
+
+  function handle(message) {
+    switch (message.type) {
+      case "hello":
+        userId = message.user_id;
+        presence.disabled = false;
+        setPresence(message.presence || { state: "away" });
+        break;
+      case "screen_pop":
+      case "call_update":
+        if (message.action === "show") { showCard(message); } else { closeCard(message); }
+        break;
+      case "presence":
+        if (message.user_id === userId) { setPresence(message); }
+        document.dispatchEvent(new CustomEvent("cti:presence", { detail: message }));
+        break;
+      default:
+        break;
+    }
+    document.dispatchEvent(new CustomEvent("cti:message", { detail: message }));
+  }
+
+  function connect() {
+    var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
+    socket = new WebSocket(scheme + window.location.host + text.wsPath);
+    socket.onopen = function () {
+      attempt = 0;
+      setLink(true, text.textConnected);
+    };
+    socket.onmessage = function (event) {
+      try { handle(JSON.parse(event.data)); } catch (error) { console.error(error); }
+    };
+    socket.onclose = function (event) {
+      presence.disabled = true;
+      if (event.code === CLOSE_FORBIDDEN || stopped) {
+        setLink(false, text.textForbidden);
+        return;
+      }
+      setLink(false, text.textDisconnected);
+      // Exponential back-off with jitter, capped at 30 s, so a restart of the servers
+      // is not met by every console at the same instant.
+      var delay = Math.min(30000, 500 * Math.pow(2, attempt)) * (0.5 + Math.random() / 2);
+      attempt += 1;
+      window.setTimeout(connect, delay);
+    };
+  }
+
+  presence.addEventListener("change", function () {
+    if (socket && socket.readyState === WebSocket.OPEN) {
+      socket.send(JSON.stringify({ type: "presence", state: presence.value }));
+    }
+  });
+
+  cards.addEventListener("click", function (event) {
+    if (event.target.classList.contains("cti-card__dismiss")) {
+      var card = event.target.closest(".cti-card");
+      if (card) { removeCard(card); }
+    }
+  });
+
+  window.addEventListener("beforeunload", function () { stopped = true; });
+  window.ctiConsole = { handle: handle };
+  connect();
+})();

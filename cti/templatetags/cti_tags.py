@@ -1,0 +1,27 @@
+from django import template
+
+from cti.models import Call
+
+register = template.Library()
+
+
+@register.simple_tag
+def ticket_calls(ticket, limit=20):
+    """The calls linked to ``ticket``, newest first (for the ticket page's sidebar)."""
+    if ticket is None or not getattr(ticket, "pk", None):
+        return []
+    return list(
+        Call.objects.filter(tickets=ticket)
+        .select_related("answered_by")
+        .order_by("-started_at")[:limit]
+    )
+
+
+@register.filter
+def duration(seconds):
+    """``75`` -> ``1:15``; empty for None."""
+    if seconds is None:
+        return ""
+    minutes, rest = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{rest:02d}" if hours else f"{minutes}:{rest:02d}"

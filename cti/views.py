@@ -1,0 +1,311 @@
+"""Console pages of the telephony app: the call log and the actions of the caller card."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, time
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from cti import console_services, notify
+from cti.forms import (
+    CallerChoiceForm,
+    CallLogFilterForm,
+    CallTicketCreateForm,
+    CallTicketLinkForm,
+    MissedHandledForm,
+    NumberAttachForm,
+    PersonCreateForm,
+)
+from cti.models import AgentExtension, Call
+from helpdesk.models import Person
+from helpdesk.phones import normalize_phone_or_none
+from helpdesk.roles import can_work_tickets
+from tickets import selectors as ticket_selectors
+
+logger = logging.getLogger(__name__)
+CALL_LOG_PAGE_SIZE = 50
+
+
+def agent_required(view):
+    """Signed in and allowed to work tickets (agents, engineers, managers, admins)."""
+
+    @login_required
+    def wrapper(request, *args, **kwargs):
+        if not can_work_tickets(request.user):
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    wrapper.__name__ = view.__name__
+    wrapper.__doc__ = view.__doc__
+    return wrapper
+
+
+def _back(request, fallback: str = "cti:call_log"):
+    """Back to the page the card was on (the card lives on every console page)."""
+    target = request.POST.get("next") or request.headers.get("referer", "")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return redirect(target)
+    return redirect(fallback)
+
+
+def _error_text(error: ValidationError) -> str:
+    return " ".join(str(message) for message in error.messages)
+
+
+# --- call log ---------------------------------------------------------------------------
+
+
+def call_log_queryset(filters: dict):
+    """Calls with what a call log row shows, in a fixed number of queries per page."""
+    queryset = Call.objects.select_related(
+        "caller_person", "answered_by", "queue", "pbx", "missed_handled_by"
+    ).prefetch_related("tickets")
+    text = (filters.get("number") or "").strip()
+    if text:
+        e164 = normalize_phone_or_none(text) if sum(c.isdigit() for c in text) >= 3 else None
+        condition = Q(caller_person__full_name__icontains=text) | Q(caller_number__icontains=text)
+        if e164:
+            condition |= Q(caller_e164=e164)
+        queryset = queryset.filter(condition)
+    for name in ("outcome", "state", "direction"):
+        if filters.get(name):
+            queryset = queryset.filter(**{name: filters[name]})
+    if filters.get("queue"):
+        queryset = queryset.filter(queue=filters["queue"])
+    if filters.get("agent"):
+        queryset = queryset.filter(answered_by=filters["agent"])
+    zone = timezone.get_current_timezone()
+    if filters.get("date_from"):
+        start = datetime.combine(filters["date_from"], time.min, tzinfo=zone)
+        queryset = queryset.filter(started_at__gte=start)
+    if filters.get("date_to"):
+        end = datetime.combine(filters["date_to"], time.max, tzinfo=zone)
+        queryset = queryset.filter(started_at__lte=end)
+    if filters.get("unhandled"):
+        queryset = queryset.filter(
+            outcome__in=console_services.MISSED_OUTCOMES, missed_handled_at__isnull=True
+        )
+    return queryset.order_by("-started_at", "-id")
+
+
+@agent_required
+@require_GET
+def call_log(request):
+    form = CallLogFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    paginator = Paginator(call_log_queryset(filters), CALL_LOG_PAGE_SIZE)
+    page = paginator.get_page(request.GET.get("page"))
+    own_extension = (
+        AgentExtension.objects.filter(user=request.user).values_list("extension", flat=True).first()
+    )
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "cti/call_log.html",
+        {
+            "form": form,
+            "page": page,
+            "calls": page.object_list,
+            "missed_outcomes": console_services.MISSED_OUTCOMES,
+            "can_dial": bool(own_extension),
+            "query": query.urlencode(),
+        },
+    )
+
+
+@agent_required
+@require_POST
+def missed_mark_handled(request):
+    form = MissedHandledForm(request.POST)
+    if form.is_valid() and form.cleaned_data["calls"]:
+        count = console_services.missed_calls_mark_handled(
+            call_ids=form.cleaned_data["calls"], by=request.user
+        )
+        messages.success(request, _("%(count)d missed calls marked as handled.") % {"count": count})
+    else:
+        messages.error(request, _("Select at least one missed call."))
+    return _back(request)
+
+
+@agent_required
+@require_POST
+def call_dial(request, pk):
+    """Call the caller back from the agent's own phone through the PBX (AMI Originate)."""
+    call = get_object_or_404(Call.objects.select_related("pbx"), pk=pk)
+    number = call.caller_e164 or call.caller_number
+    extension = (
+        AgentExtension.objects.filter(user=request.user)
+        .filter(Q(pbx=call.pbx_id) | Q(pbx__isnull=True))
+        .first()
+    )
+    if call.pbx is None or not call.pbx.click_to_dial_configured or extension is None or not number:
+        messages.error(request, _("Click-to-dial is not configured for this call."))
+        return _back(request)
+    try:
+        from cti import ami
+
+        ami.originate(pbx=call.pbx, extension=extension.extension, number=number)
+    except Exception:
+        logger.exception("Click-to-dial for call %s failed", call.pk)
+        messages.error(request, _("The telephone system did not accept the call."))
+    else:
+        messages.success(request, _("Your phone will ring; pick it up to call back."))
+    return _back(request)
+
+
+# --- card actions -----------------------------------------------------------------------
+
+
+def _call(pk) -> Call:
+    return get_object_or_404(Call.objects.select_related("caller_person"), pk=pk)
+
+
+@agent_required
+@require_POST
+def call_ticket_create(request, pk):
+    """Open a phone ticket for the caller, linked to the call; then show the ticket."""
+    call = _call(pk)
+    form = CallTicketCreateForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("The ticket could not be created."))
+        return _back(request)
+    caller = None
+    if form.cleaned_data.get("caller") and call.caller_person_id is None:
+        caller = call.candidate_people.filter(pk=form.cleaned_data["caller"]).first()
+        if caller is None:
+            raise Http404
+    try:
+        ticket = console_services.call_ticket_create(
+            call=call, by=request.user, title=form.cleaned_data["title"], caller=caller
+        )
+    except ValidationError as error:
+        messages.error(request, _error_text(error))
+        return _back(request)
+    messages.success(
+        request, _("Ticket %(number)s created for this call.") % {"number": ticket.number}
+    )
+    return redirect(ticket.get_absolute_url())
+
+
+@agent_required
+@require_POST
+def call_ticket_link(request, pk):
+    call = _call(pk)
+    form = CallTicketLinkForm(request.POST)
+    ticket = None
+    if form.is_valid():
+        number = form.cleaned_data["number"].strip().upper()
+        ticket = (
+            ticket_selectors.ticket_queryset_for(request.user).filter(number__iexact=number).first()
+        )
+    if ticket is None:
+        messages.error(request, _("There is no ticket with this number."))
+        return _back(request)
+    console_services.call_ticket_link(call=call, by=request.user, ticket=ticket)
+    messages.success(request, _("The call was added to %(number)s.") % {"number": ticket.number})
+    return _back(request)
+
+
+@agent_required
+@require_POST
+def call_caller_set(request, pk):
+    call = _call(pk)
+    form = CallerChoiceForm(request.POST)
+    person = (
+        call.candidate_people.filter(pk=form.cleaned_data["person"]).first()
+        if form.is_valid()
+        else None
+    )
+    if person is None:
+        raise Http404
+    console_services.call_caller_set(call=call, by=request.user, person=person)
+    return _back(request)
+
+
+@agent_required
+@require_POST
+def call_person_create(request, pk):
+    call = _call(pk)
+    form = PersonCreateForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Enter the caller's name."))
+        return _back(request)
+    try:
+        person = console_services.call_person_create(
+            call=call, by=request.user, **form.cleaned_data
+        )
+    except ValidationError as error:
+        messages.error(request, _error_text(error))
+        return _back(request)
+    messages.success(request, _("%(name)s was added to the directory.") % {"name": person})
+    return _back(request)
+
+
+@agent_required
+@require_POST
+def call_number_attach(request, pk):
+    call = _call(pk)
+    form = NumberAttachForm(request.POST)
+    people = (
+        list(Person.objects.filter(email__iexact=form.cleaned_data["email"])[:2])
+        if form.is_valid()
+        else []
+    )
+    if len(people) != 1:
+        messages.error(request, _("No single person has this e-mail address."))
+        return _back(request)
+    try:
+        console_services.call_number_attach(call=call, by=request.user, person=people[0])
+    except ValidationError as error:
+        messages.error(request, _error_text(error))
+        return _back(request)
+    messages.success(request, _("The number was added to %(name)s.") % {"name": people[0]})
+    return _back(request)
+
+
+@agent_required
+@require_GET
+def call_card(request, pk):
+    """The card of one call as HTML (the console reloads a card with it)."""
+    card = notify.load_card(pk)
+    if card is None:
+        raise Http404
+    return HttpResponse(notify.render_card(card, language=request.LANGUAGE_CODE))
+
+
+# --- benchmark baseline -----------------------------------------------------------------
+
+
+@csrf_exempt
+@require_POST
+def bench_echo(request, user_id):
+    """An empty message through the channel layer to one console, with no database work.
+
+    Only with ``CTI_BENCH_ENDPOINTS`` on: ``bench/cti_screen_pop.py`` measures its round
+    trip as the baseline of the screen pop.
+    """
+    if not getattr(settings, "CTI_BENCH_ENDPOINTS", False):
+        raise Http404
+    layer = get_channel_layer()
+    async_to_sync(layer.group_send)(
+        notify.agent_group(user_id), {"type": "cti.echo", "seq": request.GET.get("seq", "")}
+    )
+    return JsonResponse({})
