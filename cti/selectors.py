@@ -1,0 +1,104 @@
+"""Reads of the telephony app: the routing hint for the PBX and call lookups."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import QuerySet
+
+from cti.models import AgentExtension, Call, CallQueue, Pbx
+from cti.services import caller_number_read, default_queue
+from helpdesk.models import Person
+
+
+@dataclass(frozen=True)
+class RouteHint:
+    """Where the PBX should send a caller."""
+
+    target: str  # "agent" or "queue"
+    destination: str  # the agent's extension or the queue's code ("" when none is set up)
+    reason: str  # "sticky", "vip" or "default"
+    person_id: int | None = None
+    ticket_id: int | None = None
+
+    def as_dict(self) -> dict:
+        return {
+            "target": self.target,
+            "extension" if self.target == "agent" else "queue": self.destination,
+            "destination": self.destination,
+            "reason": self.reason,
+            "person": self.person_id,
+            "ticket": self.ticket_id,
+        }
+
+    def as_text(self) -> str:
+        """One line a dial plan can split on spaces: ``agent 201 sticky``."""
+        return f"{self.target} {self.destination or '-'} {self.reason}"
+
+
+def route_hint(*, number: str, pbx: Pbx | None = None) -> RouteHint:
+    """Where to send a call from ``number``.
+
+    1. sticky: the caller has an open ticket assigned to an agent with an extension (the
+       most recently updated such ticket wins), or handled by a group that has a queue;
+    2. vip: the caller is a VIP and a VIP queue exists;
+    3. default: the default queue (CTI_DEFAULT_QUEUE, else the queue marked default).
+    """
+    from tickets.models import OPEN_STATUSES, Ticket
+
+    e164 = caller_number_read(number).e164
+    people = (
+        list(Person.objects.filter(phone_numbers__e164=e164, is_active=True).distinct()[:10])
+        if e164
+        else []
+    )
+    if people:
+        ticket = (
+            Ticket.objects.filter(caller__in=people, status__in=OPEN_STATUSES)
+            .filter(assignee__isnull=False, assignee__extensions__isnull=False)
+            .order_by("-updated_at")
+            .only("pk", "assignee_id")
+            .first()
+        )
+        if ticket is not None:
+            extension = (
+                AgentExtension.objects.filter(user_id=ticket.assignee_id)
+                .order_by("extension")
+                .values_list("extension", flat=True)
+                .first()
+            )
+            return RouteHint("agent", extension, "sticky", ticket.caller_id, ticket.pk)
+        ticket = (
+            Ticket.objects.filter(
+                caller__in=people, status__in=OPEN_STATUSES, group__call_queues__isnull=False
+            )
+            .order_by("-updated_at")
+            .only("pk", "group_id", "caller_id")
+            .first()
+        )
+        if ticket is not None:
+            queue = CallQueue.objects.filter(support_group_id=ticket.group_id).first()
+            return RouteHint("queue", queue.code, "sticky", ticket.caller_id, ticket.pk)
+        vip = next((person for person in people if person.is_vip), None)
+        if vip is not None:
+            queue = CallQueue.objects.filter(is_vip=True).order_by("pk").first()
+            if queue is not None:
+                return RouteHint("queue", queue.code, "vip", vip.pk)
+    queue = default_queue()
+    return RouteHint(
+        "queue", queue.code if queue else "", "default", people[0].pk if people else None
+    )
+
+
+def calls_ringing_for(user) -> QuerySet[Call]:
+    """Calls ringing now that were offered to ``user`` (what a console shows on connect)."""
+    return Call.objects.filter(state=Call.State.RINGING, offered_to=user).order_by("started_at")
+
+
+def missed_calls() -> QuerySet[Call]:
+    """Inbound calls nobody answered and nobody has dealt with yet."""
+    return Call.objects.filter(
+        direction=Call.Direction.INBOUND,
+        outcome__in=[Call.Outcome.MISSED, Call.Outcome.ABANDONED],
+        missed_handled_at__isnull=True,
+    )

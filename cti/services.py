@@ -1,0 +1,546 @@
+"""Every write of the telephony app.
+
+:func:`call_event_ingest` is the one entry point for PBX events: the webhook, the
+Zammad-compatible endpoint, the AMI listener and the simulator only translate what they
+receive into its arguments. It stores the raw event first, then applies it to the call, and
+pushes the change to the consoles once the transaction has committed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from cti import notify
+from cti.models import (
+    AgentExtension,
+    AgentPresence,
+    BlockedNumber,
+    Call,
+    CallEvent,
+    CallQueue,
+    Pbx,
+)
+from helpdesk.models import PhoneNumber
+from helpdesk.phones import InvalidPhoneNumber, is_withheld, normalize_phone
+
+logger = logging.getLogger(__name__)
+User = get_user_model()
+
+Kind = CallEvent.Kind
+Outcome = Call.Outcome
+
+# More matches than this for one number is a data problem (a switchboard number on every
+# profile); showing a dozen candidates helps nobody and would make the ring path unbounded.
+MAX_CANDIDATES = 10
+
+
+class InvalidCallEvent(ValueError):
+    """The event cannot be read: unknown kind, missing call id, unknown direction."""
+
+    def __init__(self, message: str, *, field: str = ""):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+@dataclass
+class IngestResult:
+    """What happened to one event: its stored row, the call it changed, the PBX's answer."""
+
+    event: CallEvent
+    call: Call | None
+    status: str  # CallEvent.Status value; "duplicate" for a redelivery
+    rejected: bool = False  # the caller is on the block list: tell the PBX to reject
+
+    @property
+    def duplicate(self) -> bool:
+        return self.status == CallEvent.Status.DUPLICATE
+
+
+@dataclass(frozen=True)
+class CallerNumber:
+    raw: str
+    e164: str  # "" when withheld or unreadable
+    is_withheld: bool
+
+
+def caller_number_read(raw: str | None) -> CallerNumber:
+    """Normalise a caller ID as the PBX sent it (withheld and unreadable numbers included)."""
+    raw = (raw or "").strip()
+    if is_withheld(raw):
+        return CallerNumber(raw=raw, e164="", is_withheld=True)
+    try:
+        return CallerNumber(raw=raw, e164=normalize_phone(raw).e164, is_withheld=False)
+    except InvalidPhoneNumber:
+        return CallerNumber(raw=raw, e164="", is_withheld=False)
+
+
+def _dedup_key(*, pbx: Pbx | None, source: str, kind: str, call_id: str, fields: dict) -> str:
+    material = json.dumps(
+        [pbx.pk if pbx else None, source, kind, call_id, fields],
+        sort_keys=True,
+        default=str,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+def _normalise_kind(kind: str) -> str:
+    if kind not in Kind.values:
+        raise InvalidCallEvent(
+            _("Unknown event type %(kind)r; expected ring, answer or hangup.") % {"kind": kind},
+            field="kind",
+        )
+    return kind
+
+
+def _normalise_direction(direction: str) -> str:
+    if direction not in Call.Direction.values:
+        raise InvalidCallEvent(_("Invalid direction!"), field="direction")
+    return direction
+
+
+@transaction.atomic
+def call_event_ingest(
+    *,
+    pbx: Pbx | None,
+    source: str,
+    kind: str,
+    call_id: str,
+    direction: str = Call.Direction.INBOUND,
+    caller: str = "",
+    called: str = "",
+    queue: str = "",
+    extensions: Sequence[str] = (),
+    users: Sequence[str] = (),
+    answering: str = "",
+    cause: str = "",
+    occurred_at: datetime | None = None,
+    payload: dict | None = None,
+) -> IngestResult:
+    """Store one PBX event and apply it to its call.
+
+    ``kind`` is ring, answer or hangup; ``caller``/``called`` are the numbers as the PBX sent
+    them (``caller`` is always the calling side: for an outbound call, the agent's
+    extension); ``extensions`` and ``users`` are who the PBX rings (extensions, or user
+    names/e-mails), ``answering`` who picked up; ``cause`` the hang-up cause in Zammad's
+    vocabulary (normalClearing, busy, cancel, noAnswer, congestion, notFound, forwarded).
+
+    The event row is written before anything else. The same event delivered twice is
+    stored once and the second delivery changes nothing (status duplicate); a delivery of
+    an event that failed before is applied again. If applying fails, the call is left as it
+    was and the event row keeps status failed with the error. Raises
+    :class:`InvalidCallEvent` for an unknown kind or direction or a missing call id.
+    """
+    kind = _normalise_kind(kind)
+    direction = _normalise_direction(direction)
+    call_id = (call_id or "").strip()
+    if not call_id:
+        raise InvalidCallEvent(_("The call id is missing."), field="call_id")
+    received_at = timezone.now()
+    occurred_at = occurred_at or received_at
+    fields = {
+        "direction": direction,
+        "caller": caller,
+        "called": called,
+        "queue": queue,
+        "extensions": sorted(extensions),
+        "users": sorted(users),
+        "answering": answering,
+        "cause": cause,
+    }
+    dedup_key = _dedup_key(
+        pbx=pbx, source=source, kind=kind, call_id=call_id, fields={**fields, **(payload or {})}
+    )
+    try:
+        with transaction.atomic():
+            event = CallEvent.objects.create(
+                pbx=pbx,
+                source=source,
+                kind=kind,
+                call_id=call_id,
+                dedup_key=dedup_key,
+                payload=payload if payload is not None else fields,
+                occurred_at=occurred_at,
+                received_at=received_at,
+            )
+    except IntegrityError:
+        event = CallEvent.objects.select_for_update().get(dedup_key=dedup_key)
+        if event.status != CallEvent.Status.FAILED:
+            logger.info("CTI event %s for call %s is a duplicate, ignored", kind, call_id)
+            call = Call.objects.filter(pbx=pbx, call_id=call_id).first()
+            return IngestResult(
+                event=event,
+                call=call,
+                status=CallEvent.Status.DUPLICATE,
+                rejected=call is not None and call.outcome == Outcome.REJECTED,
+            )
+        logger.info("CTI event %s for call %s failed before, applying it again", kind, call_id)
+
+    try:
+        with transaction.atomic():
+            call, rejected = _apply(
+                pbx=pbx,
+                kind=kind,
+                call_id=call_id,
+                direction=direction,
+                caller=caller,
+                called=called,
+                queue_code=queue,
+                extensions=extensions,
+                users=users,
+                answering=answering,
+                cause=cause,
+                occurred_at=occurred_at,
+            )
+    except Exception as error:
+        logger.exception("CTI event %s for call %s could not be applied", kind, call_id)
+        event.status = CallEvent.Status.FAILED
+        event.error = f"{type(error).__name__}: {error}"
+        event.save(update_fields=["status", "error"])
+        return IngestResult(event=event, call=None, status=event.status)
+
+    event.status = CallEvent.Status.PROCESSED
+    event.error = ""
+    event.save(update_fields=["status", "error"])
+    call_pk = call.pk
+    transaction.on_commit(lambda: notify.call_changed(call_pk))
+    return IngestResult(event=event, call=call, status=event.status, rejected=rejected)
+
+
+# --- applying events ------------------------------------------------------------------
+
+
+def _apply(
+    *,
+    pbx: Pbx | None,
+    kind: str,
+    call_id: str,
+    direction: str,
+    caller: str,
+    called: str,
+    queue_code: str,
+    extensions: Sequence[str],
+    users: Sequence[str],
+    answering: str,
+    cause: str,
+    occurred_at: datetime,
+) -> tuple[Call, bool]:
+    # The outside party is the caller of an inbound call and the dialled number otherwise.
+    outside, inside = (caller, called) if direction == Call.Direction.INBOUND else (called, caller)
+    call, created = _call_get_or_create(
+        pbx=pbx,
+        call_id=call_id,
+        direction=direction,
+        outside=outside,
+        inside=inside,
+        queue_code=queue_code,
+        occurred_at=occurred_at,
+    )
+    if call.outcome == Outcome.REJECTED:
+        return call, True  # later events of a rejected call change nothing
+    rejected = False
+    if created and direction == Call.Direction.INBOUND and call.caller_e164:
+        rejected = BlockedNumber.objects.filter(e164=call.caller_e164).exists()
+    if rejected:
+        call.state = Call.State.ENDED
+        call.outcome = Outcome.REJECTED
+        call.ended_at = occurred_at
+        call.save(update_fields=["state", "outcome", "ended_at"])
+        logger.info("CTI call %s from blocked number %s rejected", call_id, call.caller_e164)
+        return call, True
+
+    if kind == Kind.RING:
+        _apply_ring(call, created=created, extensions=extensions, users=users)
+    elif kind == Kind.ANSWER:
+        _apply_answer(call, answering=answering, extensions=extensions, users=users, at=occurred_at)
+    else:
+        _apply_hangup(call, cause=cause, at=occurred_at)
+    return call, False
+
+
+def _call_get_or_create(
+    *,
+    pbx: Pbx | None,
+    call_id: str,
+    direction: str,
+    outside: str,
+    inside: str,
+    queue_code: str,
+    occurred_at: datetime,
+) -> tuple[Call, bool]:
+    """The call this event belongs to, locked; created (and identified) on its first event."""
+    call = Call.objects.select_for_update().filter(pbx=pbx, call_id=call_id).first()
+    if call is not None:
+        changed = []
+        if queue_code and not call.queue_name:
+            call.queue_name = queue_code
+            call.queue = _queue_for(queue_code, pbx)
+            changed += ["queue_name", "queue"]
+        if occurred_at < call.started_at and call.state == Call.State.RINGING:
+            call.started_at = occurred_at
+            changed.append("started_at")
+        if changed:
+            call.save(update_fields=changed)
+        return call, False
+
+    number = caller_number_read(outside)
+    queue = _queue_for(queue_code, pbx)
+    call = Call(
+        pbx=pbx,
+        call_id=call_id,
+        direction=direction,
+        caller_number=number.raw[:64],
+        caller_e164=number.e164,
+        is_withheld=number.is_withheld,
+        called_number=(inside or "")[:64],
+        queue=queue,
+        queue_name=queue_code[:80],
+        started_at=occurred_at,
+    )
+    people = _identify(call)
+    try:
+        with transaction.atomic():
+            call.save()
+    except IntegrityError:
+        # Another process created this call between our read and our insert.
+        return Call.objects.select_for_update().get(pbx=pbx, call_id=call_id), False
+    if len(people) > 1:
+        through = Call.candidate_people.through
+        through.objects.bulk_create([through(call_id=call.pk, person_id=pk) for pk in people])
+    return call, True
+
+
+def _identify(call: Call) -> list[int]:
+    """Set caller_person/identification on ``call``; return candidate person ids if several."""
+    if call.is_withheld:
+        call.identification = Call.Identification.WITHHELD
+        return []
+    if not call.caller_e164:
+        call.identification = Call.Identification.UNKNOWN
+        return []
+    people = list(
+        PhoneNumber.objects.filter(e164=call.caller_e164, person__is_active=True)
+        .order_by("person_id")
+        .values_list("person_id", flat=True)
+        .distinct()[: MAX_CANDIDATES + 1]
+    )
+    if len(people) == 1:
+        call.caller_person_id = people[0]
+        call.identification = Call.Identification.EXACT
+        return []
+    if people:
+        call.identification = Call.Identification.SEVERAL
+        return people[:MAX_CANDIDATES]
+    maybe = caller_candidates_from_history(call.caller_e164)
+    if len(maybe) == 1:
+        call.caller_person_id = maybe[0]
+    call.identification = Call.Identification.MAYBE if maybe else Call.Identification.UNKNOWN
+    return maybe if len(maybe) > 1 else []
+
+
+def caller_candidates_from_history(e164: str) -> list[int]:
+    """People whose earlier calls from ``e164`` were identified or linked to their tickets."""
+    from tickets.models import Ticket
+
+    from_calls = Call.objects.filter(caller_e164=e164, caller_person__isnull=False).values(
+        "caller_person_id"
+    )
+    from_tickets = Ticket.objects.filter(calls__caller_e164=e164).values("caller_id")
+    ids = sorted(
+        {row["caller_person_id"] for row in from_calls[:50]}
+        | {row["caller_id"] for row in from_tickets[:50]}
+    )
+    return ids[:MAX_CANDIDATES]
+
+
+def _queue_for(code: str, pbx: Pbx | None) -> CallQueue | None:
+    # Queue codes are unique across PBXes; ``pbx`` is kept for per-PBX queue names later.
+    if not code:
+        return None
+    return CallQueue.objects.filter(code=code).first()
+
+
+def default_queue() -> CallQueue | None:
+    """The queue for calls the PBX sends to no queue: CTI_DEFAULT_QUEUE, else is_default."""
+    return (
+        CallQueue.objects.filter(Q(code=settings.CTI_DEFAULT_QUEUE) | Q(is_default=True))
+        .order_by("-is_default", "pk")
+        .first()
+    )
+
+
+def _agents_for(
+    *, extensions: Sequence[str], users: Sequence[str], pbx: Pbx | None = None
+) -> list[int]:
+    """User ids of the agents named by extension or by user name/e-mail."""
+    ids: set[int] = set()
+    extensions = [e.strip() for e in extensions if e and e.strip()]
+    if extensions:
+        ids.update(
+            AgentExtension.objects.filter(extension__in=extensions).values_list(
+                "user_id", flat=True
+            )
+        )
+    names = [u.strip() for u in users if u and u.strip()]
+    if names:
+        ids.update(
+            User.objects.filter(
+                Q(username__in=names) | Q(email__in=names), is_active=True
+            ).values_list("pk", flat=True)
+        )
+    return sorted(ids)
+
+
+def queue_available_agents(queue: CallQueue) -> list[int]:
+    """User ids of the queue's members who are available now (same site as the queue)."""
+    members = queue.members.filter(is_active=True, presence__state=AgentPresence.State.AVAILABLE)
+    if queue.site_id:
+        members = members.filter(person__site_id=queue.site_id)
+    return list(members.values_list("pk", flat=True))
+
+
+def _apply_ring(call: Call, *, created: bool, extensions, users) -> None:
+    offered = _agents_for(extensions=extensions, users=users)
+    if not offered and not extensions and not users:
+        queue = call.queue
+        if queue is None and not call.queue_name and call.direction == Call.Direction.INBOUND:
+            queue = default_queue()
+            if queue is not None and created:
+                call.queue = queue
+                call.save(update_fields=["queue"])
+        if queue is not None:
+            offered = queue_available_agents(queue)
+    if offered and call.state == Call.State.RINGING:
+        _offer(call, offered)
+
+
+def _offer(call: Call, user_ids: Sequence[int]) -> None:
+    # One INSERT whatever the number of agents (add() reads the existing rows first).
+    through = Call.offered_to.through
+    through.objects.bulk_create(
+        [through(call_id=call.pk, user_id=pk) for pk in user_ids], ignore_conflicts=True
+    )
+
+
+def _apply_answer(call: Call, *, answering: str, extensions, users, at: datetime) -> None:
+    # "answering" names the agent who picked up; without it, the event's extension or user
+    # counts only when it names exactly one agent.
+    if answering:
+        agent_ids = _agents_for(extensions=[answering], users=[answering])
+    else:
+        agent_ids = _agents_for(extensions=extensions, users=users)
+    agent_id = agent_ids[0] if len(agent_ids) == 1 else None
+    changed = []
+    if call.answered_at is None:
+        # A PBX only reports an answer for a call that was answered, even when its hang-up
+        # overtook the answer on the way here: then the call was talked until its end.
+        call.answered_at = min(at, call.ended_at) if call.ended_at else at
+        changed.append("answered_at")
+    if agent_id and call.answered_by_id is None:
+        call.answered_by_id = agent_id
+        changed.append("answered_by")
+    if call.state == Call.State.RINGING:
+        call.state = Call.State.ANSWERED
+        changed.append("state")
+    elif call.state == Call.State.ENDED and call.outcome != Outcome.ANSWERED:
+        call.outcome = Outcome.ANSWERED
+        changed.append("outcome")
+    if changed:
+        call.save(update_fields=changed)
+    if agent_id:
+        _offer(call, [agent_id])
+        if call.state == Call.State.ANSWERED:
+            _presence_update(user_id=agent_id, state=AgentPresence.State.BUSY, call=call)
+
+
+_BUSY_CAUSES = {"busy", "userbusy", "congestion"}
+_ABANDON_CAUSES = {"cancel", "abandon", "abandoned", "originator_cancel"}
+
+
+def outcome_for(call: Call, cause: str) -> str:
+    """The outcome of a call that ends now with hang-up ``cause`` (Zammad's vocabulary)."""
+    if call.answered_at is not None:
+        return Outcome.ANSWERED
+    key = (cause or "").replace("_", "").replace(" ", "").lower()
+    if key in _BUSY_CAUSES:
+        return Outcome.BUSY
+    if key in {c.replace("_", "") for c in _ABANDON_CAUSES}:
+        return Outcome.ABANDONED
+    return Outcome.MISSED
+
+
+def _apply_hangup(call: Call, *, cause: str, at: datetime) -> None:
+    if call.state == Call.State.ENDED:
+        return
+    call.state = Call.State.ENDED
+    call.ended_at = max(at, call.answered_at or at)
+    call.hangup_cause = (cause or "")[:40]
+    call.outcome = outcome_for(call, cause)
+    call.save(update_fields=["state", "ended_at", "hangup_cause", "outcome"])
+    if call.answered_by_id:
+        after = settings.CTI_PRESENCE_AFTER_CALL
+        if after not in AgentPresence.State.values:
+            after = AgentPresence.State.AFTER_CALL_WORK
+        AgentPresence.objects.filter(user_id=call.answered_by_id, current_call=call).update(
+            state=after, current_call=None, changed_at=timezone.now()
+        )
+
+
+def _presence_update(*, user_id: int, state: str, call: Call | None) -> None:
+    updated = AgentPresence.objects.filter(user_id=user_id).update(
+        state=state, current_call=call, changed_at=timezone.now()
+    )
+    if not updated:
+        AgentPresence.objects.create(user_id=user_id, state=state, current_call=call)
+
+
+# --- presence, block list, calls and tickets --------------------------------------------
+
+
+@transaction.atomic
+def presence_set(*, user, state: str) -> AgentPresence:
+    """Set an agent's presence (the console's status switch). Busy is set by calls only."""
+    if state not in AgentPresence.State.values:
+        raise InvalidCallEvent(_("Unknown presence state."), field="state")
+    presence, _created = AgentPresence.objects.select_for_update().get_or_create(user=user)
+    presence.state = state
+    presence.changed_at = timezone.now()
+    if state != AgentPresence.State.BUSY:
+        presence.current_call = None
+    presence.save(update_fields=["state", "changed_at", "current_call"])
+    return presence
+
+
+@transaction.atomic
+def blocked_number_add(*, number: str, reason: str = "", by=None) -> BlockedNumber:
+    """Block a caller number: the PBX is told to reject its calls."""
+    e164 = normalize_phone(number).e164
+    blocked, _created = BlockedNumber.objects.get_or_create(
+        e164=e164, defaults={"reason": reason, "created_by": by}
+    )
+    return blocked
+
+
+@transaction.atomic
+def blocked_number_remove(*, number: str) -> int:
+    e164 = normalize_phone(number).e164
+    deleted, _detail = BlockedNumber.objects.filter(e164=e164).delete()
+    return deleted
+
+
+def is_blocked(number: str) -> bool:
+    e164 = caller_number_read(number).e164
+    return bool(e164) and BlockedNumber.objects.filter(e164=e164).exists()

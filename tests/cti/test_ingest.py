@@ -1,0 +1,346 @@
+"""The one service every PBX adapter feeds: storing, deduplicating and applying events."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from cti import notify, services
+from cti.models import AgentPresence, BlockedNumber, Call, CallEvent
+from helpdesk.roles import Role
+from tests.factories import (
+    AgentExtensionFactory,
+    CallQueueFactory,
+    PbxFactory,
+    PhoneNumberFactory,
+    SiteFactory,
+    make_user,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def pushed(monkeypatch):
+    calls = []
+    monkeypatch.setattr(notify, "call_changed", calls.append)
+    return calls
+
+
+@pytest.fixture
+def pbx():
+    return PbxFactory()
+
+
+@pytest.fixture
+def agent201(agent):
+    AgentExtensionFactory(user=agent, extension="201")
+    return agent
+
+
+def ingest(pbx, kind, call_id="call-1", **kwargs):
+    kwargs.setdefault("caller", "+48 22 555 01 01")
+    kwargs.setdefault("called", "+48 22 555 00 00")
+    return services.call_event_ingest(
+        pbx=pbx, source=CallEvent.Source.WEBHOOK, kind=kind, call_id=call_id, **kwargs
+    )
+
+
+def test_ring_creates_a_ringing_call_offered_to_the_rung_extension(
+    pbx, agent201, pushed, django_capture_on_commit_callbacks
+):
+    person = PhoneNumberFactory(raw="+48 22 555 01 01").person
+    with django_capture_on_commit_callbacks(execute=True):
+        result = ingest(pbx, "ring", extensions=["201"])
+    call = result.call
+    assert result.status == CallEvent.Status.PROCESSED
+    assert call.state == Call.State.RINGING
+    assert call.caller_e164 == "+48225550101"
+    assert call.caller_person == person
+    assert call.identification == Call.Identification.EXACT
+    assert list(call.offered_to.all()) == [agent201]
+    assert pushed == [call.pk]
+    event = CallEvent.objects.get()
+    assert event.status == CallEvent.Status.PROCESSED
+    assert event.call_id == "call-1" and event.kind == "ring"
+
+
+def test_nothing_is_pushed_when_the_transaction_rolls_back(pbx, agent201, pushed):
+    # Without the commit callbacks running, the push must not have happened yet.
+    ingest(pbx, "ring", extensions=["201"])
+    assert pushed == []
+
+
+def test_the_same_event_twice_changes_nothing(pbx, agent201, pushed):
+    first = ingest(pbx, "ring", extensions=["201"])
+    Call.objects.filter(pk=first.call.pk).update(queue_name="marker")
+    second = ingest(pbx, "ring", extensions=["201"])
+    assert second.status == CallEvent.Status.DUPLICATE
+    assert second.duplicate
+    assert CallEvent.objects.count() == 1
+    assert Call.objects.count() == 1
+    assert Call.objects.get().queue_name == "marker"
+
+
+def test_the_same_hangup_twice_keeps_the_first_outcome(pbx, agent201):
+    ingest(pbx, "ring", extensions=["201"])
+    ingest(pbx, "hangup", cause="cancel")
+    again = ingest(pbx, "hangup", cause="cancel")
+    assert again.duplicate
+    call = Call.objects.get()
+    assert call.outcome == Call.Outcome.ABANDONED
+
+
+def test_answer_marks_the_agent_busy_and_hangup_frees_them(pbx, agent201, pushed):
+    AgentPresence.objects.create(user=agent201, state=AgentPresence.State.AVAILABLE)
+    ingest(pbx, "ring", extensions=["201"])
+    answered = ingest(pbx, "answer", answering="201").call
+    assert answered.state == Call.State.ANSWERED
+    assert answered.answered_by == agent201
+    presence = AgentPresence.objects.get(user=agent201)
+    assert presence.state == AgentPresence.State.BUSY
+    assert presence.current_call == answered
+
+    ended = ingest(pbx, "hangup", cause="normalClearing").call
+    assert ended.state == Call.State.ENDED
+    assert ended.outcome == Call.Outcome.ANSWERED
+    presence.refresh_from_db()
+    assert presence.state == AgentPresence.State.AFTER_CALL_WORK
+    assert presence.current_call is None
+
+
+def test_presence_after_a_call_follows_the_setting(pbx, agent201, settings):
+    settings.CTI_PRESENCE_AFTER_CALL = "available"
+    ingest(pbx, "ring", extensions=["201"])
+    ingest(pbx, "answer", answering="201")
+    ingest(pbx, "hangup", cause="normalClearing")
+    assert AgentPresence.objects.get(user=agent201).state == AgentPresence.State.AVAILABLE
+
+
+@pytest.mark.parametrize(
+    ("cause", "outcome"),
+    [
+        ("noAnswer", Call.Outcome.MISSED),
+        ("normalClearing", Call.Outcome.MISSED),
+        ("cancel", Call.Outcome.ABANDONED),
+        ("busy", Call.Outcome.BUSY),
+        ("congestion", Call.Outcome.BUSY),
+        ("notFound", Call.Outcome.MISSED),
+        ("", Call.Outcome.MISSED),
+    ],
+)
+def test_unanswered_hangup_outcome_comes_from_the_cause(pbx, cause, outcome):
+    ingest(pbx, "ring")
+    call = ingest(pbx, "hangup", cause=cause).call
+    assert call.outcome == outcome
+    assert call.hangup_cause == cause
+    assert call.answered_at is None
+
+
+def test_answer_without_ring_creates_the_call(pbx, agent201):
+    call = ingest(pbx, "answer", answering="201").call
+    assert call.state == Call.State.ANSWERED
+    assert call.answered_by == agent201
+    assert call.caller_e164 == "+48225550101"
+
+
+def test_hangup_without_ring_creates_an_ended_missed_call(pbx):
+    call = ingest(pbx, "hangup", cause="noAnswer").call
+    assert call.state == Call.State.ENDED
+    assert call.outcome == Call.Outcome.MISSED
+
+
+def test_answer_arriving_after_the_hangup_makes_the_call_answered(pbx, agent201):
+    now = timezone.now()
+    ingest(pbx, "ring", extensions=["201"], occurred_at=now)
+    ingest(pbx, "hangup", cause="normalClearing", occurred_at=now + timedelta(seconds=90))
+    call = ingest(pbx, "answer", answering="201", occurred_at=now + timedelta(seconds=5)).call
+    assert call.state == Call.State.ENDED
+    assert call.outcome == Call.Outcome.ANSWERED
+    assert call.answered_by == agent201
+    assert call.wait_seconds == 5 and call.talk_seconds == 85
+    # The call is over: the late answer must not leave the agent busy.
+    assert not AgentPresence.objects.filter(state=AgentPresence.State.BUSY).exists()
+
+
+def test_ring_after_answer_does_not_ring_again(pbx, agent201):
+    ingest(pbx, "answer", answering="201")
+    call = ingest(pbx, "ring", extensions=["201"]).call
+    assert call.state == Call.State.ANSWERED
+
+
+def test_ring_after_hangup_does_not_reopen_the_call(pbx):
+    ingest(pbx, "hangup", cause="cancel")
+    call = ingest(pbx, "ring").call
+    assert call.state == Call.State.ENDED
+
+
+@pytest.mark.parametrize("kind", ["dial", "RING", "", "transfer"])
+def test_unknown_event_kind_is_rejected_with_a_clear_error(pbx, kind):
+    with pytest.raises(services.InvalidCallEvent) as error:
+        ingest(pbx, kind)
+    assert error.value.field == "kind"
+    assert Call.objects.count() == 0
+
+
+def test_missing_call_id_is_rejected(pbx):
+    with pytest.raises(services.InvalidCallEvent) as error:
+        ingest(pbx, "ring", call_id="  ")
+    assert error.value.field == "call_id"
+
+
+def test_invalid_direction_is_rejected(pbx):
+    with pytest.raises(services.InvalidCallEvent) as error:
+        ingest(pbx, "ring", direction="sideways")
+    assert error.value.field == "direction"
+
+
+def test_a_failure_keeps_the_raw_event_as_failed_and_leaves_no_call(pbx, monkeypatch):
+    def explode(*args, **kwargs):
+        raise RuntimeError("database hiccup")
+
+    monkeypatch.setattr(services, "_apply_ring", explode)
+    result = ingest(pbx, "ring", payload={"raw": "as sent"})
+    assert result.status == CallEvent.Status.FAILED
+    event = CallEvent.objects.get()
+    assert event.status == CallEvent.Status.FAILED
+    assert "database hiccup" in event.error
+    assert event.payload == {"raw": "as sent"}
+    assert Call.objects.count() == 0
+
+
+def test_redelivery_of_a_failed_event_applies_it_again(pbx, monkeypatch):
+    original = services._apply_ring
+    monkeypatch.setattr(services, "_apply_ring", lambda *a, **k: 1 / 0)
+    ingest(pbx, "ring")
+    monkeypatch.setattr(services, "_apply_ring", original)
+    result = ingest(pbx, "ring")
+    assert result.status == CallEvent.Status.PROCESSED
+    assert CallEvent.objects.get().status == CallEvent.Status.PROCESSED
+    assert Call.objects.count() == 1
+
+
+def test_queue_wide_ring_is_offered_only_to_available_members(pbx):
+    queue = CallQueueFactory(code="service-desk")
+    available = make_user(Role.AGENT, username="available")
+    away = make_user(Role.AGENT, username="away")
+    busy = make_user(Role.AGENT, username="busy")
+    outsider = make_user(Role.AGENT, username="outsider")
+    queue.members.add(available, away, busy)
+    for user, state in [
+        (available, "available"),
+        (away, "away"),
+        (busy, "busy"),
+        (outsider, "available"),
+    ]:
+        AgentPresence.objects.create(user=user, state=state)
+    call = ingest(pbx, "ring", queue="service-desk").call
+    assert call.queue == queue
+    assert list(call.offered_to.all()) == [available]
+
+
+def test_queue_with_a_site_is_offered_only_to_members_of_that_site(pbx):
+    warsaw, krakow = SiteFactory(code="waw"), SiteFactory(code="krk")
+    queue = CallQueueFactory(code="waw-desk", site=warsaw)
+    local = make_user(Role.AGENT, username="local")
+    remote = make_user(Role.AGENT, username="remote")
+    local.person.site = warsaw
+    local.person.save()
+    remote.person.site = krakow
+    remote.person.save()
+    queue.members.add(local, remote)
+    for user in (local, remote):
+        AgentPresence.objects.create(user=user, state="available")
+    call = ingest(pbx, "ring", queue="waw-desk").call
+    assert list(call.offered_to.all()) == [local]
+
+
+def test_ring_without_queue_or_agent_goes_to_the_default_queue(pbx, settings):
+    settings.CTI_DEFAULT_QUEUE = "front"
+    queue = CallQueueFactory(code="front")
+    member = make_user(Role.AGENT, username="member")
+    queue.members.add(member)
+    AgentPresence.objects.create(user=member, state="available")
+    call = ingest(pbx, "ring").call
+    assert call.queue == queue
+    assert list(call.offered_to.all()) == [member]
+
+
+def test_ring_to_users_by_user_name_or_email(pbx, agent):
+    other = make_user(Role.AGENT, username="second", email="second@example.com")
+    call = ingest(pbx, "ring", users=["agent", "second@example.com"]).call
+    assert set(call.offered_to.all()) == {agent, other}
+
+
+def test_ring_for_an_unknown_extension_is_offered_to_nobody(pbx, agent201):
+    call = ingest(pbx, "ring", extensions=["999"]).call
+    assert call.offered_to.count() == 0
+
+
+def test_blocked_number_is_recorded_as_rejected_and_offered_to_nobody(pbx, agent201):
+    BlockedNumber.objects.create(e164="+48225550101", reason="spam")
+    result = ingest(pbx, "ring", caller="0048 22 555 01 01", extensions=["201"])
+    assert result.rejected
+    call = result.call
+    assert call.state == Call.State.ENDED
+    assert call.outcome == Call.Outcome.REJECTED
+    assert call.offered_to.count() == 0
+    # Later events of the rejected call change nothing.
+    later = ingest(pbx, "answer", caller="0048 22 555 01 01", answering="201")
+    assert later.rejected
+    call.refresh_from_db()
+    assert call.outcome == Call.Outcome.REJECTED and call.answered_by is None
+
+
+def test_outbound_call_identifies_the_dialled_person(pbx, agent201):
+    person = PhoneNumberFactory(raw="+48 22 555 07 07").person
+    call = ingest(pbx, "ring", direction="outbound", caller="201", called="22 555 07 07").call
+    assert call.direction == Call.Direction.OUTBOUND
+    assert call.caller_e164 == "+48225550707"
+    assert call.caller_person == person
+    assert call.called_number == "201"
+
+
+def test_same_call_id_on_two_pbxes_are_two_calls():
+    first, second = PbxFactory(), PbxFactory()
+    ingest(first, "ring")
+    ingest(second, "ring")
+    assert Call.objects.count() == 2
+
+
+def test_presence_set_clears_the_current_call(agent):
+    presence = services.presence_set(user=agent, state="available")
+    assert presence.state == AgentPresence.State.AVAILABLE
+    with pytest.raises(services.InvalidCallEvent):
+        services.presence_set(user=agent, state="sleeping")
+
+
+def test_ring_path_query_count_is_small_and_constant(
+    pbx, django_assert_max_num_queries, django_assert_num_queries
+):
+    queue = CallQueueFactory(code="big")
+    for index in range(3):
+        user = make_user(Role.AGENT, username=f"q{index}")
+        queue.members.add(user)
+        AgentPresence.objects.create(user=user, state="available")
+    PhoneNumberFactory(raw="+48 22 555 01 01")
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as small:
+        ingest(pbx, "ring", call_id="small", queue="big")
+    for index in range(3, 12):
+        user = make_user(Role.AGENT, username=f"q{index}")
+        queue.members.add(user)
+        AgentPresence.objects.create(user=user, state="available")
+    for _index in range(5):
+        PhoneNumberFactory(raw="+48 22 555 02 02")
+    with CaptureQueriesContext(connection) as large:
+        result = ingest(pbx, "ring", call_id="large", queue="big", caller="+48225550202")
+    assert result.call.offered_to.count() == 12
+    assert result.call.candidate_people.count() == 5
+    # The only extra statement is the one INSERT of the five candidates.
+    assert len(large.captured_queries) == len(small.captured_queries) + 1
+    # Six of these are SAVEPOINT/RELEASE statements that the test's transaction adds.
+    with django_assert_max_num_queries(17):
+        ingest(pbx, "ring", call_id="third", queue="big")
