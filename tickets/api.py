@@ -8,7 +8,7 @@ take, so a client never offers what the server will refuse.
 
 from __future__ import annotations
 
-from django.db.models import Q
+from django.db.models import Prefetch, Q
 from django.http import Http404
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
@@ -596,7 +596,15 @@ class TicketViewSet(
                 CommentSerializer(comment, context={"request": request}).data,
                 status=status.HTTP_201_CREATED,
             )
-        return self._paginated(selectors.comments_for(request.user, ticket), CommentSerializer)
+        comments = selectors.comments_for(request.user, ticket).prefetch_related(None)
+        # Each attachment shows its uploader: join it into the prefetch (no query per row).
+        comments = comments.prefetch_related(
+            Prefetch(
+                "attachments",
+                queryset=Attachment.objects.select_related("uploaded_by").order_by("id"),
+            )
+        )
+        return self._paginated(comments, CommentSerializer)
 
     @extend_schema(
         request={"multipart/form-data": AttachmentInputSerializer},
