@@ -25,3 +25,9 @@ def duration(seconds):
     minutes, rest = divmod(int(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}:{minutes:02d}:{rest:02d}" if hours else f"{minutes}:{rest:02d}"
+
+
+@register.filter
+def is_missed(call) -> bool:
+    """A missed or abandoned call (the ones the call log asks someone to handle)."""
+    return call.outcome in (Call.Outcome.MISSED, Call.Outcome.ABANDONED)
