@@ -203,6 +203,8 @@ class CategorySerializer(serializers.ModelSerializer):
         model = Category
         fields = ["id", "name", "parent", "path", "is_active"]
         read_only_fields = ["path"]
+        # Uniqueness under a parent is checked in validate(), also for a root (parent null).
+        validators = []
 
     def validate(self, attrs):
         parent = attrs.get("parent", getattr(self.instance, "parent", None))
