@@ -118,8 +118,10 @@ def generate_people(conn, count: int, sites: dict, rng: random.Random) -> list:
     )
     person_copier = Copier(
         Person,
-        ["id", "full_name", "email", "department", "job_title", "site_id", "is_vip", "language"]
-        + ["created_at"],
+        [
+            *("id", "full_name", "email", "department", "job_title", "site_id"),
+            *("is_vip", "language", "created_at"),
+        ],
     )
     phone_copier = Copier(PhoneNumber, ["id", "person_id", "kind", "raw", "e164", "extension"])
     from django.utils import timezone
@@ -169,7 +171,7 @@ def generate_tickets(conn, count: int, context, rng: random.Random) -> None:
         return conn.execute(f'SELECT max(id) FROM "{model._meta.db_table}"').fetchone()[0] or 0
 
     ticket_id, comment_id, entry_id = start(Ticket), start(Comment), start(TimelineEntry)
-    numbers = {t: 0 for t in TicketType.values}
+    numbers = dict.fromkeys(TicketType.values, 0)
     for ticket_type, prefix in TICKET_NUMBER_PREFIX.items():
         last = conn.execute(
             f'SELECT max(number) FROM "{Ticket._meta.db_table}" WHERE number LIKE %s',
