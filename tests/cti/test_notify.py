@@ -1,0 +1,181 @@
+"""notify.call_changed: what each console receives, pushed through the real channel layer."""
+
+from __future__ import annotations
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+from cti import notify, services
+from cti.models import Call, CallEvent
+from helpdesk.roles import Role
+from tests.factories import (
+    AgentExtensionFactory,
+    PbxFactory,
+    PersonFactory,
+    PhoneNumberFactory,
+    make_ticket,
+    make_user,
+)
+
+pytestmark = pytest.mark.django_db
+
+CALLER = "+48 22 555 01 01"
+
+
+@pytest.fixture
+def pbx():
+    return PbxFactory()
+
+
+@pytest.fixture
+def alice(first_line):
+    user = make_user(Role.AGENT, username="alice")
+    AgentExtensionFactory(user=user, extension="201")
+    return user
+
+
+@pytest.fixture
+def bob(first_line):
+    user = make_user(Role.AGENT, username="bob")
+    AgentExtensionFactory(user=user, extension="202")
+    return user
+
+
+class Inbox:
+    """A channel subscribed to an agent's group, as a console consumer is."""
+
+    def __init__(self, user):
+        self.layer = get_channel_layer()
+        self.channel = async_to_sync(self.layer.new_channel)()
+        async_to_sync(self.layer.group_add)(notify.agent_group(user.pk), self.channel)
+
+    def all(self) -> list[dict]:
+        async def drain():
+            import asyncio
+
+            messages = []
+            while True:
+                try:
+                    messages.append(await asyncio.wait_for(self.layer.receive(self.channel), 0.05))
+                except TimeoutError:
+                    return messages
+
+        return async_to_sync(drain)()
+
+
+def ingest(pbx, kind, call_id="call-1", **kwargs):
+    kwargs.setdefault("caller", CALLER)
+    return services.call_event_ingest(
+        pbx=pbx, source=CallEvent.Source.WEBHOOK, kind=kind, call_id=call_id, **kwargs
+    )
+
+
+def test_ring_pushes_one_screen_pop_with_the_callers_context(
+    pbx, alice, bob, django_capture_on_commit_callbacks
+):
+    person = PhoneNumberFactory(raw=CALLER, person__department="Finance").person
+    open_ticket = make_ticket(caller=person, title="Printer jam")
+    inbox_alice, inbox_bob = Inbox(alice), Inbox(bob)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        ingest(pbx, "ring", extensions=["201"])
+
+    [message] = inbox_alice.all()
+    assert message["type"] == "cti.screen_pop"
+    assert message["call"]["caller"] == person.full_name
+    assert message["call"]["number"] == "+48 22 555 01 01"
+    html = message["html"]
+    assert "Finance" in html
+    assert person.site.name in html
+    assert open_ticket.number in html
+    assert inbox_bob.all() == []
+
+
+def test_unknown_caller_card_offers_create_person_and_attach_number(pbx, alice):
+    ingest(pbx, "ring", caller="+48 601 000 000", extensions=["201"])
+    card = notify.load_card(Call.objects.get().pk)
+    html = notify.render_card(card)
+    assert "Unknown caller" in html
+    assert "Create person" in html
+    assert "Attach this number to a person" in html
+    assert "Create ticket" not in html  # a ticket needs a caller first
+
+
+def test_several_matches_show_every_candidate(pbx, alice):
+    first = PhoneNumberFactory(raw=CALLER, person__full_name="Anna Nowak").person
+    second = PhoneNumberFactory(raw=CALLER, person__full_name="Adam Nowak").person
+    ingest(pbx, "ring", extensions=["201"])
+    html = notify.render_card(notify.load_card(Call.objects.get().pk))
+    assert first.full_name in html
+    assert second.full_name in html
+    assert "This is the caller" in html
+
+
+def test_card_lists_earlier_calls_of_the_number_and_last_ten_tickets(pbx, alice):
+    person = PhoneNumberFactory(raw=CALLER).person
+    for number in range(12):
+        make_ticket(caller=person, title=f"Old problem {number}")
+    ingest(pbx, "ring", call_id="earlier", extensions=["201"])
+    ingest(pbx, "hangup", call_id="earlier", cause="cancel")
+    ingest(pbx, "ring", call_id="now", extensions=["201"])
+    card = notify.load_card(Call.objects.get(call_id="now").pk)
+    assert [call.call_id for call in card.last_calls] == ["earlier"]
+    assert len(card.recent_tickets) == 10
+    assert "Last calls from this number (1)" in notify.render_card(card)
+
+
+def test_loading_a_card_takes_the_same_queries_for_a_long_history(
+    pbx, alice, django_assert_num_queries
+):
+    person = PhoneNumberFactory(raw=CALLER).person
+    make_ticket(caller=person)
+    ingest(pbx, "ring", call_id="a", extensions=["201"])
+    with django_assert_num_queries(7) as few:
+        notify.load_card(Call.objects.get(call_id="a").pk)
+    for number in range(15):
+        make_ticket(caller=person, title=f"Problem {number}")
+        ingest(pbx, "ring", call_id=f"old-{number}", extensions=["201"])
+    with django_assert_num_queries(len(few.captured_queries)):
+        notify.load_card(Call.objects.get(call_id="a").pk)
+
+
+def test_after_answer_only_the_answering_agent_keeps_the_card(
+    pbx, alice, bob, django_capture_on_commit_callbacks
+):
+    PhoneNumberFactory(raw=CALLER)
+    with django_capture_on_commit_callbacks(execute=True):
+        ingest(pbx, "ring", extensions=["201", "202"])
+    inbox_alice, inbox_bob = Inbox(alice), Inbox(bob)
+    with django_capture_on_commit_callbacks(execute=True):
+        ingest(pbx, "answer", answering="201")
+
+    to_alice = inbox_alice.all()
+    to_bob = inbox_bob.all()
+    assert [m["type"] for m in to_alice] == ["cti.call_update", "cti.presence"]
+    assert to_alice[0]["action"] == "show"
+    assert to_alice[0]["call"]["state"] == "answered"
+    assert to_alice[1]["state"] == "busy"
+    assert [(m["type"], m["action"]) for m in to_bob] == [("cti.call_update", "close")]
+
+
+def test_call_changed_for_a_deleted_call_does_nothing(alice):
+    inbox = Inbox(alice)
+    notify.call_changed(999999)
+    assert inbox.all() == []
+
+
+def test_linking_a_ticket_refreshes_the_card(pbx, alice, django_capture_on_commit_callbacks):
+    from cti import console_services
+
+    person = PersonFactory()
+    PhoneNumberFactory(raw=CALLER, person=person)
+    ingest(pbx, "ring", extensions=["201"])
+    call = Call.objects.get()
+    ticket = make_ticket(caller=person)
+    inbox = Inbox(alice)
+    with django_capture_on_commit_callbacks(execute=True):
+        console_services.call_ticket_link(call=call, by=alice, ticket=ticket)
+    [message] = inbox.all()
+    assert "Linked to this call" in message["html"]
+    assert ticket.number in message["html"]
