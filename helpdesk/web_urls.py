@@ -1,11 +1,17 @@
-"""Pages of the core: sign in/out, home, language switch (filled by the portal issue)."""
+"""Pages of the core: sign in/out, the portal home, the language switch."""
 
 from django.contrib.auth import views as auth_views
 from django.urls import path
-from django.views.generic import RedirectView
+
+from helpdesk import views
 
 urlpatterns = [
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        name="login",
+    ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("", RedirectView.as_view(url="/api/docs/"), name="home"),
+    path("language/", views.set_language, name="set_language"),
+    path("", views.home, name="home"),
 ]

@@ -1,0 +1,279 @@
+"""Forms of the portal and console pages: validation only, the services do the writing."""
+
+from __future__ import annotations
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from helpdesk.models import Category, Person, Service, SupportGroup
+from tickets import services
+from tickets.models import (
+    Channel,
+    Impact,
+    PendingReason,
+    Priority,
+    ResolutionCode,
+    Status,
+    TicketType,
+    Urgency,
+)
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one input; each is checked for size and real type like the API does."""
+
+    widget = MultipleFileInput
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("label", _("Attachments"))
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        single = super().clean
+        uploads = data if isinstance(data, list | tuple) else [data]
+        cleaned = [single(upload, initial) for upload in uploads if upload]
+        errors = []
+        for upload in cleaned:
+            try:
+                services.validate_upload(upload)
+            except ValidationError as error:
+                for message in error.messages:
+                    errors.append(f"{upload.name}: {message}")
+        if errors:
+            raise ValidationError(errors)
+        return cleaned
+
+
+def add_service_errors(form: forms.Form, error: ValidationError, aliases=None) -> None:
+    """Put a service's ValidationError next to the fields it names (or on top of the form)."""
+    aliases = aliases or {}
+    if hasattr(error, "error_dict"):
+        for field, messages in error.message_dict.items():
+            name = aliases.get(field, field)
+            form.add_error(name if name in form.fields else None, messages)
+    else:
+        form.add_error(None, error.messages)
+
+
+def _service_choices():
+    return Service.objects.filter(is_active=True).order_by("name")
+
+
+# --- portal ------------------------------------------------------------------------------------
+
+
+class PortalTicketForm(forms.Form):
+    title = forms.CharField(
+        label=_("What is the problem?"),
+        max_length=200,
+        help_text=_("One line, for example “I cannot print on the 3rd floor”."),
+    )
+    description = forms.CharField(
+        label=_("Details"),
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text=_("What happened, since when, what you already tried, any error message."),
+    )
+    service = forms.ModelChoiceField(
+        label=_("Affected service (optional)"),
+        queryset=_service_choices(),
+        required=False,
+        empty_label=_("I don't know"),
+    )
+    attachments = MultipleFileField(help_text=_("Screenshots or documents, optional."))
+
+
+class ReplyForm(forms.Form):
+    body = forms.CharField(label=_("Your reply"), widget=forms.Textarea(attrs={"rows": 3}))
+    attachments = MultipleFileField()
+
+
+class VersionForm(forms.Form):
+    """A form acting on a ticket as the user saw it (optimistic locking)."""
+
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+
+
+class ReopenForm(VersionForm):
+    reason = forms.CharField(
+        label=_("Why is the problem not solved?"),
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+
+class CancelForm(VersionForm):
+    reason = forms.CharField(label=_("Reason (optional)"), required=False, widget=forms.TextInput())
+
+
+# --- console: transitions ----------------------------------------------------------------------
+
+
+class PendForm(VersionForm):
+    reason = forms.ChoiceField(label=_("Waiting for"), choices=PendingReason.choices)
+    note = forms.CharField(label=_("Note"), max_length=250, required=False)
+
+
+class ResolveForm(VersionForm):
+    code = forms.ChoiceField(
+        label=_("Resolution code"), choices=[("", "---------"), *ResolutionCode.choices]
+    )
+    notes = forms.CharField(
+        label=_("Resolution notes (the caller sees them)"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
+class TransferForm(VersionForm):
+    group = forms.ModelChoiceField(
+        label=_("Transfer to group"), queryset=SupportGroup.objects.filter(is_active=True)
+    )
+    reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, ticket=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if ticket is not None and ticket.group_id:
+            self.fields["group"].queryset = self.fields["group"].queryset.exclude(
+                pk=ticket.group_id
+            )
+
+
+class EscalateForm(VersionForm):
+    group = forms.ModelChoiceField(
+        label=_("Second-line group"),
+        queryset=SupportGroup.objects.filter(is_active=True, tier__gte=SupportGroup.Tier.SECOND),
+    )
+    diagnostic_notes = forms.CharField(
+        label=_("Diagnostics already done"), widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+
+TRANSITION_FORMS: dict[str, type[forms.Form]] = {
+    "assign": VersionForm,
+    "start": VersionForm,
+    "pend": PendForm,
+    "resume": VersionForm,
+    "resolve": ResolveForm,
+    "close": VersionForm,
+    "reopen": ReopenForm,
+    "cancel": CancelForm,
+    "transfer": TransferForm,
+    "escalate": EscalateForm,
+}
+
+
+# --- console: editing and comments -------------------------------------------------------------
+
+
+class ClassificationForm(VersionForm):
+    service = forms.ModelChoiceField(
+        label=_("Service"), queryset=_service_choices(), required=False
+    )
+    category = forms.ModelChoiceField(
+        label=_("Category"), queryset=Category.objects.filter(is_active=True), required=False
+    )
+    impact = forms.TypedChoiceField(label=_("Impact"), choices=Impact.choices, coerce=int)
+    urgency = forms.TypedChoiceField(label=_("Urgency"), choices=Urgency.choices, coerce=int)
+
+
+class CommentForm(forms.Form):
+    class Visibility:
+        INTERNAL = "internal"
+        PUBLIC = "public"
+
+    visibility = forms.ChoiceField(
+        label=_("Kind"),
+        choices=[
+            (Visibility.INTERNAL, _("Internal work note (agents only)")),
+            (Visibility.PUBLIC, _("Public reply (the caller sees it)")),
+        ],
+        initial=Visibility.INTERNAL,
+        widget=forms.RadioSelect,
+    )
+    body = forms.CharField(label=_("Text"), widget=forms.Textarea(attrs={"rows": 3}))
+    attachments = MultipleFileField()
+
+    @property
+    def is_internal(self) -> bool:
+        return self.cleaned_data["visibility"] == self.Visibility.INTERNAL
+
+
+class ConsoleTicketForm(forms.Form):
+    caller = forms.ModelChoiceField(
+        label=_("Caller"),
+        queryset=Person.objects.filter(is_active=True),
+        widget=forms.HiddenInput,
+        error_messages={"required": _("Find and choose the caller.")},
+    )
+    title = forms.CharField(label=_("Title"), max_length=200)
+    description = forms.CharField(
+        label=_("Description"), widget=forms.Textarea(attrs={"rows": 4}), required=False
+    )
+    type = forms.ChoiceField(label=_("Type"), choices=TicketType.choices)
+    channel = forms.ChoiceField(label=_("Channel"), choices=Channel.choices, initial=Channel.PHONE)
+    service = forms.ModelChoiceField(
+        label=_("Service"), queryset=_service_choices(), required=False
+    )
+    category = forms.ModelChoiceField(
+        label=_("Category"), queryset=Category.objects.filter(is_active=True), required=False
+    )
+    impact = forms.TypedChoiceField(
+        label=_("Impact"), choices=Impact.choices, coerce=int, initial=Impact.SINGLE
+    )
+    urgency = forms.TypedChoiceField(
+        label=_("Urgency"), choices=Urgency.choices, coerce=int, initial=Urgency.MEDIUM
+    )
+    attachments = MultipleFileField()
+    first_contact = forms.BooleanField(label=_("Solved on first contact"), required=False)
+    code = forms.ChoiceField(
+        label=_("Resolution code"),
+        choices=[("", "---------"), *ResolutionCode.choices],
+        required=False,
+    )
+    notes = forms.CharField(
+        label=_("Resolution notes"), widget=forms.Textarea(attrs={"rows": 2}), required=False
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("first_contact"):
+            if not cleaned.get("code"):
+                self.add_error("code", _("Choose a resolution code."))
+            if not (cleaned.get("notes") or "").strip():
+                self.add_error("notes", _("Say how the problem was solved."))
+        return cleaned
+
+
+class QueueFilterForm(forms.Form):
+    """The console's filters; every field is optional and bad values are simply ignored."""
+
+    q = forms.CharField(label=_("Search"), required=False, max_length=200)
+    state = forms.ChoiceField(
+        label=_("State"), choices=[("", _("Any state")), *Status.choices], required=False
+    )
+    priority = forms.TypedChoiceField(
+        label=_("Priority"),
+        choices=[("", _("Any priority")), *Priority.choices],
+        coerce=int,
+        required=False,
+        empty_value=None,
+    )
+    group = forms.ModelChoiceField(
+        label=_("Group"),
+        queryset=SupportGroup.objects.filter(is_active=True),
+        required=False,
+        empty_label=_("Any group"),
+    )
+    service = forms.ModelChoiceField(
+        label=_("Service"),
+        queryset=_service_choices(),
+        required=False,
+        empty_label=_("Any service"),
+    )
+    channel = forms.ChoiceField(
+        label=_("Channel"), choices=[("", _("Any channel")), *Channel.choices], required=False
+    )

@@ -1,0 +1,159 @@
+"""Template helpers of the ticket pages (also used by the project's home page)."""
+
+from __future__ import annotations
+
+from django import template
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
+
+from tickets.models import OPEN_STATUSES, PendingReason, Ticket, TimelineEntry
+
+register = template.Library()
+
+HOME_TICKET_LIMIT = 10
+
+
+@register.simple_tag(takes_context=True)
+def my_open_tickets(context):
+    """The signed-in user's open tickets as caller, newest change first (one query)."""
+    request = context.get("request")
+    person = getattr(getattr(request, "user", None), "person", None)
+    if person is None:
+        return []
+    return list(
+        Ticket.objects.filter(caller=person, status__in=OPEN_STATUSES)
+        .only("number", "title", "status", "updated_at")
+        .order_by("-updated_at")[:HOME_TICKET_LIMIT]
+    )
+
+
+@register.simple_tag
+def state_badge(ticket):
+    return format_html(
+        '<span class="badge badge-state state-{}">{}</span>',
+        ticket.status,
+        ticket.get_status_display(),
+    )
+
+
+@register.simple_tag
+def priority_badge(ticket):
+    return format_html(
+        '<span class="badge priority-{}">{}</span>', ticket.priority, ticket.get_priority_display()
+    )
+
+
+def _actor(entry) -> str:
+    if entry.actor is None:
+        return _("the system")
+    return entry.actor.get_full_name() or entry.actor.get_username()
+
+
+@register.simple_tag
+def actor_name(entry):
+    return _actor(entry)
+
+
+@register.simple_tag
+def history_sentence(entry):
+    """A state change told in plain words, for the caller (no names of internal groups)."""
+    kind = entry.kind
+    if kind == TimelineEntry.Kind.CREATED:
+        return _("Your ticket was registered.")
+    if kind == TimelineEntry.Kind.TRANSFER:
+        return _("Your ticket was passed to another support team.")
+    if kind == TimelineEntry.Kind.ESCALATION:
+        return _("Your ticket was passed to specialists.")
+    sentences = {
+        "assign": _("An agent took your ticket."),
+        "start": _("Work on your ticket started."),
+        "resume": _("Work on your ticket resumed."),
+        "resolve": _("Your ticket was resolved."),
+        "close": _("Your ticket was closed."),
+        "reopen": _("Your ticket was reopened."),
+        "cancel": _("Your ticket was cancelled."),
+        "pend": _("Your ticket was put on hold."),
+    }
+    if entry.transition in sentences:
+        return sentences[entry.transition]
+    return _("The state changed to “%(state)s”.") % {"state": entry.new_display}
+
+
+@register.simple_tag
+def timeline_sentence(entry):
+    """One timeline line for agents: what happened, with old -> new where it applies."""
+    kind = entry.kind
+    if kind == TimelineEntry.Kind.CREATED:
+        return _("Created the ticket")
+    if kind == TimelineEntry.Kind.FIELD_CHANGE:
+        field = Ticket._meta.get_field(entry.field).verbose_name if entry.field else ""
+        return _("Changed %(field)s: %(old)s → %(new)s") % {
+            "field": field,
+            "old": entry.old_display or "—",
+            "new": entry.new_display or "—",
+        }
+    if kind == TimelineEntry.Kind.ATTACHMENT:
+        return _("Attached %(name)s") % {"name": entry.new_value}
+    if kind == TimelineEntry.Kind.NOTE:
+        return _("Work note")
+    if kind == TimelineEntry.Kind.COMMENT:
+        return _("Public reply")
+    label = {
+        TimelineEntry.Kind.TRANSFER: _("Transferred"),
+        TimelineEntry.Kind.ESCALATION: _("Escalated"),
+    }.get(kind, _("State"))
+    return _("%(label)s: %(old)s → %(new)s") % {
+        "label": label,
+        "old": entry.old_display or "—",
+        "new": entry.new_display or "—",
+    }
+
+
+@register.simple_tag
+def pending_reason_label(value):
+    return PendingReason(value).label if value in PendingReason.values else ""
+
+
+@register.simple_tag
+def sort_link(current, key):
+    """The sort value a column header links to: ascending first, then descending."""
+    return f"-{key}" if current == key else key
+
+
+@register.simple_tag
+def sort_indicator(current, key):
+    if current == key:
+        return "▲"
+    if current == f"-{key}":
+        return "▼"
+    return ""
+
+
+@register.filter
+def aria_sort(current, key):
+    if current == key:
+        return "ascending"
+    if current == f"-{key}":
+        return "descending"
+    return "none"
+
+
+@register.filter
+def bs(field):
+    """A bound field's widget with Bootstrap classes and its error state for screen readers."""
+    widget = field.field.widget
+    input_type = getattr(widget, "input_type", "")
+    if input_type == "checkbox":
+        css = "form-check-input"
+    elif input_type == "select" or widget.__class__.__name__.endswith("Select"):
+        css = "form-select form-select-sm"
+    else:
+        css = "form-control form-control-sm"
+    attrs = {"class": css}
+    if field.errors:
+        attrs["class"] += " is-invalid"
+        attrs["aria-invalid"] = "true"
+        attrs["aria-describedby"] = f"{field.auto_id}-errors"
+    elif field.help_text:
+        attrs["aria-describedby"] = f"{field.auto_id}-help"
+    return field.as_widget(attrs=attrs)

@@ -1,0 +1,370 @@
+"""The agent console: queues, the ticket page with its actions, tickets taken by phone."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.db.models import Count, Prefetch, Q
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from helpdesk.errors import ConflictError, TransitionNotAllowedError
+from helpdesk.models import Person, PhoneNumber, SupportGroup
+from helpdesk.phones import normalize_phone_or_none
+from helpdesk.roles import can_work_tickets
+from helpdesk.selectors import person_list
+from tickets import selectors, services
+from tickets.forms import (
+    TRANSITION_FORMS,
+    ClassificationForm,
+    CommentForm,
+    ConsoleTicketForm,
+    QueueFilterForm,
+    TransferForm,
+    add_service_errors,
+)
+from tickets.models import OPEN_STATUSES, Attachment, Channel, Ticket
+from tickets.views.common import agent_required, order_by_param, staff_required, ticket_or_404
+
+QUEUE_PAGE_SIZE = 50
+QUEUES = {
+    "mine": gettext_lazy("My tickets"),
+    "groups": gettext_lazy("My groups"),
+    "unassigned": gettext_lazy("Unassigned"),
+    "open": gettext_lazy("All open"),
+    "all": gettext_lazy("All tickets"),
+}
+TRANSITION_LABELS = {
+    "assign": gettext_lazy("Assign to me"),
+    "start": gettext_lazy("Start work"),
+    "pend": gettext_lazy("Put on hold"),
+    "resume": gettext_lazy("Resume work"),
+    "resolve": gettext_lazy("Resolve"),
+    "close": gettext_lazy("Close"),
+    "reopen": gettext_lazy("Reopen"),
+    "cancel": gettext_lazy("Cancel ticket"),
+    "transfer": gettext_lazy("Transfer"),
+    "escalate": gettext_lazy("Escalate to second line"),
+}
+# Transitions that need nothing but a click; the others open a small form.
+ONE_CLICK = {"assign", "start", "resume", "close"}
+
+
+def _queue_condition(queue: str, user) -> Q:
+    my_groups = SupportGroup.objects.filter(members=user).values("pk")
+    return {
+        "mine": Q(assignee=user),
+        "groups": Q(group__in=my_groups),
+        "unassigned": Q(assignee__isnull=True),
+        "open": Q(),
+    }[queue]
+
+
+def _queue_counts(user) -> dict[str, int]:
+    """Open tickets per queue, in one query."""
+    return Ticket.objects.filter(status__in=OPEN_STATUSES).aggregate(
+        **{
+            queue: Count("pk", filter=_queue_condition(queue, user))
+            for queue in ("mine", "groups", "unassigned", "open")
+        }
+    )
+
+
+@staff_required
+def console_queue(request):
+    """A queue with filters and search; htmx requests get only the refreshed list."""
+    queue = request.GET.get("queue", "groups")
+    if queue not in QUEUES:
+        queue = "groups"
+    form = QueueFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    tickets = selectors.ticket_list(request.user)
+    if queue != "all":
+        tickets = tickets.filter(_queue_condition(queue, request.user), status__in=OPEN_STATUSES)
+    for name, lookup in (
+        ("state", "status"),
+        ("priority", "priority"),
+        ("group", "group"),
+        ("service", "service"),
+        ("channel", "channel"),
+    ):
+        if filters.get(name) not in (None, ""):
+            tickets = tickets.filter(**{lookup: filters[name]})
+    if filters.get("q"):
+        tickets = selectors.ticket_search(tickets, filters["q"])
+    sort, ordering = order_by_param(request.GET.get("sort", "-created"), "-created")
+    page = Paginator(tickets.order_by(*ordering), QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
+    params = request.GET.copy()
+    for key in ("sort", "page"):
+        params.pop(key, None)
+    params["queue"] = queue
+    context = {
+        "page": page,
+        "queue": queue,
+        "sort": sort,
+        "base_query": params.urlencode(),
+        "form": form,
+    }
+    if request.headers.get("HX-Request"):
+        context["is_htmx"] = True
+        return render(request, "tickets/console/partials/_ticket_list.html", context)
+    counts = _queue_counts(request.user)
+    context["queues"] = [(key, label, counts.get(key)) for key, label in QUEUES.items()]
+    return render(request, "tickets/console/queue.html", context)
+
+
+def _actions(ticket, user, forms):
+    """The buttons of the ticket page: only the transitions the user may take now."""
+    actions = []
+    for name in services.available_transitions(ticket, user):
+        if name == "assign" and ticket.assignee_id == user.pk:
+            continue
+        form = forms.get(name)
+        if form is None:
+            form_class = TRANSITION_FORMS[name]
+            kwargs = {"ticket": ticket} if form_class is TransferForm else {}
+            form = form_class(initial={"version": ticket.version}, **kwargs)
+        actions.append(
+            {
+                "name": name,
+                "label": TRANSITION_LABELS[name],
+                "form": form,
+                "one_click": name in ONE_CLICK,
+                "open": name in forms,
+            }
+        )
+    return actions
+
+
+def _render_detail(request, ticket, *, status=200, conflict=False, forms=None):
+    user = request.user
+    forms = forms or {}
+    open_tickets, recent = selectors.caller_tickets(ticket.caller_id, exclude_id=ticket.pk)
+    caller = (
+        Person.objects.select_related("site")
+        .prefetch_related(Prefetch("phone_numbers", queryset=PhoneNumber.objects.all()))
+        .get(pk=ticket.caller_id)
+    )
+    timeline = selectors.timeline_for(user, ticket).prefetch_related(
+        Prefetch("comment__attachments", queryset=Attachment.objects.order_by("id"))
+    )
+    worker = can_work_tickets(user)
+    context = {
+        "ticket": ticket,
+        "caller": caller,
+        "caller_open_tickets": open_tickets,
+        "caller_recent_tickets": recent,
+        "timeline": timeline,
+        "attachments": selectors.attachments_for(user, ticket).order_by("id"),
+        "actions": _actions(ticket, user, forms) if worker else [],
+        "can_work": worker,
+        "edit_form": forms.get("edit")
+        or ClassificationForm(
+            initial={
+                "version": ticket.version,
+                "service": ticket.service_id,
+                "category": ticket.category_id,
+                "impact": ticket.impact,
+                "urgency": ticket.urgency,
+            }
+        ),
+        "comment_form": forms.get("comment") or CommentForm(),
+        "conflict": conflict,
+    }
+    return render(request, "tickets/console/detail.html", context, status=status)
+
+
+@staff_required
+def console_detail(request, number):
+    ticket = ticket_or_404(request.user, number)
+    return _render_detail(request, ticket)
+
+
+def _conflict(request, ticket, key, form_class, **form_kwargs):
+    """Re-show the page with the user's input kept, on top of the current version."""
+    ticket.refresh_from_db()
+    data = request.POST.copy()
+    data["version"] = ticket.version
+    form = form_class(data, **form_kwargs)
+    form.is_valid()
+    return _render_detail(request, ticket, status=409, conflict=True, forms={key: form})
+
+
+@agent_required
+@require_POST
+def console_action(request, number, action):
+    """Take one transition; its form's fields are the service's keyword arguments."""
+    if action not in TRANSITION_FORMS:
+        raise Http404
+    ticket = ticket_or_404(request.user, number)
+    form_class = TRANSITION_FORMS[action]
+    form_kwargs = {"ticket": ticket} if form_class is TransferForm else {}
+    form = form_class(request.POST, **form_kwargs)
+    if form.is_valid():
+        kwargs = {k: v for k, v in form.cleaned_data.items() if k != "version"}
+        if action == "assign":
+            kwargs["assignee"] = request.user
+        try:
+            services.TRANSITION_SERVICES[action](
+                ticket=ticket,
+                by=request.user,
+                expected_version=form.cleaned_data["version"],
+                **kwargs,
+            )
+        except ConflictError:
+            return _conflict(request, ticket, action, form_class, **form_kwargs)
+        except TransitionNotAllowedError as error:
+            messages.error(request, error.message)
+            return redirect("tickets:console_detail", number=ticket.number)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(
+                request,
+                _("%(action)s: done.") % {"action": TRANSITION_LABELS[action]},
+            )
+            return redirect("tickets:console_detail", number=ticket.number)
+    return _render_detail(request, ticket, status=400, forms={action: form})
+
+
+@agent_required
+@require_POST
+def console_edit(request, number):
+    """Change the classification, refusing to overwrite someone else's newer change."""
+    ticket = ticket_or_404(request.user, number)
+    form = ClassificationForm(request.POST)
+    if form.is_valid():
+        changes = {k: v for k, v in form.cleaned_data.items() if k != "version"}
+        try:
+            services.ticket_update(
+                ticket=ticket,
+                by=request.user,
+                expected_version=form.cleaned_data["version"],
+                **changes,
+            )
+        except ConflictError:
+            return _conflict(request, ticket, "edit", ClassificationForm)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, _("The classification was saved."))
+            return redirect("tickets:console_detail", number=ticket.number)
+    return _render_detail(request, ticket, status=400, forms={"edit": form})
+
+
+@agent_required
+@require_POST
+def console_comment(request, number):
+    ticket = ticket_or_404(request.user, number)
+    form = CommentForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            services.comment_add(
+                ticket=ticket,
+                by=request.user,
+                body=form.cleaned_data["body"],
+                is_internal=form.is_internal,
+                channel=Channel.PORTAL,
+                attachments=form.cleaned_data["attachments"],
+            )
+        except ValidationError as error:
+            add_service_errors(form, error, aliases={"file": "attachments"})
+        else:
+            messages.success(
+                request,
+                _("The work note was added.") if form.is_internal else _("The reply was sent."),
+            )
+            return redirect("tickets:console_detail", number=ticket.number)
+    return _render_detail(request, ticket, status=400, forms={"comment": form})
+
+
+def _people_matching(text: str, limit: int = 10):
+    text = text.strip()
+    if len(text) < 2:
+        return []
+    people = person_list().filter(is_active=True)
+    condition = Q(full_name__icontains=text) | Q(email__icontains=text)
+    e164 = normalize_phone_or_none(text) if sum(c.isdigit() for c in text) >= 6 else None
+    if e164:
+        condition |= Q(phone_numbers__e164=e164)
+        people = people.filter(condition).distinct()
+    else:
+        people = people.filter(condition)
+    return list(people.order_by("full_name")[:limit])
+
+
+@agent_required
+def caller_search(request):
+    """People matching a name, e-mail or phone number (an htmx fragment of the new ticket page)."""
+    query = request.GET.get("caller_query", "")
+    return render(
+        request,
+        "tickets/console/partials/_caller_results.html",
+        {"people": _people_matching(query), "query": query},
+    )
+
+
+@agent_required
+def console_create(request):
+    """A ticket taken on behalf of a caller; optionally resolved at once (first contact).
+
+    ``?caller=<person id>&title=...`` prefill the form: the telephony screen pop links here.
+    """
+    selected = None
+    if request.method == "POST":
+        form = ConsoleTicketForm(request.POST, request.FILES)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                with transaction.atomic():
+                    ticket = services.ticket_create(
+                        caller=data["caller"],
+                        opened_by=request.user,
+                        title=data["title"],
+                        description=data["description"],
+                        type=data["type"],
+                        channel=data["channel"],
+                        service=data["service"],
+                        category=data["category"],
+                        impact=data["impact"],
+                        urgency=data["urgency"],
+                        attachments=data["attachments"],
+                    )
+                    if data["first_contact"]:
+                        ticket = services.ticket_resolve(
+                            ticket=ticket,
+                            by=request.user,
+                            code=data["code"],
+                            notes=data["notes"],
+                            first_contact=True,
+                        )
+            except ValidationError as error:
+                add_service_errors(form, error, aliases={"file": "attachments"})
+            except TransitionNotAllowedError as error:
+                form.add_error(None, error.message)
+            else:
+                if data["first_contact"]:
+                    message = _("Ticket %(number)s was registered and resolved.")
+                else:
+                    message = _("Ticket %(number)s was registered.")
+                messages.success(request, message % {"number": ticket.number})
+                return redirect("tickets:console_detail", number=ticket.number)
+        selected = form.cleaned_data.get("caller") if hasattr(form, "cleaned_data") else None
+    else:
+        initial = {"channel": Channel.PHONE, "title": request.GET.get("title", "")[:200]}
+        caller_id = request.GET.get("caller", "")
+        if caller_id.isdigit():
+            selected = person_list().filter(pk=caller_id, is_active=True).first()
+            if selected:
+                initial["caller"] = selected.pk
+        form = ConsoleTicketForm(initial=initial)
+    return render(
+        request,
+        "tickets/console/create.html",
+        {"form": form, "selected_caller": selected},
+    )

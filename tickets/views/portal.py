@@ -1,0 +1,244 @@
+"""The self-service portal: file a ticket, follow it, reply, reopen, cancel."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from helpdesk.errors import ConflictError, TransitionNotAllowedError
+from helpdesk.roles import is_staff_member
+from tickets import selectors, services
+from tickets.forms import (
+    CancelForm,
+    PortalTicketForm,
+    ReopenForm,
+    ReplyForm,
+    VersionForm,
+    add_service_errors,
+)
+from tickets.models import OPEN_STATUSES, Attachment, Channel, TimelineEntry
+from tickets.views.common import order_by_param, ticket_or_404
+
+MY_TICKETS_PAGE_SIZE = 50
+HISTORY_KINDS = [
+    TimelineEntry.Kind.CREATED,
+    TimelineEntry.Kind.TRANSITION,
+    TimelineEntry.Kind.TRANSFER,
+    TimelineEntry.Kind.ESCALATION,
+]
+
+
+@login_required
+def attachment_download(request, pk):
+    """Serve an attachment to someone who may see its ticket, always as a download."""
+    try:
+        attachment = selectors.attachment_get_for(request.user, pk)
+    except Attachment.DoesNotExist:
+        raise Http404 from None
+    response = FileResponse(
+        attachment.file.open("rb"),
+        as_attachment=True,
+        filename=attachment.original_name,
+        content_type=attachment.content_type,
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _person_or_none(user):
+    return getattr(user, "person", None)
+
+
+@login_required
+def my_tickets(request):
+    """The tickets where the user is the caller: open, closed or all, sortable, paged."""
+    person = _person_or_none(request.user)
+    state = request.GET.get("state", "open")
+    if state not in {"open", "closed", "all"}:
+        state = "open"
+    sort, ordering = order_by_param(request.GET.get("sort", "-updated"), "-updated")
+    tickets = selectors.ticket_queryset_for(request.user).none()
+    if person is not None:
+        tickets = selectors.ticket_queryset_for(request.user).filter(caller=person)
+    if state == "open":
+        tickets = tickets.filter(status__in=OPEN_STATUSES)
+    elif state == "closed":
+        tickets = tickets.exclude(status__in=OPEN_STATUSES)
+    tickets = tickets.only("number", "title", "status", "updated_at", "created_at").order_by(
+        *ordering
+    )
+    page = Paginator(tickets, MY_TICKETS_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "tickets/portal/my_tickets.html",
+        {"page": page, "state": state, "sort": sort, "has_person": person is not None},
+    )
+
+
+@login_required
+def ticket_create(request):
+    """File a ticket in a minute: title, details, optionally a service and files."""
+    person = _person_or_none(request.user)
+    form = PortalTicketForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and person is not None and form.is_valid():
+        data = form.cleaned_data
+        try:
+            ticket = services.ticket_create(
+                caller=person,
+                opened_by=request.user,
+                channel=Channel.PORTAL,
+                title=data["title"],
+                description=data["description"],
+                service=data["service"],
+                attachments=data["attachments"],
+            )
+        except ValidationError as error:
+            add_service_errors(form, error, aliases={"file": "attachments"})
+        else:
+            return redirect("tickets:created", number=ticket.number)
+    return render(
+        request, "tickets/portal/create.html", {"form": form, "has_person": person is not None}
+    )
+
+
+@login_required
+def ticket_created(request, number):
+    ticket = ticket_or_404(request.user, number)
+    return render(request, "tickets/portal/created.html", {"ticket": ticket})
+
+
+def _history(user, ticket):
+    return selectors.timeline_for(user, ticket).filter(kind__in=HISTORY_KINDS)
+
+
+def _render_detail(request, ticket, *, status=200, **forms):
+    user = request.user
+    transitions = services.available_transitions(ticket, user)
+    context = {
+        "ticket": ticket,
+        "comments": selectors.comments_for(user, ticket).filter(is_internal=False),
+        "history": _history(user, ticket),
+        "ticket_attachments": selectors.attachments_for(user, ticket)
+        .filter(is_internal=False, comment__isnull=True)
+        .order_by("id"),
+        "can_reopen": "reopen" in transitions,
+        "can_cancel": "cancel" in transitions,
+        "can_close": "close" in transitions,
+        "reply_form": forms.get("reply_form") or ReplyForm(),
+        "reopen_form": forms.get("reopen_form") or ReopenForm(initial={"version": ticket.version}),
+        "cancel_form": forms.get("cancel_form") or CancelForm(initial={"version": ticket.version}),
+        "conflict": forms.get("conflict", False),
+    }
+    return render(request, "tickets/portal/detail.html", context, status=status)
+
+
+@login_required
+def ticket_detail(request, number):
+    """The caller's view of a ticket: public conversation and history in plain words."""
+    ticket = ticket_or_404(request.user, number)
+    if is_staff_member(request.user) and not ticket.is_caller(request.user):
+        return redirect("tickets:console_detail", number=ticket.number)
+    return _render_detail(request, ticket)
+
+
+@login_required
+@require_POST
+def ticket_reply(request, number):
+    ticket = ticket_or_404(request.user, number)
+    form = ReplyForm(request.POST, request.FILES)
+    if not ticket.is_open and ticket.status != "resolved":
+        messages.error(request, _("This ticket is finished; file a new one if you need help."))
+        return redirect(ticket)
+    if form.is_valid():
+        try:
+            services.comment_add(
+                ticket=ticket,
+                by=request.user,
+                body=form.cleaned_data["body"],
+                is_internal=False,
+                channel=Channel.PORTAL,
+                attachments=form.cleaned_data["attachments"],
+            )
+        except ValidationError as error:
+            add_service_errors(form, error, aliases={"file": "attachments"})
+        else:
+            messages.success(request, _("Your reply was added."))
+            return redirect(ticket)
+    return _render_detail(request, ticket, reply_form=form)
+
+
+def _portal_transition(request, number, *, name, form_class, form_key, done_message):
+    ticket = ticket_or_404(request.user, number)
+    form = form_class(request.POST)
+    if form.is_valid():
+        kwargs = {k: v for k, v in form.cleaned_data.items() if k != "version"}
+        try:
+            services.TRANSITION_SERVICES[name](
+                ticket=ticket,
+                by=request.user,
+                expected_version=form.cleaned_data["version"],
+                **kwargs,
+            )
+        except ConflictError:
+            ticket.refresh_from_db()
+            data = request.POST.copy()
+            data["version"] = ticket.version
+            return _render_detail(
+                request, ticket, status=409, conflict=True, **{form_key: form_class(data)}
+            )
+        except TransitionNotAllowedError as error:
+            messages.error(request, error.message)
+            return redirect(ticket)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, done_message)
+            return redirect(ticket)
+    return _render_detail(request, ticket, status=400, **{form_key: form})
+
+
+@login_required
+@require_POST
+def ticket_reopen(request, number):
+    return _portal_transition(
+        request,
+        number,
+        name="reopen",
+        form_class=ReopenForm,
+        form_key="reopen_form",
+        done_message=_("The ticket was reopened."),
+    )
+
+
+@login_required
+@require_POST
+def ticket_cancel(request, number):
+    return _portal_transition(
+        request,
+        number,
+        name="cancel",
+        form_class=CancelForm,
+        form_key="cancel_form",
+        done_message=_("The ticket was cancelled."),
+    )
+
+
+@login_required
+@require_POST
+def ticket_close(request, number):
+    return _portal_transition(
+        request,
+        number,
+        name="close",
+        form_class=VersionForm,
+        form_key="close_form",
+        done_message=_("Thank you, the ticket is closed."),
+    )
