@@ -1,6 +1,6 @@
 from django.urls import path
 
-from cti import views
+from cti import api, views
 
 app_name = "cti"
 urlpatterns = [
@@ -15,4 +15,6 @@ urlpatterns = [
     path("calls/<int:pk>/attach/", views.call_number_attach, name="call_number_attach"),
     path("calls/<int:pk>/dial/", views.call_dial, name="call_dial"),
     path("bench/echo/<int:user_id>/", views.bench_echo, name="bench_echo"),
+    # PBX events in (the Zammad-compatible endpoint lives at /api/v1/cti/, see helpdesk.urls).
+    path("webhook/<int:pbx_id>/", api.generic_webhook, name="webhook"),
 ]

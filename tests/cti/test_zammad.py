@@ -1,0 +1,186 @@
+"""The Zammad-compatible generic CTI endpoint: POST /api/v1/cti/<token>."""
+
+import logging
+
+import pytest
+
+from cti import notify
+from cti.models import AgentPresence, BlockedNumber, Call, CallEvent
+from helpdesk.roles import Role
+from tests.factories import AgentExtensionFactory, PbxFactory, PhoneNumberFactory, make_user
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _no_push(monkeypatch):
+    monkeypatch.setattr(notify, "call_changed", lambda call_id: None)
+
+
+@pytest.fixture
+def pbx():
+    return PbxFactory(token="zammad-token", kind="zammad")
+
+
+URL = "/api/v1/cti/zammad-token"
+
+NEW_CALL = {
+    "event": "newCall",
+    "from": "0221234567",
+    "to": "4930600000000",
+    "direction": "in",
+    "callId": "4991155921769858278-1",
+    "user[]": ["agent"],
+}
+
+
+def test_form_encoded_new_call_answer_hangup(client, pbx, agent):
+    AgentExtensionFactory(user=agent, extension="201")
+    person = PhoneNumberFactory(raw="+48 22 123 45 67").person
+    response = client.post(URL, NEW_CALL)
+    assert response.status_code == 200
+    assert response.json() == {}
+    call = Call.objects.get()
+    assert call.state == Call.State.RINGING and call.caller_person == person
+    assert list(call.offered_to.all()) == [agent]
+    assert CallEvent.objects.get().source == CallEvent.Source.ZAMMAD
+
+    response = client.post(
+        URL,
+        {
+            "event": "answer",
+            "from": "0221234567",
+            "to": "4930600000000",
+            "direction": "in",
+            "callId": NEW_CALL["callId"],
+            "user": "agent",
+            "answeringNumber": "201",
+        },
+    )
+    assert response.json() == {}
+    call.refresh_from_db()
+    assert call.state == Call.State.ANSWERED and call.answered_by == agent
+    assert AgentPresence.objects.get(user=agent).state == AgentPresence.State.BUSY
+
+    client.post(
+        URL,
+        {
+            "event": "hangup",
+            "direction": "in",
+            "callId": NEW_CALL["callId"],
+            "cause": "normalClearing",
+        },
+    )
+    call.refresh_from_db()
+    assert call.state == Call.State.ENDED and call.outcome == Call.Outcome.ANSWERED
+
+
+def test_json_body_with_a_single_user_string(client, pbx, agent):
+    response = client.post(
+        URL,
+        {**NEW_CALL, "user[]": None, "user": "agent"},
+        content_type="application/json",
+    )
+    assert response.status_code == 200
+    assert list(Call.objects.get().offered_to.all()) == [agent]
+
+
+def test_repeated_user_rings_every_named_agent(client, pbx, agent):
+    second = make_user(Role.AGENT, username="agent2")
+    client.post(URL, {**NEW_CALL, "user[]": ["agent", "agent2"]})
+    assert set(Call.objects.get().offered_to.all()) == {agent, second}
+
+
+def test_json_with_user_list(client, pbx, agent):
+    second = make_user(Role.AGENT, username="agent2")
+    body = {**NEW_CALL, "user": ["agent", "agent2"]}
+    del body["user[]"]
+    client.post(URL, body, content_type="application/json")
+    assert set(Call.objects.get().offered_to.all()) == {agent, second}
+
+
+def test_unanswered_call_hung_up_by_the_caller_is_abandoned(client, pbx):
+    client.post(URL, NEW_CALL)
+    client.post(
+        URL, {"event": "hangup", "direction": "in", "callId": NEW_CALL["callId"], "cause": "cancel"}
+    )
+    assert Call.objects.get().outcome == Call.Outcome.ABANDONED
+
+
+def test_no_answer_is_a_missed_call(client, pbx):
+    client.post(URL, NEW_CALL)
+    client.post(
+        URL,
+        {"event": "hangup", "direction": "in", "callId": NEW_CALL["callId"], "cause": "noAnswer"},
+    )
+    assert Call.objects.get().outcome == Call.Outcome.MISSED
+
+
+def test_outbound_call_shows_the_dialled_person(client, pbx, agent):
+    person = PhoneNumberFactory(raw="+48 601 234 567").person
+    client.post(
+        URL,
+        {
+            "event": "newCall",
+            "from": "201",
+            "to": "0048601234567",
+            "direction": "out",
+            "callId": "out-1",
+            "user": "agent",
+        },
+    )
+    call = Call.objects.get()
+    assert call.direction == Call.Direction.OUTBOUND
+    assert call.caller_person == person
+    assert list(call.offered_to.all()) == [agent]
+
+
+def test_bad_token_is_401_as_zammad_answers(client, pbx, caplog):
+    with caplog.at_level(logging.WARNING, logger="cti.api"):
+        response = client.post("/api/v1/cti/wrong", NEW_CALL)
+    assert response.status_code == 401
+    assert response.json() == {"error": "Invalid token, please contact your admin!"}
+    assert "invalid token" in caplog.text
+    assert Call.objects.count() == 0
+
+
+@pytest.mark.parametrize("direction", ["sideways", "", None])
+def test_invalid_direction_is_422_as_zammad_answers(client, pbx, direction):
+    data = {**NEW_CALL, "direction": direction} if direction is not None else dict(NEW_CALL)
+    if direction is None:
+        del data["direction"]
+    response = client.post(URL, data)
+    assert response.status_code == 422
+    assert response.json() == {"error": "Invalid direction!"}
+    assert Call.objects.count() == 0
+
+
+def test_unknown_event_is_422_with_a_clear_error(client, pbx, caplog):
+    with caplog.at_level(logging.WARNING, logger="cti.api"):
+        response = client.post(URL, {**NEW_CALL, "event": "transfer"})
+    assert response.status_code == 422
+    assert "transfer" in response.json()["error"]
+    assert "transfer" in caplog.text
+
+
+def test_blocked_number_gets_reject_busy(client, pbx):
+    BlockedNumber.objects.create(e164="+48221234567")
+    response = client.post(URL, NEW_CALL)
+    assert response.status_code == 200
+    assert response.json() == {"action": "reject", "reason": "busy"}
+    assert Call.objects.get().outcome == Call.Outcome.REJECTED
+    # A redelivered newCall is rejected again; the hang-up that follows just gets {}.
+    assert client.post(URL, NEW_CALL).json() == {"action": "reject", "reason": "busy"}
+    hangup = {"event": "hangup", "direction": "in", "callId": NEW_CALL["callId"], "cause": "busy"}
+    assert client.post(URL, hangup).json() == {}
+
+
+def test_same_new_call_twice_is_stored_once(client, pbx):
+    client.post(URL, NEW_CALL)
+    client.post(URL, NEW_CALL)
+    assert CallEvent.objects.count() == 1
+    assert Call.objects.count() == 1
+
+
+def test_get_is_not_allowed(client, pbx):
+    assert client.get(URL).status_code == 405
