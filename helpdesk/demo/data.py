@@ -10,11 +10,11 @@ from __future__ import annotations
 EMAIL_DOMAIN = "mobilnet.example"
 DEMO_PASSWORD = "demo"
 
-# code, name, address, is_contact_center, desk prefix (area code + exchange)
+# code, name, address, is_contact_center, desk prefix (area code + first digit)
 SITES = [
-    ("waw-hq", "Warszawa HQ", "ul. Marynarska 15, 02-674 Warszawa", False, "22 54"),
-    ("krk-cc", "Kraków contact center", "ul. Lublańska 34, 31-476 Kraków", True, "12 39"),
-    ("gdn-office", "Gdańsk office", "al. Grunwaldzka 472, 80-309 Gdańsk", False, "58 32"),
+    ("waw-hq", "Warszawa HQ", "ul. Marynarska 15, 02-674 Warszawa", False, "22 5"),
+    ("krk-cc", "Kraków contact center", "ul. Lublańska 34, 31-476 Kraków", True, "12 3"),
+    ("gdn-office", "Gdańsk office", "al. Grunwaldzka 472, 80-309 Gdańsk", False, "58 3"),
 ]
 
 # code, name, tier, e-mail

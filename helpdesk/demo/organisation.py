@@ -80,20 +80,21 @@ def _add_phone(person: Person, kind: str, raw: str) -> PhoneNumber:
 
 
 def _desk_number(site_code: str, serial: int) -> str:
+    """A unique desk number per serial (below 1,000,000) in the site's area code."""
     prefix = next(site[4] for site in data.SITES if site[0] == site_code)
-    # "22 54" + 5 digits -> "+48 22 541 23 45" style
-    digits = f"{serial:05d}"
-    area, exchange = prefix.split()
-    return f"+48 {area} {exchange}{digits[0]} {digits[1:3]} {digits[3:]}"
+    area, lead = prefix.split()
+    digits = f"{serial:06d}"
+    return f"+48 {area} {lead}{digits[:2]} {digits[2:4]} {digits[4:]}"
 
 
 # Prefixes of Polish mobile networks (501..., 601..., 721... and so on).
 MOBILE_PREFIXES = ["50", "51", "53", "57", "60", "66", "69", "72", "73", "78", "79", "88"]
 
 
-def _mobile_number(rng: random.Random) -> str:
-    prefix = rng.choice(MOBILE_PREFIXES)
-    rest = f"{rng.randrange(10**7):07d}"
+def _mobile_number(serial: int) -> str:
+    """A unique mobile number per serial (a fixed permutation, so no two people share one)."""
+    prefix = MOBILE_PREFIXES[serial % len(MOBILE_PREFIXES)]
+    rest = f"{(serial * 7919 + 1234567) % 10**7:07d}"
     return f"+48 {prefix}{rest[0]} {rest[1:4]} {rest[4:]}"
 
 
@@ -133,7 +134,7 @@ def seed_staff(sites: dict, groups: dict, *, password_hash: str | None = None) -
                 "language": Person.Language.POLISH,
             },
         )
-        _add_phone(person, PhoneNumber.Kind.DESK, _desk_number(site, 90000 + index))
+        _add_phone(person, PhoneNumber.Kind.DESK, _desk_number(site, 999000 + index))
         _add_phone(person, PhoneNumber.Kind.EXTENSION, extension)
         staff[username] = user
     return staff
@@ -165,11 +166,12 @@ def person_rows(
         department, titles = rng.choice(data.DEPARTMENTS)
         title = rng.choice(titles)
         site = rng.choices(site_codes, weights=[6, 3, 2][: len(site_codes)])[0]
-        phones = [(PhoneNumber.Kind.DESK, _desk_number(site, serial % 90000))]
+        phones = [(PhoneNumber.Kind.DESK, _desk_number(site, serial))]
         if rng.random() < 0.85:
-            phones.append((PhoneNumber.Kind.MOBILE, _mobile_number(rng)))
-        if rng.random() < 0.2:
-            phones.append((PhoneNumber.Kind.EXTENSION, f"{5000 + serial % 5000}"))
+            phones.append((PhoneNumber.Kind.MOBILE, _mobile_number(serial)))
+        # Internal extensions 5000-9999, each held by one person.
+        if rng.random() < 0.2 and serial < 5000:
+            phones.append((PhoneNumber.Kind.EXTENSION, f"{5000 + serial}"))
         yield {
             "full_name": f"{first} {last}",
             "email": f"{local}@{data.EMAIL_DOMAIN}",
