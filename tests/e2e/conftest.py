@@ -1,0 +1,87 @@
+"""Browser tests: Playwright for Python driving Debian's Chromium against pytest-django's
+live server.
+
+Fixtures other apps reuse: ``browser`` (one Chromium per session), ``page`` (a fresh
+1280x900 context per test), ``new_page`` (more pages, e.g. a second agent) and the helpers
+``login(page, base_url, username, password)`` and ``screenshot(page, name)``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# Sync Playwright runs an event loop in this thread; Django's ORM would refuse to run here.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture(scope="session")
+def playwright_driver():
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"Chromium not found at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_driver):
+    browser = playwright_driver.chromium.launch(executable_path=CHROMIUM, headless=True)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def new_page(browser):
+    """Open another independent page (own cookies): ``new_page(viewport=PHONE)``."""
+    contexts = []
+
+    def open_page(viewport=None, locale="en-GB"):
+        context = browser.new_context(viewport=viewport or DESKTOP, locale=locale)
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(new_page):
+    return new_page()
+
+
+@pytest.fixture
+def base_url(live_server):
+    return live_server.url
+
+
+def login(page, base_url: str, username: str, password: str) -> None:
+    """Sign in through the login form and wait until the home page (or ``next``) loads."""
+    page.goto(f"{base_url}/accounts/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("form[action='/accounts/login/'] button[type=submit]")
+    page.wait_for_url(lambda url: "/accounts/login/" not in url)
+
+
+def logout(page) -> None:
+    page.click("form[action='/accounts/logout/'] button[type=submit]")
+    page.wait_for_url("**/accounts/login/")
+
+
+def screenshot(page, name: str, *, full_page: bool = True) -> Path:
+    """Save a screenshot to test-artifacts/screenshots/ (git-ignored) for people to look at."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=full_page)
+    return path
