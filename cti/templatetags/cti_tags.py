@@ -31,3 +31,11 @@ def duration(seconds):
 def is_missed(call) -> bool:
     """A missed or abandoned call (the ones the call log asks someone to handle)."""
     return call.outcome in (Call.Outcome.MISSED, Call.Outcome.ABANDONED)
+
+
+@register.filter
+def call_number(call) -> str:
+    """The caller's number as people read it (``+48 22 555 01 01``)."""
+    from cti.notify import number_display
+
+    return number_display(call)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
 
 from cti import notify, services
@@ -42,26 +44,34 @@ def bob(first_line):
     return user
 
 
-class Inbox:
-    """A channel subscribed to an agent's group, as a console consumer is."""
+def pushed(users, action) -> dict[int, list[dict]]:
+    """Run ``action`` and collect what each user's group received through the channel layer.
 
-    def __init__(self, user):
-        self.layer = get_channel_layer()
-        self.channel = async_to_sync(self.layer.new_channel)()
-        async_to_sync(self.layer.group_add)(notify.agent_group(user.pk), self.channel)
+    One event loop for subscribing, acting and draining: the Redis pub/sub layer keeps one
+    connection per loop. ``action`` runs in this (the test's) thread, so it sees the test's
+    transaction; ``notify`` reaches the loop through ``async_to_sync``.
+    """
 
-    def all(self) -> list[dict]:
-        async def drain():
-            import asyncio
-
-            messages = []
+    async def scenario():
+        layer = get_channel_layer()
+        channels = {}
+        for user in users:
+            channels[user.pk] = await layer.new_channel()
+            await layer.group_add(notify.agent_group(user.pk), channels[user.pk])
+        await sync_to_async(action)()
+        received = {}
+        for user_id, channel in channels.items():
+            received[user_id] = []
             while True:
                 try:
-                    messages.append(await asyncio.wait_for(self.layer.receive(self.channel), 0.05))
+                    received[user_id].append(await asyncio.wait_for(layer.receive(channel), 0.2))
                 except TimeoutError:
-                    return messages
+                    break
+        for user in users:
+            await layer.group_discard(notify.agent_group(user.pk), channels[user.pk])
+        return received
 
-        return async_to_sync(drain)()
+    return async_to_sync(scenario)()
 
 
 def ingest(pbx, kind, call_id="call-1", **kwargs):
@@ -76,12 +86,13 @@ def test_ring_pushes_one_screen_pop_with_the_callers_context(
 ):
     person = PhoneNumberFactory(raw=CALLER, person__department="Finance").person
     open_ticket = make_ticket(caller=person, title="Printer jam")
-    inbox_alice, inbox_bob = Inbox(alice), Inbox(bob)
 
-    with django_capture_on_commit_callbacks(execute=True):
-        ingest(pbx, "ring", extensions=["201"])
+    def ring():
+        with django_capture_on_commit_callbacks(execute=True):
+            ingest(pbx, "ring", extensions=["201"])
 
-    [message] = inbox_alice.all()
+    received = pushed([alice, bob], ring)
+    [message] = received[alice.pk]
     assert message["type"] == "cti.screen_pop"
     assert message["call"]["caller"] == person.full_name
     assert message["call"]["number"] == "+48 22 555 01 01"
@@ -89,7 +100,7 @@ def test_ring_pushes_one_screen_pop_with_the_callers_context(
     assert "Finance" in html
     assert person.site.name in html
     assert open_ticket.number in html
-    assert inbox_bob.all() == []
+    assert received[bob.pk] == []
 
 
 def test_unknown_caller_card_offers_create_person_and_attach_number(pbx, alice):
@@ -146,12 +157,13 @@ def test_after_answer_only_the_answering_agent_keeps_the_card(
     PhoneNumberFactory(raw=CALLER)
     with django_capture_on_commit_callbacks(execute=True):
         ingest(pbx, "ring", extensions=["201", "202"])
-    inbox_alice, inbox_bob = Inbox(alice), Inbox(bob)
-    with django_capture_on_commit_callbacks(execute=True):
-        ingest(pbx, "answer", answering="201")
 
-    to_alice = inbox_alice.all()
-    to_bob = inbox_bob.all()
+    def answer():
+        with django_capture_on_commit_callbacks(execute=True):
+            ingest(pbx, "answer", answering="201")
+
+    received = pushed([alice, bob], answer)
+    to_alice, to_bob = received[alice.pk], received[bob.pk]
     assert [m["type"] for m in to_alice] == ["cti.call_update", "cti.presence"]
     assert to_alice[0]["action"] == "show"
     assert to_alice[0]["call"]["state"] == "answered"
@@ -160,9 +172,7 @@ def test_after_answer_only_the_answering_agent_keeps_the_card(
 
 
 def test_call_changed_for_a_deleted_call_does_nothing(alice):
-    inbox = Inbox(alice)
-    notify.call_changed(999999)
-    assert inbox.all() == []
+    assert pushed([alice], lambda: notify.call_changed(999999)) == {alice.pk: []}
 
 
 def test_linking_a_ticket_refreshes_the_card(pbx, alice, django_capture_on_commit_callbacks):
@@ -173,9 +183,11 @@ def test_linking_a_ticket_refreshes_the_card(pbx, alice, django_capture_on_commi
     ingest(pbx, "ring", extensions=["201"])
     call = Call.objects.get()
     ticket = make_ticket(caller=person)
-    inbox = Inbox(alice)
-    with django_capture_on_commit_callbacks(execute=True):
-        console_services.call_ticket_link(call=call, by=alice, ticket=ticket)
-    [message] = inbox.all()
+
+    def link():
+        with django_capture_on_commit_callbacks(execute=True):
+            console_services.call_ticket_link(call=call, by=alice, ticket=ticket)
+
+    [message] = pushed([alice], link)[alice.pk]
     assert "Linked to this call" in message["html"]
     assert ticket.number in message["html"]

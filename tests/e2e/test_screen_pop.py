@@ -1,0 +1,140 @@
+"""The screen pop in a real browser, against a real ASGI server (websockets need one).
+
+pytest-django's live server speaks WSGI only, so this runs uvicorn with the project's ASGI
+application in a thread of the test process: same test database, same (in-memory or Redis)
+channel layer, real websocket between Chromium and the consumer.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import httpx
+import pytest
+import uvicorn
+from playwright.sync_api import expect
+
+from cti.models import Call
+from helpdesk.roles import Role
+from tests.e2e.conftest import login, screenshot
+from tests.factories import (
+    PASSWORD,
+    AgentExtensionFactory,
+    PbxFactory,
+    PhoneNumberFactory,
+    make_ticket,
+    make_user,
+)
+from tickets.models import Channel, Ticket
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def asgi_server():
+    """The project's ASGI application served by uvicorn on a random port."""
+    from helpdesk.asgi import application
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(
+            application, host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def post_event(base_url: str, pbx, **event) -> None:
+    response = httpx.post(
+        f"{base_url}/cti/webhook/{pbx.pk}/",
+        json=event,
+        headers={"X-Helpdesk-Token": pbx.token},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+
+
+def test_agent_sees_the_caller_pop_creates_a_linked_ticket_and_a_missed_call_is_logged(
+    first_line, asgi_server, page
+):
+    agent = make_user(Role.AGENT, username="alice", first_name="Alice", last_name="Agent")
+    first_line.members.add(agent)
+    AgentExtensionFactory(user=agent, extension="201")
+    person = PhoneNumberFactory(
+        raw="+48 22 555 01 01", person__full_name="Anna Nowak", person__department="Finance"
+    ).person
+    open_ticket = make_ticket(caller=person, title="VPN drops every hour")
+    pbx = PbxFactory()
+
+    login(page, asgi_server, "alice", PASSWORD)
+    page.goto(f"{asgi_server}/cti/calls/")
+    console = page.locator("#cti-console")
+    expect(console).to_have_attribute("data-connected", "true")
+
+    # The phone rings on Alice's extension: the card pops without a reload.
+    post_event(
+        asgi_server,
+        pbx,
+        event="ring",
+        call_id="e2e-1",
+        **{"from": "022 555 01 01"},
+        extension="201",
+    )
+    card = page.locator(".cti-card[data-call-state=ringing]")
+    expect(card).to_be_visible()
+    expect(card.locator(".cti-card__caller")).to_contain_text("Anna Nowak")
+    expect(card.locator(".cti-card__open-tickets")).to_contain_text(open_ticket.number)
+    expect(card.locator(".cti-card__open-tickets")).to_contain_text("VPN drops every hour")
+    page.wait_for_timeout(400)  # let the pop-in animation finish before the screenshot
+    screenshot(page, "cti-screen-pop", full_page=False)
+
+    # Alice answers; the card stays (now "on call") and she files the ticket from it.
+    post_event(asgi_server, pbx, event="answer", call_id="e2e-1", answered_by="201")
+    expect(page.locator(".cti-card[data-call-state=answered]")).to_be_visible()
+    card = page.locator(".cti-card[data-call-state=answered]")
+    card.locator("input[name=title]").fill("Outlook does not start")
+    card.locator("button.cti-create-ticket").click()
+    page.wait_for_url("**/tickets/**")
+    ticket = Ticket.objects.get(title="Outlook does not start")
+    assert ticket.caller == person
+    assert ticket.channel == Channel.PHONE
+    call = Call.objects.get(call_id="e2e-1")
+    assert list(call.tickets.all()) == [ticket]
+    post_event(asgi_server, pbx, event="hangup", call_id="e2e-1", cause="normalClearing")
+
+    # A second call rings and the caller hangs up before anyone answers.
+    page.goto(f"{asgi_server}/cti/calls/")
+    expect(page.locator("#cti-console")).to_have_attribute("data-connected", "true")
+    post_event(
+        asgi_server, pbx, event="ring", call_id="e2e-2", **{"from": "+48225550101"}, extension="201"
+    )
+    expect(page.locator(".cti-card[data-call-state=ringing]")).to_be_visible()
+    post_event(asgi_server, pbx, event="hangup", call_id="e2e-2", cause="cancel")
+    expect(page.locator(".cti-card[data-call-state=closed]")).to_be_visible()
+    expect(page.locator(".cti-card")).to_have_count(0, timeout=10_000)
+
+    page.reload()
+    missed = Call.objects.get(call_id="e2e-2")
+    row = page.locator(f'tr.cti-call-row[data-call-id="{missed.pk}"]')
+    expect(row.locator(".cti-call-outcome")).to_contain_text(missed.get_outcome_display())
+    assert missed.outcome in {Call.Outcome.MISSED, Call.Outcome.ABANDONED}
+    answered_row = page.locator(f'tr.cti-call-row[data-call-id="{call.pk}"]')
+    expect(answered_row.locator(".cti-call-tickets")).to_contain_text(ticket.number)
+    screenshot(page, "cti-call-log")
+
+    # The missed call is marked done from the log.
+    row.locator("button.cti-mark-one").click()
+    missed.refresh_from_db()
+    assert missed.missed_handled_by == agent
