@@ -197,6 +197,9 @@ TICKET_AUTO_CLOSE_DAYS = env.int("TICKET_AUTO_CLOSE_DAYS", default=7)
 CTI_DEFAULT_QUEUE = env.str("CTI_DEFAULT_QUEUE", default="service-desk")
 CTI_PRESENCE_AFTER_CALL = env.str("CTI_PRESENCE_AFTER_CALL", default="after_call_work")
 CTI_AMI_RECONNECT_MAX_SECONDS = env.float("CTI_AMI_RECONNECT_MAX_SECONDS", default=60.0)
+# Click-to-dial (AMI Originate): the agent's channel and the dial-plan context for the number.
+CTI_AMI_ORIGINATE_CHANNEL = env.str("CTI_AMI_ORIGINATE_CHANNEL", default="PJSIP/{extension}")
+CTI_AMI_ORIGINATE_CONTEXT = env.str("CTI_AMI_ORIGINATE_CONTEXT", default="from-internal")
 # Only for bench/cti_screen_pop.py: POST /cti/bench/echo/<user id>/ pushes an empty message
 # to that agent's consoles (the no-database baseline of the screen pop). Off everywhere else.
 CTI_BENCH_ENDPOINTS = env.bool("CTI_BENCH_ENDPOINTS", default=False)
