@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 from django.db.models import Q
 
 from cti.models import AgentExtension, CallEvent, Pbx
@@ -238,10 +238,17 @@ def translate(event: dict[str, str], *, extensions: Collection[str] = ()) -> dic
 # --- the listener -----------------------------------------------------------------------
 
 
+def _fresh_connection() -> None:
+    # A long-running listener must drop connections the database closed meanwhile, as a
+    # request cycle would; inside a transaction (tests) the connection is in use.
+    if not connection.in_atomic_block:
+        close_old_connections()
+
+
 def _ingest_sync(pbx_id: int, arguments: dict) -> None:
     from cti import services
 
-    close_old_connections()
+    _fresh_connection()
     pbx = Pbx.objects.get(pk=pbx_id)
     try:
         services.call_event_ingest(pbx=pbx, source=CallEvent.Source.AMI, **arguments)
@@ -250,7 +257,7 @@ def _ingest_sync(pbx_id: int, arguments: dict) -> None:
 
 
 def _extensions_sync(pbx_id: int) -> set[str]:
-    close_old_connections()
+    _fresh_connection()
     return set(
         AgentExtension.objects.filter(Q(pbx_id=pbx_id) | Q(pbx__isnull=True)).values_list(
             "extension", flat=True
