@@ -88,8 +88,10 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "error", "error": "invalid presence state"})
             return
         payload = await database_sync_to_async(_presence_set)(self.user, state)
-        # Everyone in the agent's queues (and the agent's other tabs) sees the change.
-        for group in self.joined:
+        # Everyone in the agent's queues sees the change, the agent's other tabs included
+        # (they are in the same queues); without queues, only the agent's own consoles.
+        queue_groups = [group for group in self.joined if group.startswith("queue.")]
+        for group in queue_groups or [notify.agent_group(self.user.pk)]:
             await self.channel_layer.group_send(group, payload)
 
     # --- channel layer events ------------------------------------------------------------

@@ -59,6 +59,7 @@ class CallCard:
     recent_tickets: list = field(default_factory=list)
     last_calls: list = field(default_factory=list)
     linked_tickets: list = field(default_factory=list)
+    languages: dict = field(default_factory=dict)  # offered agent id -> language code
 
     @property
     def person(self):
@@ -101,7 +102,10 @@ def load_card(call_id: int) -> CallCard | None:
     )
     if call is None:
         return None
-    card = CallCard(call=call, offered_ids=list(call.offered_to.values_list("pk", flat=True)))
+    # The agents and their interface language in one query (the card is rendered per language).
+    offered = list(call.offered_to.values_list("pk", "person__language"))
+    card = CallCard(call=call, offered_ids=[user_id for user_id, _language in offered])
+    card.languages = dict(offered)
     if call.caller_person_id:
         card.open_tickets, card.recent_tickets = ticket_selectors.caller_tickets(
             call.caller_person_id, limit=RECENT_TICKETS
@@ -124,14 +128,18 @@ def render_card(card: CallCard, *, language: str | None = None) -> str:
         return render_to_string(CARD_TEMPLATE, card.context())
 
 
-def _languages(user_ids: set[int]) -> dict[int, str]:
+def _languages(card: CallCard, user_ids: set[int]) -> dict[int, str | None]:
     """Each agent's interface language (the card is rendered once per language)."""
-    from helpdesk.models import Person
+    missing = [user_id for user_id in user_ids if user_id not in card.languages]
+    if missing:  # the answering agent was not offered the call (answered elsewhere)
+        from helpdesk.models import Person
 
-    languages = dict(Person.objects.filter(user_id__in=user_ids).values_list("user_id", "language"))
+        card.languages.update(
+            Person.objects.filter(user_id__in=missing).values_list("user_id", "language")
+        )
     supported = {code for code, _name in settings.LANGUAGES}
     return {
-        user_id: languages.get(user_id) if languages.get(user_id) in supported else None
+        user_id: card.languages.get(user_id) if card.languages.get(user_id) in supported else None
         for user_id in user_ids
     }
 
@@ -151,7 +159,7 @@ def messages_for(card: CallCard, *, only_user_id: int | None = None) -> dict[int
     if only_user_id is not None:
         show &= {only_user_id}
         close &= {only_user_id}
-    languages = _languages(show) if show else {}
+    languages = _languages(card, show) if show else {}
     rendered: dict[str | None, str] = {}
     by_language: dict[str | None, list[int]] = defaultdict(list)
     for user_id in show:

@@ -1,0 +1,388 @@
+"""Screen-pop latency: ring webhook sent -> caller card received on the agent's websocket.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/hd_bench REDIS_URL=redis://127.0.0.1:6379/8 \\
+        .venv/bin/python bench/cti_screen_pop.py --consoles 500 --rate 100 --duration 30
+
+It prepares N agents with extensions and signed-in sessions in the database (idempotent),
+starts ``uvicorn --workers 2 helpdesk.asgi:application`` (or uses ``--url`` of a running
+server started with ``CTI_BENCH_ENDPOINTS=1``), opens N websocket consoles, then runs two
+phases at the same rate, each ring or echo addressed to one agent (round robin, so an agent
+has at most one outstanding message):
+
+1. baseline: ``POST /cti/bench/echo/<user id>/`` pushes an empty message through the same
+   server and channel layer, no database work;
+2. screen pop: the signed generic webhook ``POST /cti/webhook/<pbx id>/`` with a ring on the
+   agent's extension from the number of a random person of the directory; the time until
+   that console receives the ``screen_pop`` card (caller lookup, open and last tickets, last
+   calls, render, push).
+
+It prints p50/p95/p99/max of both, their ratio, and how many cards were lost (sent, no card
+within the grace period). The calls it created are ended afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections import defaultdict, deque
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
+
+AGENT_PREFIX = "bench-agent-"
+EXTENSION_BASE = 70000
+PBX_NAME = "Benchmark PBX"
+
+
+def prepare(consoles: int, callers: int) -> dict:
+    """Agents with extensions and sessions, a PBX, caller numbers: what the run needs."""
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.auth.models import Group, User
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from cti.models import AgentExtension, Pbx
+    from helpdesk.models import PhoneNumber
+    from helpdesk.roles import Role
+
+    role = Group.objects.get(name=Role.AGENT.value)
+    pbx, _created = Pbx.objects.get_or_create(name=PBX_NAME, defaults={"token": uuid.uuid4().hex})
+    names = [f"{AGENT_PREFIX}{number}" for number in range(consoles)]
+    existing = set(User.objects.filter(username__in=names).values_list("username", flat=True))
+    User.objects.bulk_create(
+        [User(username=name, first_name="Bench", last_name=name) for name in names
+         if name not in existing]
+    )  # fmt: skip
+    users = {user.username: user for user in User.objects.filter(username__in=names)}
+    role.user_set.add(*users.values())
+    have = set(
+        AgentExtension.objects.filter(user__in=users.values()).values_list("user_id", flat=True)
+    )
+    AgentExtension.objects.bulk_create(
+        [
+            AgentExtension(user=users[name], extension=str(EXTENSION_BASE + number), pbx=pbx)
+            for number, name in enumerate(names)
+            if users[name].pk not in have
+        ]
+    )
+    extensions = dict(
+        AgentExtension.objects.filter(user__in=users.values()).values_list("user_id", "extension")
+    )
+    agents = []
+    for name in names:
+        user = users[name]
+        session = SessionStore()
+        session[SESSION_KEY] = str(user.pk)
+        session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        session.create()
+        agents.append(
+            {
+                "user_id": user.pk,
+                "extension": extensions[user.pk],
+                "cookie": f"{settings.SESSION_COOKIE_NAME}={session.session_key}",
+            }
+        )
+    numbers = list(
+        PhoneNumber.objects.filter(kind=PhoneNumber.Kind.DESK, e164__startswith="+")
+        .order_by("?")
+        .values_list("e164", flat=True)[:callers]
+    )
+    if not numbers:
+        raise SystemExit("The directory has no phone numbers: run bench/generate.py first.")
+    return {"pbx_id": pbx.pk, "token": pbx.token, "agents": agents, "numbers": numbers}
+
+
+def end_bench_calls(run_id: str) -> int:
+    from django.utils import timezone
+
+    from cti.models import Call
+
+    return Call.objects.filter(call_id__startswith=f"bench-{run_id}-").update(
+        state=Call.State.ENDED, outcome=Call.Outcome.ANSWERED, ended_at=timezone.now()
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_server(workers: int) -> tuple[str, subprocess.Popen]:
+    import httpx
+
+    port = free_port()
+    env = {**os.environ, "CTI_BENCH_ENDPOINTS": "1", "DEBUG": "false"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "helpdesk.asgi:application", "--host", "127.0.0.1",
+         "--port", str(port), "--workers", str(workers), "--log-level", "warning",
+         "--no-access-log"],
+        cwd=ROOT,
+        env=env,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"{url}/accounts/login/", timeout=1)
+            return url, process
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    process.terminate()
+    raise SystemExit("the server did not start")
+
+
+def percentile(values: list[float], share: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))
+    return ordered[index]
+
+
+class Consoles:
+    """N websocket consoles; records when each expected message arrives."""
+
+    def __init__(self, url: str, agents: list[dict]):
+        self.url = url.replace("http://", "ws://") + "/ws/console/"
+        self.origin = url
+        self.agents = agents
+        self.sockets = []
+        self.readers = []
+        self.sent: dict[tuple[str, int], deque] = defaultdict(deque)
+        self.latencies: dict[str, list[float]] = defaultdict(list)
+        self.received: dict[str, int] = defaultdict(int)
+        self.unexpected = 0
+
+    async def open(self) -> None:
+        import websockets
+
+        semaphore = asyncio.Semaphore(50)
+
+        async def connect(agent):
+            async with semaphore:
+                socket_ = await websockets.connect(
+                    self.url,
+                    additional_headers={"Cookie": agent["cookie"], "Origin": self.origin},
+                    max_size=2**22,
+                    open_timeout=30,
+                )
+                hello = json.loads(await socket_.recv())
+                assert hello["type"] == "hello", hello
+                return socket_
+
+        self.sockets = await asyncio.gather(*(connect(agent) for agent in self.agents))
+        # Drain cards of calls still ringing from an earlier run before measuring.
+        await asyncio.sleep(1)
+        self.readers = [
+            asyncio.create_task(self.read(agent["user_id"], socket_))
+            for agent, socket_ in zip(self.agents, self.sockets, strict=True)
+        ]
+
+    async def read(self, user_id: int, socket_) -> None:
+        import websockets
+
+        try:
+            async for raw in socket_:
+                now = time.perf_counter()
+                message = json.loads(raw)
+                kind = {"echo": "baseline", "screen_pop": "screen pop"}.get(message["type"])
+                if kind is None:
+                    continue
+                queue = self.sent[(kind, user_id)]
+                if not queue:
+                    self.unexpected += 1
+                    continue
+                self.latencies[kind].append((now - queue.popleft()) * 1000)
+                self.received[kind] += 1
+        except websockets.ConnectionClosed:
+            pass
+
+    async def close(self) -> None:
+        for reader in self.readers:
+            reader.cancel()
+        await asyncio.gather(*(socket_.close() for socket_ in self.sockets))
+
+
+async def phase(kind, consoles, http, *, rate, duration, request_for) -> dict:
+    """Send ``rate`` requests per second for ``duration`` s, one agent after another."""
+    total = int(rate * duration)
+    agents = consoles.agents
+    errors = 0
+    tasks = []
+    start = time.perf_counter()
+
+    async def send(number: int):
+        nonlocal errors
+        agent = agents[number % len(agents)]
+        path, body, headers = request_for(number, agent)
+        consoles.sent[(kind, agent["user_id"])].append(time.perf_counter())
+        try:
+            response = await http.post(path, content=body, headers=headers)
+            if response.status_code != 200:
+                errors += 1
+        except Exception:
+            errors += 1
+
+    for number in range(total):
+        delay = start + number / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(send(number)))
+    await asyncio.gather(*tasks)
+    sent_seconds = time.perf_counter() - start
+    grace = time.perf_counter() + 10
+    while consoles.received[kind] < total and time.perf_counter() < grace:
+        await asyncio.sleep(0.1)
+    latencies = consoles.latencies[kind]
+    return {
+        "kind": kind,
+        "sent": total,
+        "received": consoles.received[kind],
+        "lost": total - consoles.received[kind],
+        "http_errors": errors,
+        "rate": total / sent_seconds,
+        "p50": percentile(latencies, 0.50),
+        "p95": percentile(latencies, 0.95),
+        "p99": percentile(latencies, 0.99),
+        "max": max(latencies) if latencies else float("nan"),
+        "mean": statistics.fmean(latencies) if latencies else float("nan"),
+    }
+
+
+async def run(args, data) -> list[dict]:
+    import httpx
+
+    consoles = Consoles(args.url, data["agents"])
+    await consoles.open()
+    print(f"{len(consoles.sockets)} consoles connected", flush=True)
+    run_id = data["run_id"]
+    numbers = data["numbers"]
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+    results = []
+    async with httpx.AsyncClient(base_url=args.url, limits=limits, timeout=30) as http:
+
+        def echo(number, agent):
+            path = f"/cti/bench/echo/{agent['user_id']}/?seq={number}"
+            return path, b"", {}
+
+        def ring(number, agent):
+            body = json.dumps(
+                {
+                    "event": "ring",
+                    "call_id": f"bench-{run_id}-{number}",
+                    "from": numbers[number % len(numbers)],
+                    "to": "100",
+                    "extension": agent["extension"],
+                }
+            ).encode()
+            headers = {"X-Helpdesk-Token": data["token"], "Content-Type": "application/json"}
+            return f"/cti/webhook/{data['pbx_id']}/", body, headers
+
+        # Warm up both paths (connections, code, caches) before measuring.
+        for number in range(min(20, len(consoles.agents))):
+            path, body, headers = echo(-1, consoles.agents[number])
+            await http.post(path, content=body, headers=headers)
+        await asyncio.sleep(1)
+        consoles.unexpected = 0
+        for kind, request_for in (("baseline", echo), ("screen pop", ring)):
+            print(f"running {kind} ...", flush=True)
+            results.append(
+                await phase(
+                    kind,
+                    consoles,
+                    http,
+                    rate=args.rate,
+                    duration=args.duration,
+                    request_for=request_for,
+                )
+            )
+    await consoles.close()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--consoles", type=int, default=500)
+    parser.add_argument("--rate", type=float, default=100.0, help="rings per second")
+    parser.add_argument("--duration", type=float, default=30.0, help="seconds per phase")
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn workers to start")
+    parser.add_argument("--url", default="", help="a running server (CTI_BENCH_ENDPOINTS=1)")
+    parser.add_argument("--callers", type=int, default=5000, help="distinct caller numbers")
+    args = parser.parse_args()
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+    started = time.perf_counter()
+    data = prepare(args.consoles, args.callers)
+    data["run_id"] = uuid.uuid4().hex[:8]
+    print(f"prepared {len(data['agents'])} agents in {time.perf_counter() - started:.1f} s")
+    from django.db import connection
+
+    db = connection.settings_dict
+    print(f"database: {db['ENGINE'].rsplit('.', 1)[-1]} {db['NAME']}")
+    from django.conf import settings
+
+    print(f"channel layer: {settings.CHANNEL_LAYERS['default']['BACKEND']}")
+    tickets = _count("tickets.Ticket")
+    people = _count("helpdesk.Person")
+    print(f"directory: {people:,} people, {tickets:,} tickets")
+    connection.close()
+    server = None
+    if not args.url:
+        args.url, server = start_server(args.workers)
+        print(f"started uvicorn --workers {args.workers} at {args.url}")
+    try:
+        results = asyncio.run(run(args, data))
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=20)
+        ended = end_bench_calls(data["run_id"])
+        print(f"ended {ended} benchmark calls")
+    print()
+    print(f"{args.consoles} consoles, {args.rate:g}/s for {args.duration:g} s per phase")
+    header = f"{'':12} {'sent':>6} {'lost':>5} {'rate/s':>7} {'p50 ms':>8} {'p95 ms':>8}"
+    print(header + f" {'p99 ms':>8} {'max ms':>8}")
+    for result in results:
+        print(
+            f"{result['kind']:12} {result['sent']:6d} {result['lost']:5d} {result['rate']:7.1f}"
+            f" {result['p50']:8.1f} {result['p95']:8.1f} {result['p99']:8.1f} {result['max']:8.1f}"
+            + (f"  ({result['http_errors']} HTTP errors)" if result["http_errors"] else "")
+        )
+    baseline, pop = results
+    print(f"screen pop p99 / baseline p99 = {pop['p99'] / baseline['p99']:.2f}")
+    print(f"cards lost: {pop['lost']}")
+
+
+def _count(label: str) -> int:
+    from django.apps import apps
+    from django.db import connection
+
+    table = apps.get_model(label)._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE relname = %s", [table])
+            row = cursor.fetchone()
+            if row and row[0] > 0:
+                return int(row[0])
+        cursor.execute(f'SELECT COUNT(*) FROM "{table}"')
+        return int(cursor.fetchone()[0])
+
+
+if __name__ == "__main__":
+    main()
