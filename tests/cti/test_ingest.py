@@ -344,3 +344,42 @@ def test_ring_path_query_count_is_small_and_constant(
     # Six of these are SAVEPOINT/RELEASE statements that the test's transaction adds.
     with django_assert_max_num_queries(17):
         ingest(pbx, "ring", call_id="third", queue="big")
+
+
+@pytest.mark.skipif(
+    "postgresql" not in __import__("django.conf").conf.settings.DATABASES["default"]["ENGINE"],
+    reason="needs a database with concurrent writers (PostgreSQL)",
+)
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_deliveries_store_one_event_and_one_call(monkeypatch):
+    """Two workers receive the same ring at once, a third the answer: one call, no error."""
+    import threading
+
+    from django.db import connection
+
+    monkeypatch.setattr(notify, "call_changed", lambda call_id: None)
+    pbx = PbxFactory()
+    barrier = threading.Barrier(3)
+    results, errors = [], []
+
+    def deliver(kind):
+        try:
+            barrier.wait()
+            results.append(ingest(pbx, kind, call_id="race"))
+        except Exception as error:  # pragma: no cover - reported below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=deliver, args=(kind,)) for kind in ["ring", "ring", "answer"]
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert errors == []
+    assert sorted(result.status for result in results) == ["duplicate", "processed", "processed"]
+    assert Call.objects.filter(call_id="race").count() == 1
+    assert CallEvent.objects.count() == 2
+    assert Call.objects.get().state == Call.State.ANSWERED
