@@ -20,7 +20,7 @@ def desk(db):
 def test_polish_interface_shows_polish_text(page, base_url, desk):
     login(page, base_url, "ewa", PASSWORD)
     page.get_by_label("Language").select_option("pl")
-    page.wait_for_load_state()
+    page.get_by_role("button", name="Change").click()
     expect(page.locator("html")).to_have_attribute("lang", "pl")
     expect(page.get_by_role("link", name="Moje zgłoszenia", exact=True)).to_be_visible()
     expect(page.get_by_role("button", name="Wyloguj")).to_be_visible()
