@@ -6,11 +6,12 @@ writable only by administrators. People are personal data: only staff may read t
 
 from __future__ import annotations
 
+from django import forms
 from django.db.models import ProtectedError, Q
 from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import exceptions, permissions, serializers, status, viewsets
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.routers import DefaultRouter
@@ -21,6 +22,22 @@ from helpdesk.phones import normalize_phone_or_none
 from helpdesk.roles import Role, is_staff_member, user_roles
 
 # --- shared pieces (tickets.api uses them too) ---------------------------------------------
+
+
+# The largest id any backend stores; a bigger number in a filter is bad input, not a crash.
+MAX_ID = 2**63 - 1
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class IdFilter(filters.NumberFilter):
+    """Filter on a primary key: a positive integer (``?site=3``)."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(*args, **kwargs)
 
 
 class ApiViewMixin:
@@ -116,7 +133,7 @@ class PersonSerializer(serializers.ModelSerializer):
 
 
 class PersonFilter(filters.FilterSet):
-    site = filters.NumberFilter(field_name="site_id")
+    site = IdFilter(field_name="site_id")
     is_vip = filters.BooleanFilter()
     is_active = filters.BooleanFilter()
 
@@ -186,7 +203,7 @@ class ServiceSerializer(serializers.ModelSerializer):
 
 
 class ServiceFilter(filters.FilterSet):
-    owner_group = filters.NumberFilter(field_name="owner_group_id")
+    owner_group = IdFilter(field_name="owner_group_id")
     search = filters.CharFilter(field_name="name", lookup_expr="icontains")
 
     class Meta:
@@ -227,7 +244,7 @@ class CategorySerializer(serializers.ModelSerializer):
 
 
 class CategoryFilter(filters.FilterSet):
-    parent = filters.NumberFilter(field_name="parent_id")
+    parent = IdFilter(field_name="parent_id")
     root = filters.BooleanFilter(field_name="parent", lookup_expr="isnull")
     search = filters.CharFilter(field_name="path", lookup_expr="icontains")
 

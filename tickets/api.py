@@ -22,7 +22,13 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
 
-from helpdesk.api import ApiViewMixin, PersonBriefSerializer, UserBriefSerializer
+from helpdesk.api import (
+    MAX_ID,
+    ApiViewMixin,
+    IdFilter,
+    PersonBriefSerializer,
+    UserBriefSerializer,
+)
 from helpdesk.errors import TransitionNotAllowedError
 from helpdesk.models import Category, Person, Service, SupportGroup
 from helpdesk.roles import can_work_tickets
@@ -417,16 +423,16 @@ class AttachmentInputSerializer(serializers.Serializer):
 class TicketFilter(filters.FilterSet):
     status = filters.MultipleChoiceFilter(choices=Status.choices)
     priority = filters.MultipleChoiceFilter(choices=Ticket._meta.get_field("priority").choices)
-    support_group = filters.NumberFilter(field_name="group_id")
+    support_group = IdFilter(field_name="group_id")
     assignee = filters.CharFilter(
         method="filter_assignee",
         help_text=_("A user id, “me” or “none” (unassigned)."),
     )
-    service = filters.NumberFilter(field_name="service_id")
-    category = filters.NumberFilter(field_name="category_id")
+    service = IdFilter(field_name="service_id")
+    category = IdFilter(field_name="category_id")
     channel = filters.MultipleChoiceFilter(choices=Channel.choices)
     type = filters.ChoiceFilter(choices=TicketType.choices)
-    caller = filters.NumberFilter(field_name="caller_id")
+    caller = IdFilter(field_name="caller_id")
     open = filters.BooleanFilter(method="filter_open", help_text=_("Only open (or closed) ones."))
 
     class Meta:
@@ -450,7 +456,7 @@ class TicketFilter(filters.FilterSet):
             return queryset.filter(assignee_id=self.request.user.pk)
         if value == "none":
             return queryset.filter(assignee__isnull=True)
-        if not value.isdigit():
+        if not value.isdigit() or len(value) > 19 or not 0 < int(value) <= MAX_ID:
             raise serializers.ValidationError({"assignee": [_("Give a user id, “me” or “none”.")]})
         return queryset.filter(assignee_id=int(value))
 

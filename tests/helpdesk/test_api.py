@@ -244,3 +244,21 @@ def test_reference_lists_query_count_is_constant(as_agent, agent):
     few = counts()
     add(30)
     assert counts() == few
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/api/people/", {"phone": "9" * 5000}),
+        ("/api/people/", {"phone": "+48 (22) 555-01-23 ext. 99999999999"}),
+        ("/api/people/", {"site": str(10**30)}),
+        ("/api/people/", {"is_vip": "perhaps"}),
+        ("/api/people/", {"search": "%_\\" * 100}),
+        ("/api/services/", {"owner_group": "abc"}),
+        ("/api/categories/", {"parent": "-3"}),
+        ("/api/groups/", {"tier": "9"}),
+    ],
+)
+def test_garbage_query_parameters_never_give_a_500(as_agent, path, params):
+    response = as_agent.get(path, params)
+    assert response.status_code in (200, 400), response.content[:300]

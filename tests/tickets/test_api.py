@@ -680,3 +680,61 @@ def test_user_without_person_profile_cannot_create_and_sees_nothing(api, db):
     response = api.post(url(), {"title": "x"}, format="json")
     assert response.status_code == 400
     assert "caller" in response.json()
+
+
+# --- hostile input never produces a 500 ---------------------------------------------------
+
+HUGE = 10**30
+GARBAGE = [
+    [],
+    "text",
+    {"title": ["a", "b"], "caller": {"id": 1}},
+    {"title": "x", "caller": HUGE},
+    {"title": "x", "caller": -1, "service": HUGE, "category": "abc", "parent": HUGE},
+    {"version": HUGE, "urgency": HUGE, "impact": -HUGE},
+    {"version": 1, "parent": {"number": "x"}, "service": [1]},
+    {"assignee": HUGE, "group": HUGE, "reason": None, "code": None, "notes": ["x"]},
+    {"body": None, "is_internal": "maybe", "file": "not a file"},
+]
+
+
+@pytest.mark.parametrize("payload", GARBAGE)
+@pytest.mark.parametrize(
+    ("method", "suffix"),
+    [
+        ("post", ""),
+        ("patch", "NUMBER"),
+        ("post", "NUMBER/transitions/assign/"),
+        ("post", "NUMBER/transitions/resolve/"),
+        ("post", "NUMBER/transitions/transfer/"),
+        ("post", "NUMBER/comments/"),
+        ("post", "NUMBER/attachments/"),
+    ],
+)
+def test_garbage_input_is_a_4xx_never_a_500(as_agent, own_ticket, method, suffix, payload):
+    path = url() + suffix.replace("NUMBER", own_ticket.number) + ("/" if suffix == "NUMBER" else "")
+    response = getattr(as_agent, method)(path, payload, format="json")
+    assert 400 <= response.status_code < 500, response.content[:300]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"caller": str(HUGE)},
+        {"caller": "1e400"},
+        {"support_group": "-1"},
+        {"assignee": str(HUGE)},
+        {"assignee": "9" * 5000},
+        {"caller": "9" * 5000},
+        {"page": "abc"},
+        {"page": str(HUGE)},
+        {"page_size": "-5"},
+        {"ordering": "password"},
+        {"search": "x" * 5000},
+        {"search": "+48 " + "9" * 40},
+        {"status": ""},
+    ],
+)
+def test_garbage_query_parameters_never_give_a_500(as_agent, own_ticket, params):
+    response = as_agent.get(url(), params)
+    assert response.status_code in (200, 400, 404), response.content[:300]
