@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from django import forms
 from django.db.models import ProtectedError, Q
+from django.urls import path
 from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import exceptions, permissions, serializers, status, viewsets
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.routers import DefaultRouter
+from rest_framework.throttling import AnonRateThrottle
 
 from helpdesk import selectors
 from helpdesk.models import Category, Person, PhoneNumber, Service, Site, SupportGroup
@@ -295,4 +298,14 @@ router.register("groups", SupportGroupViewSet, basename="api-group")
 router.register("services", ServiceViewSet, basename="api-service")
 router.register("categories", CategoryViewSet, basename="api-category")
 
-urlpatterns = router.urls
+
+class TokenView(ObtainAuthToken):
+    """Exchange a username and password for the API token (``Authorization: Token <key>``)."""
+
+    throttle_classes = [AnonRateThrottle]
+
+
+urlpatterns = [
+    path("auth/token/", TokenView.as_view(), name="api-token"),
+    *router.urls,
+]

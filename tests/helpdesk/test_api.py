@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 
 from helpdesk.models import Category, Service, SupportGroup
 from tests.factories import (
+    PASSWORD,
     CategoryFactory,
     PersonFactory,
     PhoneNumberFactory,
@@ -262,3 +263,32 @@ def test_reference_lists_query_count_is_constant(as_agent, agent):
 def test_garbage_query_parameters_never_give_a_500(as_agent, path, params):
     response = as_agent.get(path, params)
     assert response.status_code in (200, 400), response.content[:300]
+
+
+def test_token_is_obtained_with_username_and_password_and_then_authenticates(api, end_user):
+    response = api.post(
+        "/api/auth/token/", {"username": "enduser", "password": PASSWORD}, format="json"
+    )
+    assert response.status_code == 200
+    token = response.json()["token"]
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    assert api.get("/api/groups/").status_code == 200
+    # The same token again, not a new one per login.
+    again = APIClient().post(
+        "/api/auth/token/", {"username": "enduser", "password": PASSWORD}, format="json"
+    )
+    assert again.json()["token"] == token
+
+
+def test_token_with_wrong_password_is_400(api, end_user):
+    response = api.post(
+        "/api/auth/token/", {"username": "enduser", "password": "guess"}, format="json"
+    )
+    assert response.status_code == 400
+    assert "token" not in response.json()
+
+
+def test_anonymous_is_told_to_authenticate_with_a_token(api, db):
+    response = api.get("/api/groups/")
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Token"
