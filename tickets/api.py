@@ -604,12 +604,11 @@ class TicketViewSet(
             )
         comments = selectors.comments_for(request.user, ticket).prefetch_related(None)
         # Each attachment shows its uploader: join it into the prefetch (no query per row).
-        comments = comments.prefetch_related(
-            Prefetch(
-                "attachments",
-                queryset=Attachment.objects.select_related("uploaded_by").order_by("id"),
-            )
-        )
+        attachments = Attachment.objects.select_related("uploaded_by").order_by("id")
+        if not request.user.has_perm("tickets.view_internal_notes"):
+            # An agent may mark one file of a public reply internal.
+            attachments = attachments.filter(is_internal=False)
+        comments = comments.prefetch_related(Prefetch("attachments", queryset=attachments))
         return self._paginated(comments, CommentSerializer)
 
     @extend_schema(

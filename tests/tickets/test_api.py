@@ -738,3 +738,23 @@ def test_garbage_input_is_a_4xx_never_a_500(as_agent, own_ticket, method, suffix
 def test_garbage_query_parameters_never_give_a_500(as_agent, own_ticket, params):
     response = as_agent.get(url(), params)
     assert response.status_code in (200, 400, 404), response.content[:300]
+
+
+def test_internal_file_on_a_public_reply_is_hidden_from_the_end_user(
+    api, agent, end_user, own_ticket
+):
+    reply = services.comment_add(ticket=own_ticket, by=agent, body="See the screenshots")
+    for name, internal in (("public.png", False), ("internal.png", True)):
+        services.attachment_add(
+            ticket=own_ticket,
+            by=agent,
+            upload=SimpleUploadedFile(name, PNG),
+            comment=reply,
+            is_internal=internal,
+        )
+    api.force_login(agent)
+    [comment] = api.get(url(own_ticket.number, "comments/")).json()["results"]
+    assert [a["name"] for a in comment["attachments"]] == ["public.png", "internal.png"]
+    api.force_login(end_user)
+    [comment] = api.get(url(own_ticket.number, "comments/")).json()["results"]
+    assert [a["name"] for a in comment["attachments"]] == ["public.png"]
