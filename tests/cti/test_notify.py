@@ -171,6 +171,17 @@ def test_after_answer_only_the_answering_agent_keeps_the_card(
     assert [(m["type"], m["action"]) for m in to_bob] == [("cti.call_update", "close")]
 
 
+def test_card_is_rendered_in_each_agents_language(pbx, alice, bob):
+    alice.person.language = "pl"
+    alice.person.save()
+    bob.person.language = "en"
+    bob.person.save()
+    ingest(pbx, "ring", caller="+48 601 000 000", extensions=["201", "202"])
+    messages = notify.messages_for(notify.load_card(Call.objects.get().pk))
+    assert "Unknown caller" in messages[bob.pk]["html"]
+    assert "Nieznany dzwoniący" in messages[alice.pk]["html"]
+
+
 def test_call_changed_for_a_deleted_call_does_nothing(alice):
     assert pushed([alice], lambda: notify.call_changed(999999)) == {alice.pk: []}
 
