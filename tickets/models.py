@@ -128,6 +128,14 @@ def _is_worker_or_caller(instance, user) -> bool:
     return can_work_tickets(user) or instance.is_caller(user)
 
 
+def _worker_or_caller_waited_for(instance, user) -> bool:
+    # The caller may hand a ticket back to work only when it was waiting for them, not
+    # while it waits for a supplier or a change.
+    if can_work_tickets(user):
+        return True
+    return instance.is_caller(user) and instance.pending_reason == PendingReason.USER
+
+
 def _within_reopen_window(instance) -> bool:
     if instance.resolved_at is None:
         return False
@@ -314,9 +322,11 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
     def assign(self, *, assignee):
         self.assignee = assignee
 
+    # Pending -> in progress is ``resume``; offering ``start`` too would be two buttons for one
+    # step.
     @transition(
         field=status,
-        source=[Status.NEW, Status.ASSIGNED, Status.PENDING],
+        source=[Status.NEW, Status.ASSIGNED],
         target=Status.IN_PROGRESS,
         permission=_is_worker,
     )
@@ -340,7 +350,7 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
         field=status,
         source=Status.PENDING,
         target=Status.IN_PROGRESS,
-        permission=_is_worker_or_caller,
+        permission=_worker_or_caller_waited_for,
     )
     def resume(self):
         self.pending_reason = ""

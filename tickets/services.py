@@ -8,7 +8,9 @@ change that was rolled back.
 from __future__ import annotations
 
 import hashlib
+import mimetypes
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -53,6 +55,8 @@ DEFAULT_PRIORITY_MATRIX: dict[tuple[int, int], int] = {
     (4, 1): 3, (4, 2): 4, (4, 3): 4, (4, 4): 5,
 }  # fmt: skip
 PRIORITY_CACHE_KEY = "tickets:priority-matrix"
+# A ticket that went through one of these was not solved during the first contact.
+FIRST_CONTACT_BREAKERS = ("escalate", "transfer", "reopen")
 
 # Fields an agent may edit directly; status, group and assignee change through transitions.
 EDITABLE_FIELDS = (
@@ -164,7 +168,8 @@ def _save(ticket: Ticket, update_fields: Iterable[str]) -> None:
 
 def _lock(ticket: Ticket) -> Ticket:
     """Re-read the ticket inside the transaction, keeping the version the caller saw."""
-    fresh = Ticket.objects.select_for_update().select_related("group").get(pk=ticket.pk)
+    # of=("self",): PostgreSQL refuses to lock the nullable side of the outer join to group.
+    fresh = Ticket.objects.select_for_update(of=("self",)).select_related("group").get(pk=ticket.pk)
     return fresh
 
 
@@ -251,8 +256,10 @@ def ticket_update(
             value = (value or "").strip()[:200]
             if not value:
                 raise ValidationError({"title": _("A title is required.")})
-        if name == "parent" and value is not None and value.pk == ticket.pk:
+        if name == "parent" and value is not None and _is_ancestor_or_self(ticket, value):
             raise ValidationError({"parent": _("A ticket cannot be its own parent.")})
+        if name == "type" and value not in TicketType.values:
+            raise ValidationError({"type": _("Unknown ticket type.")})
         if old == value:
             continue
         setattr(ticket, name, value)
@@ -277,6 +284,18 @@ def ticket_update(
         )
     hooks.emit_on_commit("ticket_updated", ticket.pk)
     return ticket
+
+
+def _is_ancestor_or_self(ticket: Ticket, candidate: Ticket) -> bool:
+    """Whether making ``candidate`` the parent of ``ticket`` would close a loop."""
+    seen = set()
+    node_id = candidate.pk
+    while node_id is not None and node_id not in seen:
+        if node_id == ticket.pk:
+            return True
+        seen.add(node_id)
+        node_id = Ticket.objects.filter(pk=node_id).values_list("parent_id", flat=True).first()
+    return False
 
 
 def _display_field(ticket: Ticket, name: str, value: Any) -> str:
@@ -438,9 +457,18 @@ def ticket_resolve(
     if first_contact:
         # First-contact resolution means the first line solved it during the first contact.
         locked = Ticket.objects.select_related("group").get(pk=ticket.pk)
-        if locked.group and locked.group.tier != 1:
+        if locked.group and locked.group.tier != SupportGroup.Tier.FIRST:
             raise ValidationError(
                 {"first_contact": _("Only the first line resolves on first contact.")}
+            )
+        if locked.timeline.filter(transition__in=FIRST_CONTACT_BREAKERS).exists():
+            raise ValidationError(
+                {
+                    "first_contact": _(
+                        "This ticket was escalated, transferred or reopened: it was not "
+                        "solved on first contact."
+                    )
+                }
             )
     return _transition(
         ticket,
@@ -547,7 +575,8 @@ def ticket_escalate(
         name="escalate",
         expected_version=expected_version,
         kwargs={"group": group},
-        note=diagnostic_notes.strip(),
+        # The diagnostics are internal: they go into the work note below, not into this
+        # entry, which the caller sees.
         kind=TimelineEntry.Kind.ESCALATION,
         extra_fields=["group", "assignee", "pending_reason", "pending_note"],
     )
@@ -590,6 +619,8 @@ def comment_add(
     worker = by is not None and can_work_tickets(by)
     if is_internal and not worker:
         raise PermissionError("only agents write internal notes")
+    if by is not None and not (worker or ticket.is_caller(by)):
+        raise PermissionError("only agents and the caller comment on a ticket")
     if author_person is None and by is not None:
         author_person = getattr(by, "person", None)
     comment = Comment.objects.create(
@@ -609,14 +640,18 @@ def comment_add(
         comment=comment,
         is_internal=is_internal,
     )
-    fields = []
-    if worker and not is_internal and ticket.first_response_at is None:
-        ticket.first_response_at = timezone.now()
-        fields.append("first_response_at")
+    now = timezone.now()
     # Touch updated_at without competing for the version: a reply never conflicts with an edit.
-    Ticket.objects.filter(pk=ticket.pk).update(
-        updated_at=timezone.now(), **{f: getattr(ticket, f) for f in fields}
-    )
+    Ticket.objects.filter(pk=ticket.pk).update(updated_at=now)
+    # Conditional in SQL: ``ticket`` may be a stale copy whose first response is unset.
+    if (
+        worker
+        and not is_internal
+        and Ticket.objects.filter(pk=ticket.pk, first_response_at__isnull=True).update(
+            first_response_at=now
+        )
+    ):
+        ticket.first_response_at = now
     hooks.emit_on_commit("ticket_commented", ticket.pk, comment_id=comment.pk)
     return comment
 
@@ -658,8 +693,11 @@ def attachment_add(
     _audit: bool = True,
 ) -> Attachment:
     """Store an upload under a generated name after checking its size and real type."""
-    if is_internal and not (by is not None and can_work_tickets(by)):
+    worker = by is not None and can_work_tickets(by)
+    if is_internal and not worker:
         raise PermissionError("only agents add internal attachments")
+    if by is not None and not (worker or ticket.is_caller(by)):
+        raise PermissionError("only agents and the caller add attachments")
     content_type, sha256 = validate_upload(upload)
     original_name = (upload.name or "file").replace("/", "_").replace("\\", "_")[-200:]
     attachment = Attachment(
@@ -672,7 +710,9 @@ def attachment_add(
         is_internal=is_internal or bool(comment and comment.is_internal),
         uploaded_by=by,
     )
-    attachment.file.save(original_name, upload, save=False)
+    # The stored name's suffix comes from the detected type, never from the uploader.
+    suffix = mimetypes.guess_extension(content_type, strict=False) or ""
+    attachment.file.save(f"upload{suffix}", upload, save=False)
     attachment.save()
     if _audit:
         _timeline(
@@ -691,14 +731,15 @@ def attachment_add(
 def close_resolved_tickets(*, older_than_days: int | None = None) -> int:
     """Close tickets resolved longer ago than the auto-close period; returns how many."""
     days = settings.TICKET_AUTO_CLOSE_DAYS if older_than_days is None else older_than_days
-    cutoff = timezone.now() - timezone.timedelta(days=days)
+    cutoff = timezone.now() - timedelta(days=days)
     closed = 0
     for ticket in Ticket.objects.filter(status=Status.RESOLVED, resolved_at__lte=cutoff).only(
         "pk", "version"
     ):
         with transaction.atomic():
             locked = _lock(ticket)
-            if locked.status != Status.RESOLVED:
+            # Reopened, or reopened and resolved again, since the list was read.
+            if locked.status != Status.RESOLVED or locked.resolved_at > cutoff:
                 continue
             locked.close()
             _save(locked, ["status", "closed_at"])
