@@ -11,7 +11,13 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
-from tests.factories import CategoryFactory, PersonFactory, ServiceFactory, make_ticket
+from tests.factories import (
+    CategoryFactory,
+    PersonFactory,
+    ServiceFactory,
+    SupportGroupFactory,
+    make_ticket,
+)
 
 ROLES = ["anonymous", "end_user", "agent", "engineer", "change_board", "manager", "admin_user"]
 WORKERS = ("agent", "engineer", "manager", "admin_user")
@@ -80,6 +86,24 @@ CASES = {
         "/api/tickets/{own}/transitions/cancel/",
         lambda w: {"reason": "Works again"},
         expect(end_user=200, change_board=409, workers=200),
+    ),
+    "transition resolve (someone else's)": (
+        "post",
+        "/api/tickets/{other}/transitions/resolve/",
+        lambda w: {"code": "solved", "notes": "Reset the password"},
+        expect(end_user=404, change_board=409, workers=200),
+    ),
+    "transition start (own)": (
+        "post",
+        "/api/tickets/{own}/transitions/start/",
+        None,
+        expect(end_user=409, change_board=409, workers=200),
+    ),
+    "comments list (own)": (
+        "get",
+        "/api/tickets/{own}/comments/",
+        None,
+        expect(end_user=200, staff=200),
     ),
     "comments list (someone else's)": (
         "get",
@@ -151,6 +175,12 @@ CASES = {
         lambda w: {"email": "sd@example.com"},
         expect(end_user=403, staff=403, admin=200),
     ),
+    "group delete": (
+        "delete",
+        "/api/groups/{spare_group}/",
+        None,
+        expect(end_user=403, staff=403, admin=204),
+    ),
     "services list": ("get", "/api/services/", None, expect(end_user=200, staff=200)),
     "service retrieve": ("get", "/api/services/{service}/", None, expect(end_user=200, staff=200)),
     "service create": (
@@ -158,6 +188,12 @@ CASES = {
         "/api/services/",
         lambda w: {"name": "Printing", "owner_group": w["group"]},
         expect(end_user=403, staff=403, admin=201),
+    ),
+    "service update": (
+        "patch",
+        "/api/services/{service}/",
+        lambda w: {"criticality": "critical"},
+        expect(end_user=403, staff=403, admin=200),
     ),
     "service delete": (
         "delete",
@@ -177,6 +213,12 @@ CASES = {
         "/api/categories/{category}/",
         lambda w: {"name": "Peripherals"},
         expect(end_user=403, staff=403, admin=200),
+    ),
+    "category delete": (
+        "delete",
+        "/api/categories/{category}/",
+        None,
+        expect(end_user=403, staff=403, admin=204),
     ),
 }
 
@@ -201,6 +243,7 @@ def world(db, request, end_user, first_line):
         "group": first_line.pk,
         "service": ServiceFactory(owner_group=first_line).pk,
         "category": CategoryFactory().pk,
+        "spare_group": SupportGroupFactory(code="spare", name="Spare").pk,
     }
 
 

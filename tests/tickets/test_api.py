@@ -758,3 +758,42 @@ def test_internal_file_on_a_public_reply_is_hidden_from_the_end_user(
     api.force_login(end_user)
     [comment] = api.get(url(own_ticket.number, "comments/")).json()["results"]
     assert [a["name"] for a in comment["attachments"]] == ["public.png"]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs concurrent writers")
+def test_two_agents_editing_at_once_one_wins_the_other_gets_409(agent, engineer, end_user):
+    """Two real concurrent requests with the same version: exactly one is applied."""
+    import threading
+
+    from django.db import connections
+
+    ticket = make_ticket(caller=end_user.person)
+    barrier = threading.Barrier(2)
+    results = {}
+
+    def edit(user, title):
+        client = APIClient()
+        client.force_login(user)
+        barrier.wait()
+        try:
+            response = client.patch(
+                url(ticket.number), {"version": 1, "title": title}, format="json"
+            )
+            results[title] = response.status_code
+        finally:
+            connections.close_all()
+
+    threads = [
+        threading.Thread(target=edit, args=(agent, "From agent")),
+        threading.Thread(target=edit, args=(engineer, "From engineer")),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results.values()) == [200, 409]
+    winner = next(title for title, code in results.items() if code == 200)
+    ticket.refresh_from_db()
+    assert ticket.title == winner
+    assert ticket.version == 2
