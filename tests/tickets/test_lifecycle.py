@@ -132,11 +132,7 @@ def test_who_neither_works_tickets_nor_called_may_take_no_transition(
 
 
 @pytest.mark.parametrize("state", STATES)
-@pytest.mark.parametrize(
-    "name",
-    ["assign", "start", "pend", "resume", "resolve", "close", "reopen", "cancel", "transfer"]
-    + ["escalate"],
-)
+@pytest.mark.parametrize("name", sorted(TARGETS))
 def test_each_transition_succeeds_exactly_where_offered_to_an_agent(
     bring_to, end_user, agent, groups, state, name
 ):
