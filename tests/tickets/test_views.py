@@ -711,3 +711,24 @@ def test_new_ticket_without_a_caller_says_so(client, agent, first_line):
     )
     assert response.status_code == 200
     assert b'id="caller-errors"' in response.content
+
+
+def test_htmx_refresh_also_updates_the_queue_counts(client, agent, first_line):
+    make_ticket(title="One")
+    make_ticket(title="Two")
+    response = login(client, agent).get(
+        reverse("tickets:console") + "?queue=open", HTTP_HX_REQUEST="true"
+    )
+    content = response.content.decode()
+    assert 'id="queue-count-open"' in content
+    assert 'data-testid="count-open" hx-swap-oob="true">2<' in content
+
+
+def test_action_without_the_version_says_the_form_is_out_of_date(client, agent, own_ticket):
+    response = login(client, agent).post(
+        reverse("tickets:console_action", args=[own_ticket.number, "start"]), {}
+    )
+    assert response.status_code == 400
+    assert b"The form was out of date or incomplete" in response.content
+    own_ticket.refresh_from_db()
+    assert own_ticket.status == Status.NEW

@@ -110,11 +110,12 @@ def console_queue(request):
         "base_query": params.urlencode(),
         "form": form,
     }
-    if request.headers.get("HX-Request"):
-        context["is_htmx"] = True
-        return render(request, "tickets/console/partials/_ticket_list.html", context)
     counts = _queue_counts(request.user)
     context["queues"] = [(key, label, counts.get(key)) for key, label in QUEUES.items()]
+    if request.headers.get("HX-Request"):
+        # The list and, out of band, the sort field and the queue counts.
+        context["is_htmx"] = True
+        return render(request, "tickets/console/partials/_ticket_list.html", context)
     return render(request, "tickets/console/queue.html", context)
 
 
