@@ -112,7 +112,6 @@ def _normalise_direction(direction: str) -> str:
     return direction
 
 
-@transaction.atomic
 def call_event_ingest(
     *,
     pbx: Pbx | None,
@@ -130,7 +129,7 @@ def call_event_ingest(
     occurred_at: datetime | None = None,
     payload: dict | None = None,
 ) -> IngestResult:
-    """Store one PBX event and apply it to its call.
+    """Store one PBX event and apply it to its call, in one transaction.
 
     ``kind`` is ring, answer or hangup; ``caller``/``called`` are the numbers as the PBX sent
     them (``caller`` is always the calling side: for an outbound call, the agent's
@@ -138,11 +137,15 @@ def call_event_ingest(
     names/e-mails), ``answering`` who picked up; ``cause`` the hang-up cause in Zammad's
     vocabulary (normalClearing, busy, cancel, noAnswer, congestion, notFound, forwarded).
 
-    The event row is written before anything else. The same event delivered twice is
-    stored once and the second delivery changes nothing (status duplicate); a delivery of
-    an event that failed before is applied again. If applying fails, the call is left as it
-    was and the event row keeps status failed with the error. Raises
+    The event row is the first thing written, and its unique dedup key makes the same event
+    delivered twice (even at the same moment) stored once: the second delivery changes
+    nothing and reports status duplicate. If applying the event fails, the transaction is
+    rolled back, the call is left as it was, and the raw event is stored on its own with
+    status failed and the error; a redelivery of a failed event applies it again. Raises
     :class:`InvalidCallEvent` for an unknown kind or direction or a missing call id.
+
+    The transaction is explicit rather than ``@transaction.atomic`` so that the happy path
+    needs no savepoints: the ring path is latency-critical and each one is a round trip.
     """
     kind = _normalise_kind(kind)
     direction = _normalise_direction(direction)
@@ -164,60 +167,87 @@ def call_event_ingest(
     dedup_key = _dedup_key(
         pbx=pbx, source=source, kind=kind, call_id=call_id, fields={**fields, **(payload or {})}
     )
-    try:
-        with transaction.atomic():
-            event = CallEvent.objects.create(
-                pbx=pbx,
-                source=source,
-                kind=kind,
-                call_id=call_id,
-                dedup_key=dedup_key,
-                payload=payload if payload is not None else fields,
-                occurred_at=occurred_at,
-                received_at=received_at,
-            )
-    except IntegrityError:
-        event = CallEvent.objects.select_for_update().get(dedup_key=dedup_key)
-        if event.status != CallEvent.Status.FAILED:
-            logger.info("CTI event %s for call %s is a duplicate, ignored", kind, call_id)
-            call = Call.objects.filter(pbx=pbx, call_id=call_id).first()
-            return IngestResult(
-                event=event,
-                call=call,
-                status=CallEvent.Status.DUPLICATE,
-                rejected=call is not None and call.outcome == Outcome.REJECTED,
-            )
-        logger.info("CTI event %s for call %s failed before, applying it again", kind, call_id)
+    event_fields = {
+        "pbx": pbx,
+        "source": source,
+        "kind": kind,
+        "call_id": call_id,
+        "payload": payload if payload is not None else fields,
+        "occurred_at": occurred_at,
+        "received_at": received_at,
+    }
+    apply_arguments = {
+        "pbx": pbx,
+        "kind": kind,
+        "call_id": call_id,
+        "direction": direction,
+        "caller": caller,
+        "called": called,
+        "queue_code": queue,
+        "extensions": extensions,
+        "users": users,
+        "answering": answering,
+        "cause": cause,
+        "occurred_at": occurred_at,
+    }
+    retry_failed = False
+    for _attempt in range(3):
+        try:
+            with transaction.atomic():
+                if retry_failed:
+                    event = CallEvent.objects.select_for_update().get(dedup_key=dedup_key)
+                    if event.status != CallEvent.Status.FAILED:
+                        return _duplicate(event, pbx=pbx, call_id=call_id)
+                    event.status = CallEvent.Status.PROCESSED
+                    event.error = ""
+                    event.save(update_fields=["status", "error"])
+                else:
+                    # Written as processed: it commits only together with its effects.
+                    event = CallEvent.objects.create(
+                        dedup_key=dedup_key, status=CallEvent.Status.PROCESSED, **event_fields
+                    )
+                call, rejected = _apply(**apply_arguments)
+                transaction.on_commit(lambda call_pk=call.pk: notify.call_changed(call_pk))
+            return IngestResult(event=event, call=call, status=event.status, rejected=rejected)
+        except IntegrityError:
+            # Either this event is stored already (a redelivery), or another process created
+            # the call between our read and our insert: then the next attempt finds it.
+            existing = CallEvent.objects.filter(dedup_key=dedup_key).first()
+            if existing is None:
+                continue
+            if existing.status != CallEvent.Status.FAILED:
+                return _duplicate(existing, pbx=pbx, call_id=call_id)
+            logger.info("CTI event %s for call %s failed before, applying it again", kind, call_id)
+            retry_failed = True
+        except Exception as error:
+            logger.exception("CTI event %s for call %s could not be applied", kind, call_id)
+            return _event_store_failed(dedup_key, event_fields, error)
+    return _event_store_failed(dedup_key, event_fields, RuntimeError("too many conflicts"))
 
-    try:
-        with transaction.atomic():
-            call, rejected = _apply(
-                pbx=pbx,
-                kind=kind,
-                call_id=call_id,
-                direction=direction,
-                caller=caller,
-                called=called,
-                queue_code=queue,
-                extensions=extensions,
-                users=users,
-                answering=answering,
-                cause=cause,
-                occurred_at=occurred_at,
-            )
-    except Exception as error:
-        logger.exception("CTI event %s for call %s could not be applied", kind, call_id)
-        event.status = CallEvent.Status.FAILED
-        event.error = f"{type(error).__name__}: {error}"
-        event.save(update_fields=["status", "error"])
-        return IngestResult(event=event, call=None, status=event.status)
 
-    event.status = CallEvent.Status.PROCESSED
-    event.error = ""
-    event.save(update_fields=["status", "error"])
-    call_pk = call.pk
-    transaction.on_commit(lambda: notify.call_changed(call_pk))
-    return IngestResult(event=event, call=call, status=event.status, rejected=rejected)
+def _duplicate(event: CallEvent, *, pbx: Pbx | None, call_id: str) -> IngestResult:
+    logger.info("CTI event %s for call %s is a duplicate, ignored", event.kind, call_id)
+    call = Call.objects.filter(pbx=pbx, call_id=call_id).first()
+    return IngestResult(
+        event=event,
+        call=call,
+        status=CallEvent.Status.DUPLICATE,
+        rejected=call is not None and call.outcome == Outcome.REJECTED,
+    )
+
+
+def _event_store_failed(dedup_key: str, event_fields: dict, error: Exception) -> IngestResult:
+    """Keep the raw event of a failed application, so it is never lost and can be replayed."""
+    with transaction.atomic():
+        event, _created = CallEvent.objects.update_or_create(
+            dedup_key=dedup_key,
+            defaults={
+                **event_fields,
+                "status": CallEvent.Status.FAILED,
+                "error": f"{type(error).__name__}: {error}"[:2000],
+            },
+        )
+    return IngestResult(event=event, call=None, status=event.status)
 
 
 # --- applying events ------------------------------------------------------------------
@@ -311,12 +341,8 @@ def _call_get_or_create(
         started_at=occurred_at,
     )
     people = _identify(call)
-    try:
-        with transaction.atomic():
-            call.save()
-    except IntegrityError:
-        # Another process created this call between our read and our insert.
-        return Call.objects.select_for_update().get(pbx=pbx, call_id=call_id), False
+    # A concurrent insert of the same call raises IntegrityError; call_event_ingest retries.
+    call.save(force_insert=True)
     if len(people) > 1:
         through = Call.candidate_people.through
         through.objects.bulk_create([through(call_id=call.pk, person_id=pk) for pk in people])
