@@ -361,3 +361,12 @@ def test_outbound_dial_from_an_agent_extension():
 def test_events_that_are_not_calls_are_ignored():
     assert ami.translate({"Event": "PeerStatus", "Peer": "PJSIP/201"}) is None
     assert ami.translate({"Event": "VarSet", "Linkedid": "1", "Uniqueid": "1"}) is None
+
+
+def test_cti_ami_command_needs_a_configured_asterisk():
+    from django.core.management import CommandError, call_command
+
+    PbxFactory(kind="generic", ami_host="127.0.0.1")
+    PbxFactory(kind="asterisk", ami_host="")
+    with pytest.raises(CommandError, match="No active Asterisk"):
+        call_command("cti_ami")

@@ -5,6 +5,7 @@ import contextlib
 import signal
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
 
 from cti.ami import AmiListener
 from cti.models import Pbx
@@ -29,9 +30,12 @@ class Command(BaseCommand):
             pbxes = pbxes.filter(pk__in=pbx)
         pbxes = list(pbxes)
         if not pbxes:
-            raise CommandError("No active Asterisk PBX with an AMI host is configured.")
+            raise CommandError(_("No active Asterisk PBX with an AMI host is configured."))
         for item in pbxes:
-            self.stdout.write(f"Listening to {item} at {item.ami_host}:{item.ami_port}")
+            self.stdout.write(
+                _("Listening to %(pbx)s at %(host)s:%(port)s")
+                % {"pbx": item, "host": item.ami_host, "port": item.ami_port}
+            )
         asyncio.run(self._run(pbxes, initial_backoff))
 
     async def _run(self, pbxes, initial_backoff):

@@ -17,6 +17,7 @@ import urllib.request
 import uuid
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
 
 from cti.api import SIGNATURE_HEADER, signature_for
 from cti.models import AgentExtension, Pbx
@@ -51,7 +52,7 @@ class Command(BaseCommand):
         pbx_id = options["pbx_id"] or (pbx.pk if pbx else None)
         if not options["zammad"] and (secret is None or pbx_id is None):
             raise CommandError(
-                "No PBX with that token here: run seed_demo, or pass --pbx-id and --secret."
+                _("No PBX with that token here: run seed_demo, or pass --pbx-id and --secret.")
             )
         extension = options["extension"]
         if extension is None and not options["queue"]:
@@ -61,18 +62,23 @@ class Command(BaseCommand):
                 .first()
             )
             if extension is None:
-                raise CommandError("Pass --extension or --queue (no demo agent extension found).")
+                raise CommandError(
+                    _("Pass --extension or --queue (no demo agent extension found).")
+                )
         call_id = options["call_id"] or f"sim-{uuid.uuid4().hex[:12]}"
         base = options["url"].rstrip("/")
         if urllib.parse.urlsplit(base).scheme not in ("http", "https"):
-            raise CommandError("--url must be an http:// or https:// address.")
+            raise CommandError(_("--url must be an http:// or https:// address."))
         self.sender = (
             self._zammad_sender(base, token)
             if options["zammad"]
             else self._webhook_sender(base, pbx_id, secret)
         )
         caller, called, queue = options["caller"], options["called"], options["queue"]
-        self.stdout.write(f"Call {call_id} from {caller} to {extension or queue}")
+        self.stdout.write(
+            _("Call %(call)s from %(caller)s to %(target)s")
+            % {"call": call_id, "caller": caller, "target": extension or queue}
+        )
 
         self._send("ring", call_id, caller, called, queue, extension)
         time.sleep(options["delay"])
@@ -86,7 +92,10 @@ class Command(BaseCommand):
         status, body = self.sender(kind, call_id, caller, called, queue, extension, cause)
         self.stdout.write(f"  {kind}: HTTP {status} {body}")
         if status >= 400:
-            raise CommandError(f"The app refused the {kind} event: HTTP {status} {body}")
+            raise CommandError(
+                _("The app refused the %(kind)s event: HTTP %(status)s %(body)s")
+                % {"kind": kind, "status": status, "body": body}
+            )
 
     def _post(self, url, body: bytes, headers: dict) -> tuple[int, str]:
         # The scheme is checked in handle(): only http and https reach here.
@@ -97,7 +106,9 @@ class Command(BaseCommand):
         except urllib.error.HTTPError as error:
             return error.code, error.read().decode()
         except urllib.error.URLError as error:
-            raise CommandError(f"Cannot reach {url}: {error.reason}") from error
+            raise CommandError(
+                _("Cannot reach %(url)s: %(reason)s") % {"url": url, "reason": error.reason}
+            ) from error
 
     def _webhook_sender(self, base, pbx_id, secret):
         url = f"{base}/cti/webhook/{pbx_id}/"
