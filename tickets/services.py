@@ -105,12 +105,25 @@ def priority_for(*, impact: int, urgency: int) -> int:
     return priority_matrix().get((impact, urgency), Priority.P4)
 
 
+@transaction.atomic
 def priority_rule_set(*, impact: int, urgency: int, priority: int) -> PriorityRule:
     """Change one cell of the matrix (existing tickets keep their priority)."""
+    errors = {}
+    if impact not in Impact.values:
+        errors["impact"] = _("Unknown impact.")
+    if urgency not in Urgency.values:
+        errors["urgency"] = _("Unknown urgency.")
+    if priority not in Priority.values:
+        errors["priority"] = _("Unknown priority.")
+    if errors:
+        raise ValidationError(errors)
     rule, _created = PriorityRule.objects.update_or_create(
         impact=impact, urgency=urgency, defaults={"priority": priority}
     )
+    # Now for this process, and again after commit: a reader between the two could have
+    # cached the old rows.
     cache.delete(PRIORITY_CACHE_KEY)
+    transaction.on_commit(lambda: cache.delete(PRIORITY_CACHE_KEY))
     return rule
 
 
