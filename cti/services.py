@@ -278,6 +278,7 @@ def _apply(
         inside=inside,
         queue_code=queue_code,
         occurred_at=occurred_at,
+        number_given=bool(outside) or kind == Kind.RING,
     )
     if call.outcome == Outcome.REJECTED:
         return call, True  # later events of a rejected call change nothing
@@ -310,43 +311,72 @@ def _call_get_or_create(
     inside: str,
     queue_code: str,
     occurred_at: datetime,
+    number_given: bool,
 ) -> tuple[Call, bool]:
-    """The call this event belongs to, locked; created (and identified) on its first event."""
+    """The call this event belongs to, locked; created (and identified) on its first event.
+
+    ``number_given`` says whether this event reports the caller: an empty caller ID on a
+    ring means "withheld", on an answer or hang-up merely "not repeated here".
+    """
     call = Call.objects.select_for_update().filter(pbx=pbx, call_id=call_id).first()
     if call is not None:
         changed = []
         if queue_code and not call.queue_name:
-            call.queue_name = queue_code
+            call.queue_name = queue_code[:80]
             call.queue = _queue_for(queue_code, pbx)
             changed += ["queue_name", "queue"]
-        if occurred_at < call.started_at and call.state == Call.State.RINGING:
-            call.started_at = occurred_at
+        if occurred_at < call.started_at:
+            call.started_at = occurred_at  # an earlier event arrived late
             changed.append("started_at")
+        if not call.called_number and inside:
+            call.called_number = inside[:64]
+            changed.append("called_number")
+        people = []
+        if number_given and not call.caller_number and not call.is_withheld:
+            # The call was created by an event that did not name the caller: identify now.
+            _number_set(call, outside)
+            people = _identify(call)
+            changed += _NUMBER_FIELDS
         if changed:
             call.save(update_fields=changed)
+        _candidates_add(call, people)
         return call, False
 
-    number = caller_number_read(outside)
-    queue = _queue_for(queue_code, pbx)
     call = Call(
         pbx=pbx,
         call_id=call_id,
         direction=direction,
-        caller_number=number.raw[:64],
-        caller_e164=number.e164,
-        is_withheld=number.is_withheld,
         called_number=(inside or "")[:64],
-        queue=queue,
+        queue=_queue_for(queue_code, pbx),
         queue_name=queue_code[:80],
         started_at=occurred_at,
     )
-    people = _identify(call)
+    people = []
+    if number_given:
+        _number_set(call, outside)
+        people = _identify(call)
     # A concurrent insert of the same call raises IntegrityError; call_event_ingest retries.
     call.save(force_insert=True)
+    _candidates_add(call, people)
+    return call, True
+
+
+_NUMBER_FIELDS = ["caller_number", "caller_e164", "is_withheld", "caller_person", "identification"]
+
+
+def _number_set(call: Call, raw: str) -> None:
+    number = caller_number_read(raw)
+    call.caller_number = number.raw[:64]
+    call.caller_e164 = number.e164
+    call.is_withheld = number.is_withheld
+
+
+def _candidates_add(call: Call, people: list[int]) -> None:
     if len(people) > 1:
         through = Call.candidate_people.through
-        through.objects.bulk_create([through(call_id=call.pk, person_id=pk) for pk in people])
-    return call, True
+        through.objects.bulk_create(
+            [through(call_id=call.pk, person_id=pk) for pk in people], ignore_conflicts=True
+        )
 
 
 def _identify(call: Call) -> list[int]:

@@ -384,3 +384,27 @@ def test_concurrent_deliveries_store_one_event_and_one_call(monkeypatch):
     assert Call.objects.filter(call_id="race").count() == 1
     assert CallEvent.objects.count() == 2
     assert Call.objects.get().state == Call.State.ANSWERED
+
+
+def test_event_without_a_caller_does_not_mark_the_call_withheld(pbx, agent201):
+    call = ingest(pbx, "answer", caller="", answering="201").call
+    assert not call.is_withheld
+    assert call.identification == Call.Identification.UNKNOWN
+
+
+def test_late_ring_fills_in_the_caller_of_a_call_started_by_another_event(pbx, agent201):
+    person = PhoneNumberFactory(raw="+48 22 555 01 01").person
+    now = timezone.now()
+    ingest(pbx, "answer", caller="", answering="201", occurred_at=now)
+    call = ingest(pbx, "ring", occurred_at=now - timedelta(seconds=7)).call
+    assert call.caller_e164 == "+48225550101"
+    assert call.caller_person == person
+    assert call.identification == Call.Identification.EXACT
+    assert call.state == Call.State.ANSWERED
+    assert call.wait_seconds == 7
+
+
+def test_ring_with_an_empty_caller_id_is_withheld(pbx):
+    call = ingest(pbx, "ring", caller="").call
+    assert call.is_withheld
+    assert call.identification == Call.Identification.WITHHELD
