@@ -11,7 +11,13 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
+from django_fsm import (
+    RETURN_VALUE,
+    ConcurrentTransition,
+    ConcurrentTransitionMixin,
+    FSMField,
+    transition,
+)
 
 from helpdesk.models import Category, Person, Service, SupportGroup
 from helpdesk.roles import can_work_tickets
@@ -290,16 +296,24 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
 
     # --- optimistic locking ---------------------------------------------------------------
 
-    def _do_update(self, base_qs, using, pk_val, values, update_fields, forced_update):
+    def _do_update(self, base_qs, using, pk_val, values, update_fields, forced_update, *args):
         # The version was incremented in save(); the row must still hold the previous one.
-        return super()._do_update(
+        updated = super()._do_update(
             base_qs.filter(version=self.version - 1),
             using,
             pk_val,
             values,
             update_fields,
             forced_update,
+            *args,
         )
+        # The row is there with another version: a stale copy. Without this Django would
+        # report "did not affect any rows" or, worse, try an INSERT.
+        if not updated and base_qs.filter(pk=pk_val).using(using).exists():
+            raise ConcurrentTransition(
+                "Cannot save ticket: it was changed since it was read (stale version)."
+            )
+        return updated
 
     # --- reading --------------------------------------------------------------------------
 

@@ -170,7 +170,9 @@ def _check_version(ticket: Ticket, expected_version: int | None) -> None:
 
 def _save(ticket: Ticket, update_fields: Iterable[str]) -> None:
     try:
-        ticket.save(update_fields=list(update_fields))
+        # A savepoint, so the outer transaction is still usable to read the current version.
+        with transaction.atomic():
+            ticket.save(update_fields=list(update_fields))
     except ConcurrentTransition:
         current = Ticket.objects.filter(pk=ticket.pk).values_list("version", flat=True).first()
         raise ConflictError(

@@ -1,0 +1,181 @@
+"""Two agents on one ticket: the one who saved second from a stale copy gets a conflict."""
+
+import threading
+
+import pytest
+from django.db import connection, connections, transaction
+from django_fsm import ConcurrentTransition
+
+from helpdesk.errors import ConflictError
+from tests.factories import make_ticket
+from tickets import services
+from tickets.models import Status, Ticket, TimelineEntry
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def ticket(db, end_user):
+    return make_ticket(caller=end_user.person, title="VPN drops every hour")
+
+
+@pytest.mark.django_db
+def test_second_edit_from_a_stale_copy_is_refused_and_overwrites_nothing(ticket, agent, engineer):
+    mine = Ticket.objects.get(pk=ticket.pk)
+    theirs = Ticket.objects.get(pk=ticket.pk)
+    assert mine.version == theirs.version == 1
+    mine = services.ticket_update(
+        ticket=mine, by=agent, expected_version=mine.version, title="VPN drops hourly (Cisco)"
+    )
+    assert mine.version == 2
+    with pytest.raises(ConflictError) as error:
+        services.ticket_update(
+            ticket=theirs,
+            by=engineer,
+            expected_version=theirs.version,
+            title="VPN broken",
+            description="Overwritten?",
+        )
+    assert error.value.current_version == 2
+    assert "changed by someone else" in error.value.message
+    stored = Ticket.objects.get(pk=ticket.pk)
+    assert (stored.title, stored.description, stored.version) == (
+        "VPN drops hourly (Cisco)",
+        "Paper jam light is on.",
+        2,
+    )
+    title_changes = stored.timeline.filter(field="title")
+    assert list(title_changes.values_list("actor__username", flat=True)) == ["agent"]
+
+
+@pytest.mark.django_db
+def test_after_reloading_the_loser_can_save(ticket, agent, engineer):
+    services.ticket_update(ticket=ticket, by=agent, expected_version=1, title="First")
+    with pytest.raises(ConflictError) as error:
+        services.ticket_update(ticket=ticket, by=engineer, expected_version=1, title="Second")
+    fresh = services.ticket_update(
+        ticket=ticket, by=engineer, expected_version=error.value.current_version, title="Second"
+    )
+    assert (fresh.title, fresh.version) == ("Second", 3)
+
+
+@pytest.mark.django_db
+def test_transition_on_a_stale_copy_is_refused(ticket, agent, engineer):
+    stale_version = ticket.version
+    services.ticket_update(ticket=ticket, by=agent, expected_version=stale_version, urgency=1)
+    with pytest.raises(ConflictError) as error:
+        services.ticket_start(ticket=ticket, by=engineer, expected_version=stale_version)
+    assert error.value.current_version == stale_version + 1
+    stored = Ticket.objects.get(pk=ticket.pk)
+    assert (stored.status, stored.assignee) == (Status.NEW, None)
+    assert not stored.timeline.filter(kind=TimelineEntry.Kind.TRANSITION).exists()
+
+
+@pytest.mark.django_db
+def test_two_agents_resolving_at_once_only_one_wins(ticket, agent, engineer):
+    seen = ticket.version
+    services.ticket_resolve(
+        ticket=ticket, by=agent, code="solved", notes="Reset VPN profile.", expected_version=seen
+    )
+    with pytest.raises(ConflictError):
+        services.ticket_resolve(
+            ticket=ticket, by=engineer, code="workaround", notes="Other.", expected_version=seen
+        )
+    stored = Ticket.objects.get(pk=ticket.pk)
+    assert (stored.resolution_code, stored.assignee) == ("solved", agent)
+    assert stored.timeline.filter(transition="resolve").count() == 1
+
+
+@pytest.mark.django_db
+def test_edit_from_a_copy_older_than_a_transition_is_refused(ticket, agent):
+    seen = ticket.version
+    services.ticket_assign(ticket=ticket, by=agent, assignee=agent, expected_version=seen)
+    with pytest.raises(ConflictError):
+        services.ticket_update(ticket=ticket, by=agent, expected_version=seen, title="Late edit")
+    assert Ticket.objects.get(pk=ticket.pk).title == "VPN drops every hour"
+
+
+@pytest.mark.django_db
+def test_unchanged_edit_from_a_stale_copy_is_still_a_conflict(ticket, agent):
+    services.ticket_update(ticket=ticket, by=agent, expected_version=1, title="New title")
+    with pytest.raises(ConflictError):
+        services.ticket_update(ticket=ticket, by=agent, expected_version=1, title="New title")
+
+
+@pytest.mark.django_db
+def test_replies_do_not_make_an_open_edit_stale(ticket, agent, end_user):
+    seen = ticket.version
+    services.comment_add(ticket=ticket, by=end_user, body="Still dropping.")
+    services.comment_add(ticket=ticket, by=agent, body="Looking.", is_internal=True)
+    updated = services.ticket_update(ticket=ticket, by=agent, expected_version=seen, urgency=2)
+    assert updated.version == seen + 1
+
+
+@pytest.mark.django_db
+def test_model_save_of_a_stale_copy_raises_and_keeps_its_version(ticket):
+    first = Ticket.objects.get(pk=ticket.pk)
+    second = Ticket.objects.get(pk=ticket.pk)
+    first.title = "First writer"
+    first.save(update_fields=["title"])
+    second.title = "Second writer"
+    with pytest.raises(ConcurrentTransition), transaction.atomic():
+        second.save(update_fields=["title"])
+    assert second.version == 1  # rolled back, so a retry after reload starts clean
+    with pytest.raises(ConcurrentTransition), transaction.atomic():
+        second.save()
+    assert Ticket.objects.get(pk=ticket.pk).title == "First writer"
+    assert Ticket.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_without_expected_version_the_service_works_on_the_stored_ticket(ticket, agent):
+    # An internal caller (a Celery task, the CTI) that passes no version is not refused;
+    # it reads the stored row under lock, so it never writes stale fields.
+    Ticket.objects.filter(pk=ticket.pk).update(title="Changed elsewhere", version=5)
+    updated = services.ticket_update(ticket=ticket, by=agent, expected_version=None, urgency=1)
+    assert (updated.title, updated.version) == ("Changed elsewhere", 6)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_simultaneous_edits_with_the_same_version_one_wins_one_conflicts(ticket, agent, engineer):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs row locks from concurrent connections (PostgreSQL)")
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def edit(user, title):
+        try:
+            barrier.wait(timeout=10)
+            services.ticket_update(ticket=ticket, by=user, expected_version=1, title=title)
+            outcomes.append("saved")
+        except ConflictError as error:
+            outcomes.append(("conflict", error.current_version))
+        finally:
+            connections.close_all()
+
+    threads = [
+        threading.Thread(target=edit, args=(agent, "Agent's title")),
+        threading.Thread(target=edit, args=(engineer, "Engineer's title")),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(outcomes, key=str) == [("conflict", 2), "saved"]
+    stored = Ticket.objects.get(pk=ticket.pk)
+    assert stored.version == 2
+    assert stored.timeline.filter(field="title").count() == 1
+
+
+@pytest.mark.django_db
+def test_stale_save_inside_a_service_becomes_a_conflict_with_the_current_version(ticket):
+    # What _save does when another writer got in between reading and saving.
+    Ticket.objects.filter(pk=ticket.pk).update(version=4)
+    ticket.title = "Stale"
+    with pytest.raises(ConflictError) as error, transaction.atomic():
+        services._save(ticket, ["title"])
+    assert error.value.current_version == 4
+    assert Ticket.objects.get(pk=ticket.pk).title == "VPN drops every hour"
