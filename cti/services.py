@@ -452,9 +452,11 @@ def _agents_for(
         )
     names = [u.strip() for u in users if u and u.strip()]
     if names:
+        # Zammad's "user" is free text: PBX bridges send the login, the e-mail or the name.
         ids.update(
             User.objects.filter(
-                Q(username__in=names) | Q(email__in=names), is_active=True
+                Q(username__in=names) | Q(email__in=names) | Q(person__full_name__in=names),
+                is_active=True,
             ).values_list("pk", flat=True)
         )
     return sorted(ids)

@@ -184,3 +184,10 @@ def test_same_new_call_twice_is_stored_once(client, pbx):
 
 def test_get_is_not_allowed(client, pbx):
     assert client.get(URL).status_code == 405
+
+
+def test_user_may_be_named_by_full_name(client, pbx, agent):
+    agent.person.full_name = "Anna Nowak"
+    agent.person.save()
+    client.post(URL, {**NEW_CALL, "user[]": ["Anna Nowak"]})
+    assert list(Call.objects.get().offered_to.all()) == [agent]
