@@ -287,6 +287,7 @@ class AmiListener:
         self.stopped = asyncio.Event()
         self.sessions = 0  # successful logins, for monitoring and tests
         self.events_handled = 0
+        self.waits: list[float] = []  # the back-off before each reconnect, most recent last
         self.connection: AmiConnection | None = None
 
     def stop(self) -> None:
@@ -329,6 +330,9 @@ class AmiListener:
                     )
                 finally:
                     self.connection.close()
+            if self.stopped.is_set():
+                break
+            self.waits.append(backoff)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stopped.wait(), backoff)
             backoff = min(backoff * 2, self.max_backoff)

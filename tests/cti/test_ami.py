@@ -266,6 +266,8 @@ def test_listener_reconnects_after_the_peer_drops_the_connection(asterisk, agent
     )
     assert peer.sessions >= 2
     assert listener.sessions >= 2
+    # A successful login resets the back-off: every reconnect waited the initial delay.
+    assert set(listener.waits) == {0.05}
     assert set(Call.objects.values_list("call_id", flat=True)) == {"first.1", "second.1"}
 
 
@@ -293,6 +295,8 @@ def test_listener_waits_for_a_pbx_that_is_down(asterisk, caplog):
     listener = async_to_sync(scenario)()
     assert listener.sessions == 0
     assert caplog.text.count("cannot connect") >= 3
+    # Exponential back-off, capped: 0.01, 0.02, 0.04, 0.04, ...
+    assert listener.waits[:4] == [0.01, 0.02, 0.04, 0.04]
 
 
 def test_originate_rings_the_agent_then_dials_the_number(asterisk, settings):
