@@ -224,7 +224,7 @@ def test_anonymous_user_has_no_transitions(end_user):
     assert services.available_transitions(ticket, AnonymousUser()) == []
 
 
-# --- the happy path, milestones and first-contact resolution ---------------------------------
+# --- the happy path, milestones and first-contact resolution ---
 
 
 def test_full_lifecycle_records_milestones_once(agent, end_user):
@@ -330,7 +330,7 @@ def test_reopen_of_unassigned_resolution_goes_back_to_queue(agent, end_user):
     assert not ticket.comments.exists()
 
 
-# --- reopen window -------------------------------------------------------------------------------
+# --- reopen window ---
 
 
 def _resolved_days_ago(ticket, days):
@@ -369,7 +369,7 @@ def test_closed_ticket_cannot_be_reopened(bring_to, end_user, agent):
             services.ticket_reopen(ticket=ticket, by=user)
 
 
-# --- transfer and escalation ---------------------------------------------------------------------
+# --- transfer and escalation ---
 
 
 def test_transfer_needs_a_reason_and_another_group(bring_to, end_user, agent, groups):
@@ -458,7 +458,7 @@ def test_escalation_needs_higher_tier_and_diagnostics(bring_to, end_user, agent,
     assert Ticket.objects.get(pk=ticket.pk).group == groups["first_line"]
 
 
-# --- argument checks ------------------------------------------------------------------------------
+# --- argument checks ---
 
 
 def test_pend_needs_a_known_reason(bring_to, end_user, agent):
