@@ -78,3 +78,47 @@ def test_dates_are_shown_in_the_users_time_zone(client, end_user, first_line):
     end_user.person.save()
     content = client.get(reverse("tickets:my_list")).content.decode()
     assert 'datetime="2026-01-15T21:00:00+09:00"' in content
+
+
+def _po_entries(path):
+    """(msgid, is_plural, is_fuzzy) of each entry of a .po file (a small reader, no gettext)."""
+    import ast
+
+    entries, current, fuzzy, plural, key = [], None, False, False, None
+    lines = [*path.read_text(encoding="utf-8").splitlines(), ""]
+    for line in lines:
+        if line.startswith("#,"):
+            fuzzy = "fuzzy" in line
+        elif line.startswith("msgid "):
+            current, key = ast.literal_eval(line[6:]), "msgid"
+        elif line.startswith("msgid_plural "):
+            plural, key = True, "plural"
+        elif line.startswith("msgstr"):
+            key = "msgstr"
+        elif line.startswith('"') and key == "msgid":
+            current += ast.literal_eval(line)
+        elif not line.strip() and current is not None:
+            if current:
+                entries.append((current, plural, fuzzy))
+            current, fuzzy, plural, key = None, False, False, None
+    return entries
+
+
+def test_polish_catalogue_is_complete_and_compiled():
+    import gettext
+    from pathlib import Path
+
+    from django.conf import settings
+
+    directory = Path(settings.BASE_DIR) / "locale" / "pl" / "LC_MESSAGES"
+    entries = _po_entries(directory / "django.po")
+    assert len(entries) > 300
+    assert not [msgid for msgid, _plural, fuzzy in entries if fuzzy]
+    with open(directory / "django.mo", "rb") as compiled:
+        catalogue = gettext.GNUTranslations(compiled)._catalog
+    untranslated = [
+        msgid
+        for msgid, plural, _fuzzy in entries
+        if not catalogue.get((msgid, 0) if plural else msgid)
+    ]
+    assert untranslated == [], "translate these in locale/pl and compile: " + repr(untranslated)

@@ -732,3 +732,31 @@ def test_action_without_the_version_says_the_form_is_out_of_date(client, agent, 
     assert b"The form was out of date or incomplete" in response.content
     own_ticket.refresh_from_db()
     assert own_ticket.status == Status.NEW
+
+
+def test_each_action_says_what_it_did(client, agent, own_ticket, network_group):
+    login(client, agent)
+    response = client.post(
+        reverse("tickets:console_action", args=[own_ticket.number, "escalate"]),
+        {"version": own_ticket.version, "group": network_group.pk, "diagnostic_notes": "Done"},
+        follow=True,
+    )
+    assert "The ticket was escalated to Network." in response.content.decode()
+
+
+def test_console_pages_render_the_console_widgets_and_ticket_sidebar_slots(
+    client, agent, own_ticket, monkeypatch
+):
+    from helpdesk import ui
+
+    monkeypatch.setitem(ui._slots, "console_widgets", ["registration/login.html"])
+    monkeypatch.setitem(ui._slots, "ticket_sidebar", ["tickets/portal/created.html"])
+    login(client, agent)
+    detail = client.get(reverse("tickets:console_detail", args=[own_ticket.number]))
+    content = detail.content.decode()
+    # The sidebar template is rendered with the ticket in its context.
+    assert f'data-testid="ticket-number">{own_ticket.number}<' in content
+    for url in (reverse("tickets:console"), reverse("tickets:console_create")):
+        assert "Sign in to the IT Help Desk" in client.get(url).content.decode()
+    assert "Sign in to the IT Help Desk" in content
+    assert "Sign in to the IT Help Desk" not in client.get(reverse("home")).content.decode()

@@ -51,6 +51,18 @@ TRANSITION_LABELS = {
     "transfer": gettext_lazy("Transfer"),
     "escalate": gettext_lazy("Escalate to second line"),
 }
+DONE_MESSAGES = {
+    "assign": gettext_lazy("The ticket is assigned to you."),
+    "start": gettext_lazy("Work on the ticket started."),
+    "pend": gettext_lazy("The ticket is on hold."),
+    "resume": gettext_lazy("Work on the ticket resumed."),
+    "resolve": gettext_lazy("The ticket is resolved."),
+    "close": gettext_lazy("The ticket is closed."),
+    "reopen": gettext_lazy("The ticket was reopened."),
+    "cancel": gettext_lazy("The ticket was cancelled."),
+    "transfer": gettext_lazy("The ticket was transferred to %(group)s."),
+    "escalate": gettext_lazy("The ticket was escalated to %(group)s."),
+}
 # Transitions that need nothing but a click; the others open a small form.
 ONE_CLICK = {"assign", "start", "resume", "close"}
 
@@ -225,10 +237,8 @@ def console_action(request, number, action):
         except ValidationError as error:
             add_service_errors(form, error)
         else:
-            messages.success(
-                request,
-                _("%(action)s: done.") % {"action": TRANSITION_LABELS[action]},
-            )
+            group = kwargs.get("group")
+            messages.success(request, DONE_MESSAGES[action] % {"group": group})
             return redirect("tickets:console_detail", number=ticket.number)
     return _render_detail(request, ticket, status=400, forms={action: form})
 
