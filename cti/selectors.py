@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
+from django.conf import settings
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from cti.models import AgentExtension, Call, CallQueue, Pbx
 from cti.services import caller_number_read, default_queue
@@ -91,8 +94,14 @@ def route_hint(*, number: str, pbx: Pbx | None = None) -> RouteHint:
 
 
 def calls_ringing_for(user) -> QuerySet[Call]:
-    """Calls ringing now that were offered to ``user`` (what a console shows on connect)."""
-    return Call.objects.filter(state=Call.State.RINGING, offered_to=user).order_by("started_at")
+    """Calls ringing now that were offered to ``user`` (what a console shows on connect).
+
+    Calls ringing for longer than CTI_RING_TIMEOUT lost their hang-up: they are not shown.
+    """
+    since = timezone.now() - timedelta(seconds=settings.CTI_RING_TIMEOUT)
+    return Call.objects.filter(
+        state=Call.State.RINGING, offered_to=user, started_at__gte=since
+    ).order_by("started_at")
 
 
 def missed_calls() -> QuerySet[Call]:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -208,6 +209,8 @@ def call_event_ingest(
                     )
                 call, rejected = _apply(**apply_arguments)
                 transaction.on_commit(lambda call_pk=call.pk: notify.call_changed(call_pk))
+                if kind == Kind.RING and _stale_sweep_due():
+                    transaction.on_commit(_stale_sweep)
             return IngestResult(event=event, call=call, status=event.status, rejected=rejected)
         except IntegrityError:
             # Either this event is stored already (a redelivery), or another process created
@@ -555,6 +558,56 @@ def _apply_hangup(call: Call, *, cause: str, at: datetime) -> None:
         AgentPresence.objects.filter(user_id=call.answered_by_id, current_call=call).update(
             state=after, current_call=None, changed_at=timezone.now()
         )
+
+
+_last_stale_sweep = float("-inf")
+
+
+def _stale_sweep_due() -> bool:
+    """Whether this process last looked for stale calls over CTI_STALE_SWEEP_SECONDS ago."""
+    global _last_stale_sweep
+    now = time.monotonic()
+    if now - _last_stale_sweep < settings.CTI_STALE_SWEEP_SECONDS:
+        return False
+    _last_stale_sweep = now
+    return True
+
+
+def _stale_sweep() -> None:
+    # Rides on ring traffic (at most once a minute per process, after the ring committed)
+    # so that no extra scheduler is needed for a lost hang-up to be cleaned up.
+    try:
+        calls_end_stale()
+    except Exception:
+        logger.exception("CTI: ending stale calls failed")
+
+
+@transaction.atomic
+def calls_end_stale(*, now: datetime | None = None) -> int:
+    """End calls whose hang-up never arrived; return how many.
+
+    A call still ringing CTI_RING_TIMEOUT seconds after it started becomes missed; one still
+    talking after CTI_CALL_MAX_SECONDS ends as answered and frees its agent. Consoles read
+    ringing and answered calls from the database, so without this a lost hang-up would pop
+    its card on every reconnect. Safe to run at any time and as often as wanted.
+    """
+    now = now or timezone.now()
+    ring_limit = timedelta(seconds=settings.CTI_RING_TIMEOUT)
+    talk_limit = timedelta(seconds=settings.CTI_CALL_MAX_SECONDS)
+    stale = list(
+        Call.objects.select_for_update(skip_locked=True).filter(
+            Q(state=Call.State.RINGING, started_at__lt=now - ring_limit)
+            | Q(state=Call.State.ANSWERED, answered_at__lt=now - talk_limit)
+        )[:500]
+    )
+    for call in stale:
+        limit = ring_limit if call.state == Call.State.RINGING else talk_limit
+        since = call.answered_at if call.state == Call.State.ANSWERED else call.started_at
+        _apply_hangup(call, cause="timeout", at=since + limit)
+        transaction.on_commit(lambda call_pk=call.pk: notify.call_changed(call_pk))
+    if stale:
+        logger.info("CTI: ended %d calls whose hang-up never arrived", len(stale))
+    return len(stale)
 
 
 def _presence_update(*, user_id: int, state: str, call: Call | None) -> None:

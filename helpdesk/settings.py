@@ -199,6 +199,11 @@ TICKET_AUTO_CLOSE_DAYS = env.int("TICKET_AUTO_CLOSE_DAYS", default=7)
 CTI_DEFAULT_QUEUE = env.str("CTI_DEFAULT_QUEUE", default="service-desk")
 CTI_PRESENCE_AFTER_CALL = env.str("CTI_PRESENCE_AFTER_CALL", default="after_call_work")
 CTI_AMI_RECONNECT_MAX_SECONDS = env.float("CTI_AMI_RECONNECT_MAX_SECONDS", default=60.0)
+# A call whose hang-up never arrived is ended after this long ringing / talking, so it
+# does not pop on consoles for ever (cti.services.calls_end_stale).
+CTI_RING_TIMEOUT = env.int("CTI_RING_TIMEOUT", default=180)
+CTI_CALL_MAX_SECONDS = env.int("CTI_CALL_MAX_SECONDS", default=4 * 3600)
+CTI_STALE_SWEEP_SECONDS = env.int("CTI_STALE_SWEEP_SECONDS", default=60)
 # Click-to-dial (AMI Originate): the agent's channel and the dial-plan context for the number.
 CTI_AMI_ORIGINATE_CHANNEL = env.str("CTI_AMI_ORIGINATE_CHANNEL", default="PJSIP/{extension}")
 CTI_AMI_ORIGINATE_CONTEXT = env.str("CTI_AMI_ORIGINATE_CONTEXT", default="from-internal")

@@ -408,3 +408,58 @@ def test_ring_with_an_empty_caller_id_is_withheld(pbx):
     call = ingest(pbx, "ring", caller="").call
     assert call.is_withheld
     assert call.identification == Call.Identification.WITHHELD
+
+
+def test_calls_whose_hangup_never_came_are_ended(pbx, agent201, settings, pushed):
+    settings.CTI_RING_TIMEOUT = 60
+    settings.CTI_CALL_MAX_SECONDS = 3600
+    now = timezone.now()
+    ingest(pbx, "ring", call_id="lost-ring", occurred_at=now - timedelta(seconds=61))
+    ingest(pbx, "ring", call_id="fresh-ring", occurred_at=now - timedelta(seconds=30))
+    ingest(
+        pbx, "answer", call_id="lost-talk", answering="201", occurred_at=now - timedelta(hours=2)
+    )
+    ingest(pbx, "answer", call_id="fresh-talk", answering="201", occurred_at=now)
+
+    assert services.calls_end_stale(now=now) == 2
+
+    lost_ring = Call.objects.get(call_id="lost-ring")
+    assert (lost_ring.state, lost_ring.outcome) == (Call.State.ENDED, Call.Outcome.MISSED)
+    assert lost_ring.hangup_cause == "timeout"
+    assert lost_ring.ended_at == lost_ring.started_at + timedelta(seconds=60)
+    lost_talk = Call.objects.get(call_id="lost-talk")
+    assert (lost_talk.state, lost_talk.outcome) == (Call.State.ENDED, Call.Outcome.ANSWERED)
+    assert Call.objects.get(call_id="fresh-ring").state == Call.State.RINGING
+    assert Call.objects.get(call_id="fresh-talk").state == Call.State.ANSWERED
+    assert services.calls_end_stale(now=now) == 0
+
+
+def test_console_selector_hides_calls_ringing_too_long(pbx, agent201, settings):
+    from cti.selectors import calls_ringing_for
+
+    settings.CTI_RING_TIMEOUT = 60
+    ingest(
+        pbx,
+        "ring",
+        call_id="old",
+        extensions=["201"],
+        occurred_at=timezone.now() - timedelta(seconds=90),
+    )
+    ingest(pbx, "ring", call_id="new", extensions=["201"])
+    assert [call.call_id for call in calls_ringing_for(agent201)] == ["new"]
+
+
+def test_ring_traffic_sweeps_stale_calls_now_and_then(
+    pbx, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    settings.CTI_RING_TIMEOUT = 60
+    ingest(pbx, "ring", call_id="lost", occurred_at=timezone.now() - timedelta(minutes=5))
+    monkeypatch.setattr(services, "_last_stale_sweep", float("-inf"))
+    with django_capture_on_commit_callbacks(execute=True):
+        ingest(pbx, "ring", call_id="next")
+    assert Call.objects.get(call_id="lost").state == Call.State.ENDED
+    # Within the sweep interval, rings do not sweep again.
+    ingest(pbx, "ring", call_id="lost2", occurred_at=timezone.now() - timedelta(minutes=5))
+    with django_capture_on_commit_callbacks(execute=True):
+        ingest(pbx, "ring", call_id="next2")
+    assert Call.objects.get(call_id="lost2").state == Call.State.RINGING
