@@ -554,6 +554,8 @@ def ticket_transfer(
         raise ValidationError({"reason": _("Say why the ticket is transferred.")})
     if group.pk == ticket.group_id:
         raise ValidationError({"group": _("The ticket is already with this group.")})
+    if not group.is_active:
+        raise ValidationError({"group": _("This group no longer takes tickets.")})
     return _transition(
         ticket,
         by=by,
@@ -582,6 +584,8 @@ def ticket_escalate(
     _require(group, "group", _("Choose the second-line group."))
     if group.tier <= SupportGroup.Tier.FIRST:
         raise ValidationError({"group": _("Escalate to a second- or third-line group.")})
+    if not group.is_active:
+        raise ValidationError({"group": _("This group no longer takes tickets.")})
     if not (diagnostic_notes or "").strip():
         raise ValidationError({"diagnostic_notes": _("Describe the diagnostics already done.")})
     ticket = _transition(

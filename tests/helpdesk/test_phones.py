@@ -236,3 +236,16 @@ def test_person_with_two_matching_numbers_is_found_once_and_shared_number_finds_
 def test_withheld_invalid_or_unknown_caller_id_finds_nobody(caller_id):
     PhoneNumberFactory(raw="+48 22 123 45 67")
     assert list(people_by_phone(caller_id)) == []
+
+
+@pytest.mark.django_db
+def test_agent_finds_a_callers_tickets_by_the_number_in_any_form(agent):
+    from tests.factories import make_ticket
+    from tickets.selectors import ticket_list
+
+    anna = PersonFactory(full_name="Anna Nowak")
+    PhoneNumberFactory(person=anna, raw="601 234 567")
+    hers = make_ticket(caller=anna)
+    make_ticket(caller=PersonFactory())
+    for typed in ("601-234-567", "+48 601 234 567", "0048601234567"):
+        assert list(ticket_list(agent, search=typed)) == [hers]

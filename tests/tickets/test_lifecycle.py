@@ -498,3 +498,21 @@ def test_start_takes_an_unassigned_ticket(bring_to, end_user, engineer):
     ticket = services.ticket_start(ticket=ticket, by=engineer)
     assert ticket.assignee == engineer
     assert ticket.first_response_at is not None
+
+
+def test_no_transfer_or_escalation_to_an_inactive_group(bring_to, end_user, agent, groups):
+    ticket = bring_to("assigned", caller=end_user.person)
+    for group in (groups["other_first_line"], groups["network"]):
+        group.is_active = False
+        group.save()
+    with pytest.raises(ValidationError) as error:
+        services.ticket_transfer(
+            ticket=ticket, by=agent, group=groups["other_first_line"], reason="Other site"
+        )
+    assert "group" in error.value.message_dict
+    with pytest.raises(ValidationError) as error:
+        services.ticket_escalate(
+            ticket=ticket, by=agent, group=groups["network"], diagnostic_notes="Ping fails"
+        )
+    assert "group" in error.value.message_dict
+    assert Ticket.objects.get(pk=ticket.pk).group == groups["first_line"]
