@@ -307,6 +307,7 @@ def test_reopen_is_not_offered_after_the_allowed_days(
     login(client, end_user)
     page = client.get(ticket.get_absolute_url())
     assert reverse("tickets:reopen", args=[ticket.number]).encode() not in page.content
+    assert b'data-testid="reopen-expired"' in page.content
     client.post(
         reverse("tickets:reopen", args=[ticket.number]),
         {"version": ticket.version, "reason": "again"},
@@ -760,3 +761,28 @@ def test_console_pages_render_the_console_widgets_and_ticket_sidebar_slots(
         assert "Sign in to the IT Help Desk" in client.get(url).content.decode()
     assert "Sign in to the IT Help Desk" in content
     assert "Sign in to the IT Help Desk" not in client.get(reverse("home")).content.decode()
+
+
+def test_user_reply_to_a_ticket_waiting_for_them_resumes_work(client, end_user, agent, own_ticket):
+    ticket = services.ticket_start(ticket=own_ticket, by=agent)
+    ticket = services.ticket_pend(ticket=ticket, by=agent, reason="user", note="Serial number?")
+    response = login(client, end_user).post(
+        reverse("tickets:reply", args=[ticket.number]), {"body": "It is SN-1234"}, follow=True
+    )
+    assert "the ticket is back with the help desk" in response.content.decode()
+    ticket.refresh_from_db()
+    assert ticket.status == Status.IN_PROGRESS
+    assert ticket.comments.get().body == "It is SN-1234"
+
+
+def test_user_reply_to_a_ticket_waiting_for_a_third_party_keeps_it_pending(
+    client, end_user, agent, own_ticket
+):
+    ticket = services.ticket_start(ticket=own_ticket, by=agent)
+    ticket = services.ticket_pend(ticket=ticket, by=agent, reason="third_party")
+    login(client, end_user).post(
+        reverse("tickets:reply", args=[ticket.number]), {"body": "Any news?"}
+    )
+    ticket.refresh_from_db()
+    assert ticket.status == Status.PENDING
+    assert ticket.comments.count() == 1

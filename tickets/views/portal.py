@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -22,7 +25,14 @@ from tickets.forms import (
     VersionForm,
     add_service_errors,
 )
-from tickets.models import OPEN_STATUSES, Attachment, Channel, TimelineEntry
+from tickets.models import (
+    OPEN_STATUSES,
+    Attachment,
+    Channel,
+    PendingReason,
+    Status,
+    TimelineEntry,
+)
 from tickets.views.common import order_by_param, ticket_or_404
 
 MY_TICKETS_PAGE_SIZE = 50
@@ -130,6 +140,9 @@ def _render_detail(request, ticket, *, status=200, **forms):
         .filter(is_internal=False, comment__isnull=True)
         .order_by("id"),
         "can_reopen": "reopen" in transitions,
+        "reopen_until": ticket.resolved_at + timedelta(days=settings.TICKET_REOPEN_DAYS)
+        if ticket.resolved_at
+        else None,
         "can_cancel": "cancel" in transitions,
         "can_close": "close" in transitions,
         "reply_form": forms.get("reply_form") or ReplyForm(),
@@ -158,6 +171,12 @@ def ticket_reply(request, number):
         messages.error(request, _("This ticket is finished; file a new one if you need help."))
         return redirect(ticket)
     if form.is_valid():
+        # A ticket waiting for the user goes back to work when the user answers.
+        resume = (
+            ticket.status == Status.PENDING
+            and ticket.pending_reason == PendingReason.USER
+            and "resume" in services.available_transitions(ticket, request.user)
+        )
         try:
             services.comment_add(
                 ticket=ticket,
@@ -170,7 +189,15 @@ def ticket_reply(request, number):
         except ValidationError as error:
             add_service_errors(form, error, aliases={"file": "attachments"})
         else:
-            messages.success(request, _("Your reply was added."))
+            message = _("Your reply was added.")
+            if resume:
+                try:
+                    services.ticket_resume(ticket=ticket, by=request.user)
+                except (ConflictError, TransitionNotAllowedError):
+                    pass  # an agent moved the ticket meanwhile; the reply is in all the same
+                else:
+                    message = _("Your reply was added and the ticket is back with the help desk.")
+            messages.success(request, message)
             return redirect(ticket)
     return _render_detail(request, ticket, reply_form=form)
 
