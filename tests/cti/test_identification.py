@@ -35,6 +35,8 @@ def ring(caller, call_id="c1", pbx=None):
         "(22) 123-45-67",
         "+48 (22) 123 45 67",
         " +48.22.123.45.67 ",
+        "+48 22 123 45 67 ext. 12",
+        "(0-22) 123 45 67",
     ],
 )
 def test_every_written_form_of_a_desk_number_finds_its_owner(caller):
