@@ -207,3 +207,19 @@ def test_portal_on_a_phone(new_page, base_url, desk):
     screenshot(phone, "12-portal-home-phone")
     width = phone.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], f"page scrolls sideways: {width}px"
+
+
+def test_console_on_a_phone(new_page, base_url, desk):
+    caller = PersonFactory(full_name="Mobile Caller", is_vip=True)
+    PhoneNumberFactory(person=caller, raw="+48 601 222 333")
+    ticket = make_ticket(caller=caller, title="Laptop does not charge")
+    phone = new_page(viewport=PHONE)
+    login(phone, base_url, "anna", PASSWORD)
+    phone.goto(f"{base_url}/console/?queue=open")
+    expect(phone.locator(f"tr[data-number='{ticket.number}']")).to_be_visible()
+    screenshot(phone, "13-console-queue-phone")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    phone.get_by_role("link", name=ticket.number).click()
+    expect(phone.get_by_test_id("caller-name")).to_have_text("Mobile Caller")
+    screenshot(phone, "14-console-ticket-phone")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
