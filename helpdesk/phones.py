@@ -74,7 +74,8 @@ def normalize_phone(raw: str, *, region: str | None = None) -> NormalizedPhone:
     """
     if is_withheld(raw):
         raise InvalidPhoneNumber(raw, _("The number is withheld or empty."))
-    text = raw.strip()
+    # A "tel:" URI (RFC 3966), as some PBXs and directories write numbers.
+    text = re.sub(r"^tel:", "", raw.strip(), flags=re.IGNORECASE)
     compact = _SEPARATORS.sub("", text)
     if EXTENSION_PATTERN.match(compact):
         return NormalizedPhone(e164=f"ext:{compact}")

@@ -34,6 +34,8 @@ from tests.factories import PersonFactory, PhoneNumberFactory
         "022 123 45 67",  # the old national form with a trunk 0
         "+48 (0) 22 123 45 67",
         "  +48 22 123 45 67  ",
+        "tel:+48-22-123-45-67",
+        "+48\u00a022\u00a0123\u00a045\u00a067",  # no-break spaces pasted from a document
     ],
 )
 def test_polish_desk_number_written_any_way_normalises_to_one_key(raw):
