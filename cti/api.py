@@ -24,6 +24,10 @@ as Zammad does: ``{}``, ``{"action": "reject", "reason": "busy"}``, 401 for a ba
 Routing hint, ``GET /api/v1/cti/<token>/route?from=<number>[&format=text]``: JSON
 ``{"target": "agent"|"queue", "extension"|"queue": ..., "reason": "sticky"|"vip"|"default"}``
 or one line ``agent 201 sticky`` / ``queue vip vip`` for dial plans.
+
+Block list, ``/cti/api/blocked-numbers/`` (session or token auth, the blockednumber model
+permissions, i.e. administrators): GET lists, POST ``{"number": "...", "reason": "..."}``
+blocks a number written in any form, DELETE ``<id>/`` unblocks.
 """
 
 from __future__ import annotations
@@ -40,9 +44,14 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.permissions import DjangoModelPermissions
+from rest_framework.response import Response
 
 from cti import selectors, services
-from cti.models import CallEvent, Pbx
+from cti.models import BlockedNumber, CallEvent, Pbx
+from helpdesk.phones import InvalidPhoneNumber
 
 logger = logging.getLogger(__name__)
 
@@ -248,3 +257,54 @@ def route(request: HttpRequest, token: str) -> HttpResponse:
     if request.GET.get("format") == "text":
         return HttpResponse(hint.as_text() + "\n", content_type="text/plain; charset=utf-8")
     return JsonResponse(hint.as_dict())
+
+
+# --- block list (REST, for administrators) -----------------------------------------------
+
+
+class BlockedNumberPermission(DjangoModelPermissions):
+    """Reading the block list needs the view permission too, not just a login."""
+
+    perms_map = {**DjangoModelPermissions.perms_map, "GET": ["%(app_label)s.view_%(model_name)s"]}
+
+
+class BlockedNumberSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = BlockedNumber
+        fields = ["id", "e164", "reason", "created_at"]
+        read_only_fields = fields
+
+
+class BlockedNumberInputSerializer(serializers.Serializer):
+    number = serializers.CharField(max_length=40)
+    reason = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+
+class BlockedNumberViewSet(
+    mixins.ListModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet
+):
+    """Numbers whose calls the PBX is told to reject: list, block (any written form), unblock."""
+
+    queryset = BlockedNumber.objects.order_by("e164")
+    serializer_class = BlockedNumberSerializer
+    permission_classes = [BlockedNumberPermission]
+
+    @extend_schema(request=BlockedNumberInputSerializer, responses=BlockedNumberSerializer)
+    def create(self, request):
+        data = BlockedNumberInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            blocked = services.blocked_number_add(
+                number=data.validated_data["number"],
+                reason=data.validated_data.get("reason", ""),
+                by=request.user,
+            )
+        except InvalidPhoneNumber:
+            raise serializers.ValidationError(
+                {"number": [_("This is not a valid phone number.")]}
+            ) from None
+        return Response(BlockedNumberSerializer(blocked).data, status=status.HTTP_201_CREATED)
+
+
+blocked_number_list = BlockedNumberViewSet.as_view({"get": "list", "post": "create"})
+blocked_number_detail = BlockedNumberViewSet.as_view({"delete": "destroy"})

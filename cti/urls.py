@@ -17,4 +17,6 @@ urlpatterns = [
     path("bench/echo/<int:user_id>/", views.bench_echo, name="bench_echo"),
     # PBX events in (the Zammad-compatible endpoint lives at /api/v1/cti/, see helpdesk.urls).
     path("webhook/<int:pbx_id>/", api.generic_webhook, name="webhook"),
+    path("api/blocked-numbers/", api.blocked_number_list, name="blocked_number_list"),
+    path("api/blocked-numbers/<int:pk>/", api.blocked_number_detail, name="blocked_number_detail"),
 ]

@@ -110,3 +110,43 @@ def test_admin_pages_for_calls_and_events_render(client, admin_user):
         f"/admin/cti/call/{Call.objects.get().pk}/change/",
     ]:
         assert client.get(url).status_code == 200, url
+
+
+def test_api_blocks_lists_and_unblocks_for_an_administrator(client, admin_user):
+    from django.urls import reverse
+
+    client.force_login(admin_user)
+    url = reverse("cti:blocked_number_list")
+    response = client.post(
+        url, {"number": "0048 (22) 123-45-67", "reason": "spam"}, content_type="application/json"
+    )
+    assert response.status_code == 201
+    assert response.json()["e164"] == "+48221234567"
+    assert BlockedNumber.objects.get().created_by == admin_user
+    assert [row["e164"] for row in client.get(url).json()["results"]] == ["+48221234567"]
+    blocked = BlockedNumber.objects.get()
+    detail = reverse("cti:blocked_number_detail", args=[blocked.pk])
+    assert client.delete(detail).status_code == 204
+    assert BlockedNumber.objects.count() == 0
+
+
+def test_api_refuses_an_invalid_number(client, admin_user):
+    from django.urls import reverse
+
+    client.force_login(admin_user)
+    response = client.post(
+        reverse("cti:blocked_number_list"), {"number": "abc"}, content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert "number" in response.json()
+
+
+def test_agents_and_anonymous_cannot_use_the_block_list_api(client, agent):
+    from django.urls import reverse
+
+    url = reverse("cti:blocked_number_list")
+    assert client.get(url).status_code in (401, 403)
+    client.force_login(agent)
+    assert client.get(url).status_code == 403
+    assert client.post(url, {"number": "+48221234567"}).status_code == 403
+    assert BlockedNumber.objects.count() == 0
