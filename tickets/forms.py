@@ -28,6 +28,7 @@ class MultipleFileField(forms.FileField):
     """Several files in one input; each is checked for size and real type like the API does."""
 
     widget = MultipleFileInput
+    max_files = 10
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("required", False)
@@ -38,6 +39,10 @@ class MultipleFileField(forms.FileField):
         single = super().clean
         uploads = data if isinstance(data, list | tuple) else [data]
         cleaned = [single(upload, initial) for upload in uploads if upload]
+        if len(cleaned) > self.max_files:
+            raise ValidationError(
+                _("Attach at most %(count)s files at a time.") % {"count": self.max_files}
+            )
         errors = []
         for upload in cleaned:
             try:

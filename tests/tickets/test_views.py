@@ -786,3 +786,13 @@ def test_user_reply_to_a_ticket_waiting_for_a_third_party_keeps_it_pending(
     ticket.refresh_from_db()
     assert ticket.status == Status.PENDING
     assert ticket.comments.count() == 1
+
+
+def test_too_many_files_at_once_are_refused(client, end_user, first_line):
+    uploads = [SimpleUploadedFile(f"note{i}.txt", b"text\n") for i in range(11)]
+    response = login(client, end_user).post(
+        reverse("tickets:create"), {"title": "Many", "description": "x", "attachments": uploads}
+    )
+    assert response.status_code == 200
+    assert b"Attach at most 10 files at a time." in response.content
+    assert Ticket.objects.count() == 0
