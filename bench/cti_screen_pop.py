@@ -128,6 +128,10 @@ def start_server(workers: int) -> tuple[str, subprocess.Popen]:
 
     port = free_port()
     env = {**os.environ, "CTI_BENCH_ENDPOINTS": "1", "DEBUG": "false"}
+    # Under ASGI every request runs its sync code in a thread of its own, so persistent
+    # connections (CONN_MAX_AGE > 0) pile up one per request thread until PostgreSQL
+    # refuses clients (measured: "too many clients" within seconds at 100 rings/s).
+    env.setdefault("DATABASE_CONN_MAX_AGE", "0")
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "helpdesk.asgi:application", "--host", "127.0.0.1",
          "--port", str(port), "--workers", str(workers), "--log-level", "warning",
@@ -145,6 +149,24 @@ def start_server(workers: int) -> tuple[str, subprocess.Popen]:
             time.sleep(0.3)
     process.terminate()
     raise SystemExit("the server did not start")
+
+
+def server_cpu_seconds(pid: int | None) -> float:
+    """CPU time (user + system) of the server process and its workers, from /proc."""
+    if pid is None:
+        return float("nan")
+    pids = [pid]
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as children:
+            pids += [int(child) for child in children.read().split()]
+        total = 0
+        for each in pids:
+            with open(f"/proc/{each}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    except OSError:
+        return float("nan")
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -168,6 +190,7 @@ class Consoles:
         self.latencies: dict[str, list[float]] = defaultdict(list)
         self.received: dict[str, int] = defaultdict(int)
         self.unexpected = 0
+        self.server_pid: int | None = None
 
     async def open(self) -> None:
         import websockets
@@ -225,6 +248,7 @@ async def phase(kind, consoles, http, *, rate, duration, request_for) -> dict:
     agents = consoles.agents
     errors = 0
     tasks = []
+    cpu_before = server_cpu_seconds(consoles.server_pid)
     start = time.perf_counter()
 
     async def send(number: int):
@@ -250,7 +274,9 @@ async def phase(kind, consoles, http, *, rate, duration, request_for) -> dict:
     while consoles.received[kind] < total and time.perf_counter() < grace:
         await asyncio.sleep(0.1)
     latencies = consoles.latencies[kind]
+    cpu = server_cpu_seconds(consoles.server_pid) - cpu_before
     return {
+        "server_cpu_ms": cpu * 1000 / total,
         "kind": kind,
         "sent": total,
         "received": consoles.received[kind],
@@ -269,6 +295,7 @@ async def run(args, data) -> list[dict]:
     import httpx
 
     consoles = Consoles(args.url, data["agents"])
+    consoles.server_pid = data.get("server_pid")
     await consoles.open()
     print(f"{len(consoles.sockets)} consoles connected", flush=True)
     run_id = data["run_id"]
@@ -345,6 +372,7 @@ def main() -> None:
     server = None
     if not args.url:
         args.url, server = start_server(args.workers)
+        data["server_pid"] = server.pid
         print(f"started uvicorn --workers {args.workers} at {args.url}")
     try:
         results = asyncio.run(run(args, data))
@@ -357,16 +385,19 @@ def main() -> None:
     print()
     print(f"{args.consoles} consoles, {args.rate:g}/s for {args.duration:g} s per phase")
     header = f"{'':12} {'sent':>6} {'lost':>5} {'rate/s':>7} {'p50 ms':>8} {'p95 ms':>8}"
-    print(header + f" {'p99 ms':>8} {'max ms':>8}")
+    print(header + f" {'p99 ms':>8} {'max ms':>8} {'server CPU ms/event':>20}")
     for result in results:
         print(
             f"{result['kind']:12} {result['sent']:6d} {result['lost']:5d} {result['rate']:7.1f}"
             f" {result['p50']:8.1f} {result['p95']:8.1f} {result['p99']:8.1f} {result['max']:8.1f}"
+            f" {result['server_cpu_ms']:20.2f}"
             + (f"  ({result['http_errors']} HTTP errors)" if result["http_errors"] else "")
         )
     baseline, pop = results
     print(f"screen pop p99 / baseline p99 = {pop['p99'] / baseline['p99']:.2f}")
     print(f"cards lost: {pop['lost']}")
+    with open("/proc/loadavg") as load:
+        print(f"load average after the run: {' '.join(load.read().split()[:3])}")
 
 
 def _count(label: str) -> int:
