@@ -560,6 +560,9 @@ def _apply_hangup(call: Call, *, cause: str, at: datetime) -> None:
         )
 
 
+# Calls ended per sweep: a backlog (after an outage) drains over a few sweeps instead of
+# stalling the one ring request that happens to run the sweep.
+STALE_BATCH = 50
 _last_stale_sweep = float("-inf")
 
 
@@ -598,7 +601,7 @@ def calls_end_stale(*, now: datetime | None = None) -> int:
         Call.objects.select_for_update(skip_locked=True).filter(
             Q(state=Call.State.RINGING, started_at__lt=now - ring_limit)
             | Q(state=Call.State.ANSWERED, answered_at__lt=now - talk_limit)
-        )[:500]
+        )[:STALE_BATCH]
     )
     for call in stale:
         limit = ring_limit if call.state == Call.State.RINGING else talk_limit

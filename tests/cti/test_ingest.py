@@ -463,3 +463,13 @@ def test_ring_traffic_sweeps_stale_calls_now_and_then(
     with django_capture_on_commit_callbacks(execute=True):
         ingest(pbx, "ring", call_id="next2")
     assert Call.objects.get(call_id="lost2").state == Call.State.RINGING
+
+
+def test_a_backlog_of_stale_calls_drains_in_batches(pbx, settings, monkeypatch):
+    settings.CTI_RING_TIMEOUT = 60
+    monkeypatch.setattr(services, "STALE_BATCH", 2)
+    for index in range(3):
+        ingest(pbx, "ring", call_id=f"old-{index}", occurred_at=timezone.now() - timedelta(hours=1))
+    assert services.calls_end_stale() == 2
+    assert services.calls_end_stale() == 1
+    assert not Call.objects.filter(state=Call.State.RINGING).exists()
