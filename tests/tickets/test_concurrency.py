@@ -179,3 +179,31 @@ def test_stale_save_inside_a_service_becomes_a_conflict_with_the_current_version
         services._save(ticket, ["title"])
     assert error.value.current_version == 4
     assert Ticket.objects.get(pk=ticket.pk).title == "VPN drops every hour"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_tickets_created_at_the_same_time_get_distinct_consecutive_numbers(end_user):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs concurrent connections (PostgreSQL)")
+    make_ticket(caller=end_user.person)  # the counter row exists
+    barrier = threading.Barrier(3)
+    errors = []
+
+    def create_five():
+        try:
+            barrier.wait(timeout=10)
+            for _ in range(5):
+                make_ticket(caller=end_user.person)
+        except Exception as error:
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=create_five) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    numbers = sorted(Ticket.objects.values_list("number", flat=True))
+    assert numbers == [f"INC-{n:06d}" for n in range(1, 17)]
