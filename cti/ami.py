@@ -245,15 +245,14 @@ def _fresh_connection() -> None:
         close_old_connections()
 
 
-def _ingest_sync(pbx_id: int, arguments: dict) -> None:
+def _ingest_sync(pbx: Pbx, arguments: dict) -> None:
     from cti import services
 
     _fresh_connection()
-    pbx = Pbx.objects.get(pk=pbx_id)
     try:
         services.call_event_ingest(pbx=pbx, source=CallEvent.Source.AMI, **arguments)
     except services.InvalidCallEvent as error:
-        logger.warning("AMI event for PBX %s ignored: %s; %r", pbx_id, error, arguments)
+        logger.warning("AMI event for PBX %s ignored: %s; %r", pbx.pk, error, arguments)
 
 
 def _extensions_sync(pbx_id: int) -> set[str]:
@@ -274,8 +273,9 @@ class AmiListener:
         *,
         initial_backoff: float = 1.0,
         max_backoff: float | None = None,
-        ingest: Callable[[int, dict], Awaitable[None]] | None = None,
+        ingest: Callable[[Pbx, dict], Awaitable[None]] | None = None,
     ):
+        self.pbx = pbx
         self.pbx_id = pbx.pk
         self.host = pbx.ami_host
         self.port = pbx.ami_port
@@ -344,7 +344,7 @@ class AmiListener:
             if arguments is None:
                 continue
             try:
-                await self.ingest(self.pbx_id, arguments)
+                await self.ingest(self.pbx, arguments)
             except Exception:
                 # The event row records the failure; one bad event must not stop the feed.
                 logger.exception("AMI event %s could not be stored", event.get("Event"))
