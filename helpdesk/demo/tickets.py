@@ -231,6 +231,7 @@ def build_story(
     status: str | None = None,
     caller: Caller | None = None,
     channel: str | None = None,
+    scenario: Scenario | None = None,
 ):
     """One ticket with its comments and timeline, ending in ``status`` before ``now``.
 
@@ -239,7 +240,7 @@ def build_story(
     """
     status = status or rng.choices(STATUSES, STATUS_WEIGHTS)[0]
     channel = channel or rng.choices(CHANNELS, CHANNEL_WEIGHTS)[0]
-    scenario = rng.choice(context.scenarios)
+    scenario = scenario or rng.choice(context.scenarios)
     if caller is None:
         pool = context.callers_with_login if channel == "portal" else context.callers
         caller = rng.choice(pool)
@@ -439,22 +440,72 @@ def _take_numbers(counts: dict[str, int]) -> dict[str, int]:
     return first
 
 
+def _shift(story, delta: timedelta) -> None:
+    ticket, comments, timeline = story
+    for name in ("created_at", "updated_at", "first_response_at", "resolved_at", "closed_at"):
+        if ticket[name] is not None:
+            ticket[name] += delta
+    for row in (*comments, *timeline):
+        row["created_at"] += delta
+
+
+def mass_incident(rng: random.Random, context: StoryContext, *, children: int = 6):
+    """A CRM outage: one P1 parent ticket and the callers' tickets that arrived with it.
+
+    Returns ``(parent_story, child_stories)``; the children are reported within the hour
+    after the parent and resolved as duplicates of it.
+    """
+    crm = next(s for s in context.scenarios if s.title.startswith("CRM very slow"))
+    parent = build_story(rng, context, status="resolved", channel="phone", scenario=crm)
+    parent[0].update(
+        title="CRM down for the whole Customer Care",
+        description="No consultant in Kraków or Gdańsk can open customer cards since 9:40.",
+        impact=1,
+        urgency=1,
+        priority=context.matrix[(1, 1)],
+    )
+    started = parent[0]["created_at"]
+    stories = []
+    for _ in range(children):
+        story = build_story(
+            rng, context, status="resolved", channel=rng.choice(["phone", "email"]), scenario=crm
+        )
+        target = started + timedelta(minutes=rng.uniform(1, 60))
+        latest = context.now - story[0]["updated_at"]
+        _shift(story, min(target - story[0]["created_at"], latest))
+        ticket = story[0]
+        ticket["resolution_code"] = "duplicate"
+        ticket["resolution_notes"] = data.RESOLUTIONS["duplicate"]
+        for entry in story[2]:
+            if entry["transition"] == "resolve":
+                entry["note"] = ticket["resolution_notes"]
+        stories.append(story)
+    return parent, stories
+
+
 @transaction.atomic
-def seed_tickets(count: int, *, rng: random.Random, context: StoryContext, pinned=()) -> int:
+def seed_tickets(
+    count: int, *, rng: random.Random, context: StoryContext, pinned=(), mass_children: int = 6
+) -> int:
     """Write ``count`` ticket stories; ``pinned`` are (caller, status, channel) for the first ones.
 
+    ``mass_children + 1`` of them form a mass incident (a parent and its children).
     Returns how many tickets were created.
     """
     from tickets.models import TICKET_NUMBER_PREFIX, Comment, Ticket, TimelineEntry
 
     stories = []
-    for index in range(count):
+    parent, children = mass_incident(rng, context, children=mass_children)
+    stories.append(parent)
+    stories.extend(children)
+    for index in range(count - len(stories)):
         if index < len(pinned):
             caller, status, channel = pinned[index]
             stories.append(build_story(rng, context, caller=caller, status=status, channel=channel))
         else:
             stories.append(build_story(rng, context))
     # Numbers follow creation time, as they would have been handed out.
+    parent_ticket, child_tickets = parent[0], [id(story[0]) for story in children]
     stories.sort(key=lambda story: story[0]["created_at"])
     counts: dict[str, int] = {}
     for ticket, _comments, _timeline in stories:
@@ -467,6 +518,10 @@ def seed_tickets(count: int, *, rng: random.Random, context: StoryContext, pinne
         next_number[kind] += 1
         tickets.append(Ticket(**ticket))
     Ticket.objects.bulk_create(tickets, batch_size=500)
+    by_story = {id(story[0]): saved for story, saved in zip(stories, tickets, strict=True)}
+    Ticket.objects.filter(pk__in=[by_story[key].pk for key in child_tickets]).update(
+        parent_id=by_story[id(parent_ticket)].pk
+    )
 
     comments = []
     for saved, (_ticket, story_comments, _timeline) in zip(tickets, stories, strict=True):

@@ -94,6 +94,18 @@ def test_seed_demo_ticket_histories_match_their_state():
     assert not Comment.objects.filter(is_internal=True, author__groups__name=Role.END_USER).exists()
 
 
+def test_seed_demo_has_a_mass_incident_with_children():
+    _seed()
+    parent = Ticket.objects.get(title__startswith="CRM down", parent__isnull=True)
+    assert parent.priority == 1
+    children = list(parent.children.all())
+    assert len(children) == 6
+    for child in children:
+        assert child.service_id == parent.service_id
+        assert child.resolution_code == "duplicate"
+        assert child.created_at >= parent.created_at
+
+
 def test_seed_demo_twice_duplicates_nothing():
     _seed()
     first = _counts()
