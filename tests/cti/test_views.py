@@ -305,3 +305,21 @@ def test_console_widget_is_rendered_on_console_pages_for_agents(signed_in):
     text = signed_in.get(reverse("cti:call_log")).content.decode()
     assert 'id="cti-console"' in text
     assert "cti/console.js" in text
+
+
+def test_ticket_page_lists_the_calls_linked_to_it(signed_in, agent):
+    person = PersonFactory()
+    ticket = make_ticket(caller=person)
+    call = make_call(person=person, agent=agent)
+    call.tickets.add(ticket)
+    text = signed_in.get(ticket.get_absolute_url(), follow=True).content.decode()
+    assert "cti-ticket-calls" in text
+    assert "Answered" in text
+
+
+def test_ticket_page_without_calls_has_no_calls_section(signed_in):
+    ticket = make_ticket(caller=PersonFactory())
+    assert (
+        "cti-ticket-calls"
+        not in signed_in.get(ticket.get_absolute_url(), follow=True).content.decode()
+    )
