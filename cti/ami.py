@@ -197,14 +197,22 @@ def translate(event: dict[str, str], *, extensions: Collection[str] = ()) -> dic
         }
     if name == "DialBegin":
         target = extension_of(event.get("DestChannel", "")) or event.get("DestCallerIDNum", "")
-        if caller in extensions and target not in extensions:
-            dialled = event.get("DestCallerIDNum") or event.get("DialString", "")
+        # An agent dialling out: the calling channel is the agent's phone (its caller ID is
+        # the dialled number when the call was originated by click-to-dial).
+        own = extension_of(event.get("Channel", ""))
+        agent = own if own in extensions else caller if caller in extensions else ""
+        if agent and target not in extensions:
+            dialled = event.get("DestCallerIDNum", "").replace("<unknown>", "")
+            dialled = dialled or event.get("DialString", "")
+            if "/" in dialled:  # a dial string such as "trunk/0601234567"
+                dialled = dialled.rsplit("/", 1)[-1]
             return {
                 **base,
                 "kind": "ring",
                 "direction": "outbound",
-                "called": dialled if dialled != "<unknown>" else "",
-                "extensions": [caller],
+                "caller": agent,
+                "called": dialled,
+                "extensions": [agent],
             }
         return {
             **base,

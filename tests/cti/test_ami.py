@@ -374,3 +374,43 @@ def test_cti_ami_command_needs_a_configured_asterisk():
     PbxFactory(kind="asterisk", ami_host="")
     with pytest.raises(CommandError, match="No active Asterisk"):
         call_command("cti_ami")
+
+
+def test_click_to_dial_call_is_outbound_from_the_agent_channel():
+    # Originate rings PJSIP/2001 with the dialled number as its caller ID, then dials out.
+    arguments = ami.translate(
+        {
+            "Event": "DialBegin",
+            "Linkedid": "o.1",
+            "Uniqueid": "o.1",
+            "Channel": "PJSIP/2001-00000007",
+            "CallerIDNum": "+48221234567",
+            "DestChannel": "PJSIP/trunk-00000008",
+            "DestCallerIDNum": "<unknown>",
+            "DialString": "trunk/+48221234567",
+        },
+        extensions={"2001"},
+    )
+    assert arguments["direction"] == "outbound"
+    assert arguments["caller"] == "2001"
+    assert arguments["called"] == "+48221234567"
+    assert arguments["extensions"] == ["2001"]
+
+
+def test_queue_dialling_an_agent_through_a_local_channel_is_inbound():
+    arguments = ami.translate(
+        {
+            "Event": "DialBegin",
+            "Linkedid": "q.1",
+            "Uniqueid": "q.2",
+            "Channel": "Local/2001@from-queue-00000001;2",
+            "CallerIDNum": "+48221234567",
+            "DestChannel": "PJSIP/2001-00000009",
+            "DestCallerIDNum": "2001",
+            "Exten": "100",
+        },
+        extensions={"2001"},
+    )
+    assert arguments.get("direction", "inbound") == "inbound"
+    assert arguments["caller"] == "+48221234567"
+    assert arguments["extensions"] == ["2001"]
