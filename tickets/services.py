@@ -55,6 +55,9 @@ DEFAULT_PRIORITY_MATRIX: dict[tuple[int, int], int] = {
     (4, 1): 3, (4, 2): 4, (4, 3): 4, (4, 4): 5,
 }  # fmt: skip
 PRIORITY_CACHE_KEY = "tickets:priority-matrix"
+# Fields a transition changes that get their own old -> new line in the timeline (the
+# milestone timestamps and notes are on the transition's own line).
+TRANSITION_RECORDED_FIELDS = frozenset({"group", "assignee", "pending_reason", "resolution_code"})
 # A ticket that went through one of these was not solved during the first contact.
 FIRST_CONTACT_BREAKERS = ("escalate", "transfer", "reopen")
 
@@ -374,7 +377,7 @@ def _transition(
     )
     for field in extra_fields:
         old, new = old_values[field], getattr(ticket, field)
-        if field in {"group", "assignee"} and old != new:
+        if field in TRANSITION_RECORDED_FIELDS and old != new:
             _timeline(
                 ticket,
                 by,

@@ -263,3 +263,21 @@ def test_parent_links_cannot_form_a_loop(ticket, agent):
             )
         assert "parent" in error.value.message_dict
     assert Ticket.objects.get(pk=ticket.pk).parent is None
+
+
+def test_fields_a_transition_changes_are_recorded_with_displayed_values(ticket, agent, end_user):
+    ticket = services.ticket_assign(ticket=ticket, by=agent, assignee=agent)
+    ticket = services.ticket_pend(ticket=ticket, by=agent, reason=PendingReason.THIRD_PARTY)
+    ticket = services.ticket_resolve(ticket=ticket, by=agent, code="workaround", notes="OWA.")
+    ticket = services.ticket_reopen(ticket=ticket, by=end_user)
+    changes = [
+        (e.field, e.old_display, e.new_display, e.actor.username)
+        for e in ticket.timeline.filter(kind=TimelineEntry.Kind.FIELD_CHANGE)
+    ]
+    assert changes == [
+        ("assignee", "", "agent", "agent"),
+        ("pending_reason", "", "Waiting for a third party", "agent"),
+        ("resolution_code", "", "Solved with a workaround", "agent"),
+        ("pending_reason", "Waiting for a third party", "", "agent"),
+        ("resolution_code", "Solved with a workaround", "", "enduser"),
+    ]
