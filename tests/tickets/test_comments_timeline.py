@@ -281,3 +281,29 @@ def test_fields_a_transition_changes_are_recorded_with_displayed_values(ticket, 
         ("pending_reason", "Waiting for a third party", "", "agent"),
         ("resolution_code", "Solved with a workaround", "", "enduser"),
     ]
+
+
+# --- who sees which tickets ---
+
+
+def test_end_user_sees_only_tickets_where_they_are_the_caller(
+    ticket, end_user, other_end_user, agent, change_board
+):
+    theirs = make_ticket(caller=other_end_user.person)
+    assert list(selectors.ticket_queryset_for(end_user)) == [ticket]
+    assert list(selectors.ticket_queryset_for(other_end_user)) == [theirs]
+    for staff in (agent, change_board):
+        assert set(selectors.ticket_queryset_for(staff)) == {ticket, theirs}
+    assert selectors.ticket_get_for(end_user, number=ticket.number) == ticket
+    with pytest.raises(Ticket.DoesNotExist):
+        selectors.ticket_get_for(end_user, number=theirs.number)
+
+
+def test_login_without_a_person_or_anonymous_sees_no_tickets(ticket):
+    from django.contrib.auth.models import AnonymousUser
+
+    from tests.factories import make_user
+
+    loner = make_user("end_user", person=False, username="loner")
+    assert list(selectors.ticket_queryset_for(loner)) == []
+    assert list(selectors.ticket_queryset_for(AnonymousUser())) == []
