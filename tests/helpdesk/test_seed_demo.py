@@ -5,6 +5,7 @@ from itertools import pairwise
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
+from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
@@ -22,14 +23,30 @@ def _seed() -> str:
     return out.getvalue()
 
 
+@pytest.fixture(scope="module")
+def seeded(django_db_setup, django_db_blocker):
+    """Seed once for the module (a few seconds), inside a transaction rolled back at the end.
+
+    Each test's own transaction nests in it as a savepoint, so tests still cannot see each
+    other's changes.
+    """
+    with django_db_blocker.unblock():
+        outer = transaction.atomic()
+        outer.__enter__()
+        try:
+            yield _seed()
+        finally:
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
+
+
 def _counts() -> dict[str, int]:
     models = [Site, SupportGroup, Service, Category, Person, PhoneNumber, User]
     models += [Ticket, Comment, TimelineEntry]
     return {model.__name__: model.objects.count() for model in models}
 
 
-def test_seed_demo_builds_the_organisation():
-    _seed()
+def test_seed_demo_builds_the_organisation(seeded):
     assert Site.objects.count() == 3
     assert SupportGroup.objects.filter(tier=SupportGroup.Tier.FIRST).count() == 1
     assert set(
@@ -52,8 +69,7 @@ def test_seed_demo_builds_the_organisation():
     assert jan.phone_numbers.filter(e164="+48601234567").exists()
 
 
-def test_seed_demo_tickets_cover_every_state_and_channel_over_90_days():
-    _seed()
+def test_seed_demo_tickets_cover_every_state_and_channel_over_90_days(seeded):
     assert Ticket.objects.count() == 2000
     by_status = dict(Ticket.objects.values_list("status").annotate(n=Count("id")))
     assert set(by_status) == set(Status.values)
@@ -69,8 +85,7 @@ def test_seed_demo_tickets_cover_every_state_and_channel_over_90_days():
         assert Ticket.objects.filter(number=f"{prefix}-{counter.value:06d}").exists()
 
 
-def test_seed_demo_ticket_histories_match_their_state():
-    _seed()
+def test_seed_demo_ticket_histories_match_their_state(seeded):
     assert not Ticket.objects.filter(status=Status.RESOLVED, resolved_at__isnull=True).exists()
     assert not Ticket.objects.filter(status=Status.CLOSED, closed_at__isnull=True).exists()
     assert not Ticket.objects.filter(status=Status.PENDING, pending_reason="").exists()
@@ -94,8 +109,7 @@ def test_seed_demo_ticket_histories_match_their_state():
     assert not Comment.objects.filter(is_internal=True, author__groups__name=Role.END_USER).exists()
 
 
-def test_seed_demo_has_a_mass_incident_with_children():
-    _seed()
+def test_seed_demo_has_a_mass_incident_with_children(seeded):
     parent = Ticket.objects.get(title__startswith="CRM down", parent__isnull=True)
     assert parent.priority == 1
     children = list(parent.children.all())
@@ -106,16 +120,16 @@ def test_seed_demo_has_a_mass_incident_with_children():
         assert child.created_at >= parent.created_at
 
 
-def test_seed_demo_twice_duplicates_nothing():
-    _seed()
+def test_seed_demo_twice_duplicates_nothing(seeded):
+    assert "2000 tickets created" in seeded
     first = _counts()
     output = _seed()
     assert _counts() == first
     assert "0 tickets created" in output
 
 
-def test_demo_logins_sign_in_with_their_roles(client):
-    output = _seed()
+def test_demo_logins_sign_in_with_their_roles(client, seeded):
+    output = seeded
     assert "password for all: demo" in output
     expected = {
         "admin": Role.ADMINISTRATOR,
