@@ -64,10 +64,17 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
         for group in self.joined:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
+        cards = await database_sync_to_async(notify.cards_for_agent)(user)
+        # "calls" lets a reconnecting console drop cards of calls that ended meanwhile.
         await self.send_json(
-            {"type": "hello", "user_id": user.pk, "presence": snapshot["presence"]}
+            {
+                "type": "hello",
+                "user_id": user.pk,
+                "presence": snapshot["presence"],
+                "calls": [message["call"]["id"] for message in cards],
+            }
         )
-        for message in await database_sync_to_async(notify.cards_for_agent)(user):
+        for message in cards:
             await self.send_json(_client_message(message))
 
     async def disconnect(self, code):

@@ -131,7 +131,7 @@ def test_agent_signed_in_with_session_cookie_connects_through_the_asgi_app(agent
         ok, _code = await communicator.connect(timeout=TIMEOUT)
         assert ok
         hello = await communicator.receive_json_from(timeout=TIMEOUT)
-        assert hello == {"type": "hello", "user_id": agent.pk, "presence": None}
+        assert hello == {"type": "hello", "user_id": agent.pk, "presence": None, "calls": []}
         await communicator.disconnect()
 
     run(scenario)
@@ -210,7 +210,12 @@ def test_reconnecting_console_gets_the_ringing_card_from_the_database(
     ingest(pbx, "ring", extensions=["201"])
 
     async def scenario():
-        console = await connected(alice)
+        console = communicator_for(alice)
+        ok, _code = await console.connect(timeout=TIMEOUT)
+        assert ok
+        hello = await console.receive_json_from(timeout=TIMEOUT)
+        call_id = await database_sync_to_async(lambda: Call.objects.get().pk)()
+        assert hello["calls"] == [call_id]
         message = await console.receive_json_from(timeout=TIMEOUT)
         assert message["type"] == "screen_pop"
         assert message["call"]["state"] == "ringing"

@@ -92,6 +92,13 @@
         userId = message.user_id;
         presence.disabled = false;
         setPresence(message.presence || { state: "away" });
+        // After a reconnect: cards of calls that ended while we were away are stale.
+        cards.querySelectorAll(".cti-card").forEach(function (card) {
+          var live = card.dataset.callState === "ringing" || card.dataset.callState === "answered";
+          if (live && (message.calls || []).indexOf(Number(card.dataset.callId)) === -1) {
+            removeCard(card);
+          }
+        });
         break;
       case "screen_pop":
       case "call_update":
