@@ -151,6 +151,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tickets.close_resolved_tickets",
         "schedule": env.float("AUTO_CLOSE_SWEEP_SECONDS", default=300.0),
     },
+    "cti-end-stale-calls": {
+        "task": "cti.end_stale_calls",
+        "schedule": float(env.int("CTI_STALE_SWEEP_SECONDS", default=60)),
+    },
 }
 
 # --- Auth ------------------------------------------------------------------------------
