@@ -796,3 +796,29 @@ def test_too_many_files_at_once_are_refused(client, end_user, first_line):
     assert response.status_code == 200
     assert b"Attach at most 10 files at a time." in response.content
     assert Ticket.objects.count() == 0
+
+
+def test_large_queues_show_capped_counts_and_ask_to_narrow(client, agent, first_line, monkeypatch):
+    from tickets.views import common, console
+
+    monkeypatch.setattr(console, "QUEUE_COUNT_CAP", 2)
+    monkeypatch.setattr(common.CappedPaginator, "cap", 2)
+    for index in range(3):
+        make_ticket(title=f"Flood {index}")
+    content = login(client, agent).get(reverse("tickets:console") + "?queue=open").content
+    content = content.decode()
+    assert 'data-testid="count-open">2+<' in content
+    assert "More than 2 tickets: narrow the filters or search to see them all." in content
+    narrowed = client.get(reverse("tickets:console") + "?queue=open&q=Flood 1").content.decode()
+    assert "1 ticket" in narrowed
+
+
+def test_search_by_short_or_lowercase_number(client, agent, first_line):
+    ticket = make_ticket(title="Numbered")
+    other = make_ticket(title="Another")
+    login(client, agent)
+    digits = str(int(ticket.number.split("-")[1]))
+    for query in (digits, ticket.number.lower(), ticket.number.replace("-", "")):
+        content = client.get(reverse("tickets:console"), {"queue": "all", "q": query}).content
+        assert f'data-number="{ticket.number}"'.encode() in content, query
+        assert f'data-number="{other.number}"'.encode() not in content, query

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Prefetch, Q
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -29,9 +30,17 @@ from tickets.forms import (
     add_service_errors,
 )
 from tickets.models import OPEN_STATUSES, Attachment, Channel, Ticket
-from tickets.views.common import agent_required, order_by_param, staff_required, ticket_or_404
+from tickets.views.common import (
+    CappedPaginator,
+    agent_required,
+    capped_count,
+    order_by_param,
+    staff_required,
+    ticket_or_404,
+)
 
 QUEUE_PAGE_SIZE = 50
+QUEUE_COUNT_CAP = 9999
 QUEUES = {
     "mine": gettext_lazy("My tickets"),
     "groups": gettext_lazy("My groups"),
@@ -77,14 +86,46 @@ def _queue_condition(queue: str, user) -> Q:
     }[queue]
 
 
-def _queue_counts(user) -> dict[str, int]:
-    """Open tickets per queue, in one query."""
-    return Ticket.objects.filter(status__in=OPEN_STATUSES).aggregate(
-        **{
-            queue: Count("pk", filter=_queue_condition(queue, user))
-            for queue in ("mine", "groups", "unassigned", "open")
-        }
-    )
+def _queue_counts(user) -> dict[str, tuple[int, bool]]:
+    """Open tickets per queue as (count, more than the cap), one small query per queue.
+
+    Separate capped counts use the status/assignee/group indexes; one aggregate with
+    FILTER clauses scanned every open ticket (0.4 s at 1M tickets, 230k open).
+    """
+    open_tickets = Ticket.objects.filter(status__in=OPEN_STATUSES)
+    return {
+        queue: capped_count(open_tickets.filter(_queue_condition(queue, user)), QUEUE_COUNT_CAP)
+        for queue in ("mine", "groups", "unassigned", "open")
+    }
+
+
+TICKET_NUMBER = re.compile(r"^(INC|REQ)-?(\d{1,9})$", re.IGNORECASE)
+
+
+def _search(tickets, text: str):
+    """Search as ``selectors.ticket_search`` does, with indexed fast paths.
+
+    A ticket number, an e-mail address or a phone number is looked up on its own index;
+    OR-ing it with the free-text conditions made PostgreSQL scan every ticket (6-10 s at
+    1M tickets). Free text still goes through ``ticket_search``.
+    """
+    text = text.strip()
+    number = TICKET_NUMBER.match(text)
+    if number:
+        return tickets.filter(number=f"{number[1].upper()}-{int(number[2]):06d}")
+    if "@" in text and " " not in text:
+        return tickets.filter(caller__email__iexact=text)
+    digits = sum(c.isdigit() for c in text)
+    if digits and not any(c.isalpha() for c in text):
+        condition = Q(pk__in=[])
+        if text.isdigit() and len(text) <= 6:
+            condition |= Q(number__in=[f"{prefix}-{int(text):06d}" for prefix in ("INC", "REQ")])
+        e164 = normalize_phone_or_none(text) if digits >= 6 else None
+        if e164:
+            people = PhoneNumber.objects.filter(e164=e164).values("person_id")
+            condition |= Q(caller__in=people)
+        return tickets.filter(condition)
+    return selectors.ticket_search(tickets, text)
 
 
 @staff_required
@@ -108,9 +149,10 @@ def console_queue(request):
         if filters.get(name) not in (None, ""):
             tickets = tickets.filter(**{lookup: filters[name]})
     if filters.get("q"):
-        tickets = selectors.ticket_search(tickets, filters["q"])
+        tickets = _search(tickets, filters["q"])
     sort, ordering = order_by_param(request.GET.get("sort", "-created"), "-created")
-    page = Paginator(tickets.order_by(*ordering), QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
+    paginator = CappedPaginator(tickets.order_by(*ordering), QUEUE_PAGE_SIZE)
+    page = paginator.get_page(request.GET.get("page"))
     params = request.GET.copy()
     for key in ("sort", "page"):
         params.pop(key, None)
@@ -123,7 +165,12 @@ def console_queue(request):
         "form": form,
     }
     counts = _queue_counts(request.user)
-    context["queues"] = [(key, label, counts.get(key)) for key, label in QUEUES.items()]
+    context["queues"] = [
+        {"key": key, "label": label, "count": counts[key][0], "more": counts[key][1]}
+        if key in counts
+        else {"key": key, "label": label, "count": None}
+        for key, label in QUEUES.items()
+    ]
     if request.headers.get("HX-Request"):
         # The list and, out of band, the sort field and the queue counts.
         context["is_htmx"] = True
