@@ -169,7 +169,7 @@ def main() -> None:
     plan = [
         ("ticket list (group + state, 25)", ticket_list, combos),
         ("ticket detail", ticket_detail, numbers),
-        ("phone lookup (/api/people/?phone=)", phone_lookup, lookups),
+        ("phone lookup", phone_lookup, lookups),
     ]
     if args.search and args.mode == "api":
         # What agents type into the console's search box: a number, a caller's e-mail or
