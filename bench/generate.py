@@ -237,6 +237,47 @@ def bump_sequences(conn, models) -> None:
     conn.commit()
 
 
+def fill(conn, *, people: int, tickets: int, seed: int = 42, reset_first: bool = False):
+    """Generate into the migrated database behind ``conn``; False when already there."""
+    from helpdesk.demo.organisation import seed_organisation
+    from helpdesk.demo.tickets import build_context
+    from helpdesk.models import Person, PhoneNumber
+    from tickets.models import Comment, Ticket, TimelineEntry
+
+    if reset_first:
+        reset(conn)
+    existing_tickets = Ticket.objects.count()
+    existing_people = Person.objects.filter(user__isnull=True).count()
+    if existing_tickets == tickets and existing_people >= people:
+        print(
+            f"already generated: {existing_tickets:,} tickets, {existing_people:,} people; "
+            "nothing to do"
+        )
+        return False
+    if existing_tickets or existing_people:
+        raise SystemExit(
+            f"the database holds {existing_tickets:,} tickets and {existing_people:,} "
+            "people; use --reset"
+        )
+    organisation = seed_organisation()
+    rng = random.Random(seed)
+    step = time.perf_counter()
+    callers = generate_people(conn, people, organisation.sites, rng)
+    print(f"people done ({time.perf_counter() - step:.1f} s)")
+    step = time.perf_counter()
+    context = build_context(callers=callers)
+    generate_tickets(conn, tickets, context, rng)
+    print(f"tickets done ({time.perf_counter() - step:.1f} s)")
+    bump_sequences(conn, [Person, PhoneNumber, Ticket, Comment, TimelineEntry])
+    step = time.perf_counter()
+    conn.autocommit = True
+    for model in (Person, PhoneNumber, Ticket, Comment, TimelineEntry):
+        conn.execute(f'VACUUM ANALYZE "{model._meta.db_table}"')
+    conn.autocommit = False
+    print(f"vacuum analyze done ({time.perf_counter() - step:.1f} s)")
+    return True
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tickets", type=int, default=1_000_000)
@@ -257,41 +298,16 @@ def main() -> None:
     django.setup()
     from django.core.management import call_command
 
-    from helpdesk.demo.organisation import seed_organisation
-    from helpdesk.demo.tickets import build_context
-    from helpdesk.models import Person, PhoneNumber
-    from tickets.models import Comment, Ticket, TimelineEntry
-
     call_command("migrate", interactive=False, verbosity=0, skip_checks=True)
     print(f"migrated ({time.perf_counter() - begin:.1f} s)")
-    conn = psycopg_connect()
-    if args.reset:
-        reset(conn)
-    tickets = Ticket.objects.count()
-    people = Person.objects.filter(user__isnull=True).count()
-    if tickets == args.tickets and people >= args.people:
-        print(f"already generated: {tickets:,} tickets, {people:,} people; nothing to do")
-        return
-    if tickets or people:
-        raise SystemExit(
-            f"the database holds {tickets:,} tickets and {people:,} people; use --reset"
+    with psycopg_connect() as conn:
+        fill(
+            conn,
+            people=args.people,
+            tickets=args.tickets,
+            seed=args.seed,
+            reset_first=args.reset,
         )
-    organisation = seed_organisation()
-    rng = random.Random(args.seed)
-    step = time.perf_counter()
-    callers = generate_people(conn, args.people, organisation.sites, rng)
-    print(f"people done ({time.perf_counter() - step:.1f} s)")
-    step = time.perf_counter()
-    context = build_context(callers=callers)
-    generate_tickets(conn, args.tickets, context, rng)
-    print(f"tickets done ({time.perf_counter() - step:.1f} s)")
-    bump_sequences(conn, [Person, PhoneNumber, Ticket, Comment, TimelineEntry])
-    step = time.perf_counter()
-    conn.autocommit = True
-    for model in (Person, PhoneNumber, Ticket, Comment, TimelineEntry):
-        conn.execute(f'VACUUM ANALYZE "{model._meta.db_table}"')
-    print(f"vacuum analyze done ({time.perf_counter() - step:.1f} s)")
-    conn.close()
     print(f"total {time.perf_counter() - begin:.1f} s")
 
 
