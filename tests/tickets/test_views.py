@@ -822,3 +822,12 @@ def test_search_by_short_or_lowercase_number(client, agent, first_line):
         content = client.get(reverse("tickets:console"), {"queue": "all", "q": query}).content
         assert f'data-number="{ticket.number}"'.encode() in content, query
         assert f'data-number="{other.number}"'.encode() not in content, query
+
+
+def test_search_by_e_mail_ignores_case(client, agent, first_line):
+    caller = PersonFactory(email="Marta.Lis@Example.com")
+    ticket = make_ticket(caller=caller, title="Mail search")
+    login(client, agent)
+    for query in ("Marta.Lis@Example.com", "marta.lis@example.com"):
+        content = client.get(reverse("tickets:console"), {"queue": "all", "q": query}).content
+        assert f'data-number="{ticket.number}"'.encode() in content, query
