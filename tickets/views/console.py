@@ -350,14 +350,15 @@ def _people_matching(text: str, limit: int = 10):
     if len(text) < 2:
         return []
     people = person_list().filter(is_active=True)
+    if not any(c.isalpha() for c in text):
+        # A number: only the indexed phone lookup (OR-ed with name matching it scanned people).
+        e164 = normalize_phone_or_none(text) if sum(c.isdigit() for c in text) >= 6 else None
+        if e164 is None:
+            return []
+        owners = PhoneNumber.objects.filter(e164=e164).values("person_id")
+        return list(people.filter(pk__in=owners).order_by("full_name")[:limit])
     condition = Q(full_name__icontains=text) | Q(email__icontains=text)
-    e164 = normalize_phone_or_none(text) if sum(c.isdigit() for c in text) >= 6 else None
-    if e164:
-        condition |= Q(phone_numbers__e164=e164)
-        people = people.filter(condition).distinct()
-    else:
-        people = people.filter(condition)
-    return list(people.order_by("full_name")[:limit])
+    return list(people.filter(condition).order_by("full_name")[:limit])
 
 
 @agent_required
