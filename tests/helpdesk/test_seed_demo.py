@@ -167,3 +167,22 @@ def test_seed_demo_calls_each_app_demo_module(monkeypatch):
     # Called after the core demo exists, so an app can refer to its people and tickets.
     assert calls == [2000]
     assert "cti demo ready" in output
+
+
+def test_demo_generators_are_deterministic(seeded):
+    import random
+
+    from helpdesk.demo.organisation import person_rows
+    from helpdesk.demo.tickets import build_context, build_story
+
+    def people():
+        return list(person_rows(50, rng=random.Random(5), site_codes=["waw-hq", "krk-cc"]))
+
+    assert people() == people()
+    context = build_context(now=timezone.now())
+
+    def stories():
+        rng = random.Random(9)
+        return [build_story(rng, context) for _ in range(30)]
+
+    assert stories() == stories()
