@@ -831,3 +831,9 @@ def test_search_by_e_mail_ignores_case(client, agent, first_line):
     for query in ("Marta.Lis@Example.com", "marta.lis@example.com"):
         content = client.get(reverse("tickets:console"), {"queue": "all", "q": query}).content
         assert f'data-number="{ticket.number}"'.encode() in content, query
+
+
+def test_search_for_digits_that_are_neither_number_nor_phone_matches_titles(client, agent, db):
+    ticket = make_ticket(title="Backup failed at 12:30")
+    content = login(client, agent).get(reverse("tickets:console"), {"queue": "all", "q": "12:30"})
+    assert f'data-number="{ticket.number}"'.encode() in content.content

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import operator
 import re
+from functools import reduce
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -121,14 +123,16 @@ def _search(tickets, text: str):
         return tickets.filter(caller_id__in=ids)
     digits = sum(c.isdigit() for c in text)
     if digits and not any(c.isalpha() for c in text):
-        condition = Q(pk__in=[])
+        conditions = []
         if text.isdigit() and len(text) <= 6:
-            condition |= Q(number__in=[f"{prefix}-{int(text):06d}" for prefix in ("INC", "REQ")])
+            numbers = [f"{prefix}-{int(text):06d}" for prefix in ("INC", "REQ")]
+            conditions.append(Q(number__in=numbers))
         e164 = normalize_phone_or_none(text) if digits >= 6 else None
         if e164:
             people = PhoneNumber.objects.filter(e164=e164).values("person_id")
-            condition |= Q(caller__in=people)
-        return tickets.filter(condition)
+            conditions.append(Q(caller__in=people))
+        if conditions:
+            return tickets.filter(reduce(operator.or_, conditions))
     return selectors.ticket_search(tickets, text)
 
 
