@@ -421,8 +421,10 @@ class AttachmentInputSerializer(serializers.Serializer):
 
 
 class TicketFilter(filters.FilterSet):
-    status = filters.MultipleChoiceFilter(choices=Status.choices)
-    priority = filters.MultipleChoiceFilter(choices=Ticket._meta.get_field("priority").choices)
+    status = filters.MultipleChoiceFilter(distinct=False, choices=Status.choices)
+    priority = filters.MultipleChoiceFilter(
+        distinct=False, choices=Ticket._meta.get_field("priority").choices
+    )
     support_group = IdFilter(field_name="group_id")
     assignee = filters.CharFilter(
         method="filter_assignee",
@@ -430,7 +432,7 @@ class TicketFilter(filters.FilterSet):
     )
     service = IdFilter(field_name="service_id")
     category = IdFilter(field_name="category_id")
-    channel = filters.MultipleChoiceFilter(choices=Channel.choices)
+    channel = filters.MultipleChoiceFilter(distinct=False, choices=Channel.choices)
     type = filters.ChoiceFilter(choices=TicketType.choices)
     caller = IdFilter(field_name="caller_id")
     open = filters.BooleanFilter(method="filter_open", help_text=_("Only open (or closed) ones."))
@@ -499,7 +501,9 @@ class TicketViewSet(
         if getattr(self, "swagger_fake_view", False):
             return Ticket.objects.none()
         search = self.request.query_params.get("search", "")
-        return selectors.ticket_list(self.request.user, search=search).select_related("parent")
+        return selectors.ticket_list(self.request.user, search=search).select_related(
+            "parent", "opened_by"
+        )
 
     def get_object(self) -> Ticket:
         try:

@@ -161,7 +161,10 @@ def test_ordering_by_priority(as_agent):
 def test_list_query_count_does_not_grow_with_page_size(as_agent, agent, network_group):
     def make_rows(count):
         for index in range(count):
-            ticket = make_ticket(caller=PersonFactory(), service=ServiceFactory(), parent=None)
+            opened_by = make_user(Role.AGENT) if index % 2 else None
+            ticket = make_ticket(
+                caller=PersonFactory(), service=ServiceFactory(), opened_by=opened_by
+            )
             if index % 2:
                 services.ticket_assign(ticket=ticket, by=agent, assignee=agent)
             if index % 3 == 0:
