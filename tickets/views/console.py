@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import operator
-import re
-from functools import reduce
-
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -101,41 +97,6 @@ def _queue_counts(user) -> dict[str, tuple[int, bool]]:
     }
 
 
-TICKET_NUMBER = re.compile(r"^(INC|REQ)-?(\d{1,9})$", re.IGNORECASE)
-
-
-def _search(tickets, text: str):
-    """Search as ``selectors.ticket_search`` does, with indexed fast paths.
-
-    A ticket number, an e-mail address or a phone number is looked up on its own index;
-    OR-ing it with the free-text conditions made PostgreSQL scan every ticket (6-10 s at
-    1M tickets). Free text still goes through ``ticket_search``.
-    """
-    text = text.strip()
-    number = TICKET_NUMBER.match(text)
-    if number:
-        return tickets.filter(number=f"{number[1].upper()}-{int(number[2]):06d}")
-    if "@" in text and " " not in text:
-        # Ids first: joined into the ticket query, PostgreSQL walked all tickets by date.
-        # The exact match uses the e-mail index; the case-insensitive one scans people.
-        people = Person.objects.values_list("pk", flat=True)
-        ids = list(people.filter(email=text)[:100]) or list(people.filter(email__iexact=text)[:100])
-        return tickets.filter(caller_id__in=ids)
-    digits = sum(c.isdigit() for c in text)
-    if digits and not any(c.isalpha() for c in text):
-        conditions = []
-        if text.isdigit() and len(text) <= 6:
-            numbers = [f"{prefix}-{int(text):06d}" for prefix in ("INC", "REQ")]
-            conditions.append(Q(number__in=numbers))
-        e164 = normalize_phone_or_none(text) if digits >= 6 else None
-        if e164:
-            people = PhoneNumber.objects.filter(e164=e164).values("person_id")
-            conditions.append(Q(caller__in=people))
-        if conditions:
-            return tickets.filter(reduce(operator.or_, conditions))
-    return selectors.ticket_search(tickets, text)
-
-
 @staff_required
 def console_queue(request):
     """A queue with filters and search; htmx requests get only the refreshed list."""
@@ -157,7 +118,7 @@ def console_queue(request):
         if filters.get(name) not in (None, ""):
             tickets = tickets.filter(**{lookup: filters[name]})
     if filters.get("q"):
-        tickets = _search(tickets, filters["q"])
+        tickets = selectors.ticket_search(tickets, filters["q"])
     sort, ordering = order_by_param(request.GET.get("sort", "-created"), "-created")
     paginator = CappedPaginator(tickets.order_by(*ordering), QUEUE_PAGE_SIZE)
     page = paginator.get_page(request.GET.get("page"))
