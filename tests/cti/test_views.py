@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import sys
-import types
 from datetime import timedelta
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from cti import ami
 from cti.models import Call, Pbx
 from helpdesk.models import PhoneNumber
 from tests.factories import (
@@ -155,9 +154,7 @@ def test_click_to_dial_originates_from_the_agents_extension(signed_in, agent, mo
     AgentExtensionFactory(user=agent, extension="201", pbx=pbx)
     call = make_call(outcome=Call.Outcome.MISSED, pbx=pbx)
     originated = []
-    fake_ami = types.ModuleType("cti.ami")
-    fake_ami.originate = lambda **kwargs: originated.append(kwargs)
-    monkeypatch.setitem(sys.modules, "cti.ami", fake_ami)
+    monkeypatch.setattr(ami, "originate", lambda **kwargs: originated.append(kwargs))
 
     page = signed_in.get(reverse("cti:call_log")).content.decode()
     assert reverse("cti:call_dial", args=[call.pk]) in page
@@ -170,9 +167,7 @@ def test_click_to_dial_originates_from_the_agents_extension(signed_in, agent, mo
 def test_click_to_dial_is_refused_without_ami(signed_in, agent, monkeypatch):
     AgentExtensionFactory(user=agent, extension="201")
     call = make_call(outcome=Call.Outcome.MISSED, pbx=PbxFactory())
-    fake_ami = types.ModuleType("cti.ami")
-    fake_ami.originate = lambda **kwargs: pytest.fail("must not dial")
-    monkeypatch.setitem(sys.modules, "cti.ami", fake_ami)
+    monkeypatch.setattr(ami, "originate", lambda **kwargs: pytest.fail("must not dial"))
     assert (
         reverse("cti:call_dial", args=[call.pk])
         not in signed_in.get(reverse("cti:call_log")).content.decode()
