@@ -321,3 +321,15 @@ def test_anonymous_download_goes_to_login(client, public_and_internal):
 def test_missing_attachment_is_404(client, agent):
     client.force_login(agent)
     assert client.get(reverse("tickets:attachment", kwargs={"pk": 999})).status_code == 404
+
+
+@pytest.mark.django_db
+def test_attachment_whose_file_is_gone_is_404_and_logged(
+    client, agent, public_and_internal, caplog
+):
+    public, _internal = public_and_internal
+    public.file.storage.delete(public.file.name)
+    with caplog.at_level("ERROR", logger="tickets.views.portal"):
+        response = _download(client, agent, public)
+    assert response.status_code == 404
+    assert f"Attachment {public.pk}" in caplog.text

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from datetime import timedelta
 
 from django.conf import settings
@@ -44,6 +46,9 @@ HISTORY_KINDS = [
 ]
 
 
+logger = logging.getLogger(__name__)
+
+
 @login_required
 def attachment_download(request, pk):
     """Serve an attachment to someone who may see its ticket, always as a download."""
@@ -51,8 +56,15 @@ def attachment_download(request, pk):
         attachment = selectors.attachment_get_for(request.user, pk)
     except Attachment.DoesNotExist:
         raise Http404 from None
+    try:
+        handle = attachment.file.open("rb")
+    except FileNotFoundError:
+        # The row survived but the file is gone (restored database, lost volume): say so
+        # in the log for the administrator; the user gets a 404, not a server error.
+        logger.error("Attachment %s: stored file %s is missing", attachment.pk, attachment.file)
+        raise Http404 from None
     response = FileResponse(
-        attachment.file.open("rb"),
+        handle,
         as_attachment=True,
         filename=attachment.original_name,
         content_type=attachment.content_type,
