@@ -49,7 +49,7 @@ def _embedded_env(var_dir: Path) -> dict[str, str]:
 
 
 def _manage(env, *args) -> str:
-    result = subprocess.run(  # noqa: S603
+    result = subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
         env=env,
@@ -74,7 +74,7 @@ def _wait_for(predicate, timeout: float, what: str):
 
 def _healthy(url: str) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (local URL)
+        with urllib.request.urlopen(url, timeout=2) as response:
             return response.status == 200
     except OSError:
         return False
@@ -89,7 +89,7 @@ def test_serve_runs_web_worker_and_beat_on_sqlite(tmp_path):
 
     port = _free_port()
     log = (tmp_path / "serve.log").open("w")
-    server = subprocess.Popen(  # noqa: S603
+    server = subprocess.Popen(
         [sys.executable, "manage.py", "serve", "--port", str(port)],
         cwd=ROOT,
         env=env,
