@@ -351,3 +351,21 @@ def test_echo_event_is_forwarded_for_the_benchmark_baseline(agents):
         await console.disconnect()
 
     run(scenario)
+
+
+def test_bench_echo_endpoint_reaches_the_agents_console_when_enabled(agents, settings):
+    from django.test import Client
+
+    alice, _bob = agents
+    settings.CTI_BENCH_ENDPOINTS = True
+
+    async def scenario():
+        console = await connected(alice)
+        response = await database_sync_to_async(
+            lambda: Client().post(f"/cti/bench/echo/{alice.pk}/?seq=42")
+        )()
+        assert response.status_code == 200
+        assert await console.receive_json_from(timeout=TIMEOUT) == {"type": "echo", "seq": "42"}
+        await console.disconnect()
+
+    run(scenario)
