@@ -10,6 +10,16 @@ def _media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
 
 
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    # Real hashers cost ~0.1 s per user on this machine; the default list stays behind MD5
+    # so hashes made elsewhere (seed_demo, the demo logins) still verify.
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+        *settings.PASSWORD_HASHERS,
+    ]
+
+
 @pytest.fixture
 def first_line(db):
     return SupportGroupFactory(

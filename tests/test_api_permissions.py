@@ -223,11 +223,6 @@ CASES = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def world(db, request, end_user, first_line):
     """What every case needs; the acting user is created only for the role under test."""

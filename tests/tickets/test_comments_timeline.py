@@ -11,11 +11,6 @@ from tickets.models import PendingReason, Status, Ticket, TicketType, TimelineEn
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def ticket(end_user):
     return make_ticket(caller=end_user.person, opened_by=end_user, title="Outlook freezes")

@@ -12,11 +12,6 @@ from tickets import services
 from tickets.models import Status, Ticket, TimelineEntry
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def ticket(db, end_user):
     return make_ticket(caller=end_user.person, title="VPN drops every hour")

@@ -13,11 +13,6 @@ from tickets.models import Ticket
 
 
 @pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
 def _only_this_tests_listeners(monkeypatch):
     # Other apps register listeners in AppConfig.ready; these tests hear only their own.
     monkeypatch.setattr(hooks, "_listeners", defaultdict(list))

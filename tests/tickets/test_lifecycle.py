@@ -70,11 +70,6 @@ def _arguments(name, *, by, groups):
     }[name]
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def groups(first_line, network_group):
     other = SupportGroupFactory(name="Service Desk Kraków", code="desk-krk")
