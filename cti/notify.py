@@ -106,19 +106,37 @@ CARD_CALL_FIELDS = (
 )
 
 
+# How many of the caller's newest tickets one query reads: when the caller has fewer, both
+# the open and the last tickets come from that one query (most callers; see caller_history).
+HISTORY_WINDOW = 2 * RECENT_TICKETS
+
+
 def caller_history(person_id: int) -> tuple[list[Ticket], list[Ticket]]:
     """The caller's open tickets and last tickets, newest first (as in the ticket selectors,
-    with only the columns the card shows)."""
+    with only the columns the card shows).
+
+    One query reads the caller's HISTORY_WINDOW newest tickets; only a caller with more
+    tickets than that needs a second query for the open ones (they may be older).
+    """
     tickets = Ticket.objects.filter(caller_id=person_id).only(*CARD_TICKET_FIELDS)
+    newest = list(tickets.order_by("-created_at")[:HISTORY_WINDOW])
+    recent = newest[:RECENT_TICKETS]
+    if len(newest) < HISTORY_WINDOW:
+        open_statuses = set(OPEN_STATUSES)
+        open_tickets = [ticket for ticket in newest if ticket.status in open_statuses]
+        return open_tickets[:RECENT_TICKETS], recent
     open_tickets = list(
         tickets.filter(status__in=OPEN_STATUSES).order_by("-created_at")[:RECENT_TICKETS]
     )
-    recent = list(tickets.order_by("-created_at")[:RECENT_TICKETS])
     return open_tickets, recent
 
 
-def load_card(call_id: int) -> CallCard | None:
-    """The call and its caller context: person, candidates, tickets, earlier calls."""
+def load_card(call_id: int, *, fresh: bool = False) -> CallCard | None:
+    """The call and its caller context: person, candidates, tickets, earlier calls.
+
+    ``fresh`` says the call was created by the event being pushed: it cannot have linked
+    tickets yet, so that query is skipped (the ring path is latency-critical).
+    """
     call = Call.objects.select_related("caller_person__site", "queue").filter(pk=call_id).first()
     if call is None:
         return None
@@ -138,7 +156,8 @@ def load_card(call_id: int) -> CallCard | None:
             .only(*CARD_CALL_FIELDS)
             .order_by("-started_at")[:LAST_CALLS]
         )
-    card.linked_tickets = list(call.tickets.only(*CARD_TICKET_FIELDS).order_by("-created_at"))
+    if not fresh:
+        card.linked_tickets = list(call.tickets.only(*CARD_TICKET_FIELDS).order_by("-created_at"))
     return card
 
 
@@ -209,13 +228,15 @@ def messages_for(card: CallCard, *, only_user_id: int | None = None) -> dict[int
     return messages
 
 
-def call_changed(call_id: int) -> None:
+def call_changed(call_id: int, *, fresh: bool = False) -> None:
     """Push the current card of call ``call_id`` to the consoles that must show it.
+
+    ``fresh``: the call was created by this event (see :func:`load_card`).
 
     Sync, for ``transaction.on_commit`` in a request or a worker. A failing push is not an
     error of the call: the consoles recover the state from the database on reconnect.
     """
-    card = load_card(call_id)
+    card = load_card(call_id, fresh=fresh)
     if card is None:
         return
     layer = get_channel_layer()

@@ -207,8 +207,8 @@ def call_event_ingest(
                     event = CallEvent.objects.create(
                         dedup_key=dedup_key, status=CallEvent.Status.PROCESSED, **event_fields
                     )
-                call, rejected = _apply(**apply_arguments)
-                transaction.on_commit(lambda call_pk=call.pk: notify.call_changed(call_pk))
+                call, rejected, created = _apply(**apply_arguments)
+                transaction.on_commit(_pusher(call.pk, fresh=created))
                 if kind == Kind.RING and _stale_sweep_due():
                     transaction.on_commit(_stale_sweep)
             return IngestResult(event=event, call=call, status=event.status, rejected=rejected)
@@ -226,6 +226,13 @@ def call_event_ingest(
             logger.exception("CTI event %s for call %s could not be applied", kind, call_id)
             return _event_store_failed(dedup_key, event_fields, error)
     return _event_store_failed(dedup_key, event_fields, RuntimeError("too many conflicts"))
+
+
+def _pusher(call_pk: int, *, fresh: bool):
+    # A call created by this event has no linked tickets yet: the push can skip reading them.
+    if fresh:
+        return lambda: notify.call_changed(call_pk, fresh=True)
+    return lambda: notify.call_changed(call_pk)
 
 
 def _duplicate(event: CallEvent, *, pbx: Pbx | None, call_id: str) -> IngestResult:
@@ -270,7 +277,9 @@ def _apply(
     answering: str,
     cause: str,
     occurred_at: datetime,
-) -> tuple[Call, bool]:
+) -> tuple[Call, bool, bool]:
+    """Apply one event to its call; return the call, whether it is rejected, and whether
+    this event created it."""
     # The outside party is the caller of an inbound call and the dialled number otherwise.
     outside, inside = (caller, called) if direction == Call.Direction.INBOUND else (called, caller)
     call, created = _call_get_or_create(
@@ -284,7 +293,7 @@ def _apply(
         number_given=bool(outside) or kind == Kind.RING,
     )
     if call.outcome == Outcome.REJECTED:
-        return call, True  # later events of a rejected call change nothing
+        return call, True, created  # later events of a rejected call change nothing
     rejected = False
     if created and direction == Call.Direction.INBOUND and call.caller_e164:
         rejected = BlockedNumber.objects.filter(e164=call.caller_e164).exists()
@@ -294,7 +303,7 @@ def _apply(
         call.ended_at = occurred_at
         call.save(update_fields=["state", "outcome", "ended_at"])
         logger.info("CTI call %s from blocked number %s rejected", call_id, call.caller_e164)
-        return call, True
+        return call, True, created
 
     if kind == Kind.RING:
         _apply_ring(call, created=created, extensions=extensions, users=users)
@@ -302,7 +311,7 @@ def _apply(
         _apply_answer(call, answering=answering, extensions=extensions, users=users, at=occurred_at)
     else:
         _apply_hangup(call, cause=cause, at=occurred_at)
-    return call, False
+    return call, False, created
 
 
 def _call_get_or_create(

@@ -105,7 +105,7 @@ class FakeAmiPeer:
 
 @pytest.fixture(autouse=True)
 def _no_push(monkeypatch):
-    monkeypatch.setattr(notify, "call_changed", lambda call_id: None)
+    monkeypatch.setattr(notify, "call_changed", lambda call_id, **_kwargs: None)
 
 
 def queue_call(linkedid, caller="+48221234567", agent="201", abandon=False):

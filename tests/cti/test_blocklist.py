@@ -11,7 +11,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def _no_push(monkeypatch):
-    monkeypatch.setattr(notify, "call_changed", lambda call_id: None)
+    monkeypatch.setattr(notify, "call_changed", lambda call_id, **_kwargs: None)
 
 
 def ring(caller, call_id="c1", direction="inbound"):

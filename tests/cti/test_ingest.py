@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def pushed(monkeypatch):
     calls = []
-    monkeypatch.setattr(notify, "call_changed", calls.append)
+    monkeypatch.setattr(notify, "call_changed", lambda call_id, **_kwargs: calls.append(call_id))
     return calls
 
 
@@ -358,7 +358,7 @@ def test_concurrent_deliveries_store_one_event_and_one_call(monkeypatch):
 
     from django.db import connection
 
-    monkeypatch.setattr(notify, "call_changed", lambda call_id: None)
+    monkeypatch.setattr(notify, "call_changed", lambda call_id, **_kwargs: None)
     pbx = PbxFactory()
     barrier = threading.Barrier(3)
     results, errors = [], []

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
+from django.utils import timezone
 
 from cti import notify, services
 from cti.models import Call, CallEvent
@@ -19,6 +21,7 @@ from tests.factories import (
     make_ticket,
     make_user,
 )
+from tickets.models import Ticket
 
 pytestmark = pytest.mark.django_db
 
@@ -142,13 +145,43 @@ def test_loading_a_card_takes_the_same_queries_for_a_long_history(
     person = PhoneNumberFactory(raw=CALLER).person
     make_ticket(caller=person)
     ingest(pbx, "ring", call_id="a", extensions=["201"])
-    with django_assert_num_queries(7) as few:
+    # The call lookup here, then the call, offered agents, tickets, last calls, linked tickets.
+    with django_assert_num_queries(6) as few:
         notify.load_card(Call.objects.get(call_id="a").pk)
     for number in range(15):
         make_ticket(caller=person, title=f"Problem {number}")
         ingest(pbx, "ring", call_id=f"old-{number}", extensions=["201"])
     with django_assert_num_queries(len(few.captured_queries)):
         notify.load_card(Call.objects.get(call_id="a").pk)
+    # A call created by the event being pushed has no linked tickets: one query less.
+    with django_assert_num_queries(len(few.captured_queries) - 1):
+        notify.load_card(Call.objects.get(call_id="a").pk, fresh=True)
+
+
+def test_card_of_a_caller_with_a_long_history_still_lists_old_open_tickets(pbx, alice):
+    person = PhoneNumberFactory(raw=CALLER).person
+    old_open = make_ticket(caller=person, title="Old but still open")
+    newer = [
+        make_ticket(caller=person, title=f"Closed {number}")
+        for number in range(notify.HISTORY_WINDOW + 2)
+    ]
+    Ticket.objects.filter(pk__in=[ticket.pk for ticket in newer]).update(status="closed")
+    Ticket.objects.filter(pk=old_open.pk).update(created_at=timezone.now() - timedelta(days=30))
+    ingest(pbx, "ring", extensions=["201"])
+    card = notify.load_card(Call.objects.get().pk)
+    assert [ticket.pk for ticket in card.open_tickets] == [old_open.pk]
+    assert len(card.recent_tickets) == notify.RECENT_TICKETS
+    assert old_open.pk not in [ticket.pk for ticket in card.recent_tickets]
+
+
+def test_card_of_a_caller_with_a_short_history_splits_open_and_last_tickets(pbx, alice):
+    person = PhoneNumberFactory(raw=CALLER).person
+    tickets = [make_ticket(caller=person, title=f"Problem {number}") for number in range(4)]
+    Ticket.objects.filter(pk__in=[tickets[0].pk, tickets[2].pk]).update(status="closed")
+    ingest(pbx, "ring", extensions=["201"])
+    card = notify.load_card(Call.objects.get().pk)
+    assert {ticket.pk for ticket in card.open_tickets} == {tickets[1].pk, tickets[3].pk}
+    assert {ticket.pk for ticket in card.recent_tickets} == {ticket.pk for ticket in tickets}
 
 
 def test_after_answer_only_the_answering_agent_keeps_the_card(

@@ -12,7 +12,7 @@ from tests.factories import AgentExtensionFactory, PbxFactory, PhoneNumberFactor
 
 @pytest.fixture(autouse=True)
 def _no_push(monkeypatch):
-    monkeypatch.setattr(notify, "call_changed", lambda call_id: None)
+    monkeypatch.setattr(notify, "call_changed", lambda call_id, **_kwargs: None)
 
 
 @pytest.mark.django_db

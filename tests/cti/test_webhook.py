@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def _no_push(monkeypatch):
-    monkeypatch.setattr(notify, "call_changed", lambda call_id: None)
+    monkeypatch.setattr(notify, "call_changed", lambda call_id, **_kwargs: None)
 
 
 @pytest.fixture
