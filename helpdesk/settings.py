@@ -121,6 +121,8 @@ if REDIS_URL:
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="helpdesk"),
         }
     }
+    # Sessions read from Redis, written through to the database (they survive a flush).
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
     # The pub/sub layer: the default RedisChannelLayer drops messages silently when a
     # group send outruns its per-channel capacity (measured, see docs/architecture.md).
     CHANNEL_LAYERS = {
@@ -174,6 +176,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = ["helpdesk.auth.HelpdeskBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
