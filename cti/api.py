@@ -36,8 +36,11 @@ import hashlib
 import hmac
 import json
 import logging
+import threading
+import time
 from datetime import UTC, datetime
 
+from django.db.models.signals import post_delete, post_save
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -101,18 +104,48 @@ def signature_for(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def _authenticated_pbx(request: HttpRequest, pbx_id: int) -> Pbx | None:
-    pbx = Pbx.objects.filter(pk=pbx_id, is_active=True).first()
-    if pbx is None:
-        return None
+# The PBX of the generic webhook, read once per PBX_CACHE_SECONDS per process: the lookup is
+# one of the ring path's statements. Only a PBX that authenticated a request is served from
+# here; a request it does not authenticate reads the PBX again (a new token or secret is
+# honoured at once). Saving or deleting a PBX empties this process's cache; another process
+# sees a deactivated PBX or a revoked token after at most PBX_CACHE_SECONDS.
+PBX_CACHE_SECONDS = 5.0
+_pbx_cache: dict[int, tuple[float, Pbx]] = {}
+_pbx_cache_lock = threading.Lock()
+
+
+def _pbx_cache_clear(**_kwargs) -> None:
+    with _pbx_cache_lock:
+        _pbx_cache.clear()
+
+
+post_save.connect(_pbx_cache_clear, sender=Pbx, dispatch_uid="cti.api.pbx_cache_save")
+post_delete.connect(_pbx_cache_clear, sender=Pbx, dispatch_uid="cti.api.pbx_cache_delete")
+
+
+def _pbx_accepts(request: HttpRequest, pbx: Pbx) -> bool:
     signature = request.headers.get(SIGNATURE_HEADER, "")
     if signature:
-        expected = signature_for(pbx.secret, request.body)
-        return pbx if hmac.compare_digest(signature, expected) else None
+        return hmac.compare_digest(signature, signature_for(pbx.secret, request.body))
     token = request.headers.get(TOKEN_HEADER, "")
-    if token and hmac.compare_digest(token, pbx.token):
-        return pbx
-    return None
+    return bool(token) and hmac.compare_digest(token, pbx.token)
+
+
+def _authenticated_pbx(request: HttpRequest, pbx_id: int) -> Pbx | None:
+    cached = _pbx_cache.get(pbx_id)
+    now = time.monotonic()
+    if (
+        cached is not None
+        and now - cached[0] < PBX_CACHE_SECONDS
+        and _pbx_accepts(request, cached[1])
+    ):
+        return cached[1]
+    pbx = Pbx.objects.filter(pk=pbx_id, is_active=True).first()
+    if pbx is None or not _pbx_accepts(request, pbx):
+        return None
+    with _pbx_cache_lock:
+        _pbx_cache[pbx_id] = (now, pbx)
+    return pbx
 
 
 def _result_json(result: services.IngestResult) -> JsonResponse:

@@ -14,13 +14,16 @@ Who gets what (the recipients are exactly what the ingest service computed):
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import translation
 
 from cti.models import AgentPresence, Call
@@ -76,7 +79,13 @@ class CallCard:
             "last_calls": self.last_calls,
             "linked_tickets": self.linked_tickets,
             "number_display": number_display(self.call),
+            "urls": self.urls(),
         }
+
+    def urls(self) -> dict:
+        """The card's form targets, reversed once per card rather than once per use."""
+        names = ("ticket_create", "ticket_link", "caller_set", "person_create", "number_attach")
+        return {name: reverse(f"cti:call_{name}", args=[self.call.pk]) for name in names}
 
     def state(self) -> dict:
         """The JSON the console script reads (the card itself is HTML)."""
@@ -137,8 +146,9 @@ def load_card(call_id: int, *, fresh: bool = False) -> CallCard | None:
     ``fresh`` says the call was created by the event being pushed: it cannot have linked
     tickets yet, so that query is skipped (the ring path is latency-critical).
     """
-    call = Call.objects.select_related("caller_person__site", "queue").filter(pk=call_id).first()
-    if call is None:
+    try:
+        call = Call.objects.select_related("caller_person__site", "queue").get(pk=call_id)
+    except Call.DoesNotExist:
         return None
     # The agents and their interface language in one query (the card is rendered per language).
     offered = list(call.offered_to.values_list("pk", "person__language"))
@@ -161,6 +171,22 @@ def load_card(call_id: int, *, fresh: bool = False) -> CallCard | None:
     return card
 
 
+_NUMBER_PLACEHOLDER = "0NUMBER0"
+
+
+@functools.cache
+def _ticket_url_parts() -> tuple[str, str]:
+    url = reverse("tickets:detail", kwargs={"number": _NUMBER_PLACEHOLDER})
+    prefix, _placeholder, suffix = url.partition(_NUMBER_PLACEHOLDER)
+    return prefix, suffix
+
+
+def ticket_url(number: str) -> str:
+    """``Ticket.get_absolute_url()`` without a reverse() per ticket (quoted as reverse does)."""
+    prefix, suffix = _ticket_url_parts()
+    return prefix + quote(number, safe="!$&'()*+,;=/~:@") + suffix
+
+
 def render_card(card: CallCard, *, language: str | None = None) -> str:
     with translation.override(language or settings.LANGUAGE_CODE):
         # Labels looked up once per render: get_FOO_display() rebuilds the choices map on
@@ -169,6 +195,7 @@ def render_card(card: CallCard, *, language: str | None = None) -> str:
         outcome_labels = {value: str(label) for value, label in Call.Outcome.choices}
         for ticket in (*card.open_tickets, *card.recent_tickets, *card.linked_tickets):
             ticket.status_label = status_labels.get(ticket.status, ticket.status)
+            ticket.url = ticket_url(ticket.number)
         for earlier in card.last_calls:
             earlier.outcome_label = outcome_labels.get(earlier.outcome, earlier.outcome)
         return render_to_string(CARD_TEMPLATE, card.context())

@@ -330,7 +330,15 @@ def _call_get_or_create(
     ``number_given`` says whether this event reports the caller: an empty caller ID on a
     ring means "withheld", on an answer or hang-up merely "not repeated here".
     """
-    call = Call.objects.select_for_update().filter(pbx=pbx, call_id=call_id).first()
+    calls = Call.objects.select_for_update()
+    if pbx is None:  # calls without a PBX are not unique per call id: the oldest one
+        call = calls.filter(pbx=None, call_id=call_id).order_by("pk").first()
+    else:
+        # Unique per PBX: get() spares the ORDER BY of first() (the ring path is hot).
+        try:
+            call = calls.get(pbx=pbx, call_id=call_id)
+        except Call.DoesNotExist:
+            call = None
     if call is not None:
         changed = []
         if queue_code and not call.queue_name:
@@ -438,7 +446,10 @@ def _queue_for(code: str, pbx: Pbx | None) -> CallQueue | None:
     # Queue codes are unique across PBXes; ``pbx`` is kept for per-PBX queue names later.
     if not code:
         return None
-    return CallQueue.objects.filter(code=code).first()
+    try:
+        return CallQueue.objects.get(code=code)  # unique
+    except CallQueue.DoesNotExist:
+        return None
 
 
 def default_queue() -> CallQueue | None:

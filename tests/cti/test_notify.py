@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
+from django.urls import reverse
 from django.utils import timezone
 
 from cti import notify, services
@@ -235,3 +236,15 @@ def test_linking_a_ticket_refreshes_the_card(pbx, alice, django_capture_on_commi
     [message] = pushed([alice], link)[alice.pk]
     assert "Linked to this call" in message["html"]
     assert ticket.number in message["html"]
+
+
+def test_card_links_point_where_reverse_would(pbx, alice):
+    person = PhoneNumberFactory(raw=CALLER).person
+    ticket = make_ticket(caller=person)
+    ingest(pbx, "ring", extensions=["201"])
+    call = Call.objects.get()
+    html = notify.render_card(notify.load_card(call.pk))
+    assert f'href="{ticket.get_absolute_url()}"' in html
+    for name in ("ticket_create", "ticket_link"):
+        assert f'action="{reverse(f"cti:call_{name}", args=[call.pk])}"' in html
+    assert notify.ticket_url("INC 1&é") == reverse("tickets:detail", args=["INC 1&é"])

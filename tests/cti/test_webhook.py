@@ -6,9 +6,9 @@ import logging
 import pytest
 from django.urls import reverse
 
-from cti import notify
+from cti import api, notify
 from cti.api import signature_for
-from cti.models import BlockedNumber, Call, CallEvent
+from cti.models import BlockedNumber, Call, CallEvent, Pbx
 from tests.factories import AgentExtensionFactory, PbxFactory, PhoneNumberFactory
 
 pytestmark = pytest.mark.django_db
@@ -125,6 +125,40 @@ def test_inactive_pbx_is_refused(client, pbx):
     pbx.is_active = False
     pbx.save()
     assert post(client, pbx, RING).status_code == 401
+
+
+def test_inactive_pbx_is_refused_even_after_it_was_used(client, pbx):
+    assert post(client, pbx, RING).status_code == 200
+    pbx.is_active = False
+    pbx.save()
+    assert post(client, pbx, {**RING, "call_id": "2"}).status_code == 401
+
+
+def test_a_known_pbx_is_not_read_again_for_each_event(client, pbx):
+    assert post(client, pbx, RING).status_code == 200
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ring:
+        assert post(client, pbx, {**RING, "call_id": "2"}).status_code == 200
+    assert not [query for query in ring.captured_queries if '"cti_pbx"' in query["sql"]]
+
+
+def test_a_new_token_is_honoured_at_once_and_the_old_one_expires(client, pbx, monkeypatch):
+    assert post(client, pbx, RING).status_code == 200
+    # Changed elsewhere (another process): no signal reaches this process's cache.
+    Pbx.objects.filter(pk=pbx.pk).update(token="tok-new")
+    assert post(client, pbx, RING, headers={"X-Helpdesk-Token": "tok-new"}).status_code == 200
+    monkeypatch.setattr(api, "PBX_CACHE_SECONDS", 0.0)
+    old = post(client, pbx, {**RING, "call_id": "3"}, headers={"X-Helpdesk-Token": "tok-123"})
+    assert old.status_code == 401
+
+
+def test_a_pbx_deactivated_elsewhere_is_refused_once_the_cache_expires(client, pbx, monkeypatch):
+    assert post(client, pbx, RING).status_code == 200
+    Pbx.objects.filter(pk=pbx.pk).update(is_active=False)
+    monkeypatch.setattr(api, "PBX_CACHE_SECONDS", 0.0)
+    assert post(client, pbx, {**RING, "call_id": "2"}).status_code == 401
 
 
 def test_unknown_pbx_is_refused(client, pbx):
