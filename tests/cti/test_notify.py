@@ -248,3 +248,20 @@ def test_card_links_point_where_reverse_would(pbx, alice):
     for name in ("ticket_create", "ticket_link"):
         assert f'action="{reverse(f"cti:call_{name}", args=[call.pk])}"' in html
     assert notify.ticket_url("INC 1&é") == reverse("tickets:detail", args=["INC 1&é"])
+
+
+def test_card_names_the_agent_who_answered_an_earlier_call(pbx, alice, bob):
+    PhoneNumberFactory(raw=CALLER)
+    alice.first_name, alice.last_name = "Alice", "Nowak"
+    alice.save()
+    ingest(pbx, "ring", call_id="by-alice", extensions=["201"])
+    ingest(pbx, "answer", call_id="by-alice", answering="201")
+    ingest(pbx, "hangup", call_id="by-alice", cause="normalClearing")
+    ingest(pbx, "ring", call_id="unanswered", extensions=["201"])
+    ingest(pbx, "hangup", call_id="unanswered", cause="cancel")
+    ingest(pbx, "ring", call_id="now", extensions=["201"])
+    card = notify.load_card(Call.objects.get(call_id="now").pk)
+    names = {earlier.call_id: earlier.agent_name for earlier in card.last_calls}
+    assert names == {"by-alice": "Alice Nowak", "unanswered": ""}
+    html = notify.render_card(card)
+    assert "· Alice Nowak" in html
