@@ -166,20 +166,27 @@ def caller_history(person_id: int) -> tuple[list[SimpleNamespace], list[SimpleNa
     return open_tickets, recent
 
 
-def load_card(call_id: int, *, fresh: bool = False) -> CallCard | None:
+def load_card(
+    call_id: int, *, fresh: bool = False, offered: dict[int, str] | None = None
+) -> CallCard | None:
     """The call and its caller context: person, candidates, tickets, earlier calls.
 
     ``fresh`` says the call was created by the event being pushed: it cannot have linked
-    tickets yet, so that query is skipped (the ring path is latency-critical).
+    tickets yet, so that query is skipped (the ring path is latency-critical). ``offered``:
+    the agents that event offered the call to, with their language, if the caller knows them
+    (only for a fresh call, whose offers that one event made).
     """
     try:
         call = Call.objects.select_related("caller_person__site", "queue").get(pk=call_id)
     except Call.DoesNotExist:
         return None
     # The agents and their interface language in one query (the card is rendered per language).
-    offered = list(call.offered_to.values_list("pk", "person__language"))
-    card = CallCard(call=call, offered_ids=[user_id for user_id, _language in offered])
-    card.languages = dict(offered)
+    if offered is not None and fresh:
+        card = CallCard(call=call, offered_ids=list(offered), languages=dict(offered))
+    else:
+        rows = list(call.offered_to.values_list("pk", "person__language"))
+        card = CallCard(call=call, offered_ids=[user_id for user_id, _language in rows])
+        card.languages = dict(rows)
     if call.caller_person_id:
         card.open_tickets, card.recent_tickets = caller_history(call.caller_person_id)
     else:
@@ -283,7 +290,9 @@ def messages_for(card: CallCard, *, only_user_id: int | None = None) -> dict[int
     return messages
 
 
-def call_changed(call_id: int, *, fresh: bool = False) -> None:
+def call_changed(
+    call_id: int, *, fresh: bool = False, offered: dict[int, str] | None = None
+) -> None:
     """Push the current card of call ``call_id`` to the consoles that must show it.
 
     ``fresh``: the call was created by this event (see :func:`load_card`).
@@ -291,7 +300,7 @@ def call_changed(call_id: int, *, fresh: bool = False) -> None:
     Sync, for ``transaction.on_commit`` in a request or a worker. A failing push is not an
     error of the call: the consoles recover the state from the database on reconnect.
     """
-    card = load_card(call_id, fresh=fresh)
+    card = load_card(call_id, fresh=fresh, offered=offered)
     if card is None:
         return
     layer = get_channel_layer()

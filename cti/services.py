@@ -207,8 +207,10 @@ def call_event_ingest(
                     event = CallEvent.objects.create(
                         dedup_key=dedup_key, status=CallEvent.Status.PROCESSED, **event_fields
                     )
-                call, rejected, created = _apply(**apply_arguments)
-                transaction.on_commit(_pusher(call.pk, fresh=created))
+                call, rejected, created, offered = _apply(**apply_arguments)
+                transaction.on_commit(
+                    _pusher(call.pk, fresh=created, offered=offered if created else None)
+                )
                 if kind == Kind.RING and _stale_sweep_due():
                     transaction.on_commit(_stale_sweep)
             return IngestResult(event=event, call=call, status=event.status, rejected=rejected)
@@ -228,10 +230,11 @@ def call_event_ingest(
     return _event_store_failed(dedup_key, event_fields, RuntimeError("too many conflicts"))
 
 
-def _pusher(call_pk: int, *, fresh: bool):
-    # A call created by this event has no linked tickets yet: the push can skip reading them.
+def _pusher(call_pk: int, *, fresh: bool, offered: dict[int, str] | None = None):
+    # A call created by this event has no linked tickets yet, and the agents it was offered
+    # to (with their language) are known here: the push can skip reading them again.
     if fresh:
-        return lambda: notify.call_changed(call_pk, fresh=True)
+        return lambda: notify.call_changed(call_pk, fresh=True, offered=offered)
     return lambda: notify.call_changed(call_pk)
 
 
@@ -277,9 +280,10 @@ def _apply(
     answering: str,
     cause: str,
     occurred_at: datetime,
-) -> tuple[Call, bool, bool]:
-    """Apply one event to its call; return the call, whether it is rejected, and whether
-    this event created it."""
+) -> tuple[Call, bool, bool, dict[int, str] | None]:
+    """Apply one event to its call; return the call, whether it is rejected, whether this
+    event created it, and the agents a ring offered it to with their language (None when
+    not known here)."""
     # The outside party is the caller of an inbound call and the dialled number otherwise.
     outside, inside = (caller, called) if direction == Call.Direction.INBOUND else (called, caller)
     call, created = _call_get_or_create(
@@ -293,7 +297,7 @@ def _apply(
         number_given=bool(outside) or kind == Kind.RING,
     )
     if call.outcome == Outcome.REJECTED:
-        return call, True, created  # later events of a rejected call change nothing
+        return call, True, created, None  # later events of a rejected call change nothing
     rejected = False
     if created and direction == Call.Direction.INBOUND and call.caller_e164:
         rejected = BlockedNumber.objects.filter(e164=call.caller_e164).exists()
@@ -303,15 +307,16 @@ def _apply(
         call.ended_at = occurred_at
         call.save(update_fields=["state", "outcome", "ended_at"])
         logger.info("CTI call %s from blocked number %s rejected", call_id, call.caller_e164)
-        return call, True, created
+        return call, True, created, None
 
+    offered = None
     if kind == Kind.RING:
-        _apply_ring(call, created=created, extensions=extensions, users=users)
+        offered = _apply_ring(call, created=created, extensions=extensions, users=users)
     elif kind == Kind.ANSWER:
         _apply_answer(call, answering=answering, extensions=extensions, users=users, at=occurred_at)
     else:
         _apply_hangup(call, cause=cause, at=occurred_at)
-    return call, False, created
+    return call, False, created, offered
 
 
 def _call_get_or_create(
@@ -462,26 +467,37 @@ def default_queue() -> CallQueue | None:
 
 
 def _agents_for(
-    *, extensions: Sequence[str], users: Sequence[str], pbx: Pbx | None = None
+    *,
+    extensions: Sequence[str],
+    users: Sequence[str],
+    pbx: Pbx | None = None,
+    languages: dict[int, str] | None = None,
 ) -> list[int]:
-    """User ids of the agents named by extension or by user name/e-mail."""
+    """User ids of the agents named by extension or by user name/e-mail.
+
+    With ``languages``, also fills it with each agent's interface language (same queries).
+    """
     ids: set[int] = set()
+    found: dict[int, str] = {}
     extensions = [e.strip() for e in extensions if e and e.strip()]
     if extensions:
-        ids.update(
+        found.update(
             AgentExtension.objects.filter(extension__in=extensions).values_list(
-                "user_id", flat=True
+                "user_id", "user__person__language"
             )
         )
     names = [u.strip() for u in users if u and u.strip()]
     if names:
         # Zammad's "user" is free text: PBX bridges send the login, the e-mail or the name.
-        ids.update(
+        found.update(
             User.objects.filter(
                 Q(username__in=names) | Q(email__in=names) | Q(person__full_name__in=names),
                 is_active=True,
-            ).values_list("pk", flat=True)
+            ).values_list("pk", "person__language")
         )
+    ids.update(found)
+    if languages is not None:
+        languages.update(found)
     return sorted(ids)
 
 
@@ -493,8 +509,11 @@ def queue_available_agents(queue: CallQueue) -> list[int]:
     return list(members.values_list("pk", flat=True))
 
 
-def _apply_ring(call: Call, *, created: bool, extensions, users) -> None:
-    offered = _agents_for(extensions=extensions, users=users)
+def _apply_ring(call: Call, *, created: bool, extensions, users) -> dict[int, str] | None:
+    """Offer the call; return the agents it was offered to with their language, or None
+    when they were not all named by this event (queue members)."""
+    languages: dict[int, str] = {}
+    offered = _agents_for(extensions=extensions, users=users, languages=languages)
     if not offered and not extensions and not users:
         queue = call.queue
         if queue is None and not call.queue_name and call.direction == Call.Direction.INBOUND:
@@ -504,8 +523,12 @@ def _apply_ring(call: Call, *, created: bool, extensions, users) -> None:
                 call.save(update_fields=["queue"])
         if queue is not None:
             offered = queue_available_agents(queue)
+            languages = None
     if offered and call.state == Call.State.RINGING:
         _offer(call, offered)
+    elif call.state != Call.State.RINGING:
+        return None
+    return languages
 
 
 def _offer(call: Call, user_ids: Sequence[int]) -> None:

@@ -265,3 +265,30 @@ def test_card_names_the_agent_who_answered_an_earlier_call(pbx, alice, bob):
     assert names == {"by-alice": "Alice Nowak", "unanswered": ""}
     html = notify.render_card(card)
     assert "· Alice Nowak" in html
+
+
+def test_ring_push_uses_the_offers_and_languages_the_ring_just_made(
+    pbx, alice, bob, django_capture_on_commit_callbacks
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    alice.person.language = "pl"
+    alice.person.save()
+    bob.person.language = "en"
+    bob.person.save()
+    pushes = []
+
+    def ring():
+        with django_capture_on_commit_callbacks() as callbacks:
+            ingest(pbx, "ring", caller="+48 601 000 000", extensions=["201", "202"])
+        with CaptureQueriesContext(connection) as push:
+            for callback in callbacks:
+                callback()
+        pushes.extend(query["sql"] for query in push.captured_queries)
+
+    received = pushed([alice, bob], ring)
+    # The offers were read by the ring itself: the push reads neither them nor linked tickets.
+    assert not [sql for sql in pushes if "cti_call_offered_to" in sql or "cti_call_tickets" in sql]
+    assert "Nieznany dzwoniący" in received[alice.pk][0]["html"]
+    assert "Unknown caller" in received[bob.pk][0]["html"]
