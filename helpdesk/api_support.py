@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.core.paginator import Paginator
 from django.http import Http404
-from django.utils.functional import cached_property
 from rest_framework import status
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.pagination import PageNumberPagination
@@ -18,41 +16,22 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from helpdesk.errors import ConflictError, TransitionNotAllowedError
+from helpdesk.paging import CappedPaginator
 
 
-def capped_count(queryset, cap: int) -> tuple[int, bool]:
-    """(count, whether there are more than ``cap``), counting at most ``cap + 1`` rows.
-
-    An exact COUNT(*) of a broad filter over a million tickets takes 100+ ms on PostgreSQL;
-    nobody pages through ten thousand tickets, so past the cap the answer says "more".
-    """
-    # Which rows are counted does not matter: no ORDER BY, no joins from select_related.
-    count = queryset.order_by().values("pk")[: cap + 1].count()
-    return min(count, cap), count > cap
-
-
-class CappedPaginator(Paginator):
-    """A paginator whose total stops at ``count_cap`` (``count_is_exact`` says whether it did)."""
-
-    count_cap = 10_000
-    count_is_exact = True
-
-    @cached_property
-    def count(self):
-        count, more = capped_count(self.object_list, self.count_cap)
-        self.count_is_exact = not more
-        return count
+class ApiPaginator(CappedPaginator):
+    cap = 10_000
 
 
 class StandardPagination(PageNumberPagination):
     page_size = 25
     page_size_query_param = "page_size"
     max_page_size = 200
-    django_paginator_class = CappedPaginator
+    django_paginator_class = ApiPaginator
 
     def get_paginated_response(self, data):
         response = super().get_paginated_response(data)
-        response.data["count_is_exact"] = self.page.paginator.count_is_exact
+        response.data["count_is_exact"] = not self.page.paginator.more
         return response
 
     def get_paginated_response_schema(self, schema):

@@ -3,7 +3,7 @@
 import pytest
 from rest_framework.test import APIClient
 
-from helpdesk.api_support import CappedPaginator
+from helpdesk.api_support import ApiPaginator
 from tests.factories import make_ticket
 
 pytestmark = pytest.mark.django_db
@@ -27,7 +27,7 @@ def test_exact_count_below_the_cap(api):
 
 
 def test_count_stops_at_the_cap_and_says_so(api, monkeypatch):
-    monkeypatch.setattr(CappedPaginator, "count_cap", 2)
+    monkeypatch.setattr(ApiPaginator, "cap", 2)
     for _ in range(4):
         make_ticket()
     body = api.get("/api/tickets/", {"page_size": 1}).json()

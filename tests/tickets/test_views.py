@@ -799,10 +799,11 @@ def test_too_many_files_at_once_are_refused(client, end_user, first_line):
 
 
 def test_large_queues_show_capped_counts_and_ask_to_narrow(client, agent, first_line, monkeypatch):
-    from tickets.views import common, console
+    from helpdesk import paging
+    from tickets.views import console
 
     monkeypatch.setattr(console, "QUEUE_COUNT_CAP", 2)
-    monkeypatch.setattr(common.CappedPaginator, "cap", 2)
+    monkeypatch.setattr(paging.CappedPaginator, "cap", 2)
     for index in range(3):
         make_ticket(title=f"Flood {index}")
     content = login(client, agent).get(reverse("tickets:console") + "?queue=open").content

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 
 from helpdesk.errors import ConflictError, TransitionNotAllowedError
 from helpdesk.models import Person, PhoneNumber, SupportGroup
+from helpdesk.paging import CappedPaginator, capped_count
 from helpdesk.phones import normalize_phone_or_none
 from helpdesk.roles import can_work_tickets
 from helpdesk.selectors import person_list
@@ -29,9 +30,7 @@ from tickets.forms import (
 )
 from tickets.models import OPEN_STATUSES, Attachment, Channel, Ticket
 from tickets.views.common import (
-    CappedPaginator,
     agent_required,
-    capped_count,
     order_by_param,
     staff_required,
     ticket_or_404,
