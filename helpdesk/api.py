@@ -7,7 +7,7 @@ writable only by administrators. People are personal data: only staff may read t
 from __future__ import annotations
 
 from django import forms
-from django.db.models import ProtectedError, Q
+from django.db.models import ProtectedError
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
@@ -176,7 +176,7 @@ class PersonViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
             queryset = selectors.people_by_phone(phone)
         search = params.get("search", "").strip()
         if search:
-            queryset = queryset.filter(Q(full_name__icontains=search) | Q(email__icontains=search))
+            queryset = selectors.person_text_search(queryset, search)
         return queryset
 
 

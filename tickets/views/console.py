@@ -15,9 +15,8 @@ from django.views.decorators.http import require_POST
 from helpdesk.errors import ConflictError, TransitionNotAllowedError
 from helpdesk.models import Person, PhoneNumber, SupportGroup
 from helpdesk.paging import CappedPaginator, capped_count
-from helpdesk.phones import normalize_phone_or_none
 from helpdesk.roles import can_work_tickets
-from helpdesk.selectors import person_list
+from helpdesk.selectors import people_by_phone, person_list, person_text_search
 from tickets import selectors, services
 from tickets.forms import (
     TRANSITION_FORMS,
@@ -316,13 +315,12 @@ def _people_matching(text: str, limit: int = 10):
     people = person_list().filter(is_active=True)
     if not any(c.isalpha() for c in text):
         # A number: only the indexed phone lookup (OR-ed with name matching it scanned people).
-        e164 = normalize_phone_or_none(text) if sum(c.isdigit() for c in text) >= 6 else None
-        if e164 is None:
+        if sum(c.isdigit() for c in text) < 6:
             return []
-        owners = PhoneNumber.objects.filter(e164=e164).values("person_id")
-        return list(people.filter(pk__in=owners).order_by("full_name")[:limit])
-    condition = Q(full_name__icontains=text) | Q(email__icontains=text)
-    return list(people.filter(condition).order_by("full_name")[:limit])
+        people = people_by_phone(text).filter(is_active=True)
+    else:
+        people = person_text_search(people, text)
+    return list(people.order_by("full_name")[:limit])
 
 
 @agent_required
