@@ -211,11 +211,12 @@ def call_ticket_link(request, pk):
     call = _call(pk)
     form = CallTicketLinkForm(request.POST)
     ticket = None
-    if form.is_valid():
-        number = form.cleaned_data["number"].strip().upper()
-        ticket = (
-            ticket_selectors.ticket_queryset_for(request.user).filter(number__iexact=number).first()
-        )
+    number = ticket_selectors.ticket_number_normalized(
+        form.cleaned_data["number"] if form.is_valid() else ""
+    )
+    if number:
+        # The exact, indexed number (an iexact match scanned every ticket).
+        ticket = ticket_selectors.ticket_queryset_for(request.user).filter(number=number).first()
     if ticket is None:
         messages.error(request, _("There is no ticket with this number."))
         return _back(request)

@@ -42,6 +42,12 @@ def ticket_list(user, *, search: str = "", open_only: bool | None = None) -> Que
 TICKET_NUMBER = re.compile(r"^(INC|REQ)-?(\d{1,9})$", re.IGNORECASE)
 
 
+def ticket_number_normalized(text: str) -> str | None:
+    """``inc-123``, ``INC000123``, ``INC-000123`` -> ``INC-000123``; None if not a number."""
+    match = TICKET_NUMBER.match(text.strip())
+    return f"{match[1].upper()}-{int(match[2]):06d}" if match else None
+
+
 def ticket_search(queryset: QuerySet[Ticket], text: str) -> QuerySet[Ticket]:
     """Match a number, a title, or the caller's name, e-mail or phone number.
 
@@ -52,9 +58,9 @@ def ticket_search(queryset: QuerySet[Ticket], text: str) -> QuerySet[Ticket]:
     text = text.strip()
     if not text:
         return queryset
-    number = TICKET_NUMBER.match(text)
+    number = ticket_number_normalized(text)
     if number:
-        return queryset.filter(number=f"{number[1].upper()}-{int(number[2]):06d}")
+        return queryset.filter(number=number)
     if "@" in text and " " not in text:
         # Ids first: joined into the ticket query, PostgreSQL walked all tickets by date.
         # The exact match uses the e-mail index; the case-insensitive one scans people.
