@@ -1,4 +1,5 @@
 import pytest
+from rest_framework.test import APIClient
 
 from helpdesk.models import SupportGroup
 from helpdesk.roles import Role
@@ -69,3 +70,29 @@ def change_board(db):
 @pytest.fixture
 def admin_user(db):
     return make_user(Role.ADMINISTRATOR, username="admin", is_staff=True, is_superuser=True)
+
+
+# --- REST API clients -------------------------------------------------------------------
+
+
+@pytest.fixture
+def api():
+    return APIClient()
+
+
+@pytest.fixture
+def as_agent(api, agent):
+    api.force_login(agent)
+    return api
+
+
+@pytest.fixture
+def as_end_user(api, end_user):
+    api.force_login(end_user)
+    return api
+
+
+@pytest.fixture
+def as_admin(api, admin_user):
+    api.force_login(admin_user)
+    return api

@@ -138,3 +138,21 @@ class AgentExtensionFactory(factory.django.DjangoModelFactory):
 
     user = factory.SubFactory(UserFactory)
     extension = factory.Sequence(lambda n: f"{200 + n}")
+
+
+# The smallest bytes that content sniffing recognises as a PNG image.
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 64
+
+
+def session_cookie_for(user) -> str:
+    """A ``Cookie`` header value signing ``user`` in, for websocket and raw HTTP clients."""
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+
+    session = SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.create()
+    return f"{settings.SESSION_COOKIE_NAME}={session.session_key}"

@@ -12,6 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
 from tests.factories import (
+    PNG,
     CategoryFactory,
     PersonFactory,
     ServiceFactory,
@@ -22,8 +23,6 @@ from tests.factories import (
 ROLES = ["anonymous", "end_user", "agent", "engineer", "change_board", "manager", "admin_user"]
 WORKERS = ("agent", "engineer", "manager", "admin_user")
 STAFF = (*WORKERS, "change_board")
-
-PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 64
 
 
 def expect(*, end_user, staff=None, change_board=None, workers=None, admin=None, anonymous=401):

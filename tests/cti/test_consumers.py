@@ -14,9 +14,6 @@ from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
-from django.conf import settings
-from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-from django.contrib.sessions.backends.db import SessionStore
 
 from cti import services
 from cti.consumers import ConsoleConsumer
@@ -30,6 +27,7 @@ from tests.factories import (
     PhoneNumberFactory,
     make_ticket,
     make_user,
+    session_cookie_for,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -64,15 +62,6 @@ def ingest(pbx, kind, call_id="call-1", **kwargs):
     return services.call_event_ingest(
         pbx=pbx, source=CallEvent.Source.WEBHOOK, kind=kind, call_id=call_id, **kwargs
     )
-
-
-def session_cookie_for(user) -> str:
-    session = SessionStore()
-    session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
-    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    session.create()
-    return f"{settings.SESSION_COOKIE_NAME}={session.session_key}"
 
 
 @pytest.fixture

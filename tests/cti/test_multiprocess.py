@@ -22,9 +22,6 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import pytest
 import websockets
-from django.conf import settings
-from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-from django.contrib.sessions.backends.db import SessionStore
 from django.db import connection
 
 from cti.models import Call
@@ -35,6 +32,7 @@ from tests.factories import (
     PhoneNumberFactory,
     make_ticket,
     make_user,
+    session_cookie_for,
 )
 
 BASE_DIR = Path(__file__).resolve().parents[2]
@@ -120,15 +118,6 @@ def asgi_servers(count: int):
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 process.kill()
-
-
-def session_cookie_for(user) -> str:
-    session = SessionStore()
-    session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
-    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    session.create()
-    return f"{settings.SESSION_COOKIE_NAME}={session.session_key}"
 
 
 async def receive(socket_, kind: str, timeout: float = 10) -> dict:

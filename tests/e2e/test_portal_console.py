@@ -12,6 +12,7 @@ from helpdesk.roles import Role
 from tests.e2e.conftest import PHONE, login, logout, screenshot
 from tests.factories import (
     PASSWORD,
+    PNG,
     PersonFactory,
     PhoneNumberFactory,
     ServiceFactory,
@@ -22,8 +23,6 @@ from tests.factories import (
 from tickets.models import Comment, Status, Ticket
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 64
 
 
 @pytest.fixture

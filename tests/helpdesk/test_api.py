@@ -18,23 +18,6 @@ from tests.factories import (
 )
 
 
-@pytest.fixture
-def api():
-    return APIClient()
-
-
-@pytest.fixture
-def as_agent(api, agent):
-    api.force_login(agent)
-    return api
-
-
-@pytest.fixture
-def as_admin(api, admin_user):
-    api.force_login(admin_user)
-    return api
-
-
 def names(response):
     assert response.status_code == 200, response.json()
     return [row.get("full_name") or row.get("name") for row in response.json()["results"]]

@@ -1,7 +1,6 @@
 """API pagination: totals are capped so a broad filter over a million rows stays cheap."""
 
 import pytest
-from rest_framework.test import APIClient
 
 from helpdesk.api_support import ApiPaginator
 from tests.factories import make_ticket
@@ -9,14 +8,8 @@ from tests.factories import make_ticket
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def api(agent):
-    client = APIClient()
-    client.force_authenticate(agent)
-    return client
-
-
-def test_exact_count_below_the_cap(api):
+def test_exact_count_below_the_cap(as_agent):
+    api = as_agent
     for _ in range(3):
         make_ticket()
     body = api.get("/api/tickets/", {"page_size": 2}).json()
@@ -26,7 +19,8 @@ def test_exact_count_below_the_cap(api):
     assert body["next"]
 
 
-def test_count_stops_at_the_cap_and_says_so(api, monkeypatch):
+def test_count_stops_at_the_cap_and_says_so(as_agent, monkeypatch):
+    api = as_agent
     monkeypatch.setattr(ApiPaginator, "cap", 2)
     for _ in range(4):
         make_ticket()

@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 from helpdesk.models import SupportGroup
 from helpdesk.roles import Role
 from tests.factories import (
+    PNG,
     CategoryFactory,
     PersonFactory,
     PhoneNumberFactory,
@@ -21,25 +22,6 @@ from tests.factories import (
 )
 from tickets import services
 from tickets.models import Comment, Status, Ticket, TimelineEntry
-
-PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 64
-
-
-@pytest.fixture
-def api():
-    return APIClient()
-
-
-@pytest.fixture
-def as_agent(api, agent):
-    api.force_login(agent)
-    return api
-
-
-@pytest.fixture
-def as_end_user(api, end_user):
-    api.force_login(end_user)
-    return api
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from helpdesk.roles import Role
 from tests.factories import (
+    PNG,
     PersonFactory,
     PhoneNumberFactory,
     ServiceFactory,
@@ -17,8 +18,6 @@ from tests.factories import (
 )
 from tickets import services
 from tickets.models import Channel, Comment, Status, Ticket, TimelineEntry
-
-PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 64
 
 
 @pytest.fixture
