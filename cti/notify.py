@@ -27,9 +27,10 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import translation
 
+from cti import statements
 from cti.models import AgentPresence, Call
 from helpdesk.phones import format_phone
-from tickets.models import OPEN_STATUSES, Ticket
+from tickets.models import OPEN_STATUSES
 from tickets.models import Status as TicketStatus
 
 CARD_TEMPLATE = "cti/partials/_call_card.html"
@@ -59,16 +60,15 @@ class CallCard:
 
     call: Call
     offered_ids: list[int]
+    # The caller as the card shows them: call.caller_person, or a row with the same
+    # attributes (cti.statements.caller_lookup); None when not identified.
+    person: object = None
     candidates: list = field(default_factory=list)
     open_tickets: list = field(default_factory=list)
     recent_tickets: list = field(default_factory=list)
     last_calls: list = field(default_factory=list)
     linked_tickets: list = field(default_factory=list)
     languages: dict = field(default_factory=dict)  # offered agent id -> language code
-
-    @property
-    def person(self):
-        return self.call.caller_person
 
     def context(self) -> dict:
         return {
@@ -104,41 +104,10 @@ class CallCard:
         }
 
 
-# What the card shows of a ticket and of an earlier call. They are read as plain rows
-# (values()), not model instances: building instances with deferred fields was a good part of
-# the card's cost on the ring path (bench/cti_screen_pop).
+# What the card shows of a ticket. Tickets and earlier calls are read as plain rows, not
+# model instances: building instances was a good part of the card's cost on the ring path
+# (bench/cti_screen_pop); on that path the statements are written out (cti.statements).
 CARD_TICKET_FIELDS = ("pk", "number", "title", "status", "created_at")
-CARD_CALL_FIELDS = (
-    "pk",
-    "call_id",
-    "started_at",
-    "outcome",
-    "answered_by_id",
-    "answered_by__username",
-    "answered_by__first_name",
-    "answered_by__last_name",
-)
-
-
-def _rows(queryset) -> list[SimpleNamespace]:
-    """The rows of a values() queryset as objects (the template and callers read attributes)."""
-    return [SimpleNamespace(**row) for row in queryset]
-
-
-def _earlier_call(row: dict) -> SimpleNamespace:
-    # The agent's name as User.get_full_name() / get_username() would give it.
-    name = ""
-    if row["answered_by_id"]:
-        full_name = f"{row['answered_by__first_name']} {row['answered_by__last_name']}".strip()
-        name = full_name or row["answered_by__username"]
-    return SimpleNamespace(
-        pk=row["pk"],
-        call_id=row["call_id"],
-        started_at=row["started_at"],
-        outcome=row["outcome"],
-        answered_by_id=row["answered_by_id"],
-        agent_name=name,
-    )
 
 
 # How many of the caller's newest tickets one query reads: when the caller has fewer, both
@@ -153,16 +122,13 @@ def caller_history(person_id: int) -> tuple[list[SimpleNamespace], list[SimpleNa
     One query reads the caller's HISTORY_WINDOW newest tickets; only a caller with more
     tickets than that needs a second query for the open ones (they may be older).
     """
-    tickets = Ticket.objects.filter(caller_id=person_id).values(*CARD_TICKET_FIELDS)
-    newest = _rows(tickets.order_by("-created_at")[:HISTORY_WINDOW])
+    newest = statements.caller_tickets(person_id, limit=HISTORY_WINDOW)
     recent = newest[:RECENT_TICKETS]
     if len(newest) < HISTORY_WINDOW:
         open_statuses = set(OPEN_STATUSES)
         open_tickets = [ticket for ticket in newest if ticket.status in open_statuses]
         return open_tickets[:RECENT_TICKETS], recent
-    open_tickets = _rows(
-        tickets.filter(status__in=OPEN_STATUSES).order_by("-created_at")[:RECENT_TICKETS]
-    )
+    open_tickets = statements.caller_tickets(person_id, limit=RECENT_TICKETS, open_only=True)
     return open_tickets, recent
 
 
@@ -187,23 +153,27 @@ def load_card(
         rows = list(call.offered_to.values_list("pk", "person__language"))
         card = CallCard(call=call, offered_ids=[user_id for user_id, _language in rows])
         card.languages = dict(rows)
+    card.person = call.caller_person
+    if not call.caller_person_id:
+        card.candidates = list(call.candidate_people.select_related("site").order_by("full_name"))
+    _history_load(card)
+    if not fresh:
+        card.linked_tickets = [
+            SimpleNamespace(**row)
+            for row in call.tickets.order_by("-created_at").values(*CARD_TICKET_FIELDS)
+        ]
+    return card
+
+
+def _history_load(card: CallCard) -> None:
+    """The caller's tickets and the earlier calls from the number."""
+    call = card.call
     if call.caller_person_id:
         card.open_tickets, card.recent_tickets = caller_history(call.caller_person_id)
-    else:
-        card.candidates = list(call.candidate_people.select_related("site").order_by("full_name"))
     if call.caller_e164:
-        card.last_calls = [
-            _earlier_call(row)
-            for row in Call.objects.filter(caller_e164=call.caller_e164)
-            .exclude(pk=call.pk)
-            .order_by("-started_at")
-            .values(*CARD_CALL_FIELDS)[:LAST_CALLS]
-        ]
-    if not fresh:
-        card.linked_tickets = _rows(
-            call.tickets.order_by("-created_at").values(*CARD_TICKET_FIELDS)
+        card.last_calls = statements.calls_from_number(
+            call.caller_e164, exclude_pk=call.pk, limit=LAST_CALLS
         )
-    return card
 
 
 _NUMBER_PLACEHOLDER = "0NUMBER0"
@@ -301,8 +271,28 @@ def call_changed(
     error of the call: the consoles recover the state from the database on reconnect.
     """
     card = load_card(call_id, fresh=fresh, offered=offered)
-    if card is None:
-        return
+    if card is not None:
+        _push(card)
+
+
+def call_pushed(call: Call, *, offered: dict[int, str], people: list) -> None:
+    """Push a call that the event being handled has just created and offered, as that
+    transaction wrote it: ``offered`` maps the agents it was offered to to their language,
+    ``people`` are the card's rows of the caller (one) or of the candidates (several).
+
+    The ring path: only the caller's history is read here. Like :func:`call_changed`, sync,
+    for ``transaction.on_commit``.
+    """
+    card = CallCard(call=call, offered_ids=list(offered), languages=dict(offered))
+    if call.caller_person_id:
+        card.person = people[0]
+    else:
+        card.candidates = people
+    _history_load(card)
+    _push(card)
+
+
+def _push(card: CallCard) -> None:
     layer = get_channel_layer()
     if layer is None:
         return

@@ -13,7 +13,7 @@ import json
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -23,9 +23,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from cti import notify
+from cti import notify, statements
 from cti.models import (
-    AgentExtension,
     AgentPresence,
     BlockedNumber,
     Call,
@@ -33,7 +32,6 @@ from cti.models import (
     CallQueue,
     Pbx,
 )
-from helpdesk.models import PhoneNumber
 from helpdesk.phones import InvalidPhoneNumber, is_withheld, normalize_phone
 
 logger = logging.getLogger(__name__)
@@ -204,12 +202,13 @@ def call_event_ingest(
                     event.save(update_fields=["status", "error"])
                 else:
                     # Written as processed: it commits only together with its effects.
-                    event = CallEvent.objects.create(
+                    event = CallEvent(
                         dedup_key=dedup_key, status=CallEvent.Status.PROCESSED, **event_fields
                     )
-                call, rejected, created, offered = _apply(**apply_arguments)
+                    statements.insert(event)  # a redelivery raises IntegrityError
+                call, rejected, created, offered, caller = _apply(**apply_arguments)
                 transaction.on_commit(
-                    _pusher(call.pk, fresh=created, offered=offered if created else None)
+                    _pusher(call, created=created, offered=offered, caller=caller)
                 )
                 if kind == Kind.RING and _stale_sweep_due():
                     transaction.on_commit(_stale_sweep)
@@ -230,12 +229,15 @@ def call_event_ingest(
     return _event_store_failed(dedup_key, event_fields, RuntimeError("too many conflicts"))
 
 
-def _pusher(call_pk: int, *, fresh: bool, offered: dict[int, str] | None = None):
-    # A call created by this event has no linked tickets yet, and the agents it was offered
-    # to (with their language) are known here: the push can skip reading them again.
-    if fresh:
-        return lambda: notify.call_changed(call_pk, fresh=True, offered=offered)
-    return lambda: notify.call_changed(call_pk)
+def _pusher(call: Call, *, created: bool, offered: dict[int, str] | None, caller: Caller):
+    # A call created by this event is pushed as this transaction wrote it: it has no linked
+    # tickets yet, and who it was offered to (with their language) and what the card shows
+    # of the caller were read here. Any other change is pushed as the database has it.
+    if created and offered is not None and caller.people is not None:
+        return lambda: notify.call_pushed(call, offered=offered, people=caller.people)
+    if created:
+        return lambda call_pk=call.pk: notify.call_changed(call_pk, fresh=True, offered=offered)
+    return lambda call_pk=call.pk: notify.call_changed(call_pk)
 
 
 def _duplicate(event: CallEvent, *, pbx: Pbx | None, call_id: str) -> IngestResult:
@@ -280,13 +282,13 @@ def _apply(
     answering: str,
     cause: str,
     occurred_at: datetime,
-) -> tuple[Call, bool, bool, dict[int, str] | None]:
+) -> tuple[Call, bool, bool, dict[int, str] | None, Caller]:
     """Apply one event to its call; return the call, whether it is rejected, whether this
-    event created it, and the agents a ring offered it to with their language (None when
-    not known here)."""
+    event created it, the agents a ring offered it to with their language (None when not
+    known here), and what identifying the caller found (if this event identified them)."""
     # The outside party is the caller of an inbound call and the dialled number otherwise.
     outside, inside = (caller, called) if direction == Call.Direction.INBOUND else (called, caller)
-    call, created = _call_get_or_create(
+    call, created, identified = _call_get_or_create(
         pbx=pbx,
         call_id=call_id,
         direction=direction,
@@ -295,19 +297,19 @@ def _apply(
         queue_code=queue_code,
         occurred_at=occurred_at,
         number_given=bool(outside) or kind == Kind.RING,
+        insert_first=kind == Kind.RING,
     )
     if call.outcome == Outcome.REJECTED:
-        return call, True, created, None  # later events of a rejected call change nothing
-    rejected = False
-    if created and direction == Call.Direction.INBOUND and call.caller_e164:
-        rejected = BlockedNumber.objects.filter(e164=call.caller_e164).exists()
-    if rejected:
+        # Later events of a rejected call change nothing.
+        return call, True, created, None, identified
+    # The block list is read together with the caller's identification (one statement).
+    if created and direction == Call.Direction.INBOUND and call.caller_e164 and identified.blocked:
         call.state = Call.State.ENDED
         call.outcome = Outcome.REJECTED
         call.ended_at = occurred_at
         call.save(update_fields=["state", "outcome", "ended_at"])
         logger.info("CTI call %s from blocked number %s rejected", call_id, call.caller_e164)
-        return call, True, created, None
+        return call, True, created, None, identified
 
     offered = None
     if kind == Kind.RING:
@@ -316,7 +318,7 @@ def _apply(
         _apply_answer(call, answering=answering, extensions=extensions, users=users, at=occurred_at)
     else:
         _apply_hangup(call, cause=cause, at=occurred_at)
-    return call, False, created, offered
+    return call, False, created, offered, identified
 
 
 def _call_get_or_create(
@@ -329,12 +331,39 @@ def _call_get_or_create(
     queue_code: str,
     occurred_at: datetime,
     number_given: bool,
-) -> tuple[Call, bool]:
+    insert_first: bool = False,
+) -> tuple[Call, bool, Caller]:
     """The call this event belongs to, locked; created (and identified) on its first event.
+    Also returns what identifying the caller found, if this event identified them.
 
     ``number_given`` says whether this event reports the caller: an empty caller ID on a
     ring means "withheld", on an answer or hang-up merely "not repeated here".
+    ``insert_first``: the event is most likely the call's first (a ring), so the call is
+    inserted straight away, and read (locked) only if the insert finds it exists already.
     """
+
+    def new_call() -> tuple[Call, Caller]:
+        call = Call(
+            pbx=pbx,
+            call_id=call_id,
+            direction=direction,
+            called_number=(inside or "")[:64],
+            queue=_queue_for(queue_code, pbx),
+            queue_name=queue_code[:80],
+            started_at=occurred_at,
+        )
+        identified = Caller()
+        if number_given:
+            _number_set(call, outside)
+            identified = _identify(call)
+        return call, identified
+
+    if insert_first and pbx is not None:
+        call, identified = new_call()
+        if statements.insert(call, conflict=("pbx", "call_id")):
+            _candidates_add(call, identified.candidates)
+            return call, True, identified
+
     calls = Call.objects.select_for_update()
     if pbx is None:  # calls without a PBX are not unique per call id: the oldest one
         call = calls.filter(pbx=None, call_id=call_id).order_by("pk").first()
@@ -356,34 +385,22 @@ def _call_get_or_create(
         if not call.called_number and inside:
             call.called_number = inside[:64]
             changed.append("called_number")
-        people = []
+        identified = Caller()
         if number_given and not call.caller_number and not call.is_withheld:
             # The call was created by an event that did not name the caller: identify now.
             _number_set(call, outside)
-            people = _identify(call)
+            identified = _identify(call)
             changed += _NUMBER_FIELDS
         if changed:
             call.save(update_fields=changed)
-        _candidates_add(call, people)
-        return call, False
+        _candidates_add(call, identified.candidates)
+        return call, False, identified
 
-    call = Call(
-        pbx=pbx,
-        call_id=call_id,
-        direction=direction,
-        called_number=(inside or "")[:64],
-        queue=_queue_for(queue_code, pbx),
-        queue_name=queue_code[:80],
-        started_at=occurred_at,
-    )
-    people = []
-    if number_given:
-        _number_set(call, outside)
-        people = _identify(call)
+    call, identified = new_call()
     # A concurrent insert of the same call raises IntegrityError; call_event_ingest retries.
-    call.save(force_insert=True)
-    _candidates_add(call, people)
-    return call, True
+    statements.insert(call)
+    _candidates_add(call, identified.candidates)
+    return call, True, identified
 
 
 _NUMBER_FIELDS = ["caller_number", "caller_e164", "is_withheld", "caller_person", "identification"]
@@ -398,38 +415,47 @@ def _number_set(call: Call, raw: str) -> None:
 
 def _candidates_add(call: Call, people: list[int]) -> None:
     if len(people) > 1:
-        through = Call.candidate_people.through
-        through.objects.bulk_create(
-            [through(call_id=call.pk, person_id=pk) for pk in people], ignore_conflicts=True
-        )
+        statements.links_insert(Call.candidate_people.through, "call", call.pk, "person", people)
 
 
-def _identify(call: Call) -> list[int]:
-    """Set caller_person/identification on ``call``; return candidate person ids if several."""
+@dataclass
+class Caller:
+    """What identifying a call's caller found."""
+
+    candidates: list[int] = field(default_factory=list)  # several possible people: their ids
+    # The card's rows of the caller (one) or of the candidates (several, by name), when the
+    # directory said who it is; None when it did not (history match, unknown, withheld).
+    people: list | None = None
+    blocked: bool = False  # the number is on the block list
+
+
+def _identify(call: Call) -> Caller:
+    """Set caller_person/identification on ``call``; return what was found."""
     if call.is_withheld:
         call.identification = Call.Identification.WITHHELD
-        return []
+        return Caller()
     if not call.caller_e164:
         call.identification = Call.Identification.UNKNOWN
-        return []
-    people = list(
-        PhoneNumber.objects.filter(e164=call.caller_e164, person__is_active=True)
-        .order_by("person_id")
-        .values_list("person_id", flat=True)
-        .distinct()[: MAX_CANDIDATES + 1]
-    )
+        return Caller()
+    lookup = statements.caller_lookup(call.caller_e164, limit=MAX_CANDIDATES + 1)
+    people = lookup.people
     if len(people) == 1:
-        call.caller_person_id = people[0]
+        call.caller_person_id = people[0].pk
         call.identification = Call.Identification.EXACT
-        return []
+        return Caller(people=people, blocked=lookup.blocked)
     if people:
         call.identification = Call.Identification.SEVERAL
-        return people[:MAX_CANDIDATES]
+        people = people[:MAX_CANDIDATES]
+        return Caller(
+            candidates=[person.pk for person in people],
+            people=sorted(people, key=lambda person: person.full_name),
+            blocked=lookup.blocked,
+        )
     maybe = caller_candidates_from_history(call.caller_e164)
     if len(maybe) == 1:
         call.caller_person_id = maybe[0]
     call.identification = Call.Identification.MAYBE if maybe else Call.Identification.UNKNOWN
-    return maybe if len(maybe) > 1 else []
+    return Caller(candidates=maybe if len(maybe) > 1 else [], blocked=lookup.blocked)
 
 
 def caller_candidates_from_history(e164: str) -> list[int]:
@@ -480,12 +506,7 @@ def _agents_for(
     ids: set[int] = set()
     found: dict[int, str] = {}
     extensions = [e.strip() for e in extensions if e and e.strip()]
-    if extensions:
-        found.update(
-            AgentExtension.objects.filter(extension__in=extensions).values_list(
-                "user_id", "user__person__language"
-            )
-        )
+    found.update(statements.agents_by_extension(extensions))
     names = [u.strip() for u in users if u and u.strip()]
     if names:
         # Zammad's "user" is free text: PBX bridges send the login, the e-mail or the name.
@@ -533,10 +554,7 @@ def _apply_ring(call: Call, *, created: bool, extensions, users) -> dict[int, st
 
 def _offer(call: Call, user_ids: Sequence[int]) -> None:
     # One INSERT whatever the number of agents (add() reads the existing rows first).
-    through = Call.offered_to.through
-    through.objects.bulk_create(
-        [through(call_id=call.pk, user_id=pk) for pk in user_ids], ignore_conflicts=True
-    )
+    statements.links_insert(Call.offered_to.through, "call", call.pk, "user", user_ids)
 
 
 def _apply_answer(call: Call, *, answering: str, extensions, users, at: datetime) -> None:

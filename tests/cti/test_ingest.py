@@ -24,6 +24,8 @@ pytestmark = pytest.mark.django_db
 def pushed(monkeypatch):
     calls = []
     monkeypatch.setattr(notify, "call_changed", lambda call_id, **_kwargs: calls.append(call_id))
+    # A call created and offered by a ring is pushed as written, without reading it again.
+    monkeypatch.setattr(notify, "call_pushed", lambda call, **_kwargs: calls.append(call.pk))
     return calls
 
 

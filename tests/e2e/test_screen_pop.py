@@ -138,3 +138,50 @@ def test_agent_sees_the_caller_pop_creates_a_linked_ticket_and_a_missed_call_is_
     row.locator("button.cti-mark-one").click()
     missed.refresh_from_db()
     assert missed.missed_handled_by == agent
+
+
+def test_a_card_never_steps_back_when_messages_of_a_call_overtake_each_other(asgi_server, page):
+    """Each event is pushed by the server process that handled it, so a late ringing card
+    can arrive after the call's close. The console's websocket is answered here (Playwright
+    stands in for the server at the network edge) to deliver messages out of order."""
+    import json
+
+    agent = make_user(Role.AGENT, username="alice")
+    sockets = []
+
+    def fake_server(ws):
+        sockets.append(ws)
+        ws.send(json.dumps({"type": "hello", "user_id": agent.pk, "presence": None, "calls": []}))
+
+    page.route_web_socket("**/ws/console/", fake_server)
+    login(page, asgi_server, "alice", PASSWORD)
+    page.goto(f"{asgi_server}/cti/calls/")
+    expect(page.locator("#cti-console")).to_have_attribute("data-connected", "true")
+
+    def push(call_id: int, state: str, action: str = "show") -> None:
+        call = {"id": call_id, "state": state, "outcome": "", "outcome_label": ""}
+        message = {"type": "call_update", "action": action, "call": call}
+        if action == "show":
+            message["html"] = (
+                f'<article class="cti-card" data-call-id="{call_id}" data-call-state="{state}">'
+                f'<span class="cti-card__status">{state}</span></article>'
+            )
+        sockets[-1].send(json.dumps(message))
+
+    push(901, "ringing")
+    expect(page.locator('.cti-card[data-call-id="901"]')).to_be_visible()
+    push(901, "ended", action="close")
+    expect(page.locator('.cti-card[data-call-id="901"][data-call-state=closed]')).to_be_visible()
+    push(901, "ringing")  # the overtaken ring
+    push(902, "ringing")  # sent after it: once this shows, the late ring was handled
+    expect(page.locator('.cti-card[data-call-id="902"]')).to_be_visible()
+    expect(page.locator('.cti-card[data-call-id="901"][data-call-state=ringing]')).to_have_count(0)
+    # An answered card does not fall back to ringing either.
+    push(902, "answered")
+    expect(page.locator('.cti-card[data-call-id="902"][data-call-state=answered]')).to_be_visible()
+    push(902, "ringing")
+    push(903, "ringing")
+    expect(page.locator('.cti-card[data-call-id="903"]')).to_be_visible()
+    expect(page.locator('.cti-card[data-call-id="902"]')).to_have_attribute(
+        "data-call-state", "answered"
+    )

@@ -26,6 +26,20 @@
     root.dataset.connected = ok ? "true" : "false";
   }
 
+  // The messages of one call can overtake each other (each event is pushed by the server
+  // process that handled it): a card never steps back, e.g. to ringing once it was answered
+  // or closed. Highest state seen per call id; a close counts as ended.
+  var STATE_RANK = { ringing: 0, answered: 1, ended: 2 };
+  var seenRank = {};
+
+  function isStale(message) {
+    var rank = message.action === "close" ? 2 : (STATE_RANK[message.call.state] || 0);
+    var seen = seenRank[message.call.id];
+    if (seen !== undefined && rank < seen) { return true; }
+    seenRank[message.call.id] = rank;
+    return false;
+  }
+
   function cardFor(callId) {
     return cards.querySelector('.cti-card[data-call-id="' + callId + '"]');
   }
@@ -102,6 +116,7 @@
         break;
       case "screen_pop":
       case "call_update":
+        if (isStale(message)) { break; }
         if (message.action === "show") { showCard(message); } else { closeCard(message); }
         break;
       case "presence":

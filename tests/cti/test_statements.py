@@ -1,0 +1,146 @@
+"""The ring path's written-out statements give what the ORM gives, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from cti import statements
+from cti.models import BlockedNumber, Call, CallEvent
+from helpdesk.models import PhoneNumber
+from helpdesk.roles import Role
+from tests.factories import (
+    AgentExtensionFactory,
+    PbxFactory,
+    PersonFactory,
+    PhoneNumberFactory,
+    SiteFactory,
+    make_ticket,
+    make_user,
+)
+from tickets.models import OPEN_STATUSES, Ticket
+
+pytestmark = pytest.mark.django_db
+NUMBER = "+48225550101"
+
+
+def test_caller_lookup_finds_active_people_with_their_site_and_the_block_list():
+    site = SiteFactory(name="Warsaw HQ")
+    anna = PhoneNumberFactory(
+        raw=NUMBER, person__full_name="Anna", person__site=site, person__is_vip=True
+    ).person
+    bert = PhoneNumberFactory(raw=NUMBER, person__full_name="Bert", person__site=None).person
+    PhoneNumberFactory(raw=NUMBER, person__is_active=False)
+    PhoneNumberFactory(raw="+48 22 555 09 09")
+
+    lookup = statements.caller_lookup(NUMBER, limit=11)
+    assert [person.pk for person in lookup.people] == sorted([anna.pk, bert.pk])
+    first = lookup.people[0] if lookup.people[0].pk == anna.pk else lookup.people[1]
+    assert (first.full_name, first.is_vip, first.site.name) == ("Anna", True, "Warsaw HQ")
+    assert first.department == anna.department and first.job_title == anna.job_title
+    other = next(person for person in lookup.people if person.pk == bert.pk)
+    assert other.site is None and other.is_vip is False
+    assert lookup.blocked is False
+    # The same people as the directory query of the ORM.
+    expected = (
+        PhoneNumber.objects.filter(e164=NUMBER, person__is_active=True)
+        .order_by("person_id")
+        .values_list("person_id", flat=True)
+    )
+    assert [person.pk for person in lookup.people] == list(expected)
+    assert len(statements.caller_lookup(NUMBER, limit=1).people) == 1
+
+    BlockedNumber.objects.create(e164=NUMBER)
+    assert statements.caller_lookup(NUMBER, limit=11).blocked is True
+    BlockedNumber.objects.create(e164="+48225550199")
+    nobody = statements.caller_lookup("+48225550199", limit=11)
+    assert nobody.people == [] and nobody.blocked is True
+    assert statements.caller_lookup("+48225550188", limit=11).blocked is False
+
+
+def test_agents_by_extension_gives_each_agent_with_their_language():
+    polish = make_user(Role.AGENT, username="pl")
+    polish.person.language = "pl"
+    polish.person.save()
+    no_person = make_user(Role.AGENT, username="np", person=False)
+    AgentExtensionFactory(user=polish, extension="201")
+    AgentExtensionFactory(user=no_person, extension="202")
+    found = statements.agents_by_extension(["201", "202", "299"])
+    assert found == {polish.pk: "pl", no_person.pk: None}
+    assert statements.agents_by_extension([]) == {}
+
+
+def test_insert_writes_every_field_and_reports_an_existing_row():
+    pbx = PbxFactory()
+    started = timezone.now() - timedelta(minutes=3)
+    call = Call(pbx=pbx, call_id="c-1", caller_number="022 555 01 01", started_at=started)
+    assert statements.insert(call, conflict=("pbx", "call_id")) is True
+    stored = Call.objects.get(pk=call.pk)
+    assert (stored.call_id, stored.caller_number, stored.started_at) == (
+        "c-1",
+        "022 555 01 01",
+        started,
+    )
+    assert stored.state == Call.State.RINGING and stored.direction == Call.Direction.INBOUND
+    twin = Call(pbx=pbx, call_id="c-1")
+    assert statements.insert(twin, conflict=("pbx", "call_id")) is False
+    assert twin.pk is None and Call.objects.count() == 1
+
+    event = CallEvent(pbx=pbx, source="webhook", kind="ring", call_id="c-1", dedup_key="k")
+    event.payload = {"from": "022", "nested": [1, 2]}
+    statements.insert(event)
+    assert CallEvent.objects.get(pk=event.pk).payload == {"from": "022", "nested": [1, 2]}
+    with pytest.raises(IntegrityError), transaction.atomic():
+        statements.insert(CallEvent(source="webhook", kind="ring", call_id="x", dedup_key="k"))
+
+
+def test_links_insert_adds_many_to_many_rows_once():
+    call = Call.objects.create(call_id="c-2")
+    users = [make_user(Role.AGENT, username=f"a{number}") for number in range(3)]
+    through = Call.offered_to.through
+    statements.links_insert(through, "call", call.pk, "user", [users[0].pk, users[1].pk])
+    statements.links_insert(through, "call", call.pk, "user", [users[1].pk, users[2].pk])
+    statements.links_insert(through, "call", call.pk, "user", [])
+    assert sorted(call.offered_to.values_list("pk", flat=True)) == sorted(u.pk for u in users)
+
+
+def test_caller_tickets_and_earlier_calls_match_the_orm():
+    person = PersonFactory()
+    tickets = [make_ticket(caller=person, title=f"Problem {number}") for number in range(5)]
+    Ticket.objects.filter(pk=tickets[1].pk).update(status="closed")
+    make_ticket(caller=PersonFactory())
+    rows = statements.caller_tickets(person.pk, limit=3)
+    expected = Ticket.objects.filter(caller=person).order_by("-created_at")[:3]
+    assert [(row.pk, row.number, row.title, row.status, row.created_at) for row in rows] == [
+        (ticket.pk, ticket.number, ticket.title, ticket.status, ticket.created_at)
+        for ticket in expected
+    ]
+    open_rows = statements.caller_tickets(person.pk, limit=10, open_only=True)
+    assert [row.pk for row in open_rows] == list(
+        Ticket.objects.filter(caller=person, status__in=OPEN_STATUSES)
+        .order_by("-created_at")
+        .values_list("pk", flat=True)
+    )
+    assert tickets[1].pk not in [row.pk for row in open_rows]
+
+    agent = make_user(Role.AGENT, username="ag", first_name="Ada", last_name="Lovelace")
+    nameless = make_user(Role.AGENT, username="nameless", first_name="", last_name="")
+    now = timezone.now()
+    calls = [
+        Call.objects.create(
+            call_id=f"e-{number}", caller_e164=NUMBER, started_at=now - timedelta(minutes=number)
+        )
+        for number in range(4)
+    ]
+    Call.objects.filter(pk=calls[1].pk).update(answered_by=agent, outcome="answered")
+    Call.objects.filter(pk=calls[2].pk).update(answered_by=nameless)
+    Call.objects.create(call_id="other", caller_e164="+48225550999")
+    earlier = statements.calls_from_number(NUMBER, exclude_pk=calls[0].pk, limit=5)
+    assert [row.pk for row in earlier] == [call.pk for call in calls[1:]]
+    assert [row.agent_name for row in earlier] == ["Ada Lovelace", "nameless", ""]
+    assert earlier[0].outcome == "answered"
+    assert earlier[0].started_at == Call.objects.get(pk=calls[1].pk).started_at
+    assert earlier[0].started_at.tzinfo is not None
