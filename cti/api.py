@@ -54,6 +54,7 @@ from rest_framework.response import Response
 
 from cti import selectors, services
 from cti.models import BlockedNumber, CallEvent, Pbx
+from helpdesk.endpoints import machine_endpoint
 from helpdesk.phones import InvalidPhoneNumber
 
 logger = logging.getLogger(__name__)
@@ -165,6 +166,7 @@ def _result_json(result: services.IngestResult) -> JsonResponse:
     return JsonResponse(data)
 
 
+@machine_endpoint
 @csrf_exempt
 @require_POST
 def generic_webhook(request: HttpRequest, pbx_id: int) -> JsonResponse:
@@ -227,6 +229,7 @@ def _zammad_params(request: HttpRequest) -> dict:
     return data
 
 
+@machine_endpoint
 @csrf_exempt
 @require_POST
 def zammad_event(request: HttpRequest, token: str) -> JsonResponse:
@@ -275,6 +278,7 @@ def zammad_event(request: HttpRequest, token: str) -> JsonResponse:
     return JsonResponse({})
 
 
+@machine_endpoint
 @require_GET
 def route(request: HttpRequest, token: str) -> HttpResponse:
     """Where the PBX should send a caller: sticky agent, VIP queue or the default queue."""

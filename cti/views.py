@@ -32,6 +32,7 @@ from cti.forms import (
     PersonCreateForm,
 )
 from cti.models import AgentExtension, Call
+from helpdesk.endpoints import machine_endpoint
 from helpdesk.models import Person
 from helpdesk.phones import normalize_phone_or_none
 from helpdesk.roles import can_work_tickets
@@ -295,6 +296,7 @@ def call_card(request, pk):
 # --- benchmark baseline -----------------------------------------------------------------
 
 
+@machine_endpoint
 @csrf_exempt
 @require_POST
 def bench_echo(request, user_id):

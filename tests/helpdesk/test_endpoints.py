@@ -1,0 +1,120 @@
+"""Machine endpoints (PBX webhooks) are served by the lean handler, pages by the whole stack."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from asgiref.sync import async_to_sync
+from django.core import signals
+from django.db import close_old_connections
+
+from cti.models import Call
+from helpdesk.asgi import application
+from helpdesk.endpoints import HttpRouter, is_machine_endpoint
+from tests.factories import PbxFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def asgi_request(method: str, path: str, body: bytes = b"", headers=()) -> tuple[int, dict, bytes]:
+    """One HTTP request through the project's ASGI application, as a server would make it."""
+    path, _sep, query = path.partition("?")
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query.encode(),
+        "root_path": "",
+        "headers": [(b"host", b"testserver"), *headers],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+    incoming = [{"type": "http.request", "body": body, "more_body": False}]
+    start: dict = {}
+    chunks: list[bytes] = []
+
+    async def receive():
+        if incoming:
+            return incoming.pop(0)
+        await asyncio.Event().wait()  # the client stays connected (Django listens for this)
+
+    async def send(message):
+        if message["type"] == "http.response.start":
+            start.update(message)
+        else:
+            chunks.append(message.get("body", b""))
+
+    # The app's sync views run in this thread (thread-sensitive), so they see the test's data;
+    # as Django's test client does, keep the request from closing the test's connection.
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    try:
+        async_to_sync(application)(scope, receive, send)
+    finally:
+        signals.request_started.connect(close_old_connections)
+        signals.request_finished.connect(close_old_connections)
+    response_headers: dict[str, list[str]] = {}
+    for name, value in start["headers"]:
+        response_headers.setdefault(name.decode().lower(), []).append(value.decode())
+    return start["status"], response_headers, b"".join(chunks)
+
+
+def test_the_pbx_endpoints_are_machine_endpoints_and_pages_are_not():
+    assert is_machine_endpoint("/cti/webhook/1/")
+    assert is_machine_endpoint("/api/v1/cti/some-token")
+    assert is_machine_endpoint("/api/v1/cti/some-token/route")
+    assert not is_machine_endpoint("/accounts/login/")
+    assert not is_machine_endpoint("/cti/calls/")
+    assert not is_machine_endpoint("/no/such/page/")
+    assert isinstance(application.application_mapping["http"], HttpRouter)
+
+
+def test_a_webhook_is_served_without_sessions_cookies_or_csrf(agent):
+    pbx = PbxFactory()
+    body = json.dumps({"event": "ring", "call_id": "m-1", "from": "+48 22 555 01 01"}).encode()
+    status, headers, content = asgi_request(
+        "POST",
+        f"/cti/webhook/{pbx.pk}/",
+        body,
+        [(b"x-helpdesk-token", pbx.token.encode()), (b"content-type", b"application/json")],
+    )
+    assert status == 200, content
+    assert json.loads(content)["call"] == Call.objects.get(call_id="m-1").pk
+    # No browser middleware: no session or CSRF cookie, no Vary on them.
+    assert "set-cookie" not in headers
+    assert "vary" not in headers
+    # The security middleware still applies.
+    assert headers["x-content-type-options"] == ["nosniff"]
+    # A wrong token is still refused by the view.
+    status, _headers, _content = asgi_request(
+        "POST", f"/cti/webhook/{pbx.pk}/", body, [(b"x-helpdesk-token", b"wrong")]
+    )
+    assert status == 401
+
+
+def test_pages_still_get_the_whole_middleware_stack():
+    status, headers, _content = asgi_request("GET", "/accounts/login/")
+    assert status == 200
+    assert any(cookie.startswith("csrftoken=") for cookie in headers["set-cookie"])
+    assert headers["x-frame-options"] == ["DENY"]
+
+
+def test_https_redirect_applies_to_machine_endpoints_too(settings):
+    settings.SECURE_SSL_REDIRECT = True
+    # The handler was built at import; the security middleware reads the setting per request.
+    from helpdesk.endpoints import MachineHandler
+
+    application.application_mapping["http"].machine = MachineHandler()
+    try:
+        status, headers, _content = asgi_request("POST", "/cti/webhook/1/", b"{}")
+        assert status == 301
+        assert headers["location"] == ["https://testserver/cti/webhook/1/"]
+    finally:
+        settings.SECURE_SSL_REDIRECT = False
+        application.application_mapping["http"].machine = MachineHandler()
