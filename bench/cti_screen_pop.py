@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -152,22 +153,23 @@ def start_server(workers: int) -> tuple[str, subprocess.Popen]:
     raise SystemExit("the server did not start")
 
 
-def server_cpu_seconds(pid: int | None) -> float:
-    """CPU time (user + system) of the server process and its workers, from /proc."""
+def server_cpu_seconds(pid: int | None) -> dict[int, float]:
+    """CPU time (user + system) of the server process and of each of its workers, from
+    /proc: process id -> seconds (empty if unknown)."""
     if pid is None:
-        return float("nan")
+        return {}
     pids = [pid]
+    seconds = {}
     try:
         with open(f"/proc/{pid}/task/{pid}/children") as children:
             pids += [int(child) for child in children.read().split()]
-        total = 0
         for each in pids:
             with open(f"/proc/{each}/stat") as stat:
                 fields = stat.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime
+            seconds[each] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     except OSError:
-        return float("nan")
-    return total / os.sysconf("SC_CLK_TCK")
+        return {}
+    return seconds
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -189,6 +191,7 @@ class Consoles:
         self.readers = []
         self.sent: dict[tuple[str, int], deque] = defaultdict(deque)
         self.latencies: dict[str, list[float]] = defaultdict(list)
+        self.timeline: dict[str, list[tuple[float, float]]] = defaultdict(list)  # (sent, ms)
         self.received: dict[str, int] = defaultdict(int)
         self.unexpected = 0
         self.server_pid: int | None = None
@@ -232,7 +235,9 @@ class Consoles:
                 if not queue:
                     self.unexpected += 1
                     continue
-                self.latencies[kind].append((now - queue.popleft()) * 1000)
+                sent = queue.popleft()
+                self.latencies[kind].append((now - sent) * 1000)
+                self.timeline[kind].append((sent, (now - sent) * 1000))
                 self.received[kind] += 1
         except websockets.ConnectionClosed:
             pass
@@ -358,9 +363,13 @@ async def phase(kind, consoles, http, *, rate, duration, request_for) -> dict:
     while consoles.received[kind] < total and time.perf_counter() < grace:
         await asyncio.sleep(0.1)
     latencies = consoles.latencies[kind]
-    cpu = server_cpu_seconds(consoles.server_pid) - cpu_before
+    cpu_after = server_cpu_seconds(consoles.server_pid)
+    # Per process: how evenly the workers shared the load (each keeps its connections).
+    per_process = [cpu_after[pid] - cpu_before.get(pid, 0.0) for pid in sorted(cpu_after)]
+    cpu = sum(per_process) if per_process else float("nan")
     return {
         "server_cpu_ms": cpu * 1000 / total,
+        "cpu_share": [seconds / cpu for seconds in per_process if cpu] if per_process else [],
         "kind": kind,
         "sent": total,
         "received": consoles.received[kind],
@@ -402,12 +411,24 @@ async def run(args, data) -> list[dict]:
             headers = {"X-Helpdesk-Token": data["token"], "Content-Type": "application/json"}
             return f"/cti/webhook/{data['pbx_id']}/", body, headers
 
-        # Warm up both paths (connections, code, caches) before measuring.
-        for number in range(min(20, len(consoles.agents))):
-            path, body, headers = echo(-1, consoles.agents[number])
-            await http.post(path, body, headers)
-        await asyncio.sleep(1)
+        # Warm up both paths in every worker (connections, database pool, code, templates,
+        # caches) before measuring: 200 echoes and 200 rings at 50/s. Their messages arrive
+        # before the count starts.
+        warm_up = []
+        for number in range(200):
+            agent = consoles.agents[number % len(consoles.agents)]
+            for request_for in (echo, ring):
+                path, body, headers = request_for(-1 - number, agent)
+                warm_up.append(asyncio.create_task(http.post(path, body, headers)))
+            await asyncio.sleep(0.02)
+        await asyncio.gather(*warm_up, return_exceptions=True)
+        await asyncio.sleep(2)
         consoles.unexpected = 0
+        # The measuring client must not pause: with 500 websockets its own full garbage
+        # collections took ~100 ms and showed up as stalls of every message in flight.
+        gc.collect()
+        gc.freeze()
+        gc.disable()
         for kind, request_for in (("baseline", echo), ("screen pop", ring)):
             print(f"running {kind} ...", flush=True)
             results.append(
@@ -420,7 +441,13 @@ async def run(args, data) -> list[dict]:
                     request_for=request_for,
                 )
             )
+    gc.enable()
     await consoles.close()
+    if args.dump:
+        with open(args.dump, "w") as dump:
+            for kind, rows in consoles.timeline.items():
+                for sent, latency in sorted(rows):
+                    dump.write(f"{kind}\t{sent:.4f}\t{latency:.2f}\n")
     return results
 
 
@@ -432,6 +459,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="uvicorn workers to start")
     parser.add_argument("--url", default="", help="a running server (CTI_BENCH_ENDPOINTS=1)")
     parser.add_argument("--callers", type=int, default=5000, help="distinct caller numbers")
+    parser.add_argument("--dump", default="", help="write each message's send time and latency")
     args = parser.parse_args()
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
@@ -474,6 +502,9 @@ def main() -> None:
             f" {result['server_cpu_ms']:20.2f}"
             + (f"  ({result['http_errors']} HTTP errors)" if result["http_errors"] else "")
         )
+    for result in results:
+        shares = " / ".join(f"{share:.0%}" for share in result["cpu_share"])
+        print(f"{result['kind']}: server CPU by process (parent first): {shares}")
     baseline, pop = results
     print(f"screen pop p99 / baseline p99 = {pop['p99'] / baseline['p99']:.2f}")
     print(f"cards lost: {pop['lost']}")
