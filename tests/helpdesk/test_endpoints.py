@@ -18,8 +18,9 @@ from tests.factories import PbxFactory
 pytestmark = pytest.mark.django_db
 
 
-def asgi_request(method: str, path: str, body: bytes = b"", headers=()) -> tuple[int, dict, bytes]:
-    """One HTTP request through the project's ASGI application, as a server would make it."""
+async def asgi_call(method: str, path: str, body: bytes = b"", headers=()):
+    """One HTTP request through the project's ASGI application, as a server would make it:
+    (status, headers by lower-case name, body)."""
     path, _sep, query = path.partition("?")
     scope = {
         "type": "http",
@@ -50,19 +51,23 @@ def asgi_request(method: str, path: str, body: bytes = b"", headers=()) -> tuple
         else:
             chunks.append(message.get("body", b""))
 
-    # The app's sync views run in this thread (thread-sensitive), so they see the test's data;
-    # as Django's test client does, keep the request from closing the test's connection.
-    signals.request_started.disconnect(close_old_connections)
-    signals.request_finished.disconnect(close_old_connections)
-    try:
-        async_to_sync(application)(scope, receive, send)
-    finally:
-        signals.request_started.connect(close_old_connections)
-        signals.request_finished.connect(close_old_connections)
+    await application(scope, receive, send)
     response_headers: dict[str, list[str]] = {}
     for name, value in start["headers"]:
         response_headers.setdefault(name.decode().lower(), []).append(value.decode())
     return start["status"], response_headers, b"".join(chunks)
+
+
+def asgi_request(method: str, path: str, body: bytes = b"", headers=()) -> tuple[int, dict, bytes]:
+    """:func:`asgi_call` from a test: thread-sensitive sync code runs in this thread, and, as
+    Django's test client does, requests do not close the test's connection."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    try:
+        return async_to_sync(asgi_call)(method, path, body, headers)
+    finally:
+        signals.request_started.connect(close_old_connections)
+        signals.request_finished.connect(close_old_connections)
 
 
 def test_the_pbx_endpoints_are_machine_endpoints_and_pages_are_not():
@@ -75,7 +80,10 @@ def test_the_pbx_endpoints_are_machine_endpoints_and_pages_are_not():
     assert isinstance(application.application_mapping["http"], HttpRouter)
 
 
-def test_a_webhook_is_served_without_sessions_cookies_or_csrf(agent):
+# On PostgreSQL the machine handler runs each request in a thread (and connection) of its
+# own, which sees committed data only.
+@pytest.mark.django_db(transaction=True)
+def test_a_webhook_is_served_without_sessions_cookies_or_csrf():
     pbx = PbxFactory()
     body = json.dumps({"event": "ring", "call_id": "m-1", "from": "+48 22 555 01 01"}).encode()
     status, headers, content = asgi_request(
@@ -118,3 +126,59 @@ def test_https_redirect_applies_to_machine_endpoints_too(settings):
     finally:
         settings.SECURE_SSL_REDIRECT = False
         application.application_mapping["http"].machine = MachineHandler()
+
+
+@pytest.mark.skipif(
+    "postgresql" not in __import__("django.conf").conf.settings.DATABASES["default"]["ENGINE"],
+    reason="SQLite serialises machine requests on one thread",
+)
+@pytest.mark.django_db(transaction=True)
+def test_machine_requests_run_side_by_side_and_give_their_connections_back(monkeypatch):
+    """On PostgreSQL concurrent webhooks overlap (one ring's database waits do not hold up
+    the next), and each hands its connection back to the pool when it is done."""
+    import threading
+    import time
+
+    from django.db import connection
+
+    from cti import services
+
+    pbx = PbxFactory()
+    running, most, lock = 0, 0, threading.Lock()
+    real_ingest = services.call_event_ingest
+
+    def slow_ingest(**kwargs):
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        try:
+            time.sleep(0.05)  # stands for database waits
+            return real_ingest(**kwargs)
+        finally:
+            with lock:
+                running -= 1
+
+    monkeypatch.setattr(services, "call_event_ingest", slow_ingest)
+    headers = [(b"x-helpdesk-token", pbx.token.encode())]
+
+    async def rings():
+        return await asyncio.gather(
+            *(
+                asgi_call(
+                    "POST",
+                    f"/cti/webhook/{pbx.pk}/",
+                    json.dumps({"event": "ring", "call_id": f"p-{number}"}).encode(),
+                    headers,
+                )
+                for number in range(8)
+            )
+        )
+
+    results = async_to_sync(rings)()
+    assert [status for status, _headers, _body in results] == [200] * 8
+    assert Call.objects.filter(call_id__startswith="p-").count() == 8
+    assert most > 1
+    stats = connection.pool.get_stats()
+    # Every connection is back in the pool except the one this test's thread holds.
+    assert stats["pool_size"] - stats["pool_available"] <= 1
