@@ -29,7 +29,7 @@ class PersonCreateForm(forms.Form):
 
 
 class NumberAttachForm(forms.Form):
-    email = forms.EmailField(label=_("The person's e-mail"))
+    person = forms.CharField(label=_("Name or e-mail"), max_length=200)
 
 
 class MissedHandledForm(forms.Form):

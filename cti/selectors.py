@@ -12,6 +12,7 @@ from django.utils import timezone
 from cti.models import AgentExtension, Call, CallQueue, Pbx
 from cti.services import caller_number_read, default_queue
 from helpdesk.models import Person
+from helpdesk.selectors import person_text_search
 
 
 @dataclass(frozen=True)
@@ -111,3 +112,26 @@ def missed_calls() -> QuerySet[Call]:
         outcome__in=[Call.Outcome.MISSED, Call.Outcome.ABANDONED],
         missed_handled_at__isnull=True,
     )
+
+
+# How many of several matching people the "attach number" error names.
+ATTACH_SHOWN = 5
+
+
+def person_for_attach(text: str) -> list[Person]:
+    """The active people an agent means by ``text`` when attaching a number to a person:
+    the one with that e-mail address, else those with exactly that name, else those whose
+    name or e-mail contains it (at most ATTACH_SHOWN + 1, by name)."""
+    text = text.strip()
+    if not text:
+        return []
+    people = Person.objects.filter(is_active=True).order_by("full_name", "pk")
+    for queryset in (
+        people.filter(email__iexact=text),
+        people.filter(full_name__iexact=text),
+        person_text_search(people, text),
+    ):
+        found = list(queryset[: ATTACH_SHOWN + 1])
+        if found:
+            return found
+    return []

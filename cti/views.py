@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from cti import console_services, notify
+from cti import console_services, notify, selectors
 from cti.forms import (
     CallerChoiceForm,
     CallLogFilterForm,
@@ -33,7 +33,6 @@ from cti.forms import (
 )
 from cti.models import AgentExtension, Call
 from helpdesk.endpoints import machine_endpoint
-from helpdesk.models import Person
 from helpdesk.phones import normalize_phone_or_none
 from helpdesk.roles import can_work_tickets
 from tickets import selectors as ticket_selectors
@@ -264,15 +263,25 @@ def call_person_create(request, pk):
 @agent_required
 @require_POST
 def call_number_attach(request, pk):
+    """Attach the caller's number to a person named by e-mail or full name."""
     call = _call(pk)
     form = NumberAttachForm(request.POST)
-    people = (
-        list(Person.objects.filter(email__iexact=form.cleaned_data["email"])[:2])
-        if form.is_valid()
-        else []
-    )
+    if not form.is_valid():
+        messages.error(request, _("Give the person's name or e-mail."))
+        return _back(request)
+    people = selectors.person_for_attach(form.cleaned_data["person"])
     if len(people) != 1:
-        messages.error(request, _("No single person has this e-mail address."))
+        if people:
+            names = ", ".join(
+                f"{person.full_name} ({person.email or person.department or person.pk})"
+                for person in people[: selectors.ATTACH_SHOWN]
+            )
+            messages.error(
+                request,
+                _("Several people match: %(names)s. Give the e-mail address.") % {"names": names},
+            )
+        else:
+            messages.error(request, _("Nobody in the directory has this name or e-mail."))
         return _back(request)
     try:
         console_services.call_number_attach(call=call, by=request.user, person=people[0])

@@ -265,10 +265,36 @@ def test_create_person_for_an_unknown_caller_stores_the_number(signed_in):
 def test_attach_number_to_an_existing_person(signed_in):
     person = PersonFactory(email="ewa@example.com")
     call = make_call()
-    signed_in.post(reverse("cti:call_number_attach", args=[call.pk]), {"email": "EWA@example.com"})
+    signed_in.post(reverse("cti:call_number_attach", args=[call.pk]), {"person": "EWA@example.com"})
     call.refresh_from_db()
     assert call.caller_person == person
     assert PhoneNumber.objects.filter(person=person, e164="+48225550101").exists()
+
+
+def test_attach_number_finds_the_person_by_name_and_asks_when_several_match(signed_in):
+    ewa = PersonFactory(full_name="Ewa Zielińska", email="ewa.z@example.com")
+    PersonFactory(full_name="Ewa Zielińska-Nowak", email="ewa.zn@example.com")
+    PersonFactory(full_name="Ewa Kowal", email="ewa.k@example.com", is_active=False)
+    call = make_call()
+    url = reverse("cti:call_number_attach", args=[call.pk])
+    # Part of a name that two people share: nothing is attached, both are named.
+    response = signed_in.post(url, {"person": "zielińska"}, follow=True)
+    call.refresh_from_db()
+    assert call.caller_person is None
+    text = " ".join(str(message) for message in response.context["messages"])
+    assert "ewa.z@example.com" in text and "ewa.zn@example.com" in text
+    # The exact full name picks one of them.
+    signed_in.post(url, {"person": "ewa zielińska"})
+    call.refresh_from_db()
+    assert call.caller_person == ewa
+    # Nobody (an inactive person does not count).
+    other = make_call(call_id="other")
+    response = signed_in.post(
+        reverse("cti:call_number_attach", args=[other.pk]), {"person": "Kowal"}, follow=True
+    )
+    other.refresh_from_db()
+    assert other.caller_person is None
+    assert "Nobody in the directory" in " ".join(map(str, response.context["messages"]))
 
 
 def test_pick_the_caller_among_candidates(signed_in):
