@@ -4,8 +4,9 @@
         .venv/bin/python bench/cti_screen_pop.py --consoles 500 --rate 100 --duration 30
 
 It prepares N agents with extensions and signed-in sessions in the database (idempotent),
-starts ``uvicorn --workers 2 helpdesk.asgi:application`` (or uses ``--url`` of a running
-server started with ``CTI_BENCH_ENDPOINTS=1``), opens N websocket consoles, then runs two
+starts ``uvicorn --workers 2 helpdesk.asgi:application`` with the websocket options of
+``manage.py serve`` (extra uvicorn options from ``BENCH_UVICORN_ARGS``), or uses ``--url`` of
+a running server started with ``CTI_BENCH_ENDPOINTS=1``, opens N websocket consoles, runs two
 phases at the same rate, each ring or echo addressed to one agent (round robin, so an agent
 has at most one outstanding message):
 
@@ -16,8 +17,10 @@ has at most one outstanding message):
    that console receives the ``screen_pop`` card (caller lookup, open and last tickets, last
    calls, render, push).
 
-It prints p50/p95/p99/max of both, their ratio, and how many cards were lost (sent, no card
-within the grace period). The calls it created are ended afterwards.
+It prints p50/p95/p99/max of both, their ratio, how many cards were lost (sent, no card
+within the grace period), each server process's share of the CPU and its memory, and a CPU
+speed check of the machine before and after (runs are comparable only at similar speeds).
+The calls it created are ended afterwards.
 """
 
 from __future__ import annotations
@@ -137,7 +140,8 @@ def start_server(workers: int) -> tuple[str, subprocess.Popen]:
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "helpdesk.asgi:application", "--host", "127.0.0.1",
          "--port", str(port), "--workers", str(workers), "--log-level", "warning",
-         "--no-access-log"],
+         "--no-access-log", "--ws-per-message-deflate", "false",  # as manage.py serve
+         *os.environ.get("BENCH_UVICORN_ARGS", "").split()],
         cwd=ROOT,
         env=env,
     )  # fmt: skip
@@ -170,6 +174,33 @@ def server_cpu_seconds(pid: int | None) -> dict[int, float]:
     except OSError:
         return {}
     return seconds
+
+
+def cpu_speed_ms() -> float:
+    """A fixed piece of pure-Python work, best of 5, in ms. The machine's CPU speed varies by
+    tens of percent from one hour to the next (a shared virtual machine: the same loop took
+    12 to 20 ms), and every figure of a run with it, so each run prints this next to them."""
+    import timeit
+
+    return min(timeit.repeat("sum(range(10**6))", number=5, repeat=5)) * 1000 / 5
+
+
+def server_rss_mb(pid: int | None) -> list[float]:
+    """Resident memory of each server process (parent first), in MB."""
+    if pid is None:
+        return []
+    sizes = []
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as children:
+            pids = [pid] + [int(child) for child in children.read().split()]
+        for each in pids:
+            with open(f"/proc/{each}/status") as status:
+                for line in status:
+                    if line.startswith("VmRSS:"):
+                        sizes.append(int(line.split()[1]) / 1024)
+    except OSError:
+        return []
+    return sizes
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -442,6 +473,9 @@ async def run(args, data) -> list[dict]:
                 )
             )
     gc.enable()
+    rss = server_rss_mb(consoles.server_pid)
+    if rss:
+        print("server memory (RSS, parent first): " + " / ".join(f"{mb:.0f} MB" for mb in rss))
     await consoles.close()
     if args.dump:
         with open(args.dump, "w") as dump:
@@ -463,6 +497,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
+    speed_before = cpu_speed_ms()
     started = time.perf_counter()
     data = prepare(args.consoles, args.callers)
     data["run_id"] = uuid.uuid4().hex[:8]
@@ -508,6 +543,10 @@ def main() -> None:
     baseline, pop = results
     print(f"screen pop p99 / baseline p99 = {pop['p99'] / baseline['p99']:.2f}")
     print(f"cards lost: {pop['lost']}")
+    print(
+        f"CPU speed check (sum(range(10**6)), lower is faster): {speed_before:.1f} ms before,"
+        f" {cpu_speed_ms():.1f} ms after the run"
+    )
     with open("/proc/loadavg") as load:
         print(f"load average after the run: {' '.join(load.read().split()[:3])}")
 

@@ -58,6 +58,11 @@ class Command(BaseCommand):
                 "--lifespan",
                 "off",
                 "--no-server-header",
+                # No per-message compression of websocket frames: the consoles sit on the
+                # intranet, and compressing each caller card cost CPU on the screen-pop
+                # path and memory per console (bench/cti_screen_pop.py, docs/cti.md).
+                "--ws-per-message-deflate",
+                "false",
             ]
         ]
         if not no_worker:
