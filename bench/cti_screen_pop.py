@@ -4,9 +4,9 @@
         .venv/bin/python bench/cti_screen_pop.py --consoles 500 --rate 100 --duration 30
 
 It prepares N agents with extensions and signed-in sessions in the database (idempotent),
-starts ``uvicorn --workers 2 helpdesk.asgi:application`` with the websocket options of
-``manage.py serve`` (extra uvicorn options from ``BENCH_UVICORN_ARGS``), or uses ``--url`` of
-a running server started with ``CTI_BENCH_ENDPOINTS=1``, opens N websocket consoles, runs two
+starts the server as ``manage.py serve`` does (``python -m helpdesk.server --workers 2``; or
+``--server uvicorn`` for ``uvicorn --workers 2``), or uses ``--url`` of a running server
+started with ``CTI_BENCH_ENDPOINTS=1``, opens N websocket consoles, runs two
 phases at the same rate, each ring or echo addressed to one agent (round robin, so an agent
 has at most one outstanding message):
 
@@ -128,7 +128,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_server(workers: int) -> tuple[str, subprocess.Popen]:
+def start_server(workers: int, server: str) -> tuple[str, subprocess.Popen]:
     import httpx
 
     port = free_port()
@@ -137,11 +137,35 @@ def start_server(workers: int) -> tuple[str, subprocess.Popen]:
     # connections (CONN_MAX_AGE > 0) pile up one per request thread until PostgreSQL
     # refuses clients (measured: "too many clients" within seconds at 100 rings/s).
     env.setdefault("DATABASE_CONN_MAX_AGE", "0")
+    if server == "uvicorn":  # uvicorn's own workers, sharing one socket (for comparison)
+        command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "helpdesk.asgi:application",
+            "--workers",
+            str(workers),
+            "--lifespan",
+            "off",
+            "--ws-per-message-deflate",
+            "false",
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ]
+    else:  # what manage.py serve runs
+        command = [
+            sys.executable,
+            "-m",
+            "helpdesk.server",
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ]
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "helpdesk.asgi:application", "--host", "127.0.0.1",
-         "--port", str(port), "--workers", str(workers), "--log-level", "warning",
-         "--no-access-log", "--ws-per-message-deflate", "false",  # as manage.py serve
-         *os.environ.get("BENCH_UVICORN_ARGS", "").split()],
+        [*command, "--host", "127.0.0.1", "--port", str(port)],
         cwd=ROOT,
         env=env,
     )  # fmt: skip
@@ -490,7 +514,14 @@ def main() -> None:
     parser.add_argument("--consoles", type=int, default=500)
     parser.add_argument("--rate", type=float, default=100.0, help="rings per second")
     parser.add_argument("--duration", type=float, default=30.0, help="seconds per phase")
-    parser.add_argument("--workers", type=int, default=2, help="uvicorn workers to start")
+    parser.add_argument("--workers", type=int, default=2, help="server processes to start")
+    parser.add_argument(
+        "--server",
+        choices=["project", "uvicorn"],
+        default="project",
+        help="project: helpdesk.server, as manage.py serve runs it (a socket per process);"
+        " uvicorn: uvicorn --workers (one shared socket)",
+    )
     parser.add_argument("--url", default="", help="a running server (CTI_BENCH_ENDPOINTS=1)")
     parser.add_argument("--callers", type=int, default=5000, help="distinct caller numbers")
     parser.add_argument("--dump", default="", help="write each message's send time and latency")
@@ -515,9 +546,9 @@ def main() -> None:
     connection.close()
     server = None
     if not args.url:
-        args.url, server = start_server(args.workers)
+        args.url, server = start_server(args.workers, args.server)
         data["server_pid"] = server.pid
-        print(f"started uvicorn --workers {args.workers} at {args.url}")
+        print(f"started {args.server} with {args.workers} workers at {args.url}")
     try:
         results = asyncio.run(run(args, data))
     finally:

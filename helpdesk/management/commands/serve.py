@@ -1,6 +1,7 @@
 """Serve the whole application with one command: the ASGI server, a Celery worker and beat.
 
-``make run`` ends here. The web side is uvicorn (ASGI, so websockets work); the background
+``make run`` ends here. The web side is uvicorn (ASGI, so websockets work) in
+one or more processes (``helpdesk.server``); the background
 side is a real Celery worker with an embedded beat scheduler, on whatever broker the settings
 name (a filesystem transport under ``var/celery`` by default, Redis when ``REDIS_URL`` is set).
 If any child process stops, the others are stopped too and the command exits with its code.
@@ -26,7 +27,7 @@ class Command(BaseCommand):
             "--workers",
             type=int,
             default=None,
-            help="uvicorn worker processes (default: 2 with Redis, 1 with the in-memory layer)",
+            help="web server processes (default: 2 with Redis, 1 with the in-memory layer)",
         )
         parser.add_argument(
             "--no-worker", action="store_true", help="do not start the Celery worker and beat"
@@ -43,26 +44,19 @@ class Command(BaseCommand):
             # never reach a console connected to another.
             raise CommandError("Several web workers need a shared channel layer: set REDIS_URL.")
 
+        # uvicorn in `workers` processes, each with a listening socket of its own
+        # (helpdesk/server.py says why).
         commands = [
             [
                 sys.executable,
                 "-m",
-                "uvicorn",
-                "helpdesk.asgi:application",
+                "helpdesk.server",
                 "--host",
                 host,
                 "--port",
                 str(port),
                 "--workers",
                 str(workers),
-                "--lifespan",
-                "off",
-                "--no-server-header",
-                # No per-message compression of websocket frames: the consoles sit on the
-                # intranet, and compressing each caller card cost CPU on the screen-pop
-                # path and memory per console (bench/cti_screen_pop.py, docs/cti.md).
-                "--ws-per-message-deflate",
-                "false",
             ]
         ]
         if not no_worker:

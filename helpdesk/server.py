@@ -1,0 +1,119 @@
+"""The ASGI server: uvicorn in N processes, each listening on a socket of its own.
+
+    python -m helpdesk.server --host 127.0.0.1 --port 8000 --workers 2
+
+``manage.py serve`` starts this. With ``uvicorn --workers N`` the processes share one
+listening socket and take connections as they race to accept them: measured with the
+screen-pop benchmark's 64 keep-alive connections, one process got 60-65 % of the load
+(up to 70 %) and set the latency of the whole. Here every process binds its own socket with
+``SO_REUSEPORT`` and the kernel spreads new connections across them evenly (by a hash of
+the addresses). Where the platform has no ``SO_REUSEPORT``, uvicorn's own workers are used.
+
+If a worker stops, the others are stopped and the exit code is passed on, so that whatever
+supervises the service (systemd, ``manage.py serve``, a container runtime) restarts it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import signal
+import socket
+import sys
+import time
+
+APPLICATION = "helpdesk.asgi:application"
+BACKLOG = 2048  # uvicorn's default
+
+
+def uvicorn_options(*, log_level: str, access_log: bool) -> dict:
+    """The uvicorn settings of the project's server (the benchmark serves with the same)."""
+    return {
+        "lifespan": "off",
+        "server_header": False,
+        # The consoles sit on the intranet: compressing each caller card cost CPU on the
+        # screen-pop path and memory per console (bench/cti_screen_pop.py, docs/cti.md).
+        "ws_per_message_deflate": False,
+        "log_level": log_level,
+        "access_log": access_log,
+    }
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.listen(BACKLOG)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _worker(host: str, port: int, options: dict) -> None:
+    import uvicorn
+
+    sock = listening_socket(host, port)
+    server = uvicorn.Server(uvicorn.Config(APPLICATION, **options))
+    server.run(sockets=[sock])
+
+
+def serve(*, host: str, port: int, workers: int, options: dict) -> int:
+    """Run ``workers`` server processes until one stops or a signal comes; the exit code."""
+    import uvicorn
+
+    if workers <= 1 or not hasattr(socket, "SO_REUSEPORT"):
+        uvicorn.run(APPLICATION, host=host, port=port, workers=workers, **options)
+        return 0
+    listening_socket(host, port).close()  # fail here, once, if the port is taken
+    context = multiprocessing.get_context("spawn")
+    processes = [
+        context.Process(target=_worker, args=(host, port, options), name=f"web-{number}")
+        for number in range(workers)
+    ]
+    for process in processes:
+        process.start()
+    stopping = False
+
+    def stop(*_args):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    exit_code = 0
+    while not stopping:
+        for process in processes:
+            if process.exitcode is not None:
+                print(f"{process.name} exited with {process.exitcode}; stopping", file=sys.stderr)
+                exit_code = process.exitcode or 1
+                stopping = True
+                break
+        time.sleep(0.2)
+    for process in processes:
+        if process.is_alive():
+            os.kill(process.pid, signal.SIGTERM)  # uvicorn finishes open requests first
+    deadline = time.monotonic() + 15
+    for process in processes:
+        process.join(max(0.1, deadline - time.monotonic()))
+        if process.is_alive():
+            process.kill()
+            process.join()
+    return exit_code
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--log-level", default="info")
+    parser.add_argument("--no-access-log", action="store_true")
+    args = parser.parse_args(argv)
+    options = uvicorn_options(log_level=args.log_level, access_log=not args.no_access_log)
+    return serve(host=args.host, port=args.port, workers=args.workers, options=options)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""helpdesk.server: several uvicorn processes, each listening on a socket of its own."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from tests.helpdesk.test_embedded_runtime import (
+    ROOT,
+    _embedded_env,
+    _free_port,
+    _healthy,
+    _manage,
+    _wait_for,
+)
+
+
+def _listeners(port: int) -> int:
+    """How many sockets listen on ``port`` (from /proc/net/tcp: state 0A is LISTEN)."""
+    count = 0
+    with open("/proc/net/tcp") as table:
+        for line in table.readlines()[1:]:
+            fields = line.split()
+            if int(fields[1].split(":")[1], 16) == port and fields[3] == "0A":
+                count += 1
+    return count
+
+
+def _children(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as children:
+        return [int(child) for child in children.read().split()]
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/net/tcp"), reason="reads Linux's /proc")
+def test_each_worker_listens_on_its_own_socket_and_one_failing_stops_all(tmp_path):
+    env = _embedded_env(tmp_path)
+    _manage(env, "migrate", "--noinput")
+    port = _free_port()
+    log = (tmp_path / "server.log").open("w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "helpdesk.server", "--port", str(port), "--workers", "2"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        _wait_for(lambda: _healthy(f"http://127.0.0.1:{port}/healthz"), 90, "the server")
+        # Two listening sockets (SO_REUSEPORT), not one socket shared by two processes.
+        _wait_for(lambda: _listeners(port) == 2, 30, "both workers to listen")
+        for _request in range(20):  # new connections each time: all are answered
+            assert _healthy(f"http://127.0.0.1:{port}/healthz")
+        # A worker that dies takes the server down with an error, for the supervisor.
+        workers = [pid for pid in _children(server.pid) if _listens(pid, port)]
+        assert len(workers) == 2
+        os.kill(workers[0], signal.SIGKILL)
+        server.wait(timeout=30)
+        assert server.returncode != 0
+        _wait_for(lambda: _listeners(port) == 0, 30, "the other worker to stop")
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+        log.close()
+
+
+def _listens(pid: int, port: int) -> bool:
+    """Whether process ``pid`` holds a socket listening on ``port``."""
+    inodes = set()
+    with open("/proc/net/tcp") as table:
+        for line in table.readlines()[1:]:
+            fields = line.split()
+            if int(fields[1].split(":")[1], 16) == port and fields[3] == "0A":
+                inodes.add(fields[9])
+    try:
+        links = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+    except OSError:
+        return False
+    return any(link == f"socket:[{inode}]" for link in links for inode in inodes)
+
+
+def test_one_worker_runs_in_process(tmp_path):
+    env = _embedded_env(tmp_path)
+    _manage(env, "migrate", "--noinput")
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "helpdesk.server", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_for(lambda: _healthy(f"http://127.0.0.1:{port}/healthz"), 90, "the server")
+        assert _listens(server.pid, port)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+    # uvicorn shuts down cleanly, then ends with the signal it received.
+    assert server.returncode in (0, -signal.SIGTERM)
