@@ -144,3 +144,25 @@ def test_caller_tickets_and_earlier_calls_match_the_orm():
     assert earlier[0].outcome == "answered"
     assert earlier[0].started_at == Call.objects.get(pk=calls[1].pk).started_at
     assert earlier[0].started_at.tzinfo is not None
+
+
+@pytest.mark.skipif(
+    "postgresql" not in __import__("django.conf").conf.settings.DATABASES["default"]["ENGINE"],
+    reason="prepared statements are PostgreSQL's",
+)
+def test_on_postgresql_the_statements_are_prepared_once_per_connection():
+    from django.db import connection
+
+    PhoneNumberFactory(raw=NUMBER)
+    for _round in range(3):
+        statements.caller_lookup(NUMBER, limit=11)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    lookups = [sql for sql in prepared if "cti_blockednumber" in sql]
+    assert len(lookups) == 1, prepared
+    # The ORM's own queries are not prepared.
+    list(PhoneNumber.objects.filter(e164=NUMBER))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements")
+        assert cursor.fetchone()[0] == len(prepared)
