@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
-import os
 import signal
 import socket
+import subprocess
 import sys
 import time
 
@@ -59,6 +59,65 @@ def _worker(host: str, port: int, options: dict) -> None:
     server.run(sockets=[sock])
 
 
+class _ProcessHandle:
+    """A ``multiprocessing.Process`` with the part of ``subprocess.Popen``'s interface that
+    :func:`supervise` uses."""
+
+    def __init__(self, process: multiprocessing.Process):
+        self.process = process
+
+    def poll(self) -> int | None:
+        return self.process.exitcode
+
+    def terminate(self) -> None:
+        self.process.terminate()  # SIGTERM: uvicorn finishes open requests first
+
+    def wait(self, timeout: float) -> None:
+        self.process.join(timeout)
+        if self.process.is_alive():
+            raise subprocess.TimeoutExpired(self.process.name, timeout)
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.join()
+
+
+def supervise(children: list, names: list[str], *, log, grace: float = 15.0) -> int:
+    """Wait until one of ``children`` (``subprocess.Popen`` or alike) exits, or SIGTERM or
+    SIGINT arrives; then stop them all (SIGTERM, killed after ``grace`` seconds). Returns
+    the exit code of the child that stopped first, 1 if it was 0, and 0 after a signal."""
+    stopping = False
+
+    def stop(*_args):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    exit_code = 0
+    try:
+        while not stopping:
+            for child, name in zip(children, names, strict=True):
+                code = child.poll()
+                if code is not None:
+                    log(f"{name} exited with {code}; stopping.")
+                    exit_code = code or 1
+                    stopping = True
+                    break
+            time.sleep(0.2)
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+        deadline = time.monotonic() + grace
+        for child in children:
+            try:
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.kill()
+    return exit_code
+
+
 def serve(*, host: str, port: int, workers: int, options: dict) -> int:
     """Run ``workers`` server processes until one stops or a signal comes; the exit code."""
     import uvicorn
@@ -74,33 +133,11 @@ def serve(*, host: str, port: int, workers: int, options: dict) -> int:
     ]
     for process in processes:
         process.start()
-    stopping = False
-
-    def stop(*_args):
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    exit_code = 0
-    while not stopping:
-        for process in processes:
-            if process.exitcode is not None:
-                print(f"{process.name} exited with {process.exitcode}; stopping", file=sys.stderr)
-                exit_code = process.exitcode or 1
-                stopping = True
-                break
-        time.sleep(0.2)
-    for process in processes:
-        if process.is_alive():
-            os.kill(process.pid, signal.SIGTERM)  # uvicorn finishes open requests first
-    deadline = time.monotonic() + 15
-    for process in processes:
-        process.join(max(0.1, deadline - time.monotonic()))
-        if process.is_alive():
-            process.kill()
-            process.join()
-    return exit_code
+    return supervise(
+        [_ProcessHandle(process) for process in processes],
+        [process.name for process in processes],
+        log=lambda message: print(message, file=sys.stderr, flush=True),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -72,6 +72,20 @@ def _wait_for(predicate, timeout: float, what: str):
     pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
+def _start_web(env, command: list[str], port: int, log_path: Path) -> subprocess.Popen:
+    """Start ``command``, which serves on ``port``, in the project directory with its output
+    in ``log_path``; return once /healthz answers (the process is killed if it never does)."""
+    with log_path.open("w") as log:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        _wait_for(lambda: _healthy(f"http://127.0.0.1:{port}/healthz"), 90, "the web server")
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
+    return process
+
+
 def _healthy(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
@@ -88,16 +102,13 @@ def test_serve_runs_web_worker_and_beat_on_sqlite(tmp_path):
     assert number.startswith("INC-")
 
     port = _free_port()
-    log = (tmp_path / "serve.log").open("w")
-    server = subprocess.Popen(
+    server = _start_web(
+        env,
         [sys.executable, "manage.py", "serve", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
+        port,
+        tmp_path / "serve.log",
     )
     try:
-        _wait_for(lambda: _healthy(f"http://127.0.0.1:{port}/healthz"), 90, "the web server")
 
         def status():
             with sqlite3.connect(tmp_path / "helpdesk.sqlite3", timeout=10) as db:
@@ -115,5 +126,4 @@ def test_serve_runs_web_worker_and_beat_on_sqlite(tmp_path):
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
-        log.close()
     assert server.returncode == 0, (tmp_path / "serve.log").read_text()[-3000:]

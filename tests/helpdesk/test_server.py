@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 
 import pytest
 
 from tests.helpdesk.test_embedded_runtime import (
-    ROOT,
     _embedded_env,
     _free_port,
     _healthy,
     _manage,
+    _start_web,
     _wait_for,
 )
 
@@ -40,16 +39,9 @@ def test_each_worker_listens_on_its_own_socket_and_one_failing_stops_all(tmp_pat
     env = _embedded_env(tmp_path)
     _manage(env, "migrate", "--noinput")
     port = _free_port()
-    log = (tmp_path / "server.log").open("w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "helpdesk.server", "--port", str(port), "--workers", "2"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    command = [sys.executable, "-m", "helpdesk.server", "--port", str(port), "--workers", "2"]
+    server = _start_web(env, command, port, tmp_path / "server.log")
     try:
-        _wait_for(lambda: _healthy(f"http://127.0.0.1:{port}/healthz"), 90, "the server")
         # Two listening sockets (SO_REUSEPORT), not one socket shared by two processes.
         _wait_for(lambda: _listeners(port) == 2, 30, "both workers to listen")
         for _request in range(20):  # new connections each time: all are answered
@@ -65,7 +57,6 @@ def test_each_worker_listens_on_its_own_socket_and_one_failing_stops_all(tmp_pat
         if server.poll() is None:
             server.kill()
             server.wait()
-        log.close()
 
 
 def _listens(pid: int, port: int) -> bool:
@@ -87,15 +78,9 @@ def test_one_worker_runs_in_process(tmp_path):
     env = _embedded_env(tmp_path)
     _manage(env, "migrate", "--noinput")
     port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "helpdesk.server", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    command = [sys.executable, "-m", "helpdesk.server", "--port", str(port)]
+    server = _start_web(env, command, port, tmp_path / "server.log")
     try:
-        _wait_for(lambda: _healthy(f"http://127.0.0.1:{port}/healthz"), 90, "the server")
         assert _listens(server.pid, port)
     finally:
         server.send_signal(signal.SIGTERM)

@@ -8,13 +8,13 @@ If any child process stops, the others are stopped too and the command exits wit
 """
 
 import os
-import signal
 import subprocess
 import sys
-import time
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+
+from helpdesk.server import supervise
 
 
 class Command(BaseCommand):
@@ -80,34 +80,10 @@ class Command(BaseCommand):
         children = [subprocess.Popen(command) for command in commands]  # noqa: S603
         self.stdout.write(f"Serving on http://{host}:{port}/ (Ctrl+C stops everything)")
 
-        stopping = False
-
-        def stop(*_):
-            nonlocal stopping
-            stopping = True
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
-        exit_code = 0
-        try:
-            while not stopping:
-                for child in children:
-                    code = child.poll()
-                    if code is not None:
-                        self.stderr.write(f"{child.args[2]} exited with {code}; stopping.")
-                        exit_code = code or 1
-                        stopping = True
-                        break
-                time.sleep(0.5)
-        finally:
-            for child in children:
-                if child.poll() is None:
-                    child.terminate()
-            deadline = time.monotonic() + 15
-            for child in children:
-                try:
-                    child.wait(timeout=max(0.1, deadline - time.monotonic()))
-                except subprocess.TimeoutExpired:
-                    child.kill()
+        exit_code = supervise(
+            children,
+            [child.args[2] for child in children],
+            log=lambda message: self.stderr.write(message),
+        )
         if exit_code:
             raise CommandError(f"a child process failed (exit code {exit_code})")
