@@ -24,10 +24,11 @@ def _agent_snapshot(user) -> dict | None:
     if not can_work_tickets(user):
         return None
     queue_ids = list(CallQueue.objects.filter(members=user).values_list("pk", flat=True))
-    presence = AgentPresence.objects.filter(user=user).first()
+    presence = AgentPresence.objects.filter(user=user).select_related("user").first()
     return {
         "queue_ids": queue_ids,
         "presence": notify.presence_payload(presence) if presence else None,
+        "team": notify.team_presence(queue_ids, exclude_user_id=user.pk),
     }
 
 
@@ -71,6 +72,8 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
                 "type": "hello",
                 "user_id": user.pk,
                 "presence": snapshot["presence"],
+                # The colleagues in the agent's queues and their presence (the team list).
+                "team": snapshot["team"],
                 "calls": [message["call"]["id"] for message in cards],
             }
         )
@@ -116,6 +119,7 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
                 "user_id": event["user_id"],
                 "state": event["state"],
                 "label": event.get("label", ""),
+                "name": event.get("name", ""),
             }
         )
 

@@ -120,7 +120,13 @@ def test_agent_signed_in_with_session_cookie_connects_through_the_asgi_app(agent
         ok, _code = await communicator.connect(timeout=TIMEOUT)
         assert ok
         hello = await communicator.receive_json_from(timeout=TIMEOUT)
-        assert hello == {"type": "hello", "user_id": agent.pk, "presence": None, "calls": []}
+        assert hello == {
+            "type": "hello",
+            "user_id": agent.pk,
+            "presence": None,
+            "calls": [],
+            "team": [],
+        }
         await communicator.disconnect()
 
     run(scenario)
@@ -241,6 +247,7 @@ def test_answer_keeps_the_card_for_the_answering_agent_and_closes_it_for_the_oth
             "user_id": bob.pk,
             "state": "busy",
             "label": "Busy",
+            "name": bob.get_full_name() or bob.username,
         }
         await alice_console.disconnect()
         await bob_console.disconnect()
@@ -355,6 +362,42 @@ def test_bench_echo_endpoint_reaches_the_agents_console_when_enabled(agents, set
         )()
         assert response.status_code == 200
         assert await console.receive_json_from(timeout=TIMEOUT) == {"type": "echo", "seq": "42"}
+        await console.disconnect()
+
+    run(scenario)
+
+
+def test_hello_lists_the_queue_colleagues_and_call_presence_reaches_them(agents, pbx):
+    alice, bob = agents
+    carol = make_user(Role.AGENT, username="carol", first_name="Carol", last_name="Queue")
+    outsider = make_user(Role.AGENT, username="dave")
+    queue = CallQueueFactory(code="helpdesk")
+    queue.members.add(alice, bob, carol)
+    CallQueueFactory(code="other").members.add(outsider)
+    services.presence_set(user=bob, state=AgentPresence.State.AVAILABLE)
+
+    async def scenario():
+        console = communicator_for(alice)
+        ok, _code = await console.connect(timeout=TIMEOUT)
+        assert ok
+        hello = await console.receive_json_from(timeout=TIMEOUT)
+        team = {member["user_id"]: member for member in hello["team"]}
+        # Her queue's colleagues, not herself, not another queue's agent; never set = away.
+        assert set(team) == {bob.pk, carol.pk}
+        assert team[bob.pk]["state"] == "available"
+        assert team[carol.pk] == {
+            "user_id": carol.pk,
+            "name": "Carol Queue",
+            "state": "away",
+            "label": "Away",
+        }
+        # Bob answers a call: his presence (busy, set by the event) reaches Alice too.
+        await database_sync_to_async(ingest)(pbx, "ring", extensions=["202"])
+        await database_sync_to_async(ingest)(pbx, "answer", answering="202")
+        message = await console.receive_json_from(timeout=TIMEOUT)
+        assert message["type"] == "presence"
+        assert (message["user_id"], message["state"]) == (bob.pk, "busy")
+        assert message["name"] == (bob.get_full_name() or bob.username)
         await console.disconnect()
 
     run(scenario)

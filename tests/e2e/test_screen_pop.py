@@ -185,3 +185,59 @@ def test_a_card_never_steps_back_when_messages_of_a_call_overtake_each_other(asg
     expect(page.locator('.cti-card[data-call-id="902"]')).to_have_attribute(
         "data-call-state", "answered"
     )
+
+
+def test_the_team_list_shows_queue_colleagues_and_follows_their_presence(asgi_server, page):
+    """The console lists the colleagues of the agent's queues with their presence, from the
+    hello message, and updates it from presence messages (the websocket is answered here)."""
+    import json
+
+    agent = make_user(Role.AGENT, username="alice")
+    sockets = []
+
+    def fake_server(ws):
+        sockets.append(ws)
+        team = [
+            {"user_id": 7001, "name": "Zoe Zielińska", "state": "away", "label": "Away"},
+            {"user_id": 7002, "name": "Bob Busy", "state": "busy", "label": "Busy"},
+        ]
+        ws.send(json.dumps({"type": "hello", "user_id": agent.pk, "presence": None, "team": team}))
+
+    page.route_web_socket("**/ws/console/", fake_server)
+    login(page, asgi_server, "alice", PASSWORD)
+    page.goto(f"{asgi_server}/cti/calls/")
+    team = page.locator(".cti-console__team")
+    expect(team).to_be_visible()
+    expect(team.locator(".cti-console__team-count")).to_have_text("0/2")
+    expect(team.locator(".cti-console__team-count")).to_have_attribute("title", "Available now: 0")
+    team.locator("summary").click()
+    rows = team.locator(".cti-console__team-list li")
+    expect(rows).to_have_count(2)
+    expect(rows.nth(0)).to_contain_text("Bob Busy")  # by name
+    expect(rows.nth(0)).to_have_attribute("data-state", "busy")
+    expect(rows.nth(1)).to_contain_text("Zoe Zielińska")
+
+    presence = {"type": "presence", "user_id": 7001, "state": "available", "label": "Available"}
+    sockets[-1].send(json.dumps(presence))
+    expect(page.locator('.cti-console__team-list li[data-user-id="7001"]')).to_have_attribute(
+        "data-state", "available"
+    )
+    expect(team.locator(".cti-console__team-count")).to_have_text("1/2")
+    # A colleague who joined the queue after the hello appears with the first message.
+    newcomer = {
+        "type": "presence",
+        "user_id": 7003,
+        "state": "after_call_work",
+        "label": "After-call work",
+        "name": "Adam New",
+    }
+    sockets[-1].send(json.dumps(newcomer))
+    expect(rows).to_have_count(3)
+    expect(rows.nth(0)).to_contain_text("Adam New")
+    # The agent's own presence goes to the status switch, not into the list.
+    own = {"type": "presence", "user_id": agent.pk, "state": "away", "label": "Away", "name": "A"}
+    sockets[-1].send(json.dumps(own))
+    expect(page.locator(".cti-console__presence")).to_have_value("away")
+    expect(rows).to_have_count(3)
+    page.wait_for_timeout(300)
+    screenshot(page, "cti-team-presence", full_page=False)

@@ -1,6 +1,7 @@
 /* The console's telephone widget: a websocket to ws/console/ that shows caller cards.
  *
- * The server sends: hello (own user id and presence), screen_pop / call_update with
+ * The server sends: hello (own user id and presence, the colleagues in the agent's queues
+ * with theirs), screen_pop / call_update with
  * action "show" (card HTML, replaces any card of the same call) or "close", presence, echo.
  * On every (re)connect the server sends the cards the database says must be shown, so
  * reconnecting with back-off never loses a ringing call.
@@ -12,6 +13,14 @@
   var cards = root.querySelector(".cti-console__cards");
   var link = root.querySelector(".cti-console__link");
   var presence = root.querySelector(".cti-console__presence");
+  var team = root.querySelector(".cti-console__team");
+  var teamList = root.querySelector(".cti-console__team-list");
+  var teamCount = root.querySelector(".cti-console__team-count");
+  var members = {};  // colleague's user id -> {name, state, label}
+  var STATE_BADGE = {
+    available: "text-bg-success", busy: "text-bg-danger",
+    after_call_work: "text-bg-warning", away: "text-bg-secondary"
+  };
   var csrf = (root.querySelector(".cti-csrf") || {}).value || "";
   var text = root.dataset;
   var socket = null;
@@ -100,12 +109,50 @@
     presence.dataset.state = state.state;
   }
 
+  // The team list: the colleagues in the agent's queues with their presence, from the
+  // hello message, then kept up to date by their presence messages.
+  function renderTeam() {
+    var ids = Object.keys(members).sort(function (a, b) {
+      return members[a].name.localeCompare(members[b].name);
+    });
+    var available = 0;
+    teamList.textContent = "";
+    ids.forEach(function (id) {
+      var member = members[id];
+      if (member.state === "available") { available += 1; }
+      var item = document.createElement("li");
+      item.dataset.userId = id;
+      item.dataset.state = member.state;
+      var badge = document.createElement("span");
+      badge.className = "badge me-1 " + (STATE_BADGE[member.state] || "text-bg-secondary");
+      badge.textContent = member.label;
+      item.appendChild(badge);
+      item.appendChild(document.createTextNode(member.name));
+      teamList.appendChild(item);
+    });
+    teamCount.textContent = available + "/" + ids.length;
+    teamCount.title = text.textAvailable + ": " + available;
+    team.hidden = ids.length === 0;
+  }
+
+  function updateMember(message) {
+    var known = members[message.user_id];
+    if (!known && !message.name) { return; }
+    members[message.user_id] = {
+      name: message.name || known.name, state: message.state, label: message.label
+    };
+    renderTeam();
+  }
+
   function handle(message) {
     switch (message.type) {
       case "hello":
         userId = message.user_id;
         presence.disabled = false;
         setPresence(message.presence || { state: "away" });
+        members = {};
+        (message.team || []).forEach(function (member) { members[member.user_id] = member; });
+        renderTeam();
         // After a reconnect: cards of calls that ended while we were away are stale.
         cards.querySelectorAll(".cti-card").forEach(function (card) {
           var live = card.dataset.callState === "ringing" || card.dataset.callState === "answered";
@@ -120,7 +167,7 @@
         if (message.action === "show") { showCard(message); } else { closeCard(message); }
         break;
       case "presence":
-        if (message.user_id === userId) { setPresence(message); }
+        if (message.user_id === userId) { setPresence(message); } else { updateMember(message); }
         document.dispatchEvent(new CustomEvent("cti:presence", { detail: message }));
         break;
       default:
