@@ -46,13 +46,19 @@ def communicator_for(user) -> WebsocketCommunicator:
     return communicator
 
 
-async def connected(user) -> WebsocketCommunicator:
+async def connected_with_hello(user) -> tuple[WebsocketCommunicator, dict]:
+    """A console of ``user``, connected, and the hello message it received."""
     communicator = communicator_for(user)
     ok, _code = await communicator.connect(timeout=TIMEOUT)
     assert ok
     hello = await communicator.receive_json_from(timeout=TIMEOUT)
     assert hello["type"] == "hello"
     assert hello["user_id"] == user.pk
+    return communicator, hello
+
+
+async def connected(user) -> WebsocketCommunicator:
+    communicator, _hello = await connected_with_hello(user)
     return communicator
 
 
@@ -326,10 +332,7 @@ def test_presence_from_the_database_is_sent_on_connect(agents):
     services.presence_set(user=alice, state=AgentPresence.State.AFTER_CALL_WORK)
 
     async def scenario():
-        console = communicator_for(alice)
-        ok, _code = await console.connect(timeout=TIMEOUT)
-        assert ok
-        hello = await console.receive_json_from(timeout=TIMEOUT)
+        console, hello = await connected_with_hello(alice)
         assert hello["presence"]["state"] == "after_call_work"
         await console.disconnect()
 
@@ -377,10 +380,7 @@ def test_hello_lists_the_queue_colleagues_and_call_presence_reaches_them(agents,
     services.presence_set(user=bob, state=AgentPresence.State.AVAILABLE)
 
     async def scenario():
-        console = communicator_for(alice)
-        ok, _code = await console.connect(timeout=TIMEOUT)
-        assert ok
-        hello = await console.receive_json_from(timeout=TIMEOUT)
+        console, hello = await connected_with_hello(alice)
         team = {member["user_id"]: member for member in hello["team"]}
         # Her queue's colleagues, not herself, not another queue's agent; never set = away.
         assert set(team) == {bob.pk, carol.pk}
