@@ -181,17 +181,23 @@ def start_server(workers: int, server: str) -> tuple[str, subprocess.Popen]:
     raise SystemExit("the server did not start")
 
 
+def server_processes(pid: int | None) -> list[int]:
+    """The server process and its workers (parent first), from /proc; empty if unknown."""
+    if pid is None:
+        return []
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as children:
+            return [pid] + [int(child) for child in children.read().split()]
+    except OSError:
+        return []
+
+
 def server_cpu_seconds(pid: int | None) -> dict[int, float]:
     """CPU time (user + system) of the server process and of each of its workers, from
     /proc: process id -> seconds (empty if unknown)."""
-    if pid is None:
-        return {}
-    pids = [pid]
     seconds = {}
     try:
-        with open(f"/proc/{pid}/task/{pid}/children") as children:
-            pids += [int(child) for child in children.read().split()]
-        for each in pids:
+        for each in server_processes(pid):
             with open(f"/proc/{each}/stat") as stat:
                 fields = stat.read().rsplit(")", 1)[1].split()
             seconds[each] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -211,13 +217,9 @@ def cpu_speed_ms() -> float:
 
 def server_rss_mb(pid: int | None) -> list[float]:
     """Resident memory of each server process (parent first), in MB."""
-    if pid is None:
-        return []
     sizes = []
     try:
-        with open(f"/proc/{pid}/task/{pid}/children") as children:
-            pids = [pid] + [int(child) for child in children.read().split()]
-        for each in pids:
+        for each in server_processes(pid):
             with open(f"/proc/{each}/status") as status:
                 for line in status:
                     if line.startswith("VmRSS:"):

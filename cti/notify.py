@@ -23,6 +23,7 @@ from urllib.parse import quote
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import translation
@@ -331,8 +332,6 @@ def team_presence(queue_ids: list[int], *, exclude_user_id: int | None = None) -
     name: what a console's team list starts from. One query."""
     if not queue_ids:
         return []
-    from django.contrib.auth import get_user_model
-
     members = (
         get_user_model()
         .objects.filter(call_queues__in=queue_ids, is_active=True)
@@ -344,7 +343,9 @@ def team_presence(queue_ids: list[int], *, exclude_user_id: int | None = None) -
     team = []
     for member in members:
         state = member["presence__state"] or AgentPresence.State.AWAY
-        name = f"{member['first_name']} {member['last_name']}".strip() or member["username"]
+        name = statements.display_name(
+            member["first_name"], member["last_name"], member["username"]
+        )
         team.append(
             {"user_id": member["pk"], "name": name, "state": state, "label": str(labels[state])}
         )

@@ -231,6 +231,11 @@ def caller_tickets(person_id: int, *, limit: int, open_only: bool = False) -> li
     ]
 
 
+def display_name(first_name: str, last_name: str, username: str) -> str:
+    """A user's name read as columns, as ``User.get_full_name() or get_username()`` gives it."""
+    return f"{first_name} {last_name}".strip() or username
+
+
 @functools.cache
 def _calls_sql() -> str:
     from cti.models import Call
@@ -259,7 +264,7 @@ def calls_from_number(e164: str, *, exclude_pk: int, limit: int) -> list:
         rows = cursor.fetchall()
     calls = []
     for pk, call_id, started_at, outcome, agent_id, username, first, last in rows:
-        name = (f"{first} {last}".strip() or username) if agent_id else ""
+        name = display_name(first, last, username) if agent_id else ""
         calls.append(
             SimpleNamespace(
                 pk=pk,

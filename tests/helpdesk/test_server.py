@@ -18,15 +18,19 @@ from tests.helpdesk.test_embedded_runtime import (
 )
 
 
-def _listeners(port: int) -> int:
-    """How many sockets listen on ``port`` (from /proc/net/tcp: state 0A is LISTEN)."""
-    count = 0
+def _listening_sockets(port: int) -> set[str]:
+    """The inodes of the sockets listening on ``port`` (/proc/net/tcp: state 0A is LISTEN)."""
+    inodes = set()
     with open("/proc/net/tcp") as table:
         for line in table.readlines()[1:]:
             fields = line.split()
             if int(fields[1].split(":")[1], 16) == port and fields[3] == "0A":
-                count += 1
-    return count
+                inodes.add(fields[9])
+    return inodes
+
+
+def _listeners(port: int) -> int:
+    return len(_listening_sockets(port))
 
 
 def _children(pid: int) -> list[int]:
@@ -61,17 +65,12 @@ def test_each_worker_listens_on_its_own_socket_and_one_failing_stops_all(tmp_pat
 
 def _listens(pid: int, port: int) -> bool:
     """Whether process ``pid`` holds a socket listening on ``port``."""
-    inodes = set()
-    with open("/proc/net/tcp") as table:
-        for line in table.readlines()[1:]:
-            fields = line.split()
-            if int(fields[1].split(":")[1], 16) == port and fields[3] == "0A":
-                inodes.add(fields[9])
+    sockets = {f"socket:[{inode}]" for inode in _listening_sockets(port)}
     try:
         links = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
     except OSError:
         return False
-    return any(link == f"socket:[{inode}]" for link in links for inode in inodes)
+    return bool(sockets.intersection(links))
 
 
 def test_one_worker_runs_in_process(tmp_path):
