@@ -23,6 +23,7 @@ from tests.factories import (
     PASSWORD,
     AgentExtensionFactory,
     PbxFactory,
+    PersonFactory,
     PhoneNumberFactory,
     make_ticket,
     make_user,
@@ -241,3 +242,49 @@ def test_the_team_list_shows_queue_colleagues_and_follows_their_presence(asgi_se
     expect(rows).to_have_count(3)
     page.wait_for_timeout(300)
     screenshot(page, "cti-team-presence", full_page=False)
+
+
+def test_an_unknown_caller_is_attached_by_name_after_an_ambiguous_try(asgi_server, page):
+    """From the card of an unknown number: a name two people share is refused with both
+    named; the e-mail then attaches the number, and the card shows the caller."""
+    agent = make_user(Role.AGENT, username="alice")
+    AgentExtensionFactory(user=agent, extension="201")
+    PersonFactory(full_name="Ewa Nowak", email="ewa.nowak@example.com", department="Sales")
+    PersonFactory(full_name="Ewa Nowak-Lis", email="ewa.lis@example.com", department="HR")
+    pbx = PbxFactory()
+    login(page, asgi_server, "alice", PASSWORD)
+    page.goto(f"{asgi_server}/cti/calls/")
+    expect(page.locator("#cti-console")).to_have_attribute("data-connected", "true")
+    post_event(
+        asgi_server,
+        pbx,
+        event="ring",
+        call_id="e2e-u",
+        **{"from": "+48 601 000 111"},
+        extension="201",
+    )
+    card = page.locator(".cti-card[data-call-state=ringing]")
+    expect(card.locator(".cti-card__unknown")).to_contain_text("Unknown caller")
+
+    def attach(text: str) -> None:
+        ringing = page.locator(".cti-card[data-call-state=ringing]")
+        ringing.locator("summary", has_text="Attach this number to a person").click()
+        ringing.locator("input[name=person]").fill(text)
+        ringing.locator("input[name=person]").press("Enter")
+        page.wait_for_load_state()
+
+    attach("   ")  # blank: the browser lets spaces through, the server does not
+    expect(page.locator(".alert-danger")).to_contain_text("Give the person's name or e-mail.")
+    attach("nowak")  # both people match
+    alert = page.locator(".alert-danger")
+    expect(alert).to_contain_text("Several people match")
+    expect(alert).to_contain_text("ewa.nowak@example.com")
+    expect(alert).to_contain_text("ewa.lis@example.com")
+    assert Call.objects.get(call_id="e2e-u").caller_person is None
+    screenshot(page, "cti-attach-ambiguous", full_page=False)
+    attach("Ewa.Nowak@example.com")
+    expect(page.locator(".alert-success")).to_contain_text("Ewa Nowak")
+    expect(page.locator(".cti-card .cti-card__caller")).to_contain_text("Ewa Nowak")
+    call = Call.objects.get(call_id="e2e-u")
+    assert call.caller_person.email == "ewa.nowak@example.com"
+    assert call.caller_person.phone_numbers.filter(e164="+48601000111").exists()
