@@ -155,7 +155,8 @@ def _caller_lookup_sql() -> str:
     )
 
 
-# What the card shows of a caller (cti/partials/_call_card.html), besides the site's name.
+# What the card shows of a caller (cti/jinja2/cti/partials/_call_card.html), besides the
+# site's name.
 _PERSON_FIELDS = ("id", "full_name", "department", "job_title", "is_vip", "site")
 
 

@@ -80,6 +80,13 @@ TEMPLATES = [
             ],
         },
     },
+    {
+        # Only for templates rendered on a latency-critical path (helpdesk/jinja.py).
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {"environment": "helpdesk.jinja.environment"},
+    },
 ]
 
 # --- Database --------------------------------------------------------------------------

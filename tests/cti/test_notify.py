@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
@@ -292,3 +292,31 @@ def test_ring_push_uses_the_offers_and_languages_the_ring_just_made(
     assert not [sql for sql in pushes if "cti_call_offered_to" in sql or "cti_call_tickets" in sql]
     assert "Nieznany dzwoniący" in received[alice.pk][0]["html"]
     assert "Unknown caller" in received[bob.pk][0]["html"]
+
+
+def test_card_escapes_what_people_typed(pbx, alice):
+    person = PhoneNumberFactory(
+        raw=CALLER, person__full_name="<script>alert(1)</script>", person__department='R&D "1"'
+    ).person
+    make_ticket(caller=person, title="<img src=x onerror=alert(2)>")
+    ingest(pbx, "ring", extensions=["201"])
+    html = notify.render_card(notify.load_card(Call.objects.get().pk))
+    assert "<script>" not in html
+    assert "<img" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "&lt;img src=x onerror=alert(2)&gt;" in html
+    assert "R&amp;D &#34;1&#34;" in html
+
+
+def test_ended_card_in_polish_shows_outcome_and_local_dates(pbx, alice, settings):
+    settings.TIME_ZONE = "Europe/Warsaw"
+    person = PhoneNumberFactory(raw=CALLER, person__full_name="Ewa Kot").person
+    ticket = make_ticket(caller=person, title="Drukarka")
+    Ticket.objects.filter(pk=ticket.pk).update(created_at=datetime(2026, 3, 5, 23, 30, tzinfo=UTC))
+    ingest(pbx, "ring", call_id="missed", extensions=["201"])
+    ingest(pbx, "hangup", call_id="missed", cause="noAnswer")
+    html = notify.render_card(notify.load_card(Call.objects.get().pk), language="pl")
+    assert "Połączenie zakończone: Nieodebrane" in html
+    assert "Ostatnie zgłoszenia (1)" in html
+    assert "06-03-2026" in html  # 23:30 UTC is the next day in Warsaw; Polish date format
+    assert "Ringing" not in html and "Missed" not in html
