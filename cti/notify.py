@@ -87,9 +87,13 @@ class CallCard:
             "recent_tickets": self.recent_tickets,
             "last_calls": self.last_calls,
             "linked_tickets": self.linked_tickets,
-            "number_display": number_display(call),
+            "number_display": self.number_display,
             "urls": self.urls(),
         }
+
+    @functools.cached_property
+    def number_display(self) -> str:
+        return number_display(self.call)
 
     def urls(self) -> dict:
         """The card's form targets."""
@@ -97,16 +101,18 @@ class CallCard:
         return {name: call_url(f"cti:call_{name}", self.call.pk) for name in names}
 
     def state(self) -> dict:
-        """The JSON the console script reads (the card itself is HTML)."""
+        """The JSON the console script reads (the card itself is HTML), with labels in the
+        active language."""
         call = self.call
+        labels = _choice_labels(translation.get_language())
         return {
             "id": call.pk,
             "state": call.state,
             "outcome": call.outcome,
-            "outcome_label": str(call.get_outcome_display()) if call.outcome else "",
-            "state_label": str(call.get_state_display()),
+            "outcome_label": labels["outcome"].get(call.outcome, "") if call.outcome else "",
+            "state_label": labels["state"].get(call.state, call.state),
             "caller": self.person.full_name if self.person else "",
-            "number": number_display(call),
+            "number": self.number_display,
             "answered_by": call.answered_by_id,
             "queue": call.queue_name or (call.queue.name if call.queue_id else ""),
         }
@@ -123,14 +129,18 @@ CARD_TICKET_FIELDS = ("pk", "number", "title", "status", "created_at")
 HISTORY_WINDOW = 2 * RECENT_TICKETS
 
 
-def caller_history(person_id: int) -> tuple[list[SimpleNamespace], list[SimpleNamespace]]:
+def caller_history(
+    person_id: int, newest: list[SimpleNamespace] | None = None
+) -> tuple[list[SimpleNamespace], list[SimpleNamespace]]:
     """The caller's open tickets and last tickets, newest first (as in the ticket selectors,
     with only the columns the card shows).
 
-    One query reads the caller's HISTORY_WINDOW newest tickets; only a caller with more
-    tickets than that needs a second query for the open ones (they may be older).
+    One query reads the caller's HISTORY_WINDOW newest tickets (``newest``, when read
+    already); only a caller with more tickets than that needs a second query for the open
+    ones (they may be older).
     """
-    newest = statements.caller_tickets(person_id, limit=HISTORY_WINDOW)
+    if newest is None:
+        newest = statements.caller_tickets(person_id, limit=HISTORY_WINDOW)
     recent = newest[:RECENT_TICKETS]
     if len(newest) < HISTORY_WINDOW:
         open_statuses = set(OPEN_STATUSES)
@@ -208,13 +218,19 @@ def call_url(name: str, call_pk: int) -> str:
 
 
 @functools.lru_cache(maxsize=32)
-def _choice_labels(language: str) -> dict[str, dict[str, str]]:
-    """The labels of the card's choices in ``language`` (active when called), looked up
-    once per language: get_FOO_display() rebuilds the choices map on every call."""
+def _choice_labels(language: str | None) -> dict[str, dict[str, str]]:
+    """The labels of the card's choices in ``language``, looked up once per language:
+    get_FOO_display() rebuilds the choices map on every call."""
+    with translation.override(language):
+        return _labels_active()
+
+
+def _labels_active() -> dict[str, dict[str, str]]:
     return {
         "status": {value: str(label) for value, label in TicketStatus.choices},
         "outcome": {value: str(label) for value, label in Call.Outcome.choices},
         "identification": {value: str(label) for value, label in Call.Identification.choices},
+        "state": {value: str(label) for value, label in Call.State.choices},
     }
 
 
@@ -304,20 +320,32 @@ def call_changed(
         _push(card)
 
 
-def call_pushed(call: Call, *, offered: dict[int, str], people: list) -> None:
+def call_pushed(
+    call: Call,
+    *,
+    offered: dict[int, str],
+    people: list,
+    history: tuple[list, list] | None = None,
+) -> None:
     """Push a call that the event being handled has just created and offered, as that
     transaction wrote it: ``offered`` maps the agents it was offered to to their language,
     ``people`` are the card's rows of the caller (one) or of the candidates (several).
+    ``history``: the caller's HISTORY_WINDOW newest tickets and the LAST_CALLS newest calls
+    from the number, when the event read them (cti.statements.ring_reads); else read here.
 
-    The ring path: only the caller's history is read here. Like :func:`call_changed`, sync,
-    for ``transaction.on_commit``.
+    The ring path. Like :func:`call_changed`, sync, for ``transaction.on_commit``.
     """
     card = CallCard(call=call, offered_ids=list(offered), languages=dict(offered))
     if call.caller_person_id:
         card.person = people[0]
     else:
         card.candidates = people
-    _history_load(card)
+    if history is None:
+        _history_load(card)
+    else:
+        tickets, card.last_calls = history
+        if call.caller_person_id:
+            card.open_tickets, card.recent_tickets = caller_history(call.caller_person_id, tickets)
     _push(card)
 
 

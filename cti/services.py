@@ -8,6 +8,7 @@ pushes the change to the consoles once the transaction has committed.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -77,11 +78,19 @@ class CallerNumber:
 
 def caller_number_read(raw: str | None) -> CallerNumber:
     """Normalise a caller ID as the PBX sent it (withheld and unreadable numbers included)."""
-    raw = (raw or "").strip()
+    return _caller_number_read((raw or "").strip(), settings.PHONE_DEFAULT_REGION)
+
+
+@functools.lru_cache(maxsize=1024)
+def _caller_number_read(raw: str, region: str) -> CallerNumber:
+    # Remembered per process: a ring reads its caller's number twice (before and in its
+    # transaction), and the same numbers call again.
     if is_withheld(raw):
         return CallerNumber(raw=raw, e164="", is_withheld=True)
     try:
-        return CallerNumber(raw=raw, e164=normalize_phone(raw).e164, is_withheld=False)
+        return CallerNumber(
+            raw=raw, e164=normalize_phone(raw, region=region).e164, is_withheld=False
+        )
     except InvalidPhoneNumber:
         return CallerNumber(raw=raw, e164="", is_withheld=False)
 
@@ -189,9 +198,16 @@ def call_event_ingest(
         "cause": cause,
         "occurred_at": occurred_at,
     }
+    # A ring reads what it needs of the caller and the agents before its transaction, in
+    # one round trip (cti.statements.ring_reads); its event and call are then written in one.
+    reads = None
     retry_failed = False
     for _attempt in range(3):
         try:
+            if reads is None and kind == Kind.RING and pbx is not None:
+                reads = _ring_reads(
+                    direction=direction, caller=caller, called=called, extensions=extensions
+                )
             with transaction.atomic():
                 if retry_failed:
                     event = CallEvent.objects.select_for_update().get(dedup_key=dedup_key)
@@ -200,15 +216,22 @@ def call_event_ingest(
                     event.status = CallEvent.Status.PROCESSED
                     event.error = ""
                     event.save(update_fields=["status", "error"])
+                    unstored = None
                 else:
-                    # Written as processed: it commits only together with its effects.
+                    # Written as processed: it commits only together with its effects. A
+                    # redelivery raises IntegrityError (stored here or with the ring's call).
                     event = CallEvent(
                         dedup_key=dedup_key, status=CallEvent.Status.PROCESSED, **event_fields
                     )
-                    statements.insert(event)  # a redelivery raises IntegrityError
-                call, rejected, created, offered, caller = _apply(**apply_arguments)
+                    unstored = event
+                    if reads is None:
+                        statements.insert(event)
+                        unstored = None
+                call, rejected, created, offered, caller = _apply(
+                    **apply_arguments, reads=reads, event=unstored
+                )
                 transaction.on_commit(
-                    _pusher(call, created=created, offered=offered, caller=caller)
+                    _pusher(call, created=created, offered=offered, caller=caller, reads=reads)
                 )
                 if kind == Kind.RING and _stale_sweep_due():
                     transaction.on_commit(_stale_sweep)
@@ -229,12 +252,23 @@ def call_event_ingest(
     return _event_store_failed(dedup_key, event_fields, RuntimeError("too many conflicts"))
 
 
-def _pusher(call: Call, *, created: bool, offered: dict[int, str] | None, caller: Caller):
+def _pusher(
+    call: Call,
+    *,
+    created: bool,
+    offered: dict[int, str] | None,
+    caller: Caller,
+    reads: statements.RingReads | None,
+):
     # A call created by this event is pushed as this transaction wrote it: it has no linked
     # tickets yet, and who it was offered to (with their language) and what the card shows
-    # of the caller were read here. Any other change is pushed as the database has it.
+    # of the caller (with the caller's history, when read before) were read here. Any other
+    # change is pushed as the database has it.
     if created and offered is not None and caller.people is not None:
-        return lambda: notify.call_pushed(call, offered=offered, people=caller.people)
+        history = (reads.tickets, reads.calls) if reads is not None else None
+        return lambda: notify.call_pushed(
+            call, offered=offered, people=caller.people, history=history
+        )
     if created:
         return lambda call_pk=call.pk: notify.call_changed(call_pk, fresh=True, offered=offered)
     return lambda call_pk=call.pk: notify.call_changed(call_pk)
@@ -282,10 +316,15 @@ def _apply(
     answering: str,
     cause: str,
     occurred_at: datetime,
+    reads: statements.RingReads | None = None,
+    event: CallEvent | None = None,
 ) -> tuple[Call, bool, bool, dict[int, str] | None, Caller]:
     """Apply one event to its call; return the call, whether it is rejected, whether this
     event created it, the agents a ring offered it to with their language (None when not
-    known here), and what identifying the caller found (if this event identified them)."""
+    known here), and what identifying the caller found (if this event identified them).
+
+    ``reads``: what a ring read before its transaction (:func:`_ring_reads`). ``event``: the
+    event, not yet stored, to store together with the call a ring creates."""
     # The outside party is the caller of an inbound call and the dialled number otherwise.
     outside, inside = (caller, called) if direction == Call.Direction.INBOUND else (called, caller)
     call, created, identified = _call_get_or_create(
@@ -298,6 +337,8 @@ def _apply(
         occurred_at=occurred_at,
         number_given=bool(outside) or kind == Kind.RING,
         insert_first=kind == Kind.RING,
+        reads=reads,
+        event=event,
     )
     if call.outcome == Outcome.REJECTED:
         # Later events of a rejected call change nothing.
@@ -313,7 +354,13 @@ def _apply(
 
     offered = None
     if kind == Kind.RING:
-        offered = _apply_ring(call, created=created, extensions=extensions, users=users)
+        offered = _apply_ring(
+            call,
+            created=created,
+            extensions=extensions,
+            users=users,
+            agents=reads.agents if reads is not None else None,
+        )
     elif kind == Kind.ANSWER:
         _apply_answer(call, answering=answering, extensions=extensions, users=users, at=occurred_at)
     else:
@@ -332,6 +379,8 @@ def _call_get_or_create(
     occurred_at: datetime,
     number_given: bool,
     insert_first: bool = False,
+    reads: statements.RingReads | None = None,
+    event: CallEvent | None = None,
 ) -> tuple[Call, bool, Caller]:
     """The call this event belongs to, locked; created (and identified) on its first event.
     Also returns what identifying the caller found, if this event identified them.
@@ -340,6 +389,8 @@ def _call_get_or_create(
     ring means "withheld", on an answer or hang-up merely "not repeated here".
     ``insert_first``: the event is most likely the call's first (a ring), so the call is
     inserted straight away, and read (locked) only if the insert finds it exists already.
+    ``reads``: what the event read before (the caller's identification). ``event``: the
+    event, not stored yet: stored first, in the same round trip as that insert.
     """
 
     def new_call() -> tuple[Call, Caller]:
@@ -355,14 +406,21 @@ def _call_get_or_create(
         identified = Caller()
         if number_given:
             _number_set(call, outside)
-            identified = _identify(call)
+            identified = _identify(call, lookup=reads.lookup if reads is not None else None)
         return call, identified
 
     if insert_first and pbx is not None:
         call, identified = new_call()
-        if statements.insert(call, conflict=("pbx", "call_id")):
+        with statements.pipeline():
+            stored = statements.insert_pending(event) if event is not None else None
+            inserted = statements.insert_pending(call, conflict=("pbx", "call_id"))
+        if stored is not None:
+            stored.result()
+        if inserted.result():
             _candidates_add(call, identified.candidates)
             return call, True, identified
+    elif event is not None:
+        statements.insert(event)
 
     calls = Call.objects.select_for_update()
     if pbx is None:  # calls without a PBX are not unique per call id: the oldest one
@@ -429,15 +487,17 @@ class Caller:
     blocked: bool = False  # the number is on the block list
 
 
-def _identify(call: Call) -> Caller:
-    """Set caller_person/identification on ``call``; return what was found."""
+def _identify(call: Call, *, lookup: statements.CallerLookup | None = None) -> Caller:
+    """Set caller_person/identification on ``call``; return what was found. ``lookup``: the
+    directory's answer for the call's number, when read already."""
     if call.is_withheld:
         call.identification = Call.Identification.WITHHELD
         return Caller()
     if not call.caller_e164:
         call.identification = Call.Identification.UNKNOWN
         return Caller()
-    lookup = statements.caller_lookup(call.caller_e164, limit=MAX_CANDIDATES + 1)
+    if lookup is None:
+        lookup = statements.caller_lookup(call.caller_e164, limit=MAX_CANDIDATES + 1)
     people = lookup.people
     if len(people) == 1:
         call.caller_person_id = people[0].pk
@@ -498,15 +558,18 @@ def _agents_for(
     users: Sequence[str],
     pbx: Pbx | None = None,
     languages: dict[int, str] | None = None,
+    by_extension: dict[int, str | None] | None = None,
 ) -> list[int]:
     """User ids of the agents named by extension or by user name/e-mail.
 
     With ``languages``, also fills it with each agent's interface language (same queries).
+    ``by_extension``: the agents with ``extensions`` and their language, when read already.
     """
     ids: set[int] = set()
     found: dict[int, str] = {}
-    extensions = [e.strip() for e in extensions if e and e.strip()]
-    found.update(statements.agents_by_extension(extensions))
+    if by_extension is None:
+        by_extension = statements.agents_by_extension(_extensions_clean(extensions))
+    found.update(by_extension)
     names = [u.strip() for u in users if u and u.strip()]
     if names:
         # Zammad's "user" is free text: PBX bridges send the login, the e-mail or the name.
@@ -522,6 +585,26 @@ def _agents_for(
     return sorted(ids)
 
 
+def _extensions_clean(extensions: Sequence[str]) -> list[str]:
+    return [e.strip() for e in extensions if e and e.strip()]
+
+
+def _ring_reads(
+    *, direction: str, caller: str, called: str, extensions: Sequence[str]
+) -> statements.RingReads:
+    """What a ring reads before its transaction: the directory's answer for the outside
+    party's number, the agents with the rung extensions, the caller's history (one round
+    trip; see :func:`_apply` for who the outside party is)."""
+    outside = caller if direction == Call.Direction.INBOUND else called
+    return statements.ring_reads(
+        caller_number_read(outside).e164,
+        _extensions_clean(extensions),
+        people=MAX_CANDIDATES + 1,
+        tickets=notify.HISTORY_WINDOW,
+        calls=notify.LAST_CALLS,
+    )
+
+
 def queue_available_agents(queue: CallQueue) -> list[int]:
     """User ids of the queue's members who are available now (same site as the queue)."""
     members = queue.members.filter(is_active=True, presence__state=AgentPresence.State.AVAILABLE)
@@ -530,11 +613,16 @@ def queue_available_agents(queue: CallQueue) -> list[int]:
     return list(members.values_list("pk", flat=True))
 
 
-def _apply_ring(call: Call, *, created: bool, extensions, users) -> dict[int, str] | None:
+def _apply_ring(
+    call: Call, *, created: bool, extensions, users, agents: dict[int, str | None] | None = None
+) -> dict[int, str] | None:
     """Offer the call; return the agents it was offered to with their language, or None
-    when they were not all named by this event (queue members)."""
+    when they were not all named by this event (queue members). ``agents``: the agents
+    with ``extensions`` and their language, when read already."""
     languages: dict[int, str] = {}
-    offered = _agents_for(extensions=extensions, users=users, languages=languages)
+    offered = _agents_for(
+        extensions=extensions, users=users, languages=languages, by_extension=agents
+    )
     if not offered and not extensions and not users:
         queue = call.queue
         if queue is None and not call.queue_name and call.direction == Call.Direction.INBOUND:

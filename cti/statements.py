@@ -11,16 +11,25 @@ So the statements a ring makes are kept here, each written once per process:
 - they go through Django's cursor, so transactions, error classes (``IntegrityError``) and
   the query counting of tests apply as for ORM queries.
 
+On PostgreSQL a ring also sends its statements in as few round trips as it can: the reads
+a ring needs (the caller, the agents it rings, the caller's tickets and earlier calls) go
+together in one (:func:`ring_reads`), and so do the event and the call it creates
+(:func:`insert_pending`), through psycopg's pipeline mode (:func:`pipeline`). Each round
+trip waits for the database server to be scheduled, which on a loaded machine set a good
+part of the screen pop's latency.
+
 Everything else of the app uses the ORM.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import SimpleNamespace
+from typing import Generic, TypeVar
 
 from django.contrib.auth import get_user_model
 from django.db import connection, models
@@ -48,6 +57,63 @@ def _cursor():
     if raw.prepare_threshold != 0:
         raw.prepare_threshold = 0  # prepare on first use (the project's cursors only)
     return connection.make_cursor(psycopg.Cursor(raw))
+
+
+T = TypeVar("T")
+
+
+@contextlib.contextmanager
+def pipeline() -> Iterator[None]:
+    """Send the statements of this module issued in the block together (PostgreSQL's
+    pipeline mode): a :class:`Pending` statement's result is read at the end of the block,
+    or when one is asked for inside it, for all statements sent so far in one round trip.
+    Errors come as Django's (``IntegrityError``), from the first failed statement, at that
+    point. Elsewhere than on PostgreSQL each statement runs when issued.
+
+    Only statements of this module may run inside: the ORM reads ``rowcount`` right after
+    executing an UPDATE, which pipeline mode reports only once the results are read.
+    """
+    if connection.vendor != "postgresql":
+        yield
+        return
+    connection.ensure_connection()
+    with connection.wrap_database_errors, connection.connection.pipeline():
+        yield
+
+
+def _pipelining() -> bool:
+    if connection.vendor != "postgresql" or connection.connection is None:
+        return False
+    # psycopg.pq.PipelineStatus: OFF is 0, ON and ABORTED are not.
+    return bool(connection.connection.pgconn.pipeline_status)
+
+
+class Pending(Generic[T]):
+    """A statement sent, whose rows are read when its result is asked for (in a
+    :func:`pipeline`; otherwise at once)."""
+
+    def __init__(self, sql: str, params: Sequence, convert: Callable[[list[tuple]], T]):
+        self._convert = convert
+        self._cursor = _cursor()
+        self._rows: list[tuple] | None = None
+        try:
+            self._cursor.execute(sql, params)
+            if not _pipelining():
+                self._fetch()
+        except BaseException:
+            self._cursor.close()
+            raise
+
+    def _fetch(self) -> list[tuple]:
+        if self._rows is None:
+            try:
+                self._rows = self._cursor.fetchall()
+            finally:
+                self._cursor.close()
+        return self._rows
+
+    def result(self) -> T:
+        return self._convert(self._fetch())
 
 
 def _q(name: str) -> str:
@@ -87,25 +153,32 @@ def _insert_sql(model, conflict: tuple[str, ...]) -> tuple[str, tuple[models.Fie
     return sql + f" RETURNING {_q(model._meta.pk.column)}", fields
 
 
-def insert(instance: models.Model, *, conflict: Sequence[str] = ()) -> bool:
-    """INSERT ``instance`` (all its fields, as ``save(force_insert=True)`` would) and set
-    its pk. With ``conflict`` (field names of a unique constraint), a row that already
-    exists with the same values is left alone and False is returned; without it such a row
-    raises ``IntegrityError`` as the ORM does."""
+def insert_pending(instance: models.Model, *, conflict: Sequence[str] = ()) -> Pending[bool]:
+    """Send an INSERT of ``instance`` (all its fields, as ``save(force_insert=True)`` would);
+    its result sets the pk. With ``conflict`` (field names of a unique constraint), a row
+    that already exists with the same values is left alone and the result is False;
+    without it such a row raises ``IntegrityError`` as the ORM does."""
     model = type(instance)
     sql, fields = _insert_sql(model, tuple(conflict))
     params = [
         field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields
     ]
-    with _cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-    if row is None:
-        return False
-    instance.pk = row[0]
-    instance._state.adding = False
-    instance._state.db = connection.alias
-    return True
+
+    def inserted(rows: list[tuple]) -> bool:
+        if not rows:
+            return False
+        instance.pk = rows[0][0]
+        instance._state.adding = False
+        instance._state.db = connection.alias
+        return True
+
+    return Pending(sql, params, inserted)
+
+
+def insert(instance: models.Model, *, conflict: Sequence[str] = ()) -> bool:
+    """INSERT ``instance`` now and set its pk (see :func:`insert_pending`); False when
+    ``conflict`` names a constraint that an existing row already satisfies."""
+    return insert_pending(instance, conflict=conflict).result()
 
 
 def links_insert(through, left: str, left_id: int, right: str, right_ids: Sequence[int]) -> None:
@@ -160,12 +233,7 @@ def _caller_lookup_sql() -> str:
 _PERSON_FIELDS = ("id", "full_name", "department", "job_title", "is_vip", "site")
 
 
-def caller_lookup(e164: str, *, limit: int) -> CallerLookup:
-    """The active people who have ``e164`` (by id, at most ``limit``) with what the card
-    shows of them, and whether the number is on the block list."""
-    with _cursor() as cursor:
-        cursor.execute(_caller_lookup_sql(), [e164, e164, limit])
-        rows = cursor.fetchall()
+def _caller_lookup_rows(rows: list[tuple]) -> CallerLookup:
     people = []
     for row in rows:
         if row[1] is None:  # the LEFT JOIN's empty side: nobody has the number
@@ -185,6 +253,16 @@ def caller_lookup(e164: str, *, limit: int) -> CallerLookup:
     return CallerLookup(people=people, blocked=bool(rows[0][0]))
 
 
+def caller_lookup_pending(e164: str, *, limit: int) -> Pending[CallerLookup]:
+    return Pending(_caller_lookup_sql(), [e164, e164, limit], _caller_lookup_rows)
+
+
+def caller_lookup(e164: str, *, limit: int) -> CallerLookup:
+    """The active people who have ``e164`` (by id, at most ``limit``) with what the card
+    shows of them, and whether the number is on the block list."""
+    return caller_lookup_pending(e164, limit=limit).result()
+
+
 @functools.cache
 def _agents_sql(count: int) -> str:
     from cti.models import AgentExtension
@@ -197,39 +275,60 @@ def _agents_sql(count: int) -> str:
     )
 
 
+def agents_by_extension_pending(extensions: Sequence[str]) -> Pending[dict[int, str | None]]:
+    return Pending(_agents_sql(len(extensions)), list(extensions), dict)
+
+
 def agents_by_extension(extensions: Sequence[str]) -> dict[int, str | None]:
     """User id -> interface language of the agents with these extensions."""
     if not extensions:
         return {}
-    with _cursor() as cursor:
-        cursor.execute(_agents_sql(len(extensions)), list(extensions))
-        return dict(cursor.fetchall())
+    return agents_by_extension_pending(extensions).result()
+
+
+_TICKET_COLUMNS = ("id", "number", "title", "status", "created_at")
 
 
 @functools.cache
 def _tickets_sql(open_only: bool) -> str:
-    columns = ", ".join(_column(Ticket, name) for name in ("id", "number", "title", "status"))
+    columns = ", ".join(_column(Ticket, name) for name in _TICKET_COLUMNS)
     where = f"{_column(Ticket, 'caller')} = %s"
     if open_only:
         where += f" AND {_column(Ticket, 'status')} IN ({', '.join(['%s'] * len(OPEN_STATUSES))})"
     created = _column(Ticket, "created_at")
-    return (
-        f"SELECT {columns}, {created} FROM {_table(Ticket)} WHERE {where} "
-        f"ORDER BY {created} DESC LIMIT %s"
+    return f"SELECT {columns} FROM {_table(Ticket)} WHERE {where} ORDER BY {created} DESC LIMIT %s"
+
+
+@functools.cache
+def _sole_owner_tickets_sql() -> str:
+    # The newest tickets of the caller when exactly one active person has the number (the
+    # caller the lookup identifies); none otherwise.
+    person, phone = Person._meta, PhoneNumber._meta
+    columns = ", ".join(_column(Ticket, name) for name in _TICKET_COLUMNS)
+    owner = (
+        f"SELECT CASE WHEN COUNT(*) = 1 THEN MAX(x.{_q(person.pk.column)}) END "
+        f"FROM {_q(person.db_table)} x WHERE x.{_column(Person, 'is_active')} "
+        f"AND x.{_q(person.pk.column)} IN (SELECT {_column(PhoneNumber, 'person')} "
+        f"FROM {_q(phone.db_table)} WHERE {_column(PhoneNumber, 'e164')} = %s)"
     )
+    return (
+        f"SELECT {columns} FROM {_table(Ticket)} WHERE {_column(Ticket, 'caller')} = ({owner}) "
+        f"ORDER BY {_column(Ticket, 'created_at')} DESC LIMIT %s"
+    )
+
+
+def _ticket_rows(rows: list[tuple]) -> list[SimpleNamespace]:
+    return [
+        SimpleNamespace(pk=pk, number=number, title=title, status=status, created_at=_aware(at))
+        for pk, number, title, status, at in rows
+    ]
 
 
 def caller_tickets(person_id: int, *, limit: int, open_only: bool = False) -> list:
     """The caller's newest tickets (only the open ones with ``open_only``), as rows with
     pk, number, title, status and created_at."""
     params = [person_id, *(OPEN_STATUSES if open_only else ()), limit]
-    with _cursor() as cursor:
-        cursor.execute(_tickets_sql(open_only), params)
-        rows = cursor.fetchall()
-    return [
-        SimpleNamespace(pk=pk, number=number, title=title, status=status, created_at=_aware(at))
-        for pk, number, title, status, at in rows
-    ]
+    return Pending(_tickets_sql(open_only), params, _ticket_rows).result()
 
 
 def display_name(first_name: str, last_name: str, username: str) -> str:
@@ -257,12 +356,7 @@ def _calls_sql() -> str:
     )
 
 
-def calls_from_number(e164: str, *, exclude_pk: int, limit: int) -> list:
-    """The newest calls from ``e164`` other than ``exclude_pk``, with the answering agent's
-    name (as ``User.get_full_name()`` or else the user name)."""
-    with _cursor() as cursor:
-        cursor.execute(_calls_sql(), [e164, exclude_pk, limit])
-        rows = cursor.fetchall()
+def _call_rows(rows: list[tuple]) -> list[SimpleNamespace]:
     calls = []
     for pk, call_id, started_at, outcome, agent_id, username, first, last in rows:
         name = display_name(first, last, username) if agent_id else ""
@@ -277,3 +371,46 @@ def calls_from_number(e164: str, *, exclude_pk: int, limit: int) -> list:
             )
         )
     return calls
+
+
+def calls_from_number_pending(e164: str, *, exclude_pk: int, limit: int) -> Pending[list]:
+    return Pending(_calls_sql(), [e164, exclude_pk, limit], _call_rows)
+
+
+def calls_from_number(e164: str, *, exclude_pk: int, limit: int) -> list:
+    """The newest calls from ``e164`` other than ``exclude_pk``, with the answering agent's
+    name (as ``User.get_full_name()`` or else the user name)."""
+    return calls_from_number_pending(e164, exclude_pk=exclude_pk, limit=limit).result()
+
+
+@dataclass
+class RingReads:
+    """What a ring reads before it writes anything, read in one round trip."""
+
+    lookup: CallerLookup  # who has the number, whether it is blocked
+    agents: dict[int, str | None]  # the agents with the rung extensions: id -> language
+    # The newest tickets of the caller if exactly one active person has the number, and the
+    # newest calls from the number (the card's history; empty without a number).
+    tickets: list[SimpleNamespace]
+    calls: list[SimpleNamespace]
+
+
+def ring_reads(
+    e164: str, extensions: Sequence[str], *, people: int, tickets: int, calls: int
+) -> RingReads:
+    """Everything a ring reads about its caller (``e164``, may be empty) and the agents it
+    rings (``extensions``), at most ``people`` people, ``tickets`` tickets and ``calls``
+    earlier calls, sent together (one round trip on PostgreSQL)."""
+    with pipeline():
+        lookup = caller_lookup_pending(e164, limit=people) if e164 else None
+        agents = agents_by_extension_pending(extensions) if extensions else None
+        history = (
+            Pending(_sole_owner_tickets_sql(), [e164, tickets], _ticket_rows) if e164 else None
+        )
+        earlier = calls_from_number_pending(e164, exclude_pk=0, limit=calls) if e164 else None
+    return RingReads(
+        lookup=lookup.result() if lookup else CallerLookup(people=[], blocked=False),
+        agents=agents.result() if agents else {},
+        tickets=history.result() if history else [],
+        calls=earlier.result() if earlier else [],
+    )

@@ -7,6 +7,7 @@ number typed into a person's profile meet at the same E.164 string.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -113,8 +114,10 @@ def normalize_phone_or_none(raw: str | None, *, region: str | None = None) -> st
         return None
 
 
+@functools.lru_cache(maxsize=4096)
 def format_phone(e164: str) -> str:
-    """A readable international form for display (``+48 22 123 45 67``)."""
+    """A readable international form for display (``+48 22 123 45 67``); remembered per
+    process, as each ring's card shows its caller's number."""
     if e164.startswith("ext:"):
         return e164[4:]
     try:

@@ -166,3 +166,69 @@ def test_on_postgresql_the_statements_are_prepared_once_per_connection():
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_prepared_statements")
         assert cursor.fetchone()[0] == len(prepared)
+
+
+def test_ring_reads_give_what_the_single_statements_give():
+    anna = PhoneNumberFactory(raw=NUMBER, person__full_name="Anna").person
+    tickets = [make_ticket(caller=anna, title=f"Problem {n}") for n in range(3)]
+    agent = make_user(Role.AGENT, username="ag")
+    AgentExtensionFactory(user=agent, extension="201")
+    earlier = Call.objects.create(call_id="earlier", caller_e164=NUMBER)
+    BlockedNumber.objects.create(e164="+48225550999")
+
+    reads = statements.ring_reads(NUMBER, ["201", "299"], people=11, tickets=2, calls=5)
+    assert reads.lookup == statements.caller_lookup(NUMBER, limit=11)
+    assert reads.agents == statements.agents_by_extension(["201", "299"]) == {agent.pk: "en"}
+    assert [row.pk for row in reads.tickets] == [ticket.pk for ticket in tickets[::-1][:2]]
+    assert reads.tickets == statements.caller_tickets(anna.pk, limit=2)
+    assert [row.pk for row in reads.calls] == [earlier.pk]
+
+    # Two active people with the number: nobody's tickets (the caller is not known).
+    PhoneNumberFactory(raw=NUMBER, person__full_name="Bert")
+    assert statements.ring_reads(NUMBER, [], people=11, tickets=2, calls=5).tickets == []
+    # An inactive second person does not count.
+    nobody = statements.ring_reads("+48225550999", [], people=11, tickets=2, calls=5)
+    assert nobody.lookup.people == [] and nobody.lookup.blocked is True
+    assert nobody.tickets == [] and nobody.calls == [] and nobody.agents == {}
+    withheld = statements.ring_reads("", [], people=11, tickets=2, calls=5)
+    assert withheld.lookup.people == [] and withheld.tickets == []
+
+
+def test_ring_reads_ignore_inactive_people_when_finding_the_callers_tickets():
+    anna = PhoneNumberFactory(raw=NUMBER, person__full_name="Anna").person
+    PhoneNumberFactory(raw=NUMBER, person__is_active=False)
+    ticket = make_ticket(caller=anna)
+    reads = statements.ring_reads(NUMBER, [], people=11, tickets=5, calls=5)
+    assert [row.pk for row in reads.tickets] == [ticket.pk]
+
+
+only_postgresql = pytest.mark.skipif(
+    "postgresql" not in __import__("django.conf").conf.settings.DATABASES["default"]["ENGINE"],
+    reason="pipeline mode is PostgreSQL's",
+)
+
+
+@only_postgresql
+def test_on_postgresql_a_pipeline_reads_its_results_at_the_end():
+    PhoneNumberFactory(raw=NUMBER)
+    with statements.pipeline():
+        first = statements.caller_lookup_pending(NUMBER, limit=11)
+        second = statements.calls_from_number_pending(NUMBER, exclude_pk=0, limit=5)
+        assert first._rows is None and second._rows is None  # sent, not waited for
+    assert len(first.result().people) == 1
+    assert second.result() == []
+    # Outside a pipeline a statement is read at once.
+    assert statements.caller_lookup_pending(NUMBER, limit=11)._rows is not None
+
+
+@only_postgresql
+def test_on_postgresql_a_failed_insert_in_a_pipeline_raises_djangos_error_and_writes_nothing():
+    pbx = PbxFactory()
+    CallEvent.objects.create(source="webhook", kind="ring", call_id="x", dedup_key="taken")
+    with pytest.raises(IntegrityError), transaction.atomic(), statements.pipeline():
+        statements.insert_pending(
+            CallEvent(source="webhook", kind="ring", call_id="x", dedup_key="taken")
+        )
+        statements.insert_pending(Call(pbx=pbx, call_id="x"), conflict=("pbx", "call_id"))
+    assert not Call.objects.exists()
+    assert CallEvent.objects.count() == 1
