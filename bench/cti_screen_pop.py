@@ -8,7 +8,9 @@ starts the server as ``manage.py serve`` does (``python -m helpdesk.server --wor
 ``--server uvicorn`` for ``uvicorn --workers 2``), or uses ``--url`` of a running server
 started with ``CTI_BENCH_ENDPOINTS=1``, opens N websocket consoles, runs two
 phases at the same rate, each ring or echo addressed to one agent (round robin, so an agent
-has at most one outstanding message):
+has at most one outstanding message). The phases take turns in ``--slices`` slices (4 of
+``--duration``/4 s each by default), so that both are measured at the machine's speed of the
+same minutes:
 
 1. baseline: ``POST /cti/bench/echo/<user id>/`` pushes an empty message through the same
    server and channel layer, no database work;
@@ -383,8 +385,10 @@ class RawHttp:
         return status
 
 
-async def phase(kind, consoles, http, *, rate, duration, request_for) -> dict:
-    """Send ``rate`` requests per second for ``duration`` s, one agent after another."""
+async def phase(kind, consoles, http, *, rate, duration, request_for, first: int) -> dict:
+    """Send ``rate`` requests per second for ``duration`` s, one agent after another,
+    numbered from ``first``; wait for their messages. Returns what was sent and the server
+    CPU it took (the latencies are collected by ``consoles``)."""
     total = int(rate * duration)
     agents = consoles.agents
     errors = 0
@@ -404,8 +408,9 @@ async def phase(kind, consoles, http, *, rate, duration, request_for) -> dict:
         except Exception:
             errors += 1
 
-    for number in range(total):
-        delay = start + number / rate - time.perf_counter()
+    expected = consoles.received[kind] + total
+    for number in range(first, first + total):
+        delay = start + (number - first) / rate - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
         tasks.append(asyncio.create_task(send(number)))
@@ -417,13 +422,28 @@ async def phase(kind, consoles, http, *, rate, duration, request_for) -> dict:
     errors += len(pending)
     sent_seconds = time.perf_counter() - start
     grace = time.perf_counter() + 10
-    while consoles.received[kind] < total and time.perf_counter() < grace:
+    while consoles.received[kind] < expected and time.perf_counter() < grace:
         await asyncio.sleep(0.1)
-    latencies = consoles.latencies[kind]
     cpu_after = server_cpu_seconds(consoles.server_pid)
+    return {
+        "sent": total,
+        "http_errors": errors,
+        "seconds": sent_seconds,
+        "cpu": {pid: cpu_after[pid] - cpu_before.get(pid, 0.0) for pid in cpu_after},
+    }
+
+
+def summary(kind: str, consoles, slices: list[dict]) -> dict:
+    """One kind's figures over all its slices."""
+    total = sum(part["sent"] for part in slices)
+    cpu_by_pid: dict[int, float] = defaultdict(float)
+    for part in slices:
+        for pid, seconds in part["cpu"].items():
+            cpu_by_pid[pid] += seconds
     # Per process: how evenly the workers shared the load (each keeps its connections).
-    per_process = [cpu_after[pid] - cpu_before.get(pid, 0.0) for pid in sorted(cpu_after)]
+    per_process = [cpu_by_pid[pid] for pid in sorted(cpu_by_pid)]
     cpu = sum(per_process) if per_process else float("nan")
+    latencies = consoles.latencies[kind]
     return {
         "server_cpu_ms": cpu * 1000 / total,
         "cpu_share": [seconds / cpu for seconds in per_process if cpu] if per_process else [],
@@ -431,8 +451,8 @@ async def phase(kind, consoles, http, *, rate, duration, request_for) -> dict:
         "sent": total,
         "received": consoles.received[kind],
         "lost": total - consoles.received[kind],
-        "http_errors": errors,
-        "rate": total / sent_seconds,
+        "http_errors": sum(part["http_errors"] for part in slices),
+        "rate": total / sum(part["seconds"] for part in slices),
         "p50": percentile(latencies, 0.50),
         "p95": percentile(latencies, 0.95),
         "p99": percentile(latencies, 0.99),
@@ -448,7 +468,6 @@ async def run(args, data) -> list[dict]:
     print(f"{len(consoles.sockets)} consoles connected", flush=True)
     run_id = data["run_id"]
     numbers = data["numbers"]
-    results = []
     async with RawHttp(args.url) as http:
 
         def echo(number, agent):
@@ -486,18 +505,26 @@ async def run(args, data) -> list[dict]:
         gc.collect()
         gc.freeze()
         gc.disable()
-        for kind, request_for in (("baseline", echo), ("screen pop", ring)):
-            print(f"running {kind} ...", flush=True)
-            results.append(
-                await phase(
-                    kind,
-                    consoles,
-                    http,
-                    rate=args.rate,
-                    duration=args.duration,
-                    request_for=request_for,
+        # The phases take turns in slices: this machine's speed changes by the minute, and
+        # a baseline measured in a fast minute next to rings measured in a slow one (or
+        # the reverse) said more about the machine than about the server.
+        slices: dict[str, list[dict]] = {"baseline": [], "screen pop": []}
+        duration = args.duration / args.slices
+        for number in range(args.slices):
+            for kind, request_for in (("baseline", echo), ("screen pop", ring)):
+                print(f"running {kind} ({number + 1}/{args.slices}) ...", flush=True)
+                slices[kind].append(
+                    await phase(
+                        kind,
+                        consoles,
+                        http,
+                        rate=args.rate,
+                        duration=duration,
+                        request_for=request_for,
+                        first=number * int(args.rate * duration),
+                    )
                 )
-            )
+        results = [summary(kind, consoles, parts) for kind, parts in slices.items()]
     gc.enable()
     rss = server_rss_mb(consoles.server_pid)
     if rss:
@@ -516,6 +543,12 @@ def main() -> None:
     parser.add_argument("--consoles", type=int, default=500)
     parser.add_argument("--rate", type=float, default=100.0, help="rings per second")
     parser.add_argument("--duration", type=float, default=30.0, help="seconds per phase")
+    parser.add_argument(
+        "--slices",
+        type=int,
+        default=4,
+        help="the phases take turns in this many slices each (1: baseline, then rings)",
+    )
     parser.add_argument("--workers", type=int, default=2, help="server processes to start")
     parser.add_argument(
         "--server",
@@ -560,7 +593,10 @@ def main() -> None:
         ended = end_bench_calls(data["run_id"])
         print(f"ended {ended} benchmark calls")
     print()
-    print(f"{args.consoles} consoles, {args.rate:g}/s for {args.duration:g} s per phase")
+    print(
+        f"{args.consoles} consoles, {args.rate:g}/s for {args.duration:g} s per phase,"
+        f" in {args.slices} slices taking turns"
+    )
     header = f"{'':12} {'sent':>6} {'lost':>5} {'rate/s':>7} {'p50 ms':>8} {'p95 ms':>8}"
     print(header + f" {'p99 ms':>8} {'max ms':>8} {'server CPU ms/event':>20}")
     for result in results:

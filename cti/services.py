@@ -327,6 +327,19 @@ def _apply(
     event, not yet stored, to store together with the call a ring creates."""
     # The outside party is the caller of an inbound call and the dialled number otherwise.
     outside, inside = (caller, called) if direction == Call.Direction.INBOUND else (called, caller)
+    # The agents a ring names, found before its call is written, so that the offers go in
+    # the same round trip as the call: their ids and languages (None: not known ahead, or a
+    # blocked caller's call, which is offered to nobody).
+    ahead = None
+    blocked = direction == Call.Direction.INBOUND and reads is not None and reads.lookup.blocked
+    if kind == Kind.RING and reads is not None and (extensions or users) and not blocked:
+        languages: dict[int, str] = {}
+        ahead = _Offers(
+            ids=_agents_for(
+                extensions=extensions, users=users, languages=languages, by_extension=reads.agents
+            ),
+            languages=languages,
+        )
     call, created, identified = _call_get_or_create(
         pbx=pbx,
         call_id=call_id,
@@ -339,6 +352,7 @@ def _apply(
         insert_first=kind == Kind.RING,
         reads=reads,
         event=event,
+        offer=ahead.ids if ahead is not None else (),
     )
     if call.outcome == Outcome.REJECTED:
         # Later events of a rejected call change nothing.
@@ -355,11 +369,7 @@ def _apply(
     offered = None
     if kind == Kind.RING:
         offered = _apply_ring(
-            call,
-            created=created,
-            extensions=extensions,
-            users=users,
-            agents=reads.agents if reads is not None else None,
+            call, created=created, extensions=extensions, users=users, ahead=ahead
         )
     elif kind == Kind.ANSWER:
         _apply_answer(call, answering=answering, extensions=extensions, users=users, at=occurred_at)
@@ -381,6 +391,7 @@ def _call_get_or_create(
     insert_first: bool = False,
     reads: statements.RingReads | None = None,
     event: CallEvent | None = None,
+    offer: Sequence[int] = (),
 ) -> tuple[Call, bool, Caller]:
     """The call this event belongs to, locked; created (and identified) on its first event.
     Also returns what identifying the caller found, if this event identified them.
@@ -390,7 +401,8 @@ def _call_get_or_create(
     ``insert_first``: the event is most likely the call's first (a ring), so the call is
     inserted straight away, and read (locked) only if the insert finds it exists already.
     ``reads``: what the event read before (the caller's identification). ``event``: the
-    event, not stored yet: stored first, in the same round trip as that insert.
+    event, not stored yet: stored first, in the same round trip as that insert, and so are
+    the offers of the call, if ringing, to the agents ``offer``.
     """
 
     def new_call() -> tuple[Call, Caller]:
@@ -414,8 +426,12 @@ def _call_get_or_create(
         with statements.pipeline():
             stored = statements.insert_pending(event) if event is not None else None
             inserted = statements.insert_pending(call, conflict=("pbx", "call_id"))
-        if stored is not None:
-            stored.result()
+            offered = (
+                statements.ringing_offers_insert_pending(pbx.pk, call_id, offer) if offer else None
+            )
+        for pending in (stored, offered):
+            if pending is not None:
+                pending.result()
         if inserted.result():
             _candidates_add(call, identified.candidates)
             return call, True, identified
@@ -613,16 +629,24 @@ def queue_available_agents(queue: CallQueue) -> list[int]:
     return list(members.values_list("pk", flat=True))
 
 
+@dataclass
+class _Offers:
+    """The agents a ring offers its call to, and their interface languages."""
+
+    ids: list[int]
+    languages: dict[int, str]
+
+
 def _apply_ring(
-    call: Call, *, created: bool, extensions, users, agents: dict[int, str | None] | None = None
+    call: Call, *, created: bool, extensions, users, ahead: _Offers | None = None
 ) -> dict[int, str] | None:
     """Offer the call; return the agents it was offered to with their language, or None
-    when they were not all named by this event (queue members). ``agents``: the agents
-    with ``extensions`` and their language, when read already."""
+    when they were not all named by this event (queue members). ``ahead``: the agents the
+    event names, offered already together with the call's insert."""
+    if ahead is not None:
+        return ahead.languages if call.state == Call.State.RINGING else None
     languages: dict[int, str] = {}
-    offered = _agents_for(
-        extensions=extensions, users=users, languages=languages, by_extension=agents
-    )
+    offered = _agents_for(extensions=extensions, users=users, languages=languages)
     if not offered and not extensions and not users:
         queue = call.queue
         if queue is None and not call.queue_name and call.direction == Call.Direction.INBOUND:

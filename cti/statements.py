@@ -92,7 +92,10 @@ class Pending(Generic[T]):
     """A statement sent, whose rows are read when its result is asked for (in a
     :func:`pipeline`; otherwise at once)."""
 
-    def __init__(self, sql: str, params: Sequence, convert: Callable[[list[tuple]], T]):
+    def __init__(
+        self, sql: str, params: Sequence, convert: Callable[[list[tuple]], T] | None = None
+    ):
+        # Without ``convert`` the statement returns no rows, and its result is None.
         self._convert = convert
         self._cursor = _cursor()
         self._rows: list[tuple] | None = None
@@ -107,13 +110,14 @@ class Pending(Generic[T]):
     def _fetch(self) -> list[tuple]:
         if self._rows is None:
             try:
-                self._rows = self._cursor.fetchall()
+                self._rows = self._cursor.fetchall() if self._convert is not None else []
             finally:
                 self._cursor.close()
         return self._rows
 
-    def result(self) -> T:
-        return self._convert(self._fetch())
+    def result(self) -> T | None:
+        rows = self._fetch()
+        return self._convert(rows) if self._convert is not None else None
 
 
 def _q(name: str) -> str:
@@ -194,6 +198,31 @@ def links_insert(through, left: str, left_id: int, right: str, right_ids: Sequen
             f"INSERT INTO {_table(through)} ({columns}) VALUES {values} ON CONFLICT DO NOTHING",
             params,
         )
+
+
+@functools.cache
+def _ringing_offers_sql(count: int) -> str:
+    from cti.models import Call
+
+    through = Call.offered_to.through
+    values = ", ".join(["(%s)"] * count)
+    return (
+        f"INSERT INTO {_table(through)} ({_column(through, 'call')}, {_column(through, 'user')}) "
+        f"SELECT c.{_q(Call._meta.pk.column)}, v.column1 "
+        f"FROM {_table(Call)} c, (VALUES {values}) v "
+        f"WHERE c.{_column(Call, 'pbx')} = %s AND c.{_column(Call, 'call_id')} = %s "
+        f"AND c.{_column(Call, 'state')} = %s ON CONFLICT DO NOTHING"
+    )
+
+
+def ringing_offers_insert_pending(pbx_id: int, call_id: str, user_ids: Sequence[int]) -> Pending:
+    """Send the offer of PBX ``pbx_id``'s call ``call_id`` to ``user_ids``, if that call is
+    ringing; existing offers are left alone. Keyed on the PBX's call id, not the row's pk,
+    so that it can go in the same round trip as the INSERT of the call."""
+    from cti.models import Call
+
+    params = [*user_ids, pbx_id, call_id, Call.State.RINGING]
+    return Pending(_ringing_offers_sql(len(user_ids)), params)
 
 
 # --- reading ---------------------------------------------------------------------------

@@ -177,6 +177,23 @@ def test_ring_after_hangup_does_not_reopen_the_call(pbx):
     assert call.state == Call.State.ENDED
 
 
+def test_a_ring_offers_an_ended_call_to_nobody(pbx, agent201):
+    ingest(pbx, "hangup", cause="cancel")
+    result = ingest(pbx, "ring", extensions=["201"])
+    assert result.call.state == Call.State.ENDED
+    assert result.call.offered_to.count() == 0
+
+
+def test_a_second_ring_of_a_ringing_call_adds_its_agents(pbx, agent201):
+    second = make_user(Role.AGENT, username="second")
+    AgentExtensionFactory(user=second, extension="202")
+    ingest(pbx, "ring", extensions=["201"])
+    result = ingest(pbx, "ring", extensions=["202"])  # the queue rings the next agent
+    assert not result.duplicate
+    assert Call.objects.count() == 1
+    assert set(result.call.offered_to.all()) == {agent201, second}
+
+
 @pytest.mark.parametrize("kind", ["dial", "RING", "", "transfer"])
 def test_unknown_event_kind_is_rejected_with_a_clear_error(pbx, kind):
     with pytest.raises(services.InvalidCallEvent) as error:
