@@ -402,7 +402,7 @@ def _call_get_or_create(
     inserted straight away, and read (locked) only if the insert finds it exists already.
     ``reads``: what the event read before (the caller's identification). ``event``: the
     event, not stored yet: stored first, in the same round trip as that insert, and so are
-    the offers of the call, if ringing, to the agents ``offer``.
+    the offers of the call to the agents ``offer`` if it is inserted.
     """
 
     def new_call() -> tuple[Call, Caller]:
@@ -423,16 +423,7 @@ def _call_get_or_create(
 
     if insert_first and pbx is not None:
         call, identified = new_call()
-        with statements.pipeline():
-            stored = statements.insert_pending(event) if event is not None else None
-            inserted = statements.insert_pending(call, conflict=("pbx", "call_id"))
-            offered = (
-                statements.ringing_offers_insert_pending(pbx.pk, call_id, offer) if offer else None
-            )
-        for pending in (stored, offered):
-            if pending is not None:
-                pending.result()
-        if inserted.result():
+        if statements.ring_insert(event, call, offer):
             _candidates_add(call, identified.candidates)
             return call, True, identified
     elif event is not None:
@@ -642,9 +633,14 @@ def _apply_ring(
 ) -> dict[int, str] | None:
     """Offer the call; return the agents it was offered to with their language, or None
     when they were not all named by this event (queue members). ``ahead``: the agents the
-    event names, offered already together with the call's insert."""
+    event names, found before the call was written (and offered with its insert, if the
+    event created the call)."""
     if ahead is not None:
-        return ahead.languages if call.state == Call.State.RINGING else None
+        if call.state != Call.State.RINGING:
+            return None
+        if not created and ahead.ids:  # offered with the insert only when it inserted
+            _offer(call, ahead.ids)
+        return ahead.languages
     languages: dict[int, str] = {}
     offered = _agents_for(extensions=extensions, users=users, languages=languages)
     if not offered and not extensions and not users:

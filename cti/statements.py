@@ -13,8 +13,8 @@ So the statements a ring makes are kept here, each written once per process:
 
 On PostgreSQL a ring also sends its statements in as few round trips as it can: the reads
 a ring needs (the caller, the agents it rings, the caller's tickets and earlier calls) go
-together in one (:func:`ring_reads`), and so do the event and the call it creates
-(:func:`insert_pending`), through psycopg's pipeline mode (:func:`pipeline`). Each round
+together in one (:func:`ring_reads`, through psycopg's pipeline mode: :func:`pipeline`), and
+so do the event, the call it creates and the call's offers (:func:`ring_insert`). Each round
 trip waits for the database server to be scheduled, which on a loaded machine set a good
 part of the screen pop's latency.
 
@@ -162,21 +162,15 @@ def insert_pending(instance: models.Model, *, conflict: Sequence[str] = ()) -> P
     its result sets the pk. With ``conflict`` (field names of a unique constraint), a row
     that already exists with the same values is left alone and the result is False;
     without it such a row raises ``IntegrityError`` as the ORM does."""
-    model = type(instance)
-    sql, fields = _insert_sql(model, tuple(conflict))
-    params = [
-        field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields
-    ]
+    sql, fields = _insert_sql(type(instance), tuple(conflict))
 
     def inserted(rows: list[tuple]) -> bool:
         if not rows:
             return False
-        instance.pk = rows[0][0]
-        instance._state.adding = False
-        instance._state.db = connection.alias
+        _inserted(instance, rows[0][0])
         return True
 
-    return Pending(sql, params, inserted)
+    return Pending(sql, _insert_params(instance, fields), inserted)
 
 
 def insert(instance: models.Model, *, conflict: Sequence[str] = ()) -> bool:
@@ -200,29 +194,69 @@ def links_insert(through, left: str, left_id: int, right: str, right_ids: Sequen
         )
 
 
+def _insert_params(instance: models.Model, fields: Sequence[models.Field]) -> list:
+    return [field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields]
+
+
+def _inserted(instance: models.Model, pk) -> None:
+    instance.pk = pk
+    instance._state.adding = False
+    instance._state.db = connection.alias
+
+
 @functools.cache
-def _ringing_offers_sql(count: int) -> str:
-    from cti.models import Call
+def _ring_insert_sql(with_event: bool, offers: int) -> str:
+    # PostgreSQL: one statement of data-modifying CTEs. The offers take the id of the call
+    # inserted by ``c``, so an existing call (no row from ``c``) gets none here.
+    from cti.models import Call, CallEvent
 
-    through = Call.offered_to.through
-    values = ", ".join(["(%s)"] * count)
-    return (
-        f"INSERT INTO {_table(through)} ({_column(through, 'call')}, {_column(through, 'user')}) "
-        f"SELECT c.{_q(Call._meta.pk.column)}, v.column1 "
-        f"FROM {_table(Call)} c, (VALUES {values}) v "
-        f"WHERE c.{_column(Call, 'pbx')} = %s AND c.{_column(Call, 'call_id')} = %s "
-        f"AND c.{_column(Call, 'state')} = %s ON CONFLICT DO NOTHING"
-    )
+    parts = []
+    if with_event:
+        parts.append(f"e AS ({_insert_sql(CallEvent, ())[0]})")
+    parts.append(f"c AS ({_insert_sql(Call, ('pbx', 'call_id'))[0]})")
+    if offers:
+        through = Call.offered_to.through
+        parts.append(
+            f"o AS (INSERT INTO {_table(through)} "
+            f"({_column(through, 'call')}, {_column(through, 'user')}) "
+            f"SELECT c.{_q(Call._meta.pk.column)}, v.column1 "
+            f"FROM c, (VALUES {', '.join(['(%s)'] * offers)}) v ON CONFLICT DO NOTHING)"
+        )
+    event_pk = f"(SELECT {_q(CallEvent._meta.pk.column)} FROM e)" if with_event else "NULL"
+    return f"WITH {', '.join(parts)} SELECT {event_pk}, (SELECT {_q(Call._meta.pk.column)} FROM c)"
 
 
-def ringing_offers_insert_pending(pbx_id: int, call_id: str, user_ids: Sequence[int]) -> Pending:
-    """Send the offer of PBX ``pbx_id``'s call ``call_id`` to ``user_ids``, if that call is
-    ringing; existing offers are left alone. Keyed on the PBX's call id, not the row's pk,
-    so that it can go in the same round trip as the INSERT of the call."""
-    from cti.models import Call
+def ring_insert(event, call, offers: Sequence[int]) -> bool:
+    """The writes of a ring that creates its call, in one round trip: INSERT ``event`` (if
+    given; one already stored raises ``IntegrityError``), then ``call`` unless its PBX's
+    call id exists already, and, for a call inserted here, its offers to the agents
+    ``offers``. Sets the pks; returns whether the call was inserted.
 
-    params = [*user_ids, pbx_id, call_id, Call.State.RINGING]
-    return Pending(_ringing_offers_sql(len(user_ids)), params)
+    On PostgreSQL this is one statement (with the transaction's BEGIN in the same round
+    trip); elsewhere one statement per row."""
+    from cti.models import Call, CallEvent
+
+    if connection.vendor != "postgresql":
+        if event is not None:
+            insert(event)
+        if not insert(call, conflict=("pbx", "call_id")):
+            return False
+        links_insert(Call.offered_to.through, "call", call.pk, "user", offers)
+        return True
+    params = []
+    if event is not None:
+        params += _insert_params(event, _insert_sql(CallEvent, ())[1])
+    params += _insert_params(call, _insert_sql(Call, ("pbx", "call_id"))[1])
+    params += list(offers)
+    with pipeline():
+        written = Pending(_ring_insert_sql(event is not None, len(offers)), params, list)
+    [(event_pk, call_pk)] = written.result()
+    if event is not None:
+        _inserted(event, event_pk)
+    if call_pk is None:
+        return False
+    _inserted(call, call_pk)
+    return True
 
 
 # --- reading ---------------------------------------------------------------------------

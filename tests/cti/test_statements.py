@@ -232,3 +232,38 @@ def test_on_postgresql_a_failed_insert_in_a_pipeline_raises_djangos_error_and_wr
         statements.insert_pending(Call(pbx=pbx, call_id="x"), conflict=("pbx", "call_id"))
     assert not Call.objects.exists()
     assert CallEvent.objects.count() == 1
+
+
+def test_ring_insert_writes_the_event_the_call_and_its_offers():
+    pbx = PbxFactory()
+    agents = [make_user(Role.AGENT, username=f"a{n}") for n in range(2)]
+    event = CallEvent(source="webhook", kind="ring", call_id="x", dedup_key="first")
+    call = Call(pbx=pbx, call_id="x", caller_e164=NUMBER)
+    assert statements.ring_insert(event, call, [agent.pk for agent in agents]) is True
+    assert CallEvent.objects.get(pk=event.pk).dedup_key == "first"
+    assert set(Call.objects.get(pk=call.pk).offered_to.all()) == set(agents)
+
+    # The call exists: the event is stored, the call and its offers are left alone.
+    again = CallEvent(source="webhook", kind="ring", call_id="x", dedup_key="second")
+    twin = Call(pbx=pbx, call_id="x")
+    newcomer = make_user(Role.AGENT, username="newcomer")
+    assert statements.ring_insert(again, twin, [newcomer.pk]) is False
+    assert twin.pk is None and again.pk is not None
+    assert Call.objects.count() == 1
+    assert not Call.objects.filter(offered_to=newcomer).exists()
+
+    # Without an event and without offers.
+    alone = Call(pbx=pbx, call_id="y")
+    assert statements.ring_insert(None, alone, []) is True
+    assert alone.offered_to.count() == 0
+
+
+def test_ring_insert_of_an_event_stored_before_writes_nothing():
+    pbx = PbxFactory()
+    agent = make_user(Role.AGENT, username="a")
+    CallEvent.objects.create(source="webhook", kind="ring", call_id="x", dedup_key="taken")
+    event = CallEvent(source="webhook", kind="ring", call_id="x", dedup_key="taken")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        statements.ring_insert(event, Call(pbx=pbx, call_id="x"), [agent.pk])
+    assert not Call.objects.exists()
+    assert CallEvent.objects.count() == 1
