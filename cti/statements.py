@@ -92,10 +92,7 @@ class Pending(Generic[T]):
     """A statement sent, whose rows are read when its result is asked for (in a
     :func:`pipeline`; otherwise at once)."""
 
-    def __init__(
-        self, sql: str, params: Sequence, convert: Callable[[list[tuple]], T] | None = None
-    ):
-        # Without ``convert`` the statement returns no rows, and its result is None.
+    def __init__(self, sql: str, params: Sequence, convert: Callable[[list[tuple]], T]):
         self._convert = convert
         self._cursor = _cursor()
         self._rows: list[tuple] | None = None
@@ -110,14 +107,13 @@ class Pending(Generic[T]):
     def _fetch(self) -> list[tuple]:
         if self._rows is None:
             try:
-                self._rows = self._cursor.fetchall() if self._convert is not None else []
+                self._rows = self._cursor.fetchall()
             finally:
                 self._cursor.close()
         return self._rows
 
-    def result(self) -> T | None:
-        rows = self._fetch()
-        return self._convert(rows) if self._convert is not None else None
+    def result(self) -> T:
+        return self._convert(self._fetch())
 
 
 def _q(name: str) -> str:
