@@ -484,6 +484,21 @@ def test_ring_traffic_sweeps_stale_calls_now_and_then(
     assert Call.objects.get(call_id="lost2").state == Call.State.RINGING
 
 
+def test_a_ring_request_ends_only_a_few_stale_calls(
+    pbx, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    settings.CTI_RING_TIMEOUT = 60
+    monkeypatch.setattr(services, "STALE_BATCH_IN_REQUEST", 2)
+    for index in range(5):
+        ingest(pbx, "ring", call_id=f"old-{index}", occurred_at=timezone.now() - timedelta(hours=1))
+    monkeypatch.setattr(services, "_last_stale_sweep", float("-inf"))
+    with django_capture_on_commit_callbacks(execute=True):
+        ingest(pbx, "ring", call_id="next")
+    assert Call.objects.filter(call_id__startswith="old-", state=Call.State.ENDED).count() == 2
+    # The periodic task ends the rest (its batch is larger).
+    assert services.calls_end_stale() == 3
+
+
 def test_a_backlog_of_stale_calls_drains_in_batches(pbx, settings, monkeypatch):
     settings.CTI_RING_TIMEOUT = 60
     monkeypatch.setattr(services, "STALE_BATCH", 2)
