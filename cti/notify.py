@@ -30,7 +30,7 @@ from django.utils import translation
 
 from cti import statements
 from cti.models import AgentPresence, Call, CallQueue
-from helpdesk.jinja import spaceless, translator
+from helpdesk.jinja import spaceless
 from helpdesk.phones import format_phone
 from tickets.models import OPEN_STATUSES
 from tickets.models import Status as TicketStatus
@@ -248,7 +248,7 @@ def render_card(card: CallCard, *, language: str | None = None) -> str:
         for earlier in card.last_calls:
             earlier.outcome_label = labels["outcome"].get(earlier.outcome, earlier.outcome)
         template = get_template(CARD_TEMPLATE, using="jinja2")
-        return spaceless(template.render({**card.context(labels), "_": translator(language)}))
+        return spaceless(template.render(card.context(labels)))
 
 
 def _languages(card: CallCard, user_ids: set[int]) -> dict[int, str | None]:

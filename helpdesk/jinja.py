@@ -3,7 +3,7 @@
 Every page and e-mail is a Django template. A template that is rendered for every incoming
 event is written for Jinja2 instead (``<app>/jinja2/``): the console's call card is rendered
 on every ring, and Django's template language spent about 0.6 ms of CPU on it against
-about 0.1 ms for the same card compiled by Jinja2 (bench/cti_ring_cpu.py, docs/cti.md).
+about 0.2 ms for the same card compiled by Jinja2 (bench/cti_ring_cpu.py, docs/cti.md).
 
 Such templates translate with ``_("...")`` only: Django's makemessages reads that form in
 ``.html`` files like any template, so their strings land in the app's catalogue as usual.
@@ -43,18 +43,6 @@ def translate(message: str) -> str:
     """``gettext`` for templates: a message looked up once per language and process (the
     catalogues are loaded once per process; Django's lookup is most of a card's cost)."""
     return _translated(get_language(), message)
-
-
-@functools.cache
-def translator(language: str):
-    """``translate`` in ``language``: for a render that knows its language, passed in the
-    context as ``_`` (the language need not be looked up per string)."""
-
-    @functools.cache
-    def translate_in(message: str) -> str:
-        return _translated(language, message)
-
-    return translate_in
 
 
 def spaceless(html: str) -> str:
