@@ -6,8 +6,6 @@ user may not see, 409 for conflicts and illegal transitions. Never a 500 for bad
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import status
 from rest_framework.exceptions import PermissionDenied, ValidationError
@@ -15,6 +13,7 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from helpdesk import errors
 from helpdesk.errors import ConflictError, TransitionNotAllowedError
 from helpdesk.paging import CappedPaginator
 
@@ -63,12 +62,12 @@ def exception_handler(exc, context):
             },
             status=status.HTTP_409_CONFLICT,
         )
-    if isinstance(exc, DjangoValidationError):
+    if isinstance(exc, errors.ValidationError):
         if hasattr(exc, "error_dict"):
             exc = ValidationError(exc.message_dict)
         else:
             exc = ValidationError({"non_field_errors": exc.messages})
-    elif isinstance(exc, PermissionError | DjangoPermissionDenied):
+    elif isinstance(exc, errors.PermissionDenied):
         exc = PermissionDenied()
     elif isinstance(exc, Http404):
         pass
