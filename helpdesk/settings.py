@@ -218,6 +218,8 @@ WHITENOISE_USE_FINDERS = not PRODUCTION
 PHONE_DEFAULT_REGION = env.str("PHONE_DEFAULT_REGION", default="PL")
 TICKET_REOPEN_DAYS = env.int("TICKET_REOPEN_DAYS", default=7)
 TICKET_AUTO_CLOSE_DAYS = env.int("TICKET_AUTO_CLOSE_DAYS", default=7)
+# The code of the support group new tickets land in; empty: the first active first-line group.
+TICKET_DEFAULT_GROUP = env.str("TICKET_DEFAULT_GROUP", default="")
 # Telephony: the queue code a call goes to when the PBX names none (and the routing hint's
 # default), the presence an agent gets after hanging up, and the AMI reconnect back-off cap.
 CTI_DEFAULT_QUEUE = env.str("CTI_DEFAULT_QUEUE", default="service-desk")
