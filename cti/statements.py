@@ -5,6 +5,11 @@ docs/cti.md): building a query through the ORM cost about 0.4 ms of CPU per stat
 executing the same statement written out about 0.1 ms, and a ring makes about ten of them.
 So the statements a ring makes are kept here, each written once per process:
 
+- the rows a ring reads about its caller have the shape the owning apps define: the
+  caller card's person columns come from ``helpdesk.selectors`` and its ticket columns from
+  ``tickets.selectors``, whose ORM selectors (``caller_card_people``,
+  ``caller_card_tickets``) return the same rows; tests/cti/test_statements.py holds the
+  two to the same answers, so neither can change alone;
 - table and column names come from the models' ``_meta`` (a renamed field cannot be
   missed), values are bound as parameters and prepared by the model fields themselves
   (``get_db_prep_save``: dates, JSON), so the same SQL runs on SQLite and PostgreSQL;
@@ -36,7 +41,9 @@ from django.db import connection, models
 from django.utils.dateparse import parse_datetime
 
 from helpdesk.models import Person, PhoneNumber, Site
+from helpdesk.selectors import CALLER_CARD_PERSON_FIELDS
 from tickets.models import OPEN_STATUSES, Ticket
+from tickets.selectors import CALLER_CARD_TICKET_FIELDS
 
 
 def _cursor():
@@ -263,22 +270,26 @@ class CallerLookup:
     """Who has a number, and whether it is blocked: one statement for both."""
 
     # Active people with the number, by id (at most ``limit``), as rows with what the card
-    # shows of them: pk, full_name, department, job_title, is_vip, site (pk, name) or None.
+    # shows of them (helpdesk.selectors.CALLER_CARD_PERSON_FIELDS, and pk), the site as
+    # (pk, name) or None: see _person.
     people: list[SimpleNamespace]
     blocked: bool
 
 
 @functools.cache
 def _caller_lookup_sql() -> str:
+    # The rows of helpdesk.selectors.caller_card_people after a first column: whether the
+    # number is blocked (one row of NULL people when nobody has the number).
     from cti.models import BlockedNumber
 
+    fields = CALLER_CARD_PERSON_FIELDS
     person, phone, site = Person._meta, PhoneNumber._meta, Site._meta
-    p = {name: _q(person.get_field(name).column) for name in (*_PERSON_FIELDS, "is_active")}
+    p = {name: _q(person.get_field(name).column) for name in (*fields, "id", "site", "is_active")}
     return (
-        f"SELECT b.blocked, {', '.join(f'c.{p[name]}' for name in _PERSON_FIELDS)}, c.site_name "
+        f"SELECT b.blocked, {', '.join(f'c.{p[name]}' for name in fields)}, c.site_name "
         f"FROM (SELECT EXISTS (SELECT 1 FROM {_table(BlockedNumber)} "
         f"WHERE {_column(BlockedNumber, 'e164')} = %s) AS blocked) b "
-        f"LEFT JOIN (SELECT {', '.join(f'x.{p[name]}' for name in _PERSON_FIELDS)}, "
+        f"LEFT JOIN (SELECT {', '.join(f'x.{p[name]}' for name in fields)}, "
         f"s.{_q(site.get_field('name').column)} AS site_name FROM {_q(person.db_table)} x "
         f"LEFT JOIN {_q(site.db_table)} s ON s.{_q(site.pk.column)} = x.{p['site']} "
         f"WHERE x.{p['is_active']} AND x.{p['id']} IN (SELECT {_column(PhoneNumber, 'person')} "
@@ -287,28 +298,20 @@ def _caller_lookup_sql() -> str:
     )
 
 
-# What the card shows of a caller (cti/jinja2/cti/partials/_call_card.html), besides the
-# site's name.
-_PERSON_FIELDS = ("id", "full_name", "department", "job_title", "is_vip", "site")
+def _person(row: Sequence) -> SimpleNamespace:
+    """The card's person from a row of helpdesk.selectors.CALLER_CARD_PERSON_FIELDS and the
+    site's name (as ``caller_card_people`` returns them), with pk and the site (pk, name)."""
+    *values, site_name = row
+    person = SimpleNamespace(**dict(zip(CALLER_CARD_PERSON_FIELDS, values, strict=True)))
+    person.pk = person.id
+    person.is_vip = bool(person.is_vip)  # SQLite answers 0 or 1
+    person.site = SimpleNamespace(pk=person.site, name=site_name) if person.site else None
+    return person
 
 
 def _caller_lookup_rows(rows: list[tuple]) -> CallerLookup:
-    people = []
-    for row in rows:
-        if row[1] is None:  # the LEFT JOIN's empty side: nobody has the number
-            continue
-        person_id, full_name, department, job_title, is_vip, site_id, site_name = row[1:]
-        people.append(
-            SimpleNamespace(
-                pk=person_id,
-                id=person_id,
-                full_name=full_name,
-                department=department,
-                job_title=job_title,
-                is_vip=bool(is_vip),
-                site=SimpleNamespace(pk=site_id, name=site_name) if site_id else None,
-            )
-        )
+    # The LEFT JOIN's empty side (no id) when nobody has the number.
+    people = [_person(row[1:]) for row in rows if row[1] is not None]
     return CallerLookup(people=people, blocked=bool(rows[0][0]))
 
 
@@ -345,12 +348,10 @@ def agents_by_extension(extensions: Sequence[str]) -> dict[int, str | None]:
     return agents_by_extension_pending(extensions).result()
 
 
-_TICKET_COLUMNS = ("id", "number", "title", "status", "created_at")
-
-
 @functools.cache
 def _tickets_sql(open_only: bool) -> str:
-    columns = ", ".join(_column(Ticket, name) for name in _TICKET_COLUMNS)
+    # The rows of tickets.selectors.caller_card_tickets.
+    columns = ", ".join(_column(Ticket, name) for name in CALLER_CARD_TICKET_FIELDS)
     where = f"{_column(Ticket, 'caller')} = %s"
     if open_only:
         where += f" AND {_column(Ticket, 'status')} IN ({', '.join(['%s'] * len(OPEN_STATUSES))})"
@@ -363,7 +364,7 @@ def _sole_owner_tickets_sql() -> str:
     # The newest tickets of the caller when exactly one active person has the number (the
     # caller the lookup identifies); none otherwise.
     person, phone = Person._meta, PhoneNumber._meta
-    columns = ", ".join(_column(Ticket, name) for name in _TICKET_COLUMNS)
+    columns = ", ".join(_column(Ticket, name) for name in CALLER_CARD_TICKET_FIELDS)
     owner = (
         f"SELECT CASE WHEN COUNT(*) = 1 THEN MAX(x.{_q(person.pk.column)}) END "
         f"FROM {_q(person.db_table)} x WHERE x.{_column(Person, 'is_active')} "
@@ -376,16 +377,22 @@ def _sole_owner_tickets_sql() -> str:
     )
 
 
+def _ticket(row: Sequence) -> SimpleNamespace:
+    """The card's ticket from a row of tickets.selectors.CALLER_CARD_TICKET_FIELDS (as
+    ``caller_card_tickets`` returns them), its id named pk."""
+    ticket = dict(zip(CALLER_CARD_TICKET_FIELDS, row, strict=True))
+    ticket["pk"] = ticket.pop("id")
+    ticket["created_at"] = _aware(ticket["created_at"])
+    return SimpleNamespace(**ticket)
+
+
 def _ticket_rows(rows: list[tuple]) -> list[SimpleNamespace]:
-    return [
-        SimpleNamespace(pk=pk, number=number, title=title, status=status, created_at=_aware(at))
-        for pk, number, title, status, at in rows
-    ]
+    return [_ticket(row) for row in rows]
 
 
 def caller_tickets(person_id: int, *, limit: int, open_only: bool = False) -> list:
     """The caller's newest tickets (only the open ones with ``open_only``), as rows with
-    pk, number, title, status and created_at."""
+    the columns tickets.selectors.CALLER_CARD_TICKET_FIELDS names (id as pk)."""
     params = [person_id, *(OPEN_STATUSES if open_only else ()), limit]
     return Pending(_tickets_sql(open_only), params, _ticket_rows).result()
 

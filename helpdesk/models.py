@@ -28,11 +28,6 @@ class Site(models.Model):
         return self.name
 
 
-class PersonQuerySet(models.QuerySet):
-    def with_phone(self, e164: str):
-        return self.filter(phone_numbers__e164=e164).distinct()
-
-
 class Person(models.Model):
     """Anyone the help desk deals with: staff with a login, or a caller known only by phone/mail."""
 
@@ -67,8 +62,6 @@ class Person(models.Model):
     time_zone = models.CharField(_("time zone"), max_length=64, blank=True)
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
-
-    objects = PersonQuerySet.as_manager()
 
     class Meta:
         ordering = ["full_name"]

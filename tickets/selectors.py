@@ -6,9 +6,10 @@ import re
 
 from django.db.models import Prefetch, Q, QuerySet
 
-from helpdesk.models import Person, PhoneNumber
+from helpdesk.models import Person
 from helpdesk.phones import normalize_phone_or_none
 from helpdesk.roles import is_staff_member
+from helpdesk.selectors import people_by_e164, people_by_email
 from tickets.models import OPEN_STATUSES, Attachment, Comment, Ticket, TimelineEntry
 
 LIST_RELATED = ("caller", "group", "assignee", "service", "category")
@@ -63,10 +64,9 @@ def ticket_search(queryset: QuerySet[Ticket], text: str) -> QuerySet[Ticket]:
         return queryset.filter(number=number)
     if "@" in text and " " not in text:
         # Ids first: joined into the ticket query, PostgreSQL walked all tickets by date.
-        # The exact match uses the e-mail index; the case-insensitive one scans people.
-        people = Person.objects.values_list("pk", flat=True)
-        ids = list(people.filter(email=text)[:100]) or list(people.filter(email__iexact=text)[:100])
-        return queryset.filter(caller_id__in=ids)
+        # People who left are still found: their tickets are part of the record.
+        people = people_by_email(text, active_only=False)
+        return queryset.filter(caller_id__in=[person.pk for person in people])
     digits = sum(c.isdigit() for c in text)
     if digits and not any(c.isalpha() for c in text):
         condition = None
@@ -74,7 +74,7 @@ def ticket_search(queryset: QuerySet[Ticket], text: str) -> QuerySet[Ticket]:
             condition = Q(number__in=[f"{prefix}-{int(text):06d}" for prefix in ("INC", "REQ")])
         e164 = normalize_phone_or_none(text) if digits >= 6 else None
         if e164:
-            by_phone = Q(caller__in=PhoneNumber.objects.filter(e164=e164).values("person_id"))
+            by_phone = Q(caller__in=people_by_e164(e164).values("pk"))
             condition = by_phone if condition is None else condition | by_phone
         if condition is not None:
             return queryset.filter(condition)
@@ -136,3 +136,19 @@ def caller_tickets(person_id: int, *, exclude_id: int | None = None, limit: int 
     open_tickets = list(queryset.filter(status__in=OPEN_STATUSES).order_by("-created_at")[:limit])
     recent = list(queryset.order_by("-created_at")[:limit])
     return open_tickets, recent
+
+
+# What the caller card (cti's screen pop) shows of a ticket, in this order. ``cti.statements``
+# reads the same columns with a statement written out for the ring path;
+# tests/cti/test_statements.py checks both give the same rows.
+CALLER_CARD_TICKET_FIELDS = ("id", "number", "title", "status", "created_at")
+
+
+def caller_card_tickets(person_id: int, *, limit: int, open_only: bool = False) -> list[tuple]:
+    """The caller's newest tickets (only the open ones with ``open_only``), at most
+    ``limit``, as rows of :data:`CALLER_CARD_TICKET_FIELDS`."""
+    queryset = Ticket.objects.filter(caller_id=person_id)
+    if open_only:
+        queryset = queryset.filter(status__in=OPEN_STATUSES)
+    rows = queryset.order_by("-created_at").values_list(*CALLER_CARD_TICKET_FIELDS)
+    return list(rows[:limit])

@@ -12,6 +12,7 @@ from cti import statements
 from cti.models import BlockedNumber, Call, CallEvent
 from helpdesk.models import PhoneNumber
 from helpdesk.roles import Role
+from helpdesk.selectors import caller_card_people
 from tests.factories import (
     AgentExtensionFactory,
     PbxFactory,
@@ -22,6 +23,7 @@ from tests.factories import (
     make_user,
 )
 from tickets.models import OPEN_STATUSES, Ticket
+from tickets.selectors import caller_card_tickets
 
 pytestmark = pytest.mark.django_db
 NUMBER = "+48225550101"
@@ -59,6 +61,72 @@ def test_caller_lookup_finds_active_people_with_their_site_and_the_block_list():
     nobody = statements.caller_lookup("+48225550199", limit=11)
     assert nobody.people == [] and nobody.blocked is True
     assert statements.caller_lookup("+48225550188", limit=11).blocked is False
+
+
+def _callers_sharing_a_number():
+    """Four active people with NUMBER (various sites, VIP or not), an inactive one, and
+    someone with another number; the first of them with tickets in several states."""
+    warsaw, krakow = SiteFactory(name="Warsaw HQ"), SiteFactory(name="Krakow")
+    people = [
+        PhoneNumberFactory(
+            raw=NUMBER,
+            person__full_name=f"Person {n}",
+            person__department=f"Department {n}",
+            person__job_title=f"Title {n}",
+            person__is_vip=n == 2,
+            person__site=[warsaw, None, krakow, warsaw][n],
+        ).person
+        for n in range(4)
+    ]
+    PhoneNumberFactory(raw=NUMBER, person__is_active=False)
+    PhoneNumberFactory(raw="+48 22 555 09 09")
+    now = timezone.now()
+    for n in range(6):
+        ticket = make_ticket(caller=people[0], title=f"Problem {n}")
+        status = "closed" if n in (1, 4) else ticket.status
+        Ticket.objects.filter(pk=ticket.pk).update(
+            status=status, created_at=now - timedelta(hours=n)
+        )
+    make_ticket(caller=people[1])
+    return people
+
+
+@pytest.mark.parametrize("limit", [1, 3, 11])
+def test_caller_lookup_reads_the_rows_of_the_directorys_caller_card_selector(limit):
+    # The written-out statement and helpdesk.selectors.caller_card_people must not drift
+    # apart (a column, a filter, the order): the card shows whichever ran.
+    _callers_sharing_a_number()
+    for number in (NUMBER, "+48225550909", "+48225550000"):
+        rows = caller_card_people(number, limit=limit)
+        assert statements.caller_lookup(number, limit=limit).people == [
+            statements._person(row) for row in rows
+        ]
+    assert len(caller_card_people(NUMBER, limit=limit)) == min(limit, 4)
+
+
+@pytest.mark.parametrize("open_only", [False, True])
+@pytest.mark.parametrize("limit", [2, 10])
+def test_caller_tickets_reads_the_rows_of_the_tickets_caller_card_selector(limit, open_only):
+    people = _callers_sharing_a_number()
+    for person in people:
+        rows = caller_card_tickets(person.pk, limit=limit, open_only=open_only)
+        assert statements.caller_tickets(person.pk, limit=limit, open_only=open_only) == [
+            statements._ticket(row) for row in rows
+        ]
+    assert caller_card_tickets(people[0].pk, limit=limit, open_only=open_only)
+
+
+def test_ring_reads_find_the_tickets_the_selectors_find_for_the_sole_caller():
+    people = _callers_sharing_a_number()
+    # Four people share NUMBER: the caller is not known, so no tickets.
+    assert statements.ring_reads(NUMBER, [], people=11, tickets=3, calls=5).tickets == []
+    PhoneNumber.objects.filter(e164=NUMBER).exclude(person=people[0]).delete()
+    [(sole_id, *_card)] = caller_card_people(NUMBER, limit=2)
+    reads = statements.ring_reads(NUMBER, [], people=11, tickets=3, calls=5)
+    assert reads.tickets == [
+        statements._ticket(row) for row in caller_card_tickets(sole_id, limit=3)
+    ]
+    assert len(reads.tickets) == 3
 
 
 def test_agents_by_extension_gives_each_agent_with_their_language():

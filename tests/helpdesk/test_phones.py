@@ -3,7 +3,7 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from helpdesk.models import Person, PhoneNumber
+from helpdesk.models import PhoneNumber
 from helpdesk.phones import (
     InvalidPhoneNumber,
     format_phone,
@@ -11,7 +11,7 @@ from helpdesk.phones import (
     normalize_phone,
     normalize_phone_or_none,
 )
-from helpdesk.selectors import people_by_phone
+from helpdesk.selectors import people_by_e164, people_by_phone
 from tests.factories import PersonFactory, PhoneNumberFactory
 
 
@@ -216,7 +216,7 @@ def test_person_is_found_by_caller_id_in_any_form(caller_id):
     other = PersonFactory(full_name="Jan Kowalski")
     PhoneNumberFactory(person=other, raw="+48 22 123 45 68")
     assert list(people_by_phone(caller_id)) == [anna]
-    assert list(Person.objects.with_phone(normalize_phone(caller_id).e164)) == [anna]
+    assert list(people_by_e164(normalize_phone(caller_id).e164)) == [anna]
 
 
 @pytest.mark.django_db
