@@ -2,6 +2,7 @@ from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from cti import api
 from cti.models import (
     AgentExtension,
     AgentPresence,
@@ -27,6 +28,20 @@ class PbxAdmin(admin.ModelAdmin):
             {"fields": ["ami_host", "ami_port", "ami_username", "ami_secret"]},
         ),
     ]
+
+    # The webhook keeps the PBXes it read for a few seconds: a changed token, secret or
+    # active flag must count at once in this process.
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        api.pbx_cache_clear()
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        api.pbx_cache_clear()
+
+    def delete_queryset(self, request, queryset):
+        super().delete_queryset(request, queryset)
+        api.pbx_cache_clear()
 
 
 @admin.register(CallQueue)

@@ -40,7 +40,6 @@ import threading
 import time
 from datetime import UTC, datetime
 
-from django.db.models.signals import post_delete, post_save
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -109,19 +108,17 @@ def signature_for(secret: str, body: bytes) -> str:
 # one of the ring path's statements. Only a PBX that authenticated a request is served from
 # here; a request it does not authenticate reads the PBX again (a new token or secret is
 # honoured at once). Saving or deleting a PBX empties this process's cache; another process
-# sees a deactivated PBX or a revoked token after at most PBX_CACHE_SECONDS.
+# sees a deactivated PBX or a revoked token after at most PBX_CACHE_SECONDS. Whatever writes
+# a PBX calls pbx_cache_clear() (the admin does).
 PBX_CACHE_SECONDS = 5.0
 _pbx_cache: dict[int, tuple[float, Pbx]] = {}
 _pbx_cache_lock = threading.Lock()
 
 
-def _pbx_cache_clear(**_kwargs) -> None:
+def pbx_cache_clear() -> None:
+    """Forget the PBXes this process read for the webhook: call it after writing a PBX."""
     with _pbx_cache_lock:
         _pbx_cache.clear()
-
-
-post_save.connect(_pbx_cache_clear, sender=Pbx, dispatch_uid="cti.api.pbx_cache_save")
-post_delete.connect(_pbx_cache_clear, sender=Pbx, dispatch_uid="cti.api.pbx_cache_delete")
 
 
 def _pbx_accepts(request: HttpRequest, pbx: Pbx) -> bool:

@@ -127,10 +127,46 @@ def test_inactive_pbx_is_refused(client, pbx):
     assert post(client, pbx, RING).status_code == 401
 
 
-def test_inactive_pbx_is_refused_even_after_it_was_used(client, pbx):
+def admin_change(client, admin_user, pbx, **changes):
+    """Change ``pbx`` as an administrator does, in the admin's change form."""
+    client.force_login(admin_user)
+    form = {
+        "name": pbx.name,
+        "kind": pbx.kind,
+        "site": "",
+        "is_active": "on" if pbx.is_active else "",
+        "token": pbx.token,
+        "secret": pbx.secret,
+        "ami_host": "",
+        "ami_port": "5038",
+        "ami_username": "",
+        "ami_secret": "",
+        **changes,
+    }
+    response = client.post(reverse("admin:cti_pbx_change", args=[pbx.pk]), form)
+    assert response.status_code == 302, response.content
+    client.logout()
+
+
+def test_a_pbx_deactivated_in_the_admin_is_refused_at_once(client, admin_user, pbx):
     assert post(client, pbx, RING).status_code == 200
-    pbx.is_active = False
-    pbx.save()
+    admin_change(client, admin_user, pbx, is_active="")
+    assert post(client, pbx, {**RING, "call_id": "2"}).status_code == 401
+
+
+def test_a_secret_changed_in_the_admin_counts_at_once(client, admin_user, pbx):
+    assert post(client, pbx, RING).status_code == 200
+    admin_change(client, admin_user, pbx, secret="n3w")
+    assert post(client, pbx, {**RING, "call_id": "2"}).status_code == 401
+    assert post(client, pbx, {**RING, "call_id": "3"}, secret="n3w").status_code == 200
+
+
+def test_a_pbx_deleted_in_the_admin_is_refused_at_once(client, admin_user, pbx):
+    assert post(client, pbx, RING).status_code == 200
+    client.force_login(admin_user)
+    response = client.post(reverse("admin:cti_pbx_delete", args=[pbx.pk]), {"post": "yes"})
+    assert response.status_code == 302
+    client.logout()
     assert post(client, pbx, {**RING, "call_id": "2"}).status_code == 401
 
 
@@ -146,7 +182,7 @@ def test_a_known_pbx_is_not_read_again_for_each_event(client, pbx):
 
 def test_a_new_token_is_honoured_at_once_and_the_old_one_expires(client, pbx, monkeypatch):
     assert post(client, pbx, RING).status_code == 200
-    # Changed elsewhere (another process): no signal reaches this process's cache.
+    # Changed elsewhere (another process): nothing tells this process's cache.
     Pbx.objects.filter(pk=pbx.pk).update(token="tok-new")
     assert post(client, pbx, RING, headers={"X-Helpdesk-Token": "tok-new"}).status_code == 200
     monkeypatch.setattr(api, "PBX_CACHE_SECONDS", 0.0)
