@@ -9,7 +9,7 @@ It creates the database if needed, migrates it, seeds the demo organisation (sit
 services, categories and the demo logins, password ``demo``) through the ORM, then writes
 people, phone numbers, tickets, comments and timeline entries with ``COPY`` (psycopg 3
 ``cursor.copy()``), in the same shapes ``manage.py seed_demo`` writes them
-(:mod:`helpdesk.demo.tickets`). The schema is left as migrations made it: no index or
+(:mod:`tickets.demo.stories`). The schema is left as migrations made it: no index or
 constraint is dropped. Identity sequences and the ticket number counters are moved past the
 generated rows, so tickets created afterwards get the next numbers.
 
@@ -108,9 +108,9 @@ def reset(conn) -> None:
 
 def generate_people(conn, count: int, sites: dict, rng: random.Random) -> list:
     from helpdesk.demo.organisation import person_rows
-    from helpdesk.demo.tickets import Caller
     from helpdesk.models import Person, PhoneNumber
     from helpdesk.phones import normalize_phone
+    from tickets.demo.stories import Caller
 
     start_id = (conn.execute(f'SELECT max(id) FROM "{Person._meta.db_table}"').fetchone()[0]) or 0
     start_phone = (
@@ -159,7 +159,7 @@ def generate_people(conn, count: int, sites: dict, rng: random.Random) -> list:
 
 
 def generate_tickets(conn, count: int, context, rng: random.Random) -> None:
-    from helpdesk.demo.tickets import (
+    from tickets.demo.stories import (
         COMMENT_COLUMNS,
         TICKET_COLUMNS,
         TIMELINE_COLUMNS,
@@ -240,8 +240,8 @@ def bump_sequences(conn, models) -> None:
 def fill(conn, *, people: int, tickets: int, seed: int = 42, reset_first: bool = False):
     """Generate into the migrated database behind ``conn``; False when already there."""
     from helpdesk.demo.organisation import seed_organisation
-    from helpdesk.demo.tickets import build_context
     from helpdesk.models import Person, PhoneNumber
+    from tickets.demo.stories import build_context
     from tickets.models import Comment, Ticket, TimelineEntry
 
     if reset_first:

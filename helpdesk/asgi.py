@@ -12,8 +12,14 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from cti.routing import websocket_urlpatterns  # noqa: E402
+from helpdesk.discovery import project_app_modules  # noqa: E402
 from helpdesk.endpoints import HttpRouter  # noqa: E402
+
+# Each app's websocket URLs (``<app>/routing.py``: cti's console), found rather than imported:
+# the core names no app.
+websocket_urlpatterns = [
+    pattern for module in project_app_modules("routing") for pattern in module.websocket_urlpatterns
+]
 
 application = ProtocolTypeRouter(
     {

@@ -1,108 +1,72 @@
 """Demo data for ``manage.py seed_demo`` and the benchmark generator.
 
 ``seed()`` builds the demo organisation (sites, groups, services, categories, staff logins,
-people) and its ticket history, then lets every other app of the project add its own demo
-data: for each installed app whose package has a ``demo`` module with a ``seed(stdout=...)``
-function (for example ``cti/demo.py``), that function is called after the core data exists.
+people), then lets every other app of the project add its own demo data: each installed
+project app whose package has a ``demo`` module (``tickets/demo/``, ``cti/demo.py``) with a
+``seed(*, stdout, ...)`` function has it called, in the order of ``INSTALLED_APPS``, so an
+app's demo can build on the demo of the apps listed before it (cti's calls on tickets'
+tickets). Such a module may also define ``add_arguments(parser)`` for options of
+``seed_demo`` (``--tickets``); its ``seed`` is given those of the command's options that it
+names as keyword arguments.
 Each app's ``seed`` must be idempotent, like this one.
 """
 
 from __future__ import annotations
 
-import importlib
+import inspect
 import random
 import sys
-from dataclasses import dataclass
-from pathlib import Path
+from types import ModuleType
 
-from django.apps import apps
-from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from helpdesk.demo import data
+from helpdesk.discovery import project_app_modules
+from helpdesk.models import Person
 
 SEED = 20260401  # fixed: the same demo every time
 
 
-@dataclass
-class SeedResult:
-    people_created: int
-    tickets_created: int
+def app_demo_modules() -> list[ModuleType]:
+    """The ``<app>.demo`` modules of this project's apps, in the order of ``INSTALLED_APPS``."""
+    modules = project_app_modules("demo", exclude=("helpdesk",))
+    return [module for module in modules if callable(getattr(module, "seed", None))]
 
 
-def app_demo_modules() -> list:
-    """The ``<app>.demo`` modules of this project's apps (not Django's or third parties')."""
-    modules = []
-    for config in apps.get_app_configs():
-        if config.name == "helpdesk" or not _is_project_app(config):
-            continue
-        if (
-            not (Path(config.path) / "demo.py").exists()
-            and not (Path(config.path) / "demo" / "__init__.py").exists()
-        ):
-            continue
-        module = importlib.import_module(f"{config.name}.demo")
-        if callable(getattr(module, "seed", None)):
-            modules.append(module)
-    return modules
+def seed(*, stdout=None, people: int = 300, **options) -> None:
+    """Create whatever part of the demo is missing; running it again changes nothing.
 
-
-def _is_project_app(config) -> bool:
-    return Path(config.path).resolve().parent == Path(settings.BASE_DIR).resolve()
-
-
-def seed(*, stdout=None, people: int = 300, tickets: int = 2000) -> SeedResult:
-    """Create whatever part of the demo is missing; running it again changes nothing."""
+    ``options`` go to the apps' demos (``tickets``: how many tickets)."""
     from helpdesk.demo import organisation
-    from helpdesk.demo import tickets as ticket_demo
-    from helpdesk.models import Person
 
     stdout = stdout or sys.stdout
-    rng = random.Random(SEED)
     with transaction.atomic():
         org = organisation.seed_organisation()
         before = Person.objects.count()
-        persons = organisation.seed_people(people, rng=rng, sites=org.sites)
+        organisation.seed_people(people, rng=random.Random(SEED), sites=org.sites)
         people_created = Person.objects.count() - before
-        demo_people = list(persons)
-        tickets_created = 0
-        already = _demo_tickets_exist(demo_people)
-        if not already:
-            context = ticket_demo.build_context(
-                callers=[
-                    ticket_demo.Caller(p.id, p.user_id, p.is_vip)
-                    for p in sorted(demo_people, key=lambda p: p.id)
-                ]
-            )
-            jan = next(p for p in demo_people if p.email.startswith(data.DEMO_END_USER[0] + "@"))
-            jan_caller = ticket_demo.Caller(jan.id, jan.user_id, jan.is_vip)
-            pinned = [
-                (jan_caller, "new", "portal"),
-                (jan_caller, "in_progress", "phone"),
-                (jan_caller, "pending", "email"),
-                (jan_caller, "resolved", "portal"),
-                (jan_caller, "closed", "phone"),
-                (jan_caller, "closed", "chat"),
-                (jan_caller, "cancelled", "portal"),
-            ]
-            tickets_created = ticket_demo.seed_tickets(
-                tickets, rng=random.Random(SEED + 1), context=context, pinned=pinned
-            )
     stdout.write(
-        _("Demo organisation: %(people)d people created, %(tickets)d tickets created.")
-        % {"people": people_created, "tickets": tickets_created}
-        + "\n"
+        _("Demo organisation: %(people)d people created.") % {"people": people_created} + "\n"
     )
     for module in app_demo_modules():
-        module.seed(stdout=stdout)
-    return SeedResult(people_created, tickets_created)
+        _seed_app(module, stdout=stdout, options=options)
 
 
-def _demo_tickets_exist(people) -> bool:
-    from tickets.models import Ticket
+def _seed_app(module: ModuleType, *, stdout, options: dict) -> None:
+    # Each app's seed takes the options it names (tickets' ``tickets``; cti's none).
+    names = set(inspect.signature(module.seed).parameters) - {"stdout"}
+    module.seed(stdout=stdout, **{name: options[name] for name in names & set(options)})
 
-    return Ticket.objects.filter(caller__in=[p.id for p in people]).exists()
+
+def directory_people() -> QuerySet[Person]:
+    """The demo directory's people, Jan Kowalski and the generated ones (not the staff
+    logins): the callers, customers and requesters of the apps' demos."""
+    staff = [row[0] for row in data.STAFF]
+    return Person.objects.filter(email__endswith=f"@{data.EMAIL_DOMAIN}").exclude(
+        user__username__in=staff
+    )
 
 
 def demo_logins() -> list[tuple[str, str]]:

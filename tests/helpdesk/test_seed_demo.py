@@ -153,27 +153,33 @@ def test_demo_logins_sign_in_with_their_roles(client, seeded):
     assert {Status.NEW, Status.IN_PROGRESS, Status.RESOLVED, Status.CLOSED} <= statuses
 
 
-def test_seed_demo_calls_each_app_demo_module(monkeypatch):
+def test_seed_demo_calls_each_app_demo_module_in_installed_apps_order(monkeypatch):
     calls = []
 
     class FakeDemo:
         @staticmethod
-        def seed(*, stdout):
-            calls.append(Ticket.objects.count())
-            stdout.write("cti demo ready\n")
+        def seed(*, stdout, tickets):
+            calls.append((Ticket.objects.count(), tickets))
+            stdout.write("later app's demo ready\n")
 
-    monkeypatch.setattr(demo, "app_demo_modules", lambda: [FakeDemo])
-    output = _seed()
-    # Called after the core demo exists, so an app can refer to its people and tickets.
-    assert calls == [2000]
-    assert "cti demo ready" in output
+    modules = demo.app_demo_modules()
+    assert [module.__name__ for module in modules] == ["tickets.demo", "cti.demo"]
+    monkeypatch.setattr(demo, "app_demo_modules", lambda: [*modules, FakeDemo])
+    out = StringIO()
+    call_command("seed_demo", "--people", "40", "--tickets", "60", stdout=out)
+    # Called after the apps listed before it, so it can refer to their people and tickets,
+    # and given the options it names.
+    [(tickets_seen, tickets_option)] = calls
+    assert tickets_seen == Ticket.objects.count() > 0 and tickets_option == 60
+    assert out.getvalue().index("Demo tickets") < out.getvalue().index("Telephony")
+    assert "later app's demo ready" in out.getvalue()
 
 
 def test_demo_generators_are_deterministic(seeded):
     import random
 
     from helpdesk.demo.organisation import person_rows
-    from helpdesk.demo.tickets import build_context, build_story
+    from tickets.demo.stories import build_context, build_story
 
     def people():
         return list(person_rows(50, rng=random.Random(5), site_codes=["waw-hq", "krk-cc"]))

@@ -8,10 +8,8 @@ through the services one call at a time would take minutes on SQLite, and every 
 would be "now"; writing the rows directly keeps the demo fast and spread over 90 days.
 
 The stories are plain dicts keyed by column (``caller_id``, ``group_id`` ...), so the same
-generator feeds ``bulk_create`` here and PostgreSQL ``COPY`` in ``bench/generate.py``.
-
-This module belongs to the demo, not to the core: it imports ``tickets`` although
-``helpdesk`` core never does, because seeding the whole project is what it is for.
+generator feeds ``bulk_create`` here (``manage.py seed_demo``, :mod:`tickets.demo`) and
+PostgreSQL ``COPY`` in ``bench/generate.py``.
 """
 
 from __future__ import annotations
@@ -25,7 +23,10 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from helpdesk.demo import data
+from helpdesk.models import Category, Person, Service, SupportGroup
+from helpdesk.roles import Role
+from tickets.demo import data
+from tickets.models import TICKET_NUMBER_PREFIX, Comment, Ticket, TicketCounter, TimelineEntry
 
 STATUSES = ["new", "assigned", "in_progress", "pending", "resolved", "closed", "cancelled"]
 # Over 90 days most tickets are closed; the open ones are the current backlog.
@@ -101,9 +102,6 @@ class StoryContext:
 
 def build_context(*, callers: list[Caller] | None = None, now: datetime | None = None):
     """A :class:`StoryContext` from the groups, services and people in the database."""
-    from helpdesk.models import Category, Person, Service, SupportGroup
-    from helpdesk.roles import Role
-
     # Agents and engineers take tickets; a manager who is a member of a group does not.
     workers_by_group: dict[int, list[Worker]] = {}
     for group_id, user_id, username in (
@@ -430,8 +428,6 @@ def _place_in_time(story: _Story, context: StoryContext, status: str, rng: rando
 
 def _take_numbers(counts: dict[str, int]) -> dict[str, int]:
     """Reserve ``counts[type]`` numbers per ticket type; returns the first of each range."""
-    from tickets.models import TicketCounter
-
     first = {}
     for ticket_type, count in counts.items():
         counter, _ = TicketCounter.objects.select_for_update().get_or_create(type=ticket_type)
@@ -492,8 +488,6 @@ def seed_tickets(
     ``mass_children + 1`` of them form a mass incident (a parent and its children).
     Returns how many tickets were created.
     """
-    from tickets.models import TICKET_NUMBER_PREFIX, Comment, Ticket, TimelineEntry
-
     stories = []
     parent, children = mass_incident(rng, context, children=mass_children)
     stories.append(parent)
