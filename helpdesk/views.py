@@ -10,6 +10,7 @@ from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from helpdesk import services
 from helpdesk.forms import LanguageForm
 from helpdesk.middleware import LANGUAGE_SESSION_KEY
 
@@ -40,9 +41,8 @@ def set_language(request):
     language = form.cleaned_data["language"]
     request.session[LANGUAGE_SESSION_KEY] = language
     person = getattr(request.user, "person", None) if request.user.is_authenticated else None
-    if person is not None and person.language != language:
-        person.language = language
-        person.save(update_fields=["language"])
+    if person is not None:
+        services.person_language_set(person=person, language=language)
     translation.activate(language)
     response.set_cookie(
         settings.LANGUAGE_COOKIE_NAME,

@@ -65,6 +65,15 @@ def test_language_switch_requires_post(client, db):
     assert client.get(reverse("set_language")).status_code == 405
 
 
+def test_there_is_one_language_switch(client, end_user):
+    # Django's /i18n/setlang/ would switch the session without updating the profile.
+    client.force_login(end_user)
+    assert reverse("set_language") == "/language/"
+    assert client.post("/i18n/setlang/", {"language": "pl"}).status_code == 404
+    end_user.person.refresh_from_db()
+    assert end_user.person.language == "en"
+
+
 def test_dates_are_shown_in_the_users_time_zone(client, end_user, first_line):
     ticket = make_ticket(caller=end_user.person, title="Clock check")
     moment = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
