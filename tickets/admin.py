@@ -1,30 +1,29 @@
 from django.contrib import admin
-from django.core.cache import cache
 
+from tickets import services
 from tickets.models import Comment, PriorityRule, Ticket, TimelineEntry
-from tickets.services import PRIORITY_CACHE_KEY
 
 
 @admin.register(PriorityRule)
 class PriorityRuleAdmin(admin.ModelAdmin):
+    """The matrix's cells, edited through ``priority_rule_set`` (validation, cache)."""
+
     list_display = ["impact", "urgency", "priority"]
     list_editable = ["priority"]
     list_display_links = None
 
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        cache.delete(PRIORITY_CACHE_KEY)
+        saved = services.priority_rule_set(
+            impact=obj.impact, urgency=obj.urgency, priority=obj.priority
+        )
+        obj.pk = saved.pk
 
     def delete_model(self, request, obj):
-        super().delete_model(request, obj)
-        cache.delete(PRIORITY_CACHE_KEY)
+        services.priority_rule_delete(impact=obj.impact, urgency=obj.urgency)
 
-    def changelist_view(self, request, extra_context=None):
-        # list_editable saves many rows at once; drop the cached matrix after any of them.
-        response = super().changelist_view(request, extra_context)
-        if request.method == "POST":
-            cache.delete(PRIORITY_CACHE_KEY)
-        return response
+    def delete_queryset(self, request, queryset):
+        for rule in queryset:
+            self.delete_model(request, rule)
 
 
 class CommentInline(admin.TabularInline):

@@ -29,10 +29,9 @@ from helpdesk.api import (
     PersonBriefSerializer,
     UserBriefSerializer,
 )
-from helpdesk.errors import TransitionNotAllowedError
 from helpdesk.models import Category, Person, Service, SupportGroup
 from helpdesk.roles import can_work_tickets
-from tickets import selectors, services
+from tickets import selectors, services, transitions
 from tickets.models import (
     OPEN_STATUSES,
     Attachment,
@@ -377,22 +376,6 @@ class EscalateInputSerializer(TransitionInputSerializer):
         return data
 
 
-# name -> (input serializer, summary)
-TRANSITIONS = {
-    "assign": (AssignInputSerializer, _("Assign the ticket to an agent or engineer")),
-    "start": (TransitionInputSerializer, _("Start work (takes the ticket if unassigned)")),
-    "pend": (PendInputSerializer, _("Put the ticket on hold with a reason")),
-    "resume": (TransitionInputSerializer, _("Resume work on a pending ticket")),
-    "resolve": (ResolveInputSerializer, _("Resolve with a code and notes")),
-    "close": (TransitionInputSerializer, _("Close a resolved ticket")),
-    "reopen": (ReasonInputSerializer, _("Reopen a resolved ticket (the reason becomes a reply)")),
-    "cancel": (ReasonInputSerializer, _("Cancel the ticket")),
-    "transfer": (TransferInputSerializer, _("Transfer to another group with a reason")),
-    "escalate": (EscalateInputSerializer, _("Escalate to a higher tier with diagnostic notes")),
-}
-assert set(TRANSITIONS) == set(services.TRANSITION_NAMES)
-
-
 class CommentInputSerializer(serializers.Serializer):
     body = serializers.CharField()
     is_internal = serializers.BooleanField(
@@ -574,19 +557,14 @@ class TicketViewSet(
         allowed = services.available_transitions(ticket, request.user)
         if name not in allowed:
             # Refuse before validating input: the answer that matters is "not now".
-            raise TransitionNotAllowedError(
-                _("“%(transition)s” is not possible for this ticket in state “%(state)s”.")
-                % {"transition": name, "state": ticket.get_status_display()},
-                transition=name,
-                state=ticket.status,
-                allowed=allowed,
-            )
-        input_class = TRANSITIONS[name][0]
+            raise services.transition_not_allowed(ticket, request.user, name)
+        input_class = transitions.REGISTRY[name].serializer_class
         data = input_class(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
-        ticket = services.TRANSITION_SERVICES[name](
+        ticket = services.transition_take(
             ticket=ticket,
             by=request.user,
+            name=name,
             expected_version=data.validated_data.get("version"),
             **data.service_kwargs(),
         )
@@ -603,9 +581,18 @@ class TicketViewSet(
         if request.method == "POST":
             data = CommentInputSerializer(data=request.data, context={"request": request})
             data.is_valid(raise_exception=True)
-            comment = services.comment_add(
-                ticket=ticket, by=request.user, channel=Channel.API, **data.validated_data
-            )
+            if ticket.is_caller(request.user) and not data.validated_data["is_internal"]:
+                # The caller's answer: a ticket waiting for them goes back to work.
+                comment = services.ticket_reply_by_caller(
+                    ticket=ticket,
+                    by=request.user,
+                    body=data.validated_data["body"],
+                    channel=Channel.API,
+                ).comment
+            else:
+                comment = services.comment_add(
+                    ticket=ticket, by=request.user, channel=Channel.API, **data.validated_data
+                )
             comment = selectors.comments_for(request.user, ticket).get(pk=comment.pk)
             return Response(
                 CommentSerializer(comment, context={"request": request}).data,
@@ -699,8 +686,12 @@ def _transition_action(name: str, input_class, summary):
     )(handler)
 
 
-for _name, (_input_class, _summary) in TRANSITIONS.items():
-    setattr(TicketViewSet, f"transition_{_name}", _transition_action(_name, _input_class, _summary))
+for _declared in transitions.REGISTRY.values():
+    setattr(
+        TicketViewSet,
+        f"transition_{_declared.name}",
+        _transition_action(_declared.name, _declared.serializer_class, _declared.summary),
+    )
 
 
 router = DefaultRouter(trailing_slash=True)

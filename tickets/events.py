@@ -125,4 +125,3 @@ def _deliver(event: TicketEvent, listeners: list[Listener]) -> None:
                 event.kind,
                 event.ticket_id,
             )
-

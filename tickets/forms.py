@@ -99,9 +99,17 @@ class ReplyForm(forms.Form):
 
 
 class VersionForm(forms.Form):
-    """A form acting on a ticket as the user saw it (optimistic locking)."""
+    """A form acting on a ticket as the user saw it (optimistic locking).
+
+    Transition forms (named in ``tickets.transitions``) are built with the ticket, so that
+    a form may narrow its choices to it; their other fields are the service's keywords.
+    """
 
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+
+    def __init__(self, *args, ticket=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.ticket = ticket
 
 
 class ReopenForm(VersionForm):
@@ -139,11 +147,11 @@ class TransferForm(VersionForm):
     )
     reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 2}))
 
-    def __init__(self, *args, ticket=None, **kwargs):
+    def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if ticket is not None and ticket.group_id:
+        if self.ticket is not None and self.ticket.group_id:
             self.fields["group"].queryset = self.fields["group"].queryset.exclude(
-                pk=ticket.group_id
+                pk=self.ticket.group_id
             )
 
 
@@ -155,20 +163,6 @@ class EscalateForm(VersionForm):
     diagnostic_notes = forms.CharField(
         label=_("Diagnostics already done"), widget=forms.Textarea(attrs={"rows": 3})
     )
-
-
-TRANSITION_FORMS: dict[str, type[forms.Form]] = {
-    "assign": VersionForm,
-    "start": VersionForm,
-    "pend": PendForm,
-    "resume": VersionForm,
-    "resolve": ResolveForm,
-    "close": VersionForm,
-    "reopen": ReopenForm,
-    "cancel": CancelForm,
-    "transfer": TransferForm,
-    "escalate": EscalateForm,
-}
 
 
 # --- console: editing and comments -------------------------------------------------------------

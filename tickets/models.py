@@ -11,13 +11,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from django_fsm import (
-    RETURN_VALUE,
-    ConcurrentTransition,
-    ConcurrentTransitionMixin,
-    FSMField,
-    transition,
-)
+from django_fsm import RETURN_VALUE, FSMField, FSMModelMixin, transition
 
 from helpdesk.models import Category, Person, Service, SupportGroup
 from helpdesk.roles import can_work_tickets
@@ -74,7 +68,6 @@ class Status(models.TextChoices):
 
 
 OPEN_STATUSES = [Status.NEW, Status.ASSIGNED, Status.IN_PROGRESS, Status.PENDING]
-WORKING_STATUSES = [Status.ASSIGNED, Status.IN_PROGRESS, Status.PENDING]
 
 
 class PendingReason(models.TextChoices):
@@ -160,13 +153,14 @@ def _in_first_line(instance) -> bool:
     return instance.group_id is None or instance.group.tier == SupportGroup.Tier.FIRST
 
 
-class Ticket(ConcurrentTransitionMixin, models.Model):
+class Ticket(FSMModelMixin, models.Model):
     """An incident or a service request, from any channel.
 
     The status is protected: only the transitions below change it, and only services
     (``tickets.services``) call them, so every change is saved with its timeline entry.
-    ``version`` gives optimistic locking for field edits: a save that started from a stale
-    copy matches no row and raises instead of overwriting.
+    ``version`` is the optimistic lock pages and API clients send back; the services check
+    and increment it (see the docstring of ``tickets.services``). ``FSMModelMixin`` lets
+    ``refresh_from_db`` reload the protected status.
     """
 
     number = models.CharField(_("number"), max_length=20, unique=True, editable=False)
@@ -277,43 +271,8 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
     def __str__(self):
         return f"{self.number} {self.title}"
 
-    def save(self, *args, **kwargs):
-        if not self._state.adding:
-            self.version += 1
-            self.updated_at = timezone.now()
-            update_fields = kwargs.get("update_fields")
-            if update_fields is not None:
-                kwargs["update_fields"] = {*update_fields, "version", "updated_at"}
-        try:
-            super().save(*args, **kwargs)
-        except Exception:
-            if not self._state.adding:
-                self.version -= 1
-            raise
-
     def get_absolute_url(self):
         return reverse("tickets:detail", kwargs={"number": self.number})
-
-    # --- optimistic locking ---------------------------------------------------------------
-
-    def _do_update(self, base_qs, using, pk_val, values, update_fields, forced_update, *args):
-        # The version was incremented in save(); the row must still hold the previous one.
-        updated = super()._do_update(
-            base_qs.filter(version=self.version - 1),
-            using,
-            pk_val,
-            values,
-            update_fields,
-            forced_update,
-            *args,
-        )
-        # The row is there with another version: a stale copy. Without this Django would
-        # report "did not affect any rows" or, worse, try an INSERT.
-        if not updated and base_qs.filter(pk=pk_val).using(using).exists():
-            raise ConcurrentTransition(
-                "Cannot save ticket: it was changed since it was read (stale version)."
-            )
-        return updated
 
     # --- reading --------------------------------------------------------------------------
 

@@ -1,8 +1,17 @@
 """Every write to tickets goes through these functions.
 
-Each owns its transaction, writes the timeline and schedules side effects with
-``transaction.on_commit`` (through :mod:`tickets.hooks`), so nothing is announced for a
-change that was rolled back.
+Each owns its transaction, writes the timeline and announces the change as a
+:class:`tickets.events.TicketEvent` on commit, so nothing is announced for a change that was
+rolled back. Errors are those of :mod:`helpdesk.errors`: ``ValidationError`` naming the
+field, ``PermissionDenied``, ``ConflictError`` (a stale version) and
+``TransitionNotAllowedError``.
+
+Optimistic locking, the one mechanism: every ticket has a ``version``. A page or an API
+client sends back the version it read (``expected_version``); the service re-reads the row
+locked for the rest of its transaction (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite
+transactions here begin IMMEDIATE, which serialises writers), refuses with
+``ConflictError`` if the version moved on, and saves with the version incremented
+(:func:`_save`). Internal callers that pass no version work on the row as stored.
 """
 
 from __future__ import annotations
@@ -10,24 +19,28 @@ from __future__ import annotations
 import hashlib
 import mimetypes
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
-from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django_fsm import ConcurrentTransition, has_transition_perm
 
-from helpdesk.errors import ConflictError, TransitionNotAllowedError
+from helpdesk.errors import (
+    ConflictError,
+    PermissionDenied,
+    TransitionNotAllowedError,
+    ValidationError,
+)
 from helpdesk.models import Category, Person, Service, SupportGroup
 from helpdesk.roles import can_work_tickets
-from tickets import hooks
+from tickets import events
 from tickets.models import (
     TICKET_NUMBER_PREFIX,
     Attachment,
@@ -45,6 +58,7 @@ from tickets.models import (
     TimelineEntry,
     Urgency,
 )
+from tickets.transitions import REGISTRY as TRANSITIONS
 from tickets.uploads import detect_content_type
 
 # The ITIL default matrix; administrators override cells with PriorityRule rows.
@@ -71,18 +85,6 @@ EDITABLE_FIELDS = (
     "impact",
     "urgency",
     "parent",
-)
-TRANSITION_NAMES = (
-    "assign",
-    "start",
-    "pend",
-    "resume",
-    "resolve",
-    "close",
-    "reopen",
-    "cancel",
-    "transfer",
-    "escalate",
 )
 
 
@@ -123,11 +125,23 @@ def priority_rule_set(*, impact: int, urgency: int, priority: int) -> PriorityRu
     rule, _created = PriorityRule.objects.update_or_create(
         impact=impact, urgency=urgency, defaults={"priority": priority}
     )
+    _priority_cache_clear()
+    return rule
+
+
+@transaction.atomic
+def priority_rule_delete(*, impact: int, urgency: int) -> int:
+    """Give one cell of the matrix back to the ITIL default; returns how many rows went."""
+    deleted, _detail = PriorityRule.objects.filter(impact=impact, urgency=urgency).delete()
+    _priority_cache_clear()
+    return deleted
+
+
+def _priority_cache_clear() -> None:
     # Now for this process, and again after commit: a reader between the two could have
     # cached the old rows.
     cache.delete(PRIORITY_CACHE_KEY)
     transaction.on_commit(lambda: cache.delete(PRIORITY_CACHE_KEY))
-    return rule
 
 
 # --- numbering, defaults -------------------------------------------------------------------
@@ -144,7 +158,7 @@ def _next_number(ticket_type: str) -> str:
 
 def default_group() -> SupportGroup | None:
     """The queue new tickets land in: the configured group, else the first first-line group."""
-    code = getattr(settings, "TICKET_DEFAULT_GROUP", "")
+    code = settings.TICKET_DEFAULT_GROUP
     groups = SupportGroup.objects.filter(is_active=True)
     if code:
         group = groups.filter(code=code).first()
@@ -172,23 +186,33 @@ def _check_version(ticket: Ticket, expected_version: int | None) -> None:
 
 
 def _save(ticket: Ticket, update_fields: Iterable[str]) -> None:
-    try:
-        # A savepoint, so the outer transaction is still usable to read the current version.
-        with transaction.atomic():
-            ticket.save(update_fields=list(update_fields))
-    except ConcurrentTransition:
-        current = Ticket.objects.filter(pk=ticket.pk).values_list("version", flat=True).first()
-        raise ConflictError(
-            _("This ticket was changed by someone else. Reload it to see the changes."),
-            current_version=current,
-        ) from None
+    """Save a ticket read by :func:`_lock` in this transaction, with the next version."""
+    ticket.version += 1
+    ticket.updated_at = timezone.now()
+    ticket.save(update_fields=[*update_fields, "version", "updated_at"])
 
 
 def _lock(ticket: Ticket) -> Ticket:
-    """Re-read the ticket inside the transaction, keeping the version the caller saw."""
+    """The ticket as stored, locked until the end of the transaction."""
     # of=("self",): PostgreSQL refuses to lock the nullable side of the outer join to group.
-    fresh = Ticket.objects.select_for_update(of=("self",)).select_related("group").get(pk=ticket.pk)
-    return fresh
+    return Ticket.objects.select_for_update(of=("self",)).select_related("group").get(pk=ticket.pk)
+
+
+def _stored(value: Any) -> Any:
+    """A field value as events carry it: related rows by id, everything else as stored."""
+    return getattr(value, "pk", value)
+
+
+def _emit(kind: events.Kind, ticket: Ticket, by, **payload) -> None:
+    events.emit_on_commit(
+        events.TicketEvent(
+            kind=kind,
+            ticket_id=ticket.pk,
+            actor_id=getattr(by, "pk", None),
+            at=timezone.now(),
+            **payload,
+        )
+    )
 
 
 # --- create / update ----------------------------------------------------------------------
@@ -239,12 +263,22 @@ def ticket_create(
         parent=parent,
     )
     ticket.save()
-    _timeline(
+    entry = _timeline(
         ticket, opened_by, TimelineEntry.Kind.CREATED, field="status", new_value=ticket.status
     )
     for upload in attachments:
         attachment_add(ticket=ticket, by=opened_by, upload=upload, _audit=False)
-    hooks.emit_on_commit("ticket_created", ticket.pk)
+    _emit(
+        events.Kind.CREATED,
+        ticket,
+        opened_by,
+        changes=tuple(
+            events.FieldChange(name, None, _stored(getattr(ticket, name)))
+            for name in ("status", "type", "priority", "group", "caller", "service", "parent")
+        ),
+        timeline_ids=(entry.pk,),
+        channel=ticket.channel,
+    )
     return ticket
 
 
@@ -264,7 +298,7 @@ def ticket_update(
     if unknown:
         raise ValidationError({name: _("This field cannot be changed here.") for name in unknown})
     if not can_work_tickets(by):
-        raise PermissionError("only agents edit tickets")
+        raise PermissionDenied(_("Only agents edit tickets."))
     ticket = _lock(ticket)
     _check_version(ticket, expected_version)
     changed = []
@@ -291,7 +325,7 @@ def ticket_update(
             changed.append(("priority", ticket.priority, new_priority))
             ticket.priority = new_priority
     _save(ticket, [name for name, _old, _new in changed])
-    for name, old, new in changed:
+    entries = [
         _timeline(
             ticket,
             by,
@@ -300,7 +334,17 @@ def ticket_update(
             old_value=_display_field(ticket, name, old),
             new_value=_display_field(ticket, name, new),
         )
-    hooks.emit_on_commit("ticket_updated", ticket.pk)
+        for name, old, new in changed
+    ]
+    _emit(
+        events.Kind.UPDATED,
+        ticket,
+        by,
+        changes=tuple(
+            events.FieldChange(name, _stored(old), _stored(new)) for name, old, new in changed
+        ),
+        timeline_ids=tuple(entry.pk for entry in entries),
+    )
     return ticket
 
 
@@ -327,12 +371,26 @@ def _display_field(ticket: Ticket, name: str, value: Any) -> str:
 
 
 def available_transitions(ticket: Ticket, user) -> list[str]:
-    """Names of the transitions ``user`` may take on ``ticket`` now (for buttons and the API)."""
-    return [
-        t.name
-        for t in ticket.get_available_user_status_transitions(user)
-        if t.name in TRANSITION_NAMES
-    ]
+    """Names of the transitions ``user`` may take on ``ticket`` now (for buttons and the API):
+    those of :data:`tickets.transitions.REGISTRY` whose model guard lets ``user`` take them.
+    ``user`` None is the system (periodic jobs, mail from a caller without a login): only
+    the transitions' conditions apply."""
+    if user is None:
+        possible = ticket.get_available_status_transitions()
+    else:
+        possible = ticket.get_available_user_status_transitions(user)
+    return [t.name for t in possible if t.name in TRANSITIONS]
+
+
+def transition_not_allowed(ticket: Ticket, by, name: str) -> TransitionNotAllowedError:
+    """The error that refuses transition ``name`` to ``by``, naming the ones open to them."""
+    return TransitionNotAllowedError(
+        _("“%(transition)s” is not possible for this ticket in state “%(state)s”.")
+        % {"transition": name, "state": ticket.get_status_display()},
+        transition=name,
+        state=ticket.status,
+        allowed=available_transitions(ticket, by),
+    )
 
 
 def _transition(
@@ -348,45 +406,52 @@ def _transition(
 ) -> Ticket:
     ticket = _lock(ticket)
     _check_version(ticket, expected_version)
-    method = getattr(ticket, name)
-    if name not in available_transitions(ticket, by) or not has_transition_perm(method, by):
-        raise TransitionNotAllowedError(
-            _("“%(transition)s” is not possible for this ticket in state “%(state)s”.")
-            % {"transition": name, "state": ticket.get_status_display()},
-            transition=name,
-            state=ticket.status,
-            allowed=available_transitions(ticket, by),
-        )
-    old_status = ticket.status
-    old_values = {f: getattr(ticket, f) for f in extra_fields}
-    method(**(kwargs or {}))
-    fields = {"status", *extra_fields}
+    if name not in available_transitions(ticket, by):
+        raise transition_not_allowed(ticket, by, name)
+    # In the order given: the timeline lists the field changes in it.
+    fields = list(dict.fromkeys(["status", *extra_fields, "first_response_at"]))
+    old_values = {field: getattr(ticket, field) for field in fields}
+    getattr(ticket, name)(**(kwargs or {}))
     if ticket.first_response_at is None and by is not None and can_work_tickets(by):
         ticket.first_response_at = timezone.now()
-        fields.add("first_response_at")
     _save(ticket, fields)
-    _timeline(
+    entries = [
+        _timeline(
+            ticket,
+            by,
+            kind,
+            field="status",
+            transition=name,
+            old_value=old_values["status"],
+            new_value=ticket.status,
+            note=note,
+        )
+    ]
+    changes = [events.FieldChange("status", old_values["status"], ticket.status)]
+    for field in fields[1:]:
+        old, new = old_values[field], getattr(ticket, field)
+        if old == new:
+            continue
+        changes.append(events.FieldChange(field, _stored(old), _stored(new)))
+        if field in TRANSITION_RECORDED_FIELDS:
+            entries.append(
+                _timeline(
+                    ticket,
+                    by,
+                    TimelineEntry.Kind.FIELD_CHANGE,
+                    field=field,
+                    old_value=_display(old),
+                    new_value=_display(new),
+                )
+            )
+    _emit(
+        events.Kind.TRANSITIONED,
         ticket,
         by,
-        kind,
-        field="status",
         transition=name,
-        old_value=old_status,
-        new_value=ticket.status,
-        note=note,
+        changes=tuple(changes),
+        timeline_ids=tuple(entry.pk for entry in entries),
     )
-    for field in extra_fields:
-        old, new = old_values[field], getattr(ticket, field)
-        if field in TRANSITION_RECORDED_FIELDS and old != new:
-            _timeline(
-                ticket,
-                by,
-                TimelineEntry.Kind.FIELD_CHANGE,
-                field=field,
-                old_value=_display(old),
-                new_value=_display(new),
-            )
-    hooks.emit_on_commit(f"ticket_{name}", ticket.pk)
     return ticket
 
 
@@ -509,6 +574,18 @@ def ticket_resolve(
 
 
 @transaction.atomic
+def ticket_create_solved_on_first_contact(*, code: str, notes: str, **create: Any) -> Ticket:
+    """A ticket an agent takes and solves during the same contact (the console's "Solved on
+    first contact"): :func:`ticket_create` with ``create``, then :func:`ticket_resolve` as
+    a first-contact resolution, in one transaction, so a refused resolution leaves no
+    ticket behind."""
+    ticket = ticket_create(**create)
+    return ticket_resolve(
+        ticket=ticket, by=create.get("opened_by"), code=code, notes=notes, first_contact=True
+    )
+
+
+@transaction.atomic
 def ticket_close(*, ticket: Ticket, by, expected_version: int | None = None) -> Ticket:
     return _transition(
         ticket, by=by, name="close", expected_version=expected_version, extra_fields=["closed_at"]
@@ -606,18 +683,12 @@ def ticket_escalate(
     return ticket
 
 
-TRANSITION_SERVICES = {
-    "assign": ticket_assign,
-    "start": ticket_start,
-    "pend": ticket_pend,
-    "resume": ticket_resume,
-    "resolve": ticket_resolve,
-    "close": ticket_close,
-    "reopen": ticket_reopen,
-    "cancel": ticket_cancel,
-    "transfer": ticket_transfer,
-    "escalate": ticket_escalate,
-}
+def transition_take(*, ticket: Ticket, by, name: str, **kwargs) -> Ticket:
+    """Take the transition ``name`` through its service (pages and the API act by name)."""
+    declared = TRANSITIONS.get(name)
+    if declared is None:
+        raise transition_not_allowed(ticket, by, name)
+    return declared.service_function(ticket=ticket, by=by, **kwargs)
 
 
 # --- comments and attachments ----------------------------------------------------------------
@@ -640,9 +711,9 @@ def comment_add(
         raise ValidationError({"body": _("Write something first.")})
     worker = by is not None and can_work_tickets(by)
     if is_internal and not worker:
-        raise PermissionError("only agents write internal notes")
+        raise PermissionDenied(_("Only agents write internal notes."))
     if by is not None and not (worker or ticket.is_caller(by)):
-        raise PermissionError("only agents and the caller comment on a ticket")
+        raise PermissionDenied(_("Only agents and the caller comment on a ticket."))
     if author_person is None and by is not None:
         author_person = getattr(by, "person", None)
     comment = Comment.objects.create(
@@ -655,7 +726,7 @@ def comment_add(
     )
     for upload in attachments:
         attachment_add(ticket=ticket, by=by, upload=upload, comment=comment, _audit=False)
-    _timeline(
+    entry = _timeline(
         ticket,
         by,
         TimelineEntry.Kind.NOTE if is_internal else TimelineEntry.Kind.COMMENT,
@@ -674,8 +745,69 @@ def comment_add(
         )
     ):
         ticket.first_response_at = now
-    hooks.emit_on_commit("ticket_commented", ticket.pk, comment_id=comment.pk)
+    _emit(
+        events.Kind.COMMENTED,
+        ticket,
+        by,
+        timeline_ids=(entry.pk,),
+        comment_id=comment.pk,
+        is_internal=is_internal,
+        channel=channel,
+    )
     return comment
+
+
+@dataclass(frozen=True)
+class CallerReply:
+    comment: Comment
+    resumed: bool  # the ticket was waiting for the caller and went back to work
+
+
+@transaction.atomic
+def ticket_reply_by_caller(
+    *,
+    ticket: Ticket,
+    by,
+    body: str,
+    channel: str = Channel.PORTAL,
+    author_person: Person | None = None,
+    attachments: Iterable[UploadedFile] = (),
+) -> CallerReply:
+    """The caller answers on their ticket (portal, API, e-mail): a public reply, and a ticket
+    that was waiting for them goes back to work, in one transaction.
+
+    ``by`` is the caller's login, or None for a caller known only as ``author_person`` (a
+    mail from a known address). A finished ticket (closed, cancelled) takes no more replies:
+    ``ValidationError`` on ``body``; a resolved one does (the caller may still reopen it).
+    """
+    ticket = _lock(ticket)
+    if by is not None and not ticket.is_caller(by):
+        raise PermissionDenied(_("Only the caller replies as the caller."))
+    if ticket.status in (Status.CLOSED, Status.CANCELLED):
+        raise ValidationError(
+            {"body": _("This ticket is finished; file a new one if you need help.")}
+        )
+    comment = comment_add(
+        ticket=ticket,
+        by=by,
+        body=body,
+        is_internal=False,
+        channel=channel,
+        author_person=author_person,
+        attachments=attachments,
+    )
+    waited_for_caller = (
+        ticket.status == Status.PENDING and ticket.pending_reason == PendingReason.USER
+    )
+    if waited_for_caller:
+        _transition(
+            ticket,
+            by=by,
+            name="resume",
+            expected_version=None,
+            extra_fields=["pending_reason", "pending_note"],
+        )
+    return CallerReply(comment=comment, resumed=waited_for_caller)
 
 
 def validate_upload(upload: UploadedFile) -> tuple[str, str]:
@@ -717,9 +849,9 @@ def attachment_add(
     """Store an upload under a generated name after checking its size and real type."""
     worker = by is not None and can_work_tickets(by)
     if is_internal and not worker:
-        raise PermissionError("only agents add internal attachments")
+        raise PermissionDenied(_("Only agents add internal attachments."))
     if by is not None and not (worker or ticket.is_caller(by)):
-        raise PermissionError("only agents and the caller add attachments")
+        raise PermissionDenied(_("Only agents and the caller add attachments."))
     content_type, sha256 = validate_upload(upload)
     original_name = (upload.name or "file").replace("/", "_").replace("\\", "_")[-200:]
     attachment = Attachment(
@@ -737,11 +869,18 @@ def attachment_add(
     attachment.file.save(f"upload{suffix}", upload, save=False)
     attachment.save()
     if _audit:
-        _timeline(
+        entry = _timeline(
             ticket,
             by,
             TimelineEntry.Kind.ATTACHMENT,
             new_value=original_name,
+            is_internal=attachment.is_internal,
+        )
+        _emit(
+            events.Kind.ATTACHED,
+            ticket,
+            by,
+            timeline_ids=(entry.pk,),
             is_internal=attachment.is_internal,
         )
     return attachment
@@ -763,18 +902,13 @@ def close_resolved_tickets(*, older_than_days: int | None = None) -> int:
             # Reopened, or reopened and resolved again, since the list was read.
             if locked.status != Status.RESOLVED or locked.resolved_at > cutoff:
                 continue
-            locked.close()
-            _save(locked, ["status", "closed_at"])
-            _timeline(
+            _transition(
                 locked,
-                None,
-                TimelineEntry.Kind.TRANSITION,
-                field="status",
-                transition="close",
-                old_value=Status.RESOLVED,
-                new_value=locked.status,
+                by=None,
+                name="close",
+                expected_version=None,
                 note=_("Closed automatically after %(days)s days.") % {"days": days},
+                extra_fields=["closed_at"],
             )
-            hooks.emit_on_commit("ticket_close", locked.pk)
             closed += 1
     return closed

@@ -11,10 +11,10 @@ import re
 from pathlib import Path
 
 import pytest
-from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from helpdesk.errors import PermissionDenied, ValidationError
 from tests.factories import make_ticket
 from tickets import selectors, services
 from tickets.models import Attachment, TimelineEntry
@@ -212,11 +212,11 @@ def test_adding_an_attachment_is_in_the_timeline(ticket, end_user):
 
 @pytest.mark.django_db
 def test_end_user_cannot_add_internal_or_to_someone_elses_ticket(ticket, end_user, other_end_user):
-    with pytest.raises(PermissionError):
+    with pytest.raises(PermissionDenied):
         services.attachment_add(
             ticket=ticket, by=end_user, upload=upload("s.png", png()), is_internal=True
         )
-    with pytest.raises(PermissionError):
+    with pytest.raises(PermissionDenied):
         services.attachment_add(ticket=ticket, by=other_end_user, upload=upload("s.png", png()))
     assert not Attachment.objects.exists()
 

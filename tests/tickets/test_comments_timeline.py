@@ -1,9 +1,9 @@
 """Public replies and internal notes, and the timeline of every change (who, when, old -> new)."""
 
 import pytest
-from django.core.exceptions import ValidationError
 from django.utils import timezone, translation
 
+from helpdesk.errors import PermissionDenied, ValidationError
 from tests.factories import CategoryFactory, ServiceFactory, make_ticket
 from tickets import selectors, services
 from tickets.models import PendingReason, Status, Ticket, TicketType, TimelineEntry
@@ -58,15 +58,15 @@ def test_reply_touches_updated_at_but_not_the_version(ticket, end_user):
 
 
 def test_end_user_cannot_write_an_internal_note(ticket, end_user):
-    with pytest.raises(PermissionError):
+    with pytest.raises(PermissionDenied):
         services.comment_add(ticket=ticket, by=end_user, body="secret", is_internal=True)
     assert not ticket.comments.exists()
 
 
 def test_only_the_caller_or_agents_may_reply(ticket, other_end_user, change_board, agent):
-    with pytest.raises(PermissionError):
+    with pytest.raises(PermissionDenied):
         services.comment_add(ticket=ticket, by=other_end_user, body="Me too!")
-    with pytest.raises(PermissionError):
+    with pytest.raises(PermissionDenied):
         services.comment_add(ticket=ticket, by=change_board, body="Noted.")
     services.comment_add(ticket=ticket, by=agent, body="Hello.")
     assert ticket.comments.count() == 1
@@ -227,7 +227,7 @@ def test_fields_owned_by_transitions_cannot_be_edited(ticket, agent):
 
 
 def test_end_user_cannot_edit_a_ticket(ticket, end_user):
-    with pytest.raises(PermissionError):
+    with pytest.raises(PermissionDenied):
         services.ticket_update(ticket=ticket, by=end_user, expected_version=1, title="Mine")
 
 

@@ -4,7 +4,6 @@ import threading
 
 import pytest
 from django.db import connection, connections, transaction
-from django_fsm import ConcurrentTransition
 
 from helpdesk.errors import ConflictError
 from tests.factories import make_ticket
@@ -110,22 +109,6 @@ def test_replies_do_not_make_an_open_edit_stale(ticket, agent, end_user):
 
 
 @pytest.mark.django_db
-def test_model_save_of_a_stale_copy_raises_and_keeps_its_version(ticket):
-    first = Ticket.objects.get(pk=ticket.pk)
-    second = Ticket.objects.get(pk=ticket.pk)
-    first.title = "First writer"
-    first.save(update_fields=["title"])
-    second.title = "Second writer"
-    with pytest.raises(ConcurrentTransition), transaction.atomic():
-        second.save(update_fields=["title"])
-    assert second.version == 1  # rolled back, so a retry after reload starts clean
-    with pytest.raises(ConcurrentTransition), transaction.atomic():
-        second.save()
-    assert Ticket.objects.get(pk=ticket.pk).title == "First writer"
-    assert Ticket.objects.count() == 1
-
-
-@pytest.mark.django_db
 def test_without_expected_version_the_service_works_on_the_stored_ticket(ticket, agent):
     # An internal caller (a Celery task, the CTI) that passes no version is not refused;
     # it reads the stored row under lock, so it never writes stale fields.
@@ -165,15 +148,40 @@ def test_simultaneous_edits_with_the_same_version_one_wins_one_conflicts(ticket,
     assert stored.timeline.filter(field="title").count() == 1
 
 
-@pytest.mark.django_db
-def test_stale_save_inside_a_service_becomes_a_conflict_with_the_current_version(ticket):
-    # What _save does when another writer got in between reading and saving.
-    Ticket.objects.filter(pk=ticket.pk).update(version=4)
-    ticket.title = "Stale"
-    with pytest.raises(ConflictError) as error, transaction.atomic():
-        services._save(ticket, ["title"])
-    assert error.value.current_version == 4
-    assert Ticket.objects.get(pk=ticket.pk).title == "VPN drops every hour"
+@pytest.mark.django_db(transaction=True)
+def test_transition_waits_for_a_concurrent_edit_and_then_sees_the_new_version(
+    ticket, agent, engineer
+):
+    """The row lock makes read-check-write one step: a transition that starts while an edit
+    holds the ticket waits, then checks the version the edit left (PostgreSQL)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs row locks from concurrent connections (PostgreSQL)")
+    edit_holds_lock = threading.Event()
+    outcome = []
+
+    def resolve_from_the_page_read_before():
+        try:
+            edit_holds_lock.wait(timeout=10)
+            services.ticket_resolve(
+                ticket=ticket, by=engineer, code="solved", notes="Fixed", expected_version=1
+            )
+            outcome.append("resolved")
+        except ConflictError as error:
+            outcome.append(("conflict", error.current_version))
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=resolve_from_the_page_read_before)
+    thread.start()
+    with transaction.atomic():
+        services.ticket_update(ticket=ticket, by=agent, expected_version=1, title="Edited first")
+        edit_holds_lock.set()
+        thread.join(timeout=0.5)
+        assert thread.is_alive()  # waiting for the edit's row lock
+    thread.join(timeout=30)
+    assert outcome == [("conflict", 2)]
+    stored = Ticket.objects.get(pk=ticket.pk)
+    assert (stored.status, stored.title, stored.version) == (Status.NEW, "Edited first", 2)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -10,7 +10,7 @@ from django_fsm import TransitionNotAllowed
 from helpdesk.errors import TransitionNotAllowedError
 from helpdesk.models import SupportGroup
 from tests.factories import SupportGroupFactory, make_ticket
-from tickets import selectors, services
+from tickets import selectors, services, transitions
 from tickets.models import PendingReason, Status, Ticket, TimelineEntry
 
 pytestmark = pytest.mark.django_db
@@ -133,7 +133,7 @@ def test_each_transition_succeeds_exactly_where_offered_to_an_agent(
 ):
     ticket = bring_to(state, caller=end_user.person)
     version = ticket.version
-    service = services.TRANSITION_SERVICES[name]
+    service = transitions.REGISTRY[name].service_function
     kwargs = _arguments(name, by=agent, groups=groups)
     if name in WORKER_TRANSITIONS[state]:
         result = service(ticket=ticket, by=agent, **kwargs)
@@ -159,7 +159,7 @@ def test_caller_may_take_only_the_callers_transitions(
     bring_to, end_user, groups, agent, state, name
 ):
     ticket = bring_to(state, caller=end_user.person)
-    service = services.TRANSITION_SERVICES[name]
+    service = transitions.REGISTRY[name].service_function
     kwargs = _arguments(name, by=agent, groups=groups)
     if name in CALLER_TRANSITIONS[state]:
         assert service(ticket=ticket, by=end_user, **kwargs).status != state
@@ -174,7 +174,7 @@ def test_end_user_may_not_touch_someone_elses_ticket(bring_to, end_user, other_e
     ticket = bring_to(state, caller=end_user.person)
     for name in CALLER_TRANSITIONS[state]:
         with pytest.raises(TransitionNotAllowedError):
-            services.TRANSITION_SERVICES[name](ticket=ticket, by=other_end_user)
+            transitions.REGISTRY[name].service_function(ticket=ticket, by=other_end_user)
     assert Ticket.objects.get(pk=ticket.pk).status == state
 
 
@@ -511,3 +511,32 @@ def test_no_transfer_or_escalation_to_an_inactive_group(bring_to, end_user, agen
         )
     assert "group" in error.value.message_dict
     assert Ticket.objects.get(pk=ticket.pk).group == groups["first_line"]
+
+
+@pytest.mark.django_db
+def test_first_contact_resolution_creates_and_resolves_in_one_transaction(agent, end_user, groups):
+    ticket = services.ticket_create_solved_on_first_contact(
+        caller=end_user.person,
+        opened_by=agent,
+        title="Password reset",
+        channel="phone",
+        code="user_instructed",
+        notes="Reset in AD, user logged in.",
+    )
+    assert (ticket.status, ticket.first_contact_resolution) == (Status.RESOLVED, True)
+    assert list(ticket.timeline.values_list("kind", "field", "transition")) == [
+        ("created", "status", ""),
+        ("transition", "status", "resolve"),
+        ("field_change", "resolution_code", ""),
+        ("field_change", "assignee", ""),
+    ]
+
+
+@pytest.mark.django_db
+def test_refused_first_contact_resolution_leaves_no_ticket(agent, end_user, groups):
+    with pytest.raises(ValidationError) as error:
+        services.ticket_create_solved_on_first_contact(
+            caller=end_user.person, opened_by=agent, title="Password reset", code="", notes=""
+        )
+    assert {"code", "notes"} <= set(error.value.message_dict)
+    assert not Ticket.objects.exists()

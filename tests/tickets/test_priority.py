@@ -158,3 +158,24 @@ def test_invalid_impact_edit_changes_nothing(agent):
     ticket.refresh_from_db()
     assert (ticket.impact, ticket.version) == (Impact.SINGLE, 1)
     assert not ticket.timeline.filter(kind=TimelineEntry.Kind.FIELD_CHANGE).exists()
+
+
+@pytest.mark.django_db
+def test_admin_edits_the_matrix_through_the_service_and_new_tickets_see_it_at_once(
+    client, admin_user, end_user, first_line
+):
+    assert services.priority_for(impact=Impact.SINGLE, urgency=Urgency.CRITICAL) == Priority.P3
+    client.force_login(admin_user)
+    response = client.post(
+        "/admin/tickets/priorityrule/add/",
+        {"impact": Impact.SINGLE, "urgency": Urgency.CRITICAL, "priority": Priority.P1},
+    )
+    assert response.status_code == 302
+    # Cached matrix dropped by the service: no stale priority for the next ticket.
+    ticket = make_ticket(caller=end_user.person, impact=Impact.SINGLE, urgency=Urgency.CRITICAL)
+    assert ticket.priority == Priority.P1
+    rule = PriorityRule.objects.get(impact=Impact.SINGLE, urgency=Urgency.CRITICAL)
+    response = client.post(f"/admin/tickets/priorityrule/{rule.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert not PriorityRule.objects.exists()
+    assert services.priority_for(impact=Impact.SINGLE, urgency=Urgency.CRITICAL) == Priority.P3

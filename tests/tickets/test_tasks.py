@@ -115,18 +115,16 @@ def test_task_runs_through_celery_by_its_name_and_is_scheduled(resolve):
 
 
 def test_auto_close_announces_the_close_after_commit(resolve, django_capture_on_commit_callbacks):
-    from tickets import hooks
+    from tickets import events
 
     heard = []
-
-    def listener(**kwargs):
-        heard.append(kwargs)
-
     ticket = resolve(9)
-    hooks.register("ticket_close", listener)
+    events.subscribe(heard.append, kinds=[events.Kind.TRANSITIONED])
     try:
         with django_capture_on_commit_callbacks(execute=True):
             tasks.close_resolved_tickets()
     finally:
-        hooks.unregister("ticket_close", listener)
-    assert heard == [{"event": "ticket_close", "ticket_id": ticket.pk}]
+        events.unsubscribe(heard.append)
+    [event] = heard
+    assert (event.ticket_id, event.transition, event.actor_id) == (ticket.pk, "close", None)
+    assert event.change("status") == events.FieldChange("status", "resolved", "closed")

@@ -6,6 +6,7 @@ from django import template
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
+from tickets import transitions
 from tickets.models import OPEN_STATUSES, PendingReason, Ticket, TimelineEntry
 
 register = template.Library()
@@ -57,25 +58,11 @@ def actor_name(entry):
 @register.simple_tag
 def history_sentence(entry):
     """A state change told in plain words, for the caller (no names of internal groups)."""
-    kind = entry.kind
-    if kind == TimelineEntry.Kind.CREATED:
+    if entry.kind == TimelineEntry.Kind.CREATED:
         return _("Your ticket was registered.")
-    if kind == TimelineEntry.Kind.TRANSFER:
-        return _("Your ticket was passed to another support team.")
-    if kind == TimelineEntry.Kind.ESCALATION:
-        return _("Your ticket was passed to specialists.")
-    sentences = {
-        "assign": _("An agent took your ticket."),
-        "start": _("Work on your ticket started."),
-        "resume": _("Work on your ticket resumed."),
-        "resolve": _("Your ticket was resolved."),
-        "close": _("Your ticket was closed."),
-        "reopen": _("Your ticket was reopened."),
-        "cancel": _("Your ticket was cancelled."),
-        "pend": _("Your ticket was put on hold."),
-    }
-    if entry.transition in sentences:
-        return sentences[entry.transition]
+    declared = transitions.get(entry.transition)
+    if declared is not None:
+        return str(declared.history)
     return _("The state changed to “%(state)s”.") % {"state": entry.new_display}
 
 

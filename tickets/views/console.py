@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.db.models import Prefetch, Q
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -12,19 +10,17 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from helpdesk.errors import ConflictError, TransitionNotAllowedError
+from helpdesk.errors import ConflictError, TransitionNotAllowedError, ValidationError
 from helpdesk.models import Person, PhoneNumber, SupportGroup
 from helpdesk.paging import CappedPaginator, capped_count
 from helpdesk.roles import can_work_tickets
 from helpdesk.selectors import people_by_phone, person_list, person_text_search
-from tickets import selectors, services
+from tickets import selectors, services, transitions
 from tickets.forms import (
-    TRANSITION_FORMS,
     ClassificationForm,
     CommentForm,
     ConsoleTicketForm,
     QueueFilterForm,
-    TransferForm,
     add_service_errors,
 )
 from tickets.models import OPEN_STATUSES, Attachment, Channel, Ticket
@@ -44,32 +40,6 @@ QUEUES = {
     "open": gettext_lazy("All open"),
     "all": gettext_lazy("All tickets"),
 }
-TRANSITION_LABELS = {
-    "assign": gettext_lazy("Assign to me"),
-    "start": gettext_lazy("Start work"),
-    "pend": gettext_lazy("Put on hold"),
-    "resume": gettext_lazy("Resume work"),
-    "resolve": gettext_lazy("Resolve"),
-    "close": gettext_lazy("Close"),
-    "reopen": gettext_lazy("Reopen"),
-    "cancel": gettext_lazy("Cancel ticket"),
-    "transfer": gettext_lazy("Transfer"),
-    "escalate": gettext_lazy("Escalate to second line"),
-}
-DONE_MESSAGES = {
-    "assign": gettext_lazy("The ticket is assigned to you."),
-    "start": gettext_lazy("Work on the ticket started."),
-    "pend": gettext_lazy("The ticket is on hold."),
-    "resume": gettext_lazy("Work on the ticket resumed."),
-    "resolve": gettext_lazy("The ticket is resolved."),
-    "close": gettext_lazy("The ticket is closed."),
-    "reopen": gettext_lazy("The ticket was reopened."),
-    "cancel": gettext_lazy("The ticket was cancelled."),
-    "transfer": gettext_lazy("The ticket was transferred to %(group)s."),
-    "escalate": gettext_lazy("The ticket was escalated to %(group)s."),
-}
-# Transitions that need nothing but a click; the others open a small form.
-ONE_CLICK = {"assign", "start", "resume", "close"}
 
 
 def _queue_condition(queue: str, user) -> Q:
@@ -149,19 +119,19 @@ def _actions(ticket, user, forms):
     """The buttons of the ticket page: only the transitions the user may take now."""
     actions = []
     for name in services.available_transitions(ticket, user):
-        if name == "assign" and ticket.assignee_id == user.pk:
+        declared = transitions.REGISTRY[name]
+        if not declared.offered_to(ticket, user):
             continue
-        form = forms.get(name)
-        if form is None:
-            form_class = TRANSITION_FORMS[name]
-            kwargs = {"ticket": ticket} if form_class is TransferForm else {}
-            form = form_class(initial={"version": ticket.version}, **kwargs)
+        form = forms.get(name) or declared.form_class(
+            initial={"version": ticket.version}, ticket=ticket
+        )
         actions.append(
             {
                 "name": name,
-                "label": TRANSITION_LABELS[name],
+                "label": declared.label,
+                "style": declared.style,
                 "form": form,
-                "one_click": name in ONE_CLICK,
+                "one_click": declared.one_click,
                 "open": name in forms,
             }
         )
@@ -212,12 +182,12 @@ def console_detail(request, number):
     return _render_detail(request, ticket)
 
 
-def _conflict(request, ticket, key, form_class, **form_kwargs):
+def _conflict(request, ticket, key, form_class):
     """Re-show the page with the user's input kept, on top of the current version."""
     ticket.refresh_from_db()
     data = request.POST.copy()
     data["version"] = ticket.version
-    form = form_class(data, **form_kwargs)
+    form = form_class(data, ticket=ticket)
     form.is_valid()
     return _render_detail(request, ticket, status=409, conflict=True, forms={key: form})
 
@@ -226,25 +196,25 @@ def _conflict(request, ticket, key, form_class, **form_kwargs):
 @require_POST
 def console_action(request, number, action):
     """Take one transition; its form's fields are the service's keyword arguments."""
-    if action not in TRANSITION_FORMS:
+    declared = transitions.get(action)
+    if declared is None:
         raise Http404
     ticket = ticket_or_404(request.user, number)
-    form_class = TRANSITION_FORMS[action]
-    form_kwargs = {"ticket": ticket} if form_class is TransferForm else {}
-    form = form_class(request.POST, **form_kwargs)
+    form = declared.form_class(request.POST, ticket=ticket)
     if form.is_valid():
         kwargs = {k: v for k, v in form.cleaned_data.items() if k != "version"}
-        if action == "assign":
-            kwargs["assignee"] = request.user
+        if declared.actor_argument:
+            kwargs[declared.actor_argument] = request.user
         try:
-            services.TRANSITION_SERVICES[action](
+            services.transition_take(
                 ticket=ticket,
                 by=request.user,
+                name=action,
                 expected_version=form.cleaned_data["version"],
                 **kwargs,
             )
         except ConflictError:
-            return _conflict(request, ticket, action, form_class, **form_kwargs)
+            return _conflict(request, ticket, action, declared.form_class)
         except TransitionNotAllowedError as error:
             messages.error(request, error.message)
             return redirect("tickets:console_detail", number=ticket.number)
@@ -252,7 +222,7 @@ def console_action(request, number, action):
             add_service_errors(form, error)
         else:
             group = kwargs.get("group")
-            messages.success(request, DONE_MESSAGES[action] % {"group": group})
+            messages.success(request, declared.done % {"group": group})
             return redirect("tickets:console_detail", number=ticket.number)
     return _render_detail(request, ticket, status=400, forms={action: form})
 
@@ -345,29 +315,26 @@ def console_create(request):
         form = ConsoleTicketForm(request.POST, request.FILES)
         if form.is_valid():
             data = form.cleaned_data
+            create = {
+                "caller": data["caller"],
+                "opened_by": request.user,
+                "title": data["title"],
+                "description": data["description"],
+                "type": data["type"],
+                "channel": data["channel"],
+                "service": data["service"],
+                "category": data["category"],
+                "impact": data["impact"],
+                "urgency": data["urgency"],
+                "attachments": data["attachments"],
+            }
             try:
-                with transaction.atomic():
-                    ticket = services.ticket_create(
-                        caller=data["caller"],
-                        opened_by=request.user,
-                        title=data["title"],
-                        description=data["description"],
-                        type=data["type"],
-                        channel=data["channel"],
-                        service=data["service"],
-                        category=data["category"],
-                        impact=data["impact"],
-                        urgency=data["urgency"],
-                        attachments=data["attachments"],
+                if data["first_contact"]:
+                    ticket = services.ticket_create_solved_on_first_contact(
+                        code=data["code"], notes=data["notes"], **create
                     )
-                    if data["first_contact"]:
-                        ticket = services.ticket_resolve(
-                            ticket=ticket,
-                            by=request.user,
-                            code=data["code"],
-                            notes=data["notes"],
-                            first_contact=True,
-                        )
+                else:
+                    ticket = services.ticket_create(**create)
             except ValidationError as error:
                 add_service_errors(form, error, aliases={"file": "attachments"})
             except TransitionNotAllowedError as error:

@@ -8,29 +8,26 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from helpdesk.errors import ConflictError, TransitionNotAllowedError
+from helpdesk.errors import ConflictError, TransitionNotAllowedError, ValidationError
 from helpdesk.roles import is_staff_member
-from tickets import selectors, services
+from tickets import selectors, services, transitions
 from tickets.forms import (
     CancelForm,
     PortalTicketForm,
     ReopenForm,
     ReplyForm,
-    VersionForm,
     add_service_errors,
 )
 from tickets.models import (
     OPEN_STATUSES,
     Attachment,
     Channel,
-    PendingReason,
     Status,
     TimelineEntry,
 )
@@ -176,52 +173,45 @@ def ticket_detail(request, number):
 @login_required
 @require_POST
 def ticket_reply(request, number):
+    """The caller's reply (staff reading their own ticket here are its caller too)."""
     ticket = ticket_or_404(request.user, number)
     form = ReplyForm(request.POST, request.FILES)
-    if not ticket.is_open and ticket.status != "resolved":
+    if not ticket.is_open and ticket.status != Status.RESOLVED:
         messages.error(request, _("This ticket is finished; file a new one if you need help."))
         return redirect(ticket)
     if form.is_valid():
-        # A ticket waiting for the user goes back to work when the user answers.
-        resume = (
-            ticket.status == Status.PENDING
-            and ticket.pending_reason == PendingReason.USER
-            and "resume" in services.available_transitions(ticket, request.user)
-        )
         try:
-            services.comment_add(
+            reply = services.ticket_reply_by_caller(
                 ticket=ticket,
                 by=request.user,
                 body=form.cleaned_data["body"],
-                is_internal=False,
                 channel=Channel.PORTAL,
                 attachments=form.cleaned_data["attachments"],
             )
         except ValidationError as error:
             add_service_errors(form, error, aliases={"file": "attachments"})
         else:
-            message = _("Your reply was added.")
-            if resume:
-                try:
-                    services.ticket_resume(ticket=ticket, by=request.user)
-                except (ConflictError, TransitionNotAllowedError):
-                    pass  # an agent moved the ticket meanwhile; the reply is in all the same
-                else:
-                    message = _("Your reply was added and the ticket is back with the help desk.")
+            if reply.resumed:
+                message = _("Your reply was added and the ticket is back with the help desk.")
+            else:
+                message = _("Your reply was added.")
             messages.success(request, message)
             return redirect(ticket)
     return _render_detail(request, ticket, reply_form=form)
 
 
-def _portal_transition(request, number, *, name, form_class, form_key, done_message):
+def _portal_transition(request, number, *, name, form_key):
+    declared = transitions.REGISTRY[name]
+    form_class = declared.form_class
     ticket = ticket_or_404(request.user, number)
-    form = form_class(request.POST)
+    form = form_class(request.POST, ticket=ticket)
     if form.is_valid():
         kwargs = {k: v for k, v in form.cleaned_data.items() if k != "version"}
         try:
-            services.TRANSITION_SERVICES[name](
+            services.transition_take(
                 ticket=ticket,
                 by=request.user,
+                name=name,
                 expected_version=form.cleaned_data["version"],
                 **kwargs,
             )
@@ -230,7 +220,11 @@ def _portal_transition(request, number, *, name, form_class, form_key, done_mess
             data = request.POST.copy()
             data["version"] = ticket.version
             return _render_detail(
-                request, ticket, status=409, conflict=True, **{form_key: form_class(data)}
+                request,
+                ticket,
+                status=409,
+                conflict=True,
+                **{form_key: form_class(data, ticket=ticket)},
             )
         except TransitionNotAllowedError as error:
             messages.error(request, error.message)
@@ -238,7 +232,7 @@ def _portal_transition(request, number, *, name, form_class, form_key, done_mess
         except ValidationError as error:
             add_service_errors(form, error)
         else:
-            messages.success(request, done_message)
+            messages.success(request, declared.portal_done or declared.done)
             return redirect(ticket)
     return _render_detail(request, ticket, status=400, **{form_key: form})
 
@@ -250,9 +244,7 @@ def ticket_reopen(request, number):
         request,
         number,
         name="reopen",
-        form_class=ReopenForm,
         form_key="reopen_form",
-        done_message=_("The ticket was reopened."),
     )
 
 
@@ -263,9 +255,7 @@ def ticket_cancel(request, number):
         request,
         number,
         name="cancel",
-        form_class=CancelForm,
         form_key="cancel_form",
-        done_message=_("The ticket was cancelled."),
     )
 
 
@@ -276,7 +266,5 @@ def ticket_close(request, number):
         request,
         number,
         name="close",
-        form_class=VersionForm,
         form_key="close_form",
-        done_message=_("Thank you, the ticket is closed."),
     )
