@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.urls import path
 
 from cti import api, views
@@ -14,9 +15,13 @@ urlpatterns = [
     path("calls/<int:pk>/person/", views.call_person_create, name="call_person_create"),
     path("calls/<int:pk>/attach/", views.call_number_attach, name="call_number_attach"),
     path("calls/<int:pk>/dial/", views.call_dial, name="call_dial"),
-    path("bench/echo/<int:user_id>/", views.bench_echo, name="bench_echo"),
     # PBX events in (the Zammad-compatible endpoint lives at /api/v1/cti/, see helpdesk.urls).
     path("webhook/<int:pbx_id>/", api.generic_webhook, name="webhook"),
     path("api/blocked-numbers/", api.blocked_number_list, name="blocked_number_list"),
     path("api/blocked-numbers/<int:pk>/", api.blocked_number_detail, name="blocked_number_detail"),
 ]
+
+# The screen-pop benchmark's baseline (bench/cti_screen_pop.py), served only by a server
+# started with CTI_BENCH_ENDPOINTS on: production URLs do not have it.
+if settings.CTI_BENCH_ENDPOINTS:
+    urlpatterns.append(path("bench/echo/<int:user_id>/", views.bench_echo, name="bench_echo"))

@@ -7,7 +7,6 @@ from datetime import datetime, time
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -311,11 +310,9 @@ def call_card(request, pk):
 def bench_echo(request, user_id):
     """An empty message through the channel layer to one console, with no database work.
 
-    Only with ``CTI_BENCH_ENDPOINTS`` on: ``bench/cti_screen_pop.py`` measures its round
-    trip as the baseline of the screen pop.
+    Routed only with ``CTI_BENCH_ENDPOINTS`` on (cti/urls.py): ``bench/cti_screen_pop.py``
+    measures its round trip as the baseline of the screen pop.
     """
-    if not getattr(settings, "CTI_BENCH_ENDPOINTS", False):
-        raise Http404
     layer = get_channel_layer()
     async_to_sync(layer.group_send)(
         notify.agent_group(user_id), {"type": "cti.echo", "seq": request.GET.get("seq", "")}
