@@ -30,6 +30,7 @@ from django.db import close_old_connections, connection
 from django.db.models import Q
 
 from cti.models import AgentExtension, CallEvent, Pbx
+from cti.services.ingest import PbxEvent
 
 logger = logging.getLogger(__name__)
 
@@ -166,12 +167,17 @@ def _occurred_at(event: dict) -> datetime | None:
         return None
 
 
-def translate(event: dict[str, str], *, extensions: Collection[str] = ()) -> dict | None:
-    """The :func:`call_event_ingest` arguments for one AMI event, or None to ignore it.
+def translate(event: dict[str, str], *, extensions: Collection[str] = ()) -> PbxEvent | None:
+    """The call event one AMI event reports, or None to ignore it.
 
     ``extensions`` are the agents' extensions on this PBX: a call dialled from one of them
     to a number that is not one is outbound.
     """
+    fields = _event_fields(event, extensions=extensions)
+    return PbxEvent(**fields) if fields is not None else None
+
+
+def _event_fields(event: dict[str, str], *, extensions: Collection[str]) -> dict | None:
     name = event.get("Event", "")
     call_id = event.get("Linkedid") or event.get("Uniqueid") or ""
     if not call_id:
@@ -253,14 +259,14 @@ def _fresh_connection() -> None:
         close_old_connections()
 
 
-def _ingest_sync(pbx: Pbx, arguments: dict) -> None:
+def _ingest_sync(pbx: Pbx, event: PbxEvent) -> None:
     from cti import services
 
     _fresh_connection()
     try:
-        services.call_event_ingest(pbx=pbx, source=CallEvent.Source.AMI, **arguments)
+        services.call_event_ingest(pbx=pbx, source=CallEvent.Source.AMI, event=event)
     except services.InvalidCallEvent as error:
-        logger.warning("AMI event for PBX %s ignored: %s; %r", pbx.pk, error, arguments)
+        logger.warning("AMI event for PBX %s ignored: %s; %r", pbx.pk, error, event)
 
 
 def _extensions_sync(pbx_id: int) -> set[str]:
@@ -281,7 +287,7 @@ class AmiListener:
         *,
         initial_backoff: float = 1.0,
         max_backoff: float | None = None,
-        ingest: Callable[[Pbx, dict], Awaitable[None]] | None = None,
+        ingest: Callable[[Pbx, PbxEvent], Awaitable[None]] | None = None,
     ):
         self.pbx = pbx
         self.pbx_id = pbx.pk
@@ -348,11 +354,11 @@ class AmiListener:
     async def _consume(self, connection: AmiConnection) -> None:
         extensions = await sync_to_async(_extensions_sync, thread_sensitive=True)(self.pbx_id)
         async for event in connection.events():
-            arguments = translate(event, extensions=extensions)
-            if arguments is None:
+            call_event = translate(event, extensions=extensions)
+            if call_event is None:
                 continue
             try:
-                await self.ingest(self.pbx, arguments)
+                await self.ingest(self.pbx, call_event)
             except Exception:
                 # The event row records the failure; one bad event must not stop the feed.
                 logger.exception("AMI event %s could not be stored", event.get("Event"))

@@ -187,9 +187,7 @@ def generic_webhook(request: HttpRequest, pbx_id: int) -> JsonResponse:
         direction = _DIRECTIONS.get(str(data.get("direction") or "inbound"))
         if direction is None:
             raise services.InvalidCallEvent(_("Invalid direction!"), field="direction")
-        result = services.call_event_ingest(
-            pbx=pbx,
-            source=CallEvent.Source.WEBHOOK,
+        event = services.PbxEvent(
             kind=str(data.get("event") or data.get("kind") or ""),
             call_id=str(data.get("call_id") or data.get("callId") or ""),
             direction=direction,
@@ -203,6 +201,7 @@ def generic_webhook(request: HttpRequest, pbx_id: int) -> JsonResponse:
             occurred_at=_occurred_at(data.get("occurred_at")),
             payload=data,
         )
+        result = services.call_event_ingest(pbx=pbx, source=CallEvent.Source.WEBHOOK, event=event)
     except services.InvalidCallEvent as error:
         logger.warning("CTI webhook for PBX %s rejected: %s; payload %r", pbx.pk, error, data)
         return JsonResponse({"error": str(error.message), "field": error.field}, status=400)
@@ -250,9 +249,7 @@ def zammad_event(request: HttpRequest, token: str) -> JsonResponse:
             )
         users = [str(user) for user in params.get("user") or []]
         answering = str(params.get("answeringNumber") or "")
-        result = services.call_event_ingest(
-            pbx=pbx,
-            source=CallEvent.Source.ZAMMAD,
+        pbx_event = services.PbxEvent(
             kind=_ZAMMAD_EVENTS[event],
             call_id=str(params.get("callId") or params.get("call_id") or ""),
             direction=direction,
@@ -264,6 +261,9 @@ def zammad_event(request: HttpRequest, token: str) -> JsonResponse:
             answering=answering or (users[0] if len(users) == 1 else ""),
             cause=str(params.get("cause") or ""),
             payload=params,
+        )
+        result = services.call_event_ingest(
+            pbx=pbx, source=CallEvent.Source.ZAMMAD, event=pbx_event
         )
     except services.InvalidCallEvent as error:
         logger.warning("CTI Zammad event for PBX %s rejected: %s; params %r", pbx.pk, error, params)
@@ -338,6 +338,9 @@ class BlockedNumberViewSet(
                 {"number": [_("This is not a valid phone number.")]}
             ) from None
         return Response(BlockedNumberSerializer(blocked).data, status=status.HTTP_201_CREATED)
+
+    def perform_destroy(self, instance):
+        services.blocked_number_remove(number=instance.e164)
 
 
 blocked_number_list = BlockedNumberViewSet.as_view({"get": "list", "post": "create"})

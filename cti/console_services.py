@@ -9,19 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from cti import notify
+from cti import notify, selectors
 from cti.models import Call
+from helpdesk.errors import PermissionDenied, ValidationError
 from helpdesk.models import Person, PhoneNumber
 from helpdesk.roles import can_work_tickets
 from tickets import services as ticket_services
 from tickets.models import Channel, Ticket
-
-MISSED_OUTCOMES = (Call.Outcome.MISSED, Call.Outcome.ABANDONED)
 
 
 def _require_agent(user) -> None:
@@ -128,6 +126,6 @@ def _phone_add(person: Person, call: Call, number: str) -> None:
 def missed_calls_mark_handled(*, call_ids: Iterable[int], by) -> int:
     """Mark missed or abandoned calls as dealt with (called back, ticket filed ...)."""
     _require_agent(by)
-    return Call.objects.filter(
-        pk__in=list(call_ids), outcome__in=MISSED_OUTCOMES, missed_handled_at__isnull=True
-    ).update(missed_handled_at=timezone.now(), missed_handled_by=by)
+    return selectors.missed_calls(Call.objects.filter(pk__in=list(call_ids))).update(
+        missed_handled_at=timezone.now(), missed_handled_by=by
+    )

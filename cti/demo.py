@@ -148,28 +148,37 @@ def _seed_calls(pbx: Pbx, users: dict) -> int:
     for index, (ago, caller, answered, wait, talk, cause) in enumerate(history, start=1):
         call_id = f"demo-{index}"
         start = now - timedelta(minutes=ago)
-        common = {"pbx": pbx, "source": CallEvent.Source.SIMULATOR, "call_id": call_id}
+        common = {"pbx": pbx, "source": CallEvent.Source.SIMULATOR}
         services.call_event_ingest(
             **common,
-            kind="ring",
-            caller=caller,
-            called="100",
-            queue="service-desk",
-            occurred_at=start,
+            event=services.PbxEvent(
+                kind="ring",
+                call_id=call_id,
+                caller=caller,
+                called="100",
+                queue="service-desk",
+                occurred_at=start,
+            ),
         )
         if answered:
             services.call_event_ingest(
                 **common,
-                kind="answer",
-                answering=answered,
-                caller=caller,
-                occurred_at=start + timedelta(seconds=wait),
+                event=services.PbxEvent(
+                    kind="answer",
+                    call_id=call_id,
+                    answering=answered,
+                    caller=caller,
+                    occurred_at=start + timedelta(seconds=wait),
+                ),
             )
         services.call_event_ingest(
             **common,
-            kind="hangup",
-            cause=cause,
-            caller=caller,
-            occurred_at=start + timedelta(seconds=wait + talk),
+            event=services.PbxEvent(
+                kind="hangup",
+                call_id=call_id,
+                cause=cause,
+                caller=caller,
+                occurred_at=start + timedelta(seconds=wait + talk),
+            ),
         )
     return len(history)

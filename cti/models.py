@@ -7,11 +7,13 @@ row per call that screen pops, the call log and reports read.
 from __future__ import annotations
 
 import secrets
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django_fsm import RETURN_VALUE, FSMField, FSMModelMixin, transition
 
 
 def _new_token() -> str:
@@ -221,8 +223,25 @@ class CallEvent(models.Model):
         return f"{self.get_kind_display()} {self.call_id}"
 
 
-class Call(models.Model):
-    """One telephone call: the source of truth for screen pops and the call log."""
+# Hang-up causes (Zammad's vocabulary, as the PBX adapters normalise them) that say how an
+# unanswered call ended; any other cause of an unanswered call makes it missed.
+_BUSY_CAUSES = {"busy", "userbusy", "congestion"}
+_ABANDON_CAUSES = {"cancel", "abandon", "abandoned", "originatorcancel"}
+
+
+def _not_rejected(call: Call) -> bool:
+    return not call.is_rejected
+
+
+class Call(FSMModelMixin, models.Model):
+    """One telephone call: the source of truth for screen pops and the call log.
+
+    The state is changed only by the transitions below: ``answer``, ``hang_up``, ``reject``
+    and ``miss``. PBX events arrive out of order, so the rules of which outcome may follow
+    which are kept here too: an answer that arrives after its hang-up makes the call
+    answered without stepping it back from ended, a hang-up of an ended call is not a
+    transition (``can_proceed(call.hang_up)`` is false), and a rejected call takes no answer.
+    """
 
     class Direction(models.TextChoices):
         INBOUND = "inbound", _("Inbound")
@@ -296,8 +315,13 @@ class Call(models.Model):
         choices=Identification.choices,
         default=Identification.UNKNOWN,
     )
-    state = models.CharField(
-        _("state"), max_length=10, choices=State.choices, default=State.RINGING, db_index=True
+    state = FSMField(
+        _("state"),
+        max_length=10,
+        choices=State.choices,
+        default=State.RINGING,
+        db_index=True,
+        protected=True,
     )
     outcome = models.CharField(
         _("outcome"), max_length=10, choices=Outcome.choices, default=Outcome.NONE, blank=True
@@ -346,6 +370,83 @@ class Call(models.Model):
 
     def __str__(self):
         return f"{self.caller_number or _('withheld')} ({self.get_state_display()})"
+
+    # --- state machine --------------------------------------------------------------------
+    # Transitions change only fields of self; the services save them (END_FIELDS after
+    # hang_up and miss) and handle presence and the consoles.
+
+    END_FIELDS = ("state", "ended_at", "hangup_cause", "outcome")
+
+    @property
+    def is_rejected(self) -> bool:
+        """The caller is on the block list: later events of this call change nothing."""
+        return self.outcome == self.Outcome.REJECTED
+
+    @property
+    def is_live(self) -> bool:
+        """Ringing or talking: shown on the consoles."""
+        return self.state in (self.State.RINGING, self.State.ANSWERED)
+
+    def outcome_for(self, cause: str) -> str:
+        """The outcome of this call if it ends now with hang-up ``cause``."""
+        if self.answered_at is not None:
+            return self.Outcome.ANSWERED
+        key = (cause or "").replace("_", "").replace(" ", "").lower()
+        if key in _BUSY_CAUSES:
+            return self.Outcome.BUSY
+        if key in _ABANDON_CAUSES:
+            return self.Outcome.ABANDONED
+        return self.Outcome.MISSED
+
+    @transition(
+        field=state,
+        source=[State.RINGING, State.ANSWERED, State.ENDED],
+        target=RETURN_VALUE(State.ANSWERED, State.ENDED),
+        conditions=[_not_rejected],
+    )
+    def answer(self, *, at: datetime, agent_id: int | None = None) -> str:
+        """Someone picked up at ``at`` (agent ``agent_id``, when known).
+
+        A PBX only reports an answer for a call that was answered, even when its hang-up
+        overtook the answer on the way here: then the call was talked until its end, so it
+        stays ended and its outcome becomes answered. A repeated answer fills in only what
+        was not known."""
+        if self.answered_at is None:
+            self.answered_at = min(at, self.ended_at) if self.ended_at else at
+        if agent_id and self.answered_by_id is None:
+            self.answered_by_id = agent_id
+        if self.state == self.State.ENDED:
+            self.outcome = self.Outcome.ANSWERED
+            return self.State.ENDED
+        return self.State.ANSWERED
+
+    @transition(field=state, source=[State.RINGING, State.ANSWERED], target=State.ENDED)
+    def hang_up(self, *, at: datetime, cause: str = "") -> None:
+        """The call ended at ``at``; its outcome follows from whether it was answered and
+        from the hang-up ``cause``."""
+        self._end(at=at, cause=cause)
+
+    @transition(field=state, source=State.RINGING, target=State.ENDED)
+    def reject(self, *, at: datetime) -> None:
+        """A blocked caller: the PBX is told to reject the call."""
+        self.outcome = self.Outcome.REJECTED
+        self.ended_at = at
+
+    @transition(field=state, source=[State.RINGING, State.ANSWERED], target=State.ENDED)
+    def miss(self, *, ring_timeout: timedelta, talk_limit: timedelta) -> None:
+        """The hang-up never arrived (the stale-call sweep): the call ends when it went
+        stale. A call still ringing after ``ring_timeout`` is missed; one still talking
+        after ``talk_limit`` ends as answered."""
+        if self.state == self.State.ANSWERED:
+            at = self.answered_at + talk_limit
+        else:
+            at = self.started_at + ring_timeout
+        self._end(at=at, cause="timeout")
+
+    def _end(self, *, at: datetime, cause: str) -> None:
+        self.ended_at = max(at, self.answered_at or at)
+        self.hangup_cause = (cause or "")[:40]
+        self.outcome = self.outcome_for(cause)
 
     @property
     def wait_seconds(self) -> int | None:

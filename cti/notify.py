@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import timedelta
 from types import SimpleNamespace
 from urllib.parse import quote
 
@@ -26,7 +27,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.template.loader import get_template
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 
 from cti import statements
 from cti.models import AgentPresence, Call, CallQueue
@@ -420,13 +421,16 @@ async def _send_all(layer, messages: dict[int, dict], presence) -> None:
 def cards_for_agent(user) -> list[dict]:
     """The card messages a console connecting now must show: from the database.
 
-    Calls ringing and offered to ``user``, and calls ``user`` is talking on.
+    Calls ringing and offered to ``user``, and calls ``user`` is talking on. A call ringing
+    for longer than CTI_RING_TIMEOUT lost its hang-up (the stale sweep will end it): it is
+    not shown.
     """
     from django.db.models import Q
 
+    ringing_since = timezone.now() - timedelta(seconds=settings.CTI_RING_TIMEOUT)
     call_ids = list(
         Call.objects.filter(
-            Q(state=Call.State.RINGING, offered_to=user)
+            Q(state=Call.State.RINGING, offered_to=user, started_at__gte=ringing_since)
             | Q(state=Call.State.ANSWERED, answered_by=user)
         )
         .order_by("started_at")

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 
-from django.conf import settings
 from django.db.models import QuerySet
-from django.utils import timezone
 
 from cti.models import AgentExtension, Call, CallQueue, Pbx
-from cti.services import caller_number_read, default_queue
+from cti.services.identification import caller_number_read
+from cti.services.routing import default_queue
 from helpdesk.models import Person
-from helpdesk.selectors import person_text_search
+from helpdesk.selectors import people_by_e164, person_text_search
 
 
 @dataclass(frozen=True)
@@ -50,12 +48,8 @@ def route_hint(*, number: str, pbx: Pbx | None = None) -> RouteHint:
     """
     from tickets.models import OPEN_STATUSES, Ticket
 
-    e164 = caller_number_read(number).e164
-    people = (
-        list(Person.objects.filter(phone_numbers__e164=e164, is_active=True).distinct()[:10])
-        if e164
-        else []
-    )
+    e164 = caller_number_read(number).e164  # "" when withheld or not a number
+    people = list(people_by_e164(e164).filter(is_active=True)[:10]) if e164 else []
     if people:
         ticket = (
             Ticket.objects.filter(caller__in=people, status__in=OPEN_STATUSES)
@@ -94,24 +88,15 @@ def route_hint(*, number: str, pbx: Pbx | None = None) -> RouteHint:
     )
 
 
-def calls_ringing_for(user) -> QuerySet[Call]:
-    """Calls ringing now that were offered to ``user`` (what a console shows on connect).
-
-    Calls ringing for longer than CTI_RING_TIMEOUT lost their hang-up: they are not shown.
-    """
-    since = timezone.now() - timedelta(seconds=settings.CTI_RING_TIMEOUT)
-    return Call.objects.filter(
-        state=Call.State.RINGING, offered_to=user, started_at__gte=since
-    ).order_by("started_at")
+# Outcomes of calls nobody talked on, which someone should deal with (call back ...).
+MISSED_OUTCOMES = (Call.Outcome.MISSED, Call.Outcome.ABANDONED)
 
 
-def missed_calls() -> QuerySet[Call]:
-    """Inbound calls nobody answered and nobody has dealt with yet."""
-    return Call.objects.filter(
-        direction=Call.Direction.INBOUND,
-        outcome__in=[Call.Outcome.MISSED, Call.Outcome.ABANDONED],
-        missed_handled_at__isnull=True,
-    )
+def missed_calls(calls: QuerySet[Call] | None = None) -> QuerySet[Call]:
+    """The missed or abandoned calls among ``calls`` (all calls when None) that nobody has
+    dealt with yet: the call log's "unhandled" filter and what can be marked handled."""
+    calls = Call.objects.all() if calls is None else calls
+    return calls.filter(outcome__in=MISSED_OUTCOMES, missed_handled_at__isnull=True)
 
 
 # How many of several matching people the "attach number" error names.

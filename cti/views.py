@@ -98,9 +98,7 @@ def call_log_queryset(filters: dict):
         end = datetime.combine(filters["date_to"], time.max, tzinfo=zone)
         queryset = queryset.filter(started_at__lte=end)
     if filters.get("unhandled"):
-        queryset = queryset.filter(
-            outcome__in=console_services.MISSED_OUTCOMES, missed_handled_at__isnull=True
-        )
+        queryset = selectors.missed_calls(queryset)
     return queryset.order_by("-started_at", "-id")
 
 
@@ -123,7 +121,7 @@ def call_log(request):
             "form": form,
             "page": page,
             "calls": page.object_list,
-            "missed_outcomes": console_services.MISSED_OUTCOMES,
+            "missed_outcomes": selectors.MISSED_OUTCOMES,
             "can_dial": bool(own_extension),
             "query": query.urlencode(),
         },

@@ -345,7 +345,7 @@ def test_extension_of_a_channel(name, expected):
 
 
 def test_outbound_dial_from_an_agent_extension():
-    arguments = ami.translate(
+    event = ami.translate(
         {
             "Event": "DialBegin",
             "Linkedid": "x.1",
@@ -357,9 +357,9 @@ def test_outbound_dial_from_an_agent_extension():
         },
         extensions={"201"},
     )
-    assert arguments["direction"] == "outbound"
-    assert arguments["called"] == "0601234567"
-    assert arguments["extensions"] == ["201"]
+    assert event.direction == "outbound"
+    assert event.called == "0601234567"
+    assert event.extensions == ("201",)
 
 
 def test_events_that_are_not_calls_are_ignored():
@@ -378,7 +378,7 @@ def test_cti_ami_command_needs_a_configured_asterisk():
 
 def test_click_to_dial_call_is_outbound_from_the_agent_channel():
     # Originate rings PJSIP/2001 with the dialled number as its caller ID, then dials out.
-    arguments = ami.translate(
+    event = ami.translate(
         {
             "Event": "DialBegin",
             "Linkedid": "o.1",
@@ -391,14 +391,14 @@ def test_click_to_dial_call_is_outbound_from_the_agent_channel():
         },
         extensions={"2001"},
     )
-    assert arguments["direction"] == "outbound"
-    assert arguments["caller"] == "2001"
-    assert arguments["called"] == "+48221234567"
-    assert arguments["extensions"] == ["2001"]
+    assert event.direction == "outbound"
+    assert event.caller == "2001"
+    assert event.called == "+48221234567"
+    assert event.extensions == ("2001",)
 
 
 def test_queue_dialling_an_agent_through_a_local_channel_is_inbound():
-    arguments = ami.translate(
+    event = ami.translate(
         {
             "Event": "DialBegin",
             "Linkedid": "q.1",
@@ -411,6 +411,6 @@ def test_queue_dialling_an_agent_through_a_local_channel_is_inbound():
         },
         extensions={"2001"},
     )
-    assert arguments.get("direction", "inbound") == "inbound"
-    assert arguments["caller"] == "+48221234567"
-    assert arguments["extensions"] == ["2001"]
+    assert event.direction == "inbound"
+    assert event.caller == "+48221234567"
+    assert event.extensions == ("2001",)

@@ -18,11 +18,9 @@ def ring(caller, call_id="c1", direction="inbound"):
     return services.call_event_ingest(
         pbx=None,
         source=CallEvent.Source.SIMULATOR,
-        kind="ring",
-        call_id=call_id,
-        direction=direction,
-        caller=caller,
-        called="100",
+        event=services.PbxEvent(
+            kind="ring", call_id=call_id, direction=direction, caller=caller, called="100"
+        ),
     )
 
 
@@ -67,11 +65,9 @@ def test_outbound_call_to_a_blocked_number_is_not_rejected():
     result = services.call_event_ingest(
         pbx=None,
         source=CallEvent.Source.SIMULATOR,
-        kind="ring",
-        call_id="out",
-        direction="outbound",
-        caller="201",
-        called="+48221234567",
+        event=services.PbxEvent(
+            kind="ring", call_id="out", direction="outbound", caller="201", called="+48221234567"
+        ),
     )
     assert not result.rejected
     assert result.call.state == Call.State.RINGING

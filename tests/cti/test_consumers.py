@@ -8,12 +8,14 @@ channel layer on commit, as in production.
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
+from django.utils import timezone
 
 from cti import services
 from cti.consumers import ConsoleConsumer
@@ -66,7 +68,9 @@ def ingest(pbx, kind, call_id="call-1", **kwargs):
     kwargs.setdefault("caller", CALLER)
     kwargs.setdefault("called", "+48 22 555 00 00")
     return services.call_event_ingest(
-        pbx=pbx, source=CallEvent.Source.WEBHOOK, kind=kind, call_id=call_id, **kwargs
+        pbx=pbx,
+        source=CallEvent.Source.WEBHOOK,
+        event=services.PbxEvent(kind=kind, call_id=call_id, **kwargs),
     )
 
 
@@ -221,6 +225,28 @@ def test_reconnecting_console_gets_the_ringing_card_from_the_database(
         assert message["type"] == "screen_pop"
         assert message["call"]["state"] == "ringing"
         assert person.full_name in message["html"]
+        await console.disconnect()
+
+    run(scenario)
+
+
+def test_reconnecting_console_does_not_pop_a_call_ringing_past_the_ring_timeout(
+    pbx, agents, settings
+):
+    alice, _bob = agents
+    settings.CTI_RING_TIMEOUT = 60
+    # Its hang-up was lost: it rang 90 seconds ago and the sweep has not ended it yet.
+    long_ago = timezone.now() - timedelta(seconds=90)
+    ingest(pbx, "ring", call_id="lost", extensions=["201"], occurred_at=long_ago)
+    ingest(pbx, "ring", call_id="new", extensions=["201"])
+
+    async def scenario():
+        console, hello = await connected_with_hello(alice)
+        new = await database_sync_to_async(lambda: Call.objects.get(call_id="new").pk)()
+        assert hello["calls"] == [new]
+        message = await console.receive_json_from(timeout=TIMEOUT)
+        assert message["call"]["id"] == new
+        assert await console.receive_nothing(timeout=0.3)
         await console.disconnect()
 
     run(scenario)

@@ -14,10 +14,7 @@ def ring(caller, call_id="c1", pbx=None):
     return services.call_event_ingest(
         pbx=pbx,
         source=CallEvent.Source.ZAMMAD,
-        kind="ring",
-        call_id=call_id,
-        caller=caller,
-        called="100",
+        event=services.PbxEvent(kind="ring", call_id=call_id, caller=caller, called="100"),
     ).call
 
 

@@ -81,7 +81,9 @@ def pushed(users, action) -> dict[int, list[dict]]:
 def ingest(pbx, kind, call_id="call-1", **kwargs):
     kwargs.setdefault("caller", CALLER)
     return services.call_event_ingest(
-        pbx=pbx, source=CallEvent.Source.WEBHOOK, kind=kind, call_id=call_id, **kwargs
+        pbx=pbx,
+        source=CallEvent.Source.WEBHOOK,
+        event=services.PbxEvent(kind=kind, call_id=call_id, **kwargs),
     )
 
 

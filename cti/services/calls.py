@@ -1,0 +1,259 @@
+"""Applying a PBX event to its call: find or create the call, then ring, answer or hang up.
+
+The call's state changes through its transitions (``Call.answer``, ``hang_up``, ``reject``;
+``miss`` is the stale sweep's, in :mod:`cti.services.sweep`); this module decides which to
+call, saves, offers the call to agents and updates their presence. It runs inside the
+ingest's transaction (:func:`cti.services.ingest.call_event_ingest`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from django_fsm import can_proceed
+
+from cti import statements
+from cti.models import Call, CallEvent, Pbx
+from cti.services import presence, routing
+from cti.services.identification import (
+    NUMBER_FIELDS,
+    Caller,
+    caller_candidates_add,
+    caller_identify,
+    caller_number_set,
+)
+
+if TYPE_CHECKING:
+    from cti.services.ingest import PbxEvent
+
+logger = logging.getLogger(__name__)
+
+Kind = CallEvent.Kind
+
+
+@dataclass
+class Applied:
+    """What applying one event did."""
+
+    call: Call
+    created: bool  # this event created the call
+    rejected: bool = False  # the caller is blocked (now or when the call was created)
+    # The agents a ring offered the call to, with their interface language; None when not
+    # known here (queue members, a call no longer ringing, other events).
+    offered: dict[int, str | None] | None = None
+    caller: Caller = field(default_factory=Caller)  # what identifying the caller found
+
+
+@dataclass
+class _Offers:
+    """The agents a ring offers its call to, found before its call was written."""
+
+    ids: list[int]
+    languages: dict[int, str | None]
+
+
+def event_apply(
+    *,
+    pbx: Pbx | None,
+    event: PbxEvent,
+    reads: statements.RingReads | None = None,
+    unstored: CallEvent | None = None,
+) -> Applied:
+    """Apply one (checked) event to its call.
+
+    ``reads``: what a ring read before its transaction (cti.statements.ring_reads).
+    ``unstored``: the event's row, not yet stored, to store together with the call a ring
+    creates (one round trip)."""
+    # The agents a ring names, found before its call is written, so that the offers go in
+    # the same round trip as the call (None: not known ahead, or a blocked caller's call,
+    # which is offered to nobody).
+    ahead = None
+    inbound = event.direction == Call.Direction.INBOUND
+    blocked = inbound and reads is not None and reads.lookup.blocked
+    names_agents = event.kind == Kind.RING and (event.extensions or event.users)
+    if names_agents and reads is not None and not blocked:
+        found = routing.agents_named(
+            extensions=event.extensions, users=event.users, by_extension=reads.agents
+        )
+        ahead = _Offers(ids=sorted(found), languages=found)
+    call, created, caller = _call_get_or_create(
+        pbx=pbx,
+        event=event,
+        reads=reads,
+        unstored=unstored,
+        offer=ahead.ids if ahead is not None else (),
+    )
+    if call.is_rejected:
+        # Later events of a rejected call change nothing.
+        return Applied(call=call, created=created, rejected=True, caller=caller)
+    # The block list is read together with the caller's identification (one statement).
+    if created and inbound and call.caller_e164 and caller.blocked:
+        call.reject(at=event.occurred_at)
+        call.save(update_fields=["state", "outcome", "ended_at"])
+        logger.info("CTI call %s from blocked number %s rejected", call.call_id, call.caller_e164)
+        return Applied(call=call, created=created, rejected=True, caller=caller)
+
+    offered = None
+    if event.kind == Kind.RING:
+        offered = _ring(call, created=created, event=event, ahead=ahead)
+    elif event.kind == Kind.ANSWER:
+        _answer(call, event=event)
+    else:
+        call_hang_up(call, at=event.occurred_at, cause=event.cause)
+    return Applied(call=call, created=created, offered=offered, caller=caller)
+
+
+def _call_get_or_create(
+    *,
+    pbx: Pbx | None,
+    event: PbxEvent,
+    reads: statements.RingReads | None,
+    unstored: CallEvent | None,
+    offer: list[int] | tuple = (),
+) -> tuple[Call, bool, Caller]:
+    """The call this event belongs to, locked; created (and identified) on its first event.
+    Also returns whether it was created and what identifying the caller found, if this
+    event identified them.
+
+    An empty caller ID on a ring means "withheld", on an answer or hang-up merely "not
+    repeated here". A ring is most likely the call's first event, so its call is inserted
+    straight away, and read (locked) only if the insert finds it exists already; the event
+    row (``unstored``) is stored first in the same round trip, and so are the offers to
+    the agents ``offer`` if the call is inserted.
+    """
+    number_given = bool(event.outside) or event.kind == Kind.RING
+
+    def new_call() -> tuple[Call, Caller]:
+        call = Call(
+            pbx=pbx,
+            call_id=event.call_id,
+            direction=event.direction,
+            called_number=(event.inside or "")[:64],
+            queue=routing.queue_for(event.queue, pbx),
+            queue_name=event.queue[:80],
+            started_at=event.occurred_at,
+        )
+        caller = Caller()
+        if number_given:
+            caller_number_set(call, event.outside)
+            caller = caller_identify(call, lookup=reads.lookup if reads is not None else None)
+        return call, caller
+
+    if event.kind == Kind.RING and pbx is not None:
+        call, caller = new_call()
+        if statements.ring_insert(unstored, call, offer):
+            caller_candidates_add(call, caller.candidates)
+            return call, True, caller
+    elif unstored is not None:
+        statements.insert(unstored)
+
+    calls = Call.objects.select_for_update()
+    if pbx is None:  # calls without a PBX are not unique per call id: the oldest one
+        call = calls.filter(pbx=None, call_id=event.call_id).order_by("pk").first()
+    else:
+        # Unique per PBX: get() spares the ORDER BY of first() (the ring path is hot).
+        try:
+            call = calls.get(pbx=pbx, call_id=event.call_id)
+        except Call.DoesNotExist:
+            call = None
+    if call is not None:
+        changed = []
+        if event.queue and not call.queue_name:
+            call.queue_name = event.queue[:80]
+            call.queue = routing.queue_for(event.queue, pbx)
+            changed += ["queue_name", "queue"]
+        if event.occurred_at < call.started_at:
+            call.started_at = event.occurred_at  # an earlier event arrived late
+            changed.append("started_at")
+        if not call.called_number and event.inside:
+            call.called_number = event.inside[:64]
+            changed.append("called_number")
+        caller = Caller()
+        if number_given and not call.caller_number and not call.is_withheld:
+            # The call was created by an event that did not name the caller: identify now.
+            caller_number_set(call, event.outside)
+            caller = caller_identify(call)
+            changed += NUMBER_FIELDS
+        if changed:
+            call.save(update_fields=changed)
+        caller_candidates_add(call, caller.candidates)
+        return call, False, caller
+
+    call, caller = new_call()
+    # A concurrent insert of the same call raises IntegrityError; call_event_ingest retries.
+    statements.insert(call)
+    caller_candidates_add(call, caller.candidates)
+    return call, True, caller
+
+
+def _ring(
+    call: Call, *, created: bool, event: PbxEvent, ahead: _Offers | None
+) -> dict[int, str | None] | None:
+    """Offer the call; return the agents it was offered to with their language, or None
+    when they were not all named by this event (queue members) or the call no longer rings.
+    ``ahead``: the agents the event names, found before the call was written (and offered
+    with its insert, if the event created the call)."""
+    if ahead is not None:
+        if call.state != Call.State.RINGING:
+            return None
+        if not created and ahead.ids:  # offered with the insert only when it inserted
+            routing.call_offer(call, ahead.ids)
+        return ahead.languages
+    languages: dict[int, str | None] | None = routing.agents_named(
+        extensions=event.extensions, users=event.users
+    )
+    offered = sorted(languages)
+    if not offered and not event.extensions and not event.users:
+        queue = call.queue
+        if queue is None and not call.queue_name and call.direction == Call.Direction.INBOUND:
+            queue = routing.default_queue()
+            if queue is not None and created:
+                call.queue = queue
+                call.save(update_fields=["queue"])
+        if queue is not None:
+            offered = routing.queue_available_agents(queue)
+            languages = None
+    if call.state != Call.State.RINGING:
+        return None
+    if offered:
+        routing.call_offer(call, offered)
+    return languages
+
+
+# What Call.answer may change (attribute names; update_fields takes them too).
+_ANSWER_FIELDS = ("state", "outcome", "answered_at", "answered_by_id")
+
+
+def _answer(call: Call, *, event: PbxEvent) -> None:
+    # "answering" names the agent who picked up; without it, the event's extension or user
+    # counts only when it names exactly one agent.
+    if event.answering:
+        agents = routing.agents_named(extensions=[event.answering], users=[event.answering])
+    else:
+        agents = routing.agents_named(extensions=event.extensions, users=event.users)
+    agent_id = next(iter(agents)) if len(agents) == 1 else None
+    before = {name: getattr(call, name) for name in _ANSWER_FIELDS}
+    call.answer(at=event.occurred_at, agent_id=agent_id)
+    changed = [name for name in _ANSWER_FIELDS if getattr(call, name) != before[name]]
+    if changed:
+        call.save(update_fields=changed)
+    if agent_id:
+        routing.call_offer(call, [agent_id])
+        if call.state == Call.State.ANSWERED:
+            presence.agent_busy(user_id=agent_id, call=call)
+
+
+def call_hang_up(call: Call, *, at, cause: str) -> None:
+    """End ``call`` (a hang-up); a call that ended already is left as it is."""
+    if not can_proceed(call.hang_up):
+        return
+    call.hang_up(at=at, cause=cause)
+    call_ended_save(call)
+
+
+def call_ended_save(call: Call) -> None:
+    """Save a call that ``hang_up`` or ``miss`` just ended, and free its agent."""
+    call.save(update_fields=list(Call.END_FIELDS))
+    presence.agent_call_ended(call)
