@@ -784,9 +784,8 @@ def ticket_reply_by_caller(
     if by is not None and not ticket.is_caller(by):
         raise PermissionDenied(_("Only the caller replies as the caller."))
     if ticket.status in (Status.CLOSED, Status.CANCELLED):
-        raise ValidationError(
-            {"body": _("This ticket is finished; file a new one if you need help.")}
-        )
+        message = _("This ticket is finished; file a new one if you need help.")
+        raise ValidationError({"body": ValidationError(message, code="ticket_finished")})
     comment = comment_add(
         ticket=ticket,
         by=by,

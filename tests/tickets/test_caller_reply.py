@@ -161,3 +161,17 @@ def test_an_agents_public_reply_through_the_api_does_not_resume(api, waiting_for
     )
     assert response.status_code == 201
     assert _stored(waiting_for_caller).status == Status.PENDING
+
+
+@pytest.mark.django_db
+def test_through_the_portal_a_finished_ticket_says_so_and_keeps_nothing(
+    client, own_ticket, end_user
+):
+    services.ticket_cancel(ticket=own_ticket, by=end_user)
+    client.force_login(end_user)
+    response = client.post(
+        reverse("tickets:reply", args=[own_ticket.number]), {"body": "Hello?"}, follow=True
+    )
+    assert response.redirect_chain == [(own_ticket.get_absolute_url(), 302)]
+    assert "This ticket is finished" in response.content.decode()
+    assert not Comment.objects.exists()

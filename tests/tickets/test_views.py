@@ -248,7 +248,7 @@ def test_empty_reply_shows_an_error(client, end_user, own_ticket):
     response = login(client, end_user).post(
         reverse("tickets:reply", args=[own_ticket.number]), {"body": ""}
     )
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert b'id="id_body-errors"' in response.content
     assert own_ticket.comments.count() == 0
 

@@ -28,7 +28,6 @@ from tickets.models import (
     OPEN_STATUSES,
     Attachment,
     Channel,
-    Status,
     TimelineEntry,
 )
 from tickets.views.common import order_by_param, ticket_or_404
@@ -139,7 +138,7 @@ def _history(user, ticket):
 
 def _render_detail(request, ticket, *, status=200, **forms):
     user = request.user
-    transitions = services.available_transitions(ticket, user)
+    available = services.available_transitions(ticket, user)
     context = {
         "ticket": ticket,
         "comments": selectors.comments_for(user, ticket).filter(is_internal=False),
@@ -147,12 +146,12 @@ def _render_detail(request, ticket, *, status=200, **forms):
         "ticket_attachments": selectors.attachments_for(user, ticket)
         .filter(is_internal=False, comment__isnull=True)
         .order_by("id"),
-        "can_reopen": "reopen" in transitions,
+        "can_reopen": "reopen" in available,
         "reopen_until": ticket.resolved_at + timedelta(days=settings.TICKET_REOPEN_DAYS)
         if ticket.resolved_at
         else None,
-        "can_cancel": "cancel" in transitions,
-        "can_close": "close" in transitions,
+        "can_cancel": "cancel" in available,
+        "can_close": "close" in available,
         "reply_form": forms.get("reply_form") or ReplyForm(),
         "reopen_form": forms.get("reopen_form") or ReopenForm(initial={"version": ticket.version}),
         "cancel_form": forms.get("cancel_form") or CancelForm(initial={"version": ticket.version}),
@@ -176,9 +175,6 @@ def ticket_reply(request, number):
     """The caller's reply (staff reading their own ticket here are its caller too)."""
     ticket = ticket_or_404(request.user, number)
     form = ReplyForm(request.POST, request.FILES)
-    if not ticket.is_open and ticket.status != Status.RESOLVED:
-        messages.error(request, _("This ticket is finished; file a new one if you need help."))
-        return redirect(ticket)
     if form.is_valid():
         try:
             reply = services.ticket_reply_by_caller(
@@ -189,6 +185,11 @@ def ticket_reply(request, number):
                 attachments=form.cleaned_data["attachments"],
             )
         except ValidationError as error:
+            finished = [e for e in error.error_dict.get("body", []) if e.code == "ticket_finished"]
+            if finished:
+                # The page of a finished ticket has no reply form to show the error on.
+                messages.error(request, finished[0].messages[0])
+                return redirect(ticket)
             add_service_errors(form, error, aliases={"file": "attachments"})
         else:
             if reply.resumed:
@@ -197,7 +198,7 @@ def ticket_reply(request, number):
                 message = _("Your reply was added.")
             messages.success(request, message)
             return redirect(ticket)
-    return _render_detail(request, ticket, reply_form=form)
+    return _render_detail(request, ticket, status=400, reply_form=form)
 
 
 def _portal_transition(request, number, *, name, form_key):
