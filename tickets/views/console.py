@@ -29,6 +29,7 @@ from tickets.views.common import (
     order_by_param,
     staff_required,
     ticket_or_404,
+    transition_submit,
 )
 
 QUEUE_PAGE_SIZE = 50
@@ -200,31 +201,19 @@ def console_action(request, number, action):
     if declared is None:
         raise Http404
     ticket = ticket_or_404(request.user, number)
-    form = declared.form_class(request.POST, ticket=ticket)
-    if form.is_valid():
-        kwargs = {k: v for k, v in form.cleaned_data.items() if k != "version"}
-        if declared.actor_argument:
-            kwargs[declared.actor_argument] = request.user
-        try:
-            services.transition_take(
-                ticket=ticket,
-                by=request.user,
-                name=action,
-                expected_version=form.cleaned_data["version"],
-                **kwargs,
-            )
-        except ConflictError:
-            return _conflict(request, ticket, action, declared.form_class)
-        except TransitionNotAllowedError as error:
-            messages.error(request, error.message)
-            return redirect("tickets:console_detail", number=ticket.number)
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            group = kwargs.get("group")
-            messages.success(request, declared.done % {"group": group})
-            return redirect("tickets:console_detail", number=ticket.number)
-    return _render_detail(request, ticket, status=400, forms={action: form})
+    submitted = transition_submit(request, ticket, declared)
+    if submitted.conflict:
+        return _render_detail(
+            request, ticket, status=409, conflict=True, forms={action: submitted.form}
+        )
+    if submitted.refused:
+        messages.error(request, submitted.refused.message)
+        return redirect("tickets:console_detail", number=ticket.number)
+    if submitted.taken:
+        group = submitted.form.cleaned_data.get("group")
+        messages.success(request, declared.done % {"group": group})
+        return redirect("tickets:console_detail", number=ticket.number)
+    return _render_detail(request, ticket, status=400, forms={action: submitted.form})
 
 
 @agent_required

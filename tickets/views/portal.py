@@ -14,7 +14,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from helpdesk.errors import ConflictError, TransitionNotAllowedError, ValidationError
+from helpdesk.errors import ValidationError
 from helpdesk.roles import is_staff_member
 from tickets import selectors, services, transitions
 from tickets.forms import (
@@ -30,7 +30,7 @@ from tickets.models import (
     Channel,
     TimelineEntry,
 )
-from tickets.views.common import order_by_param, ticket_or_404
+from tickets.views.common import order_by_param, ticket_or_404, transition_submit
 
 MY_TICKETS_PAGE_SIZE = 50
 HISTORY_KINDS = [
@@ -203,39 +203,19 @@ def ticket_reply(request, number):
 
 def _portal_transition(request, number, *, name, form_key):
     declared = transitions.REGISTRY[name]
-    form_class = declared.form_class
     ticket = ticket_or_404(request.user, number)
-    form = form_class(request.POST, ticket=ticket)
-    if form.is_valid():
-        kwargs = {k: v for k, v in form.cleaned_data.items() if k != "version"}
-        try:
-            services.transition_take(
-                ticket=ticket,
-                by=request.user,
-                name=name,
-                expected_version=form.cleaned_data["version"],
-                **kwargs,
-            )
-        except ConflictError:
-            ticket.refresh_from_db()
-            data = request.POST.copy()
-            data["version"] = ticket.version
-            return _render_detail(
-                request,
-                ticket,
-                status=409,
-                conflict=True,
-                **{form_key: form_class(data, ticket=ticket)},
-            )
-        except TransitionNotAllowedError as error:
-            messages.error(request, error.message)
-            return redirect(ticket)
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, declared.portal_done or declared.done)
-            return redirect(ticket)
-    return _render_detail(request, ticket, status=400, **{form_key: form})
+    submitted = transition_submit(request, ticket, declared)
+    if submitted.conflict:
+        return _render_detail(
+            request, ticket, status=409, conflict=True, **{form_key: submitted.form}
+        )
+    if submitted.refused:
+        messages.error(request, submitted.refused.message)
+        return redirect(ticket)
+    if submitted.taken:
+        messages.success(request, declared.portal_done or declared.done)
+        return redirect(ticket)
+    return _render_detail(request, ticket, status=400, **{form_key: submitted.form})
 
 
 @login_required
