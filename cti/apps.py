@@ -7,7 +7,14 @@ class CtiConfig(AppConfig):
     verbose_name = _("Telephony")
 
     def ready(self):
+        from cti.services import ticket_events
         from helpdesk import ui
+        from tickets import events
+
+        # The cards of calls on the consoles follow their caller's tickets.
+        events.subscribe(
+            ticket_events.live_calls_refresh_on_ticket_event, kinds=ticket_events.KINDS
+        )
 
         # The screen pop lives on every console page.
         ui.register_template("console_widgets", "cti/console_widget.html")

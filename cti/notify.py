@@ -321,6 +321,15 @@ def call_changed(
         _push(card)
 
 
+def call_card_refresh(call_id: int) -> None:
+    """Push the card of call ``call_id`` again because what it shows of the caller changed
+    (a ticket), not the call itself: the same messages as :func:`call_changed`, without the
+    answering agent's presence, which did not change."""
+    card = load_card(call_id)
+    if card is not None:
+        _push(card, presence=False)
+
+
 def call_pushed(
     call: Call,
     *,
@@ -350,12 +359,12 @@ def call_pushed(
     _push(card)
 
 
-def _push(card: CallCard) -> None:
+def _push(card: CallCard, *, presence: bool = True) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
     messages = messages_for(card)
-    presence = _presence_message(card)
+    presence = _presence_message(card) if presence else None
     async_to_sync(_send_all)(layer, messages, presence)
 
 

@@ -6,7 +6,8 @@
 - :mod:`~cti.services.routing`: queues, the default queue, the agents a ring is offered to;
 - :mod:`~cti.services.calls`: applying an event to its call through the ``Call`` transitions;
 - :mod:`~cti.services.sweep`: ending calls whose hang-up never came;
-- :mod:`~cti.services.presence`, :mod:`~cti.services.blocklist`.
+- :mod:`~cti.services.presence`, :mod:`~cti.services.blocklist`;
+- :mod:`~cti.services.ticket_events`: re-pushing live calls' cards when a ticket changes.
 
 The writes an agent makes from the console card and the call log are in
 ``cti.console_services``. Callers use this package's names (``services.call_event_ingest``).

@@ -31,6 +31,7 @@ from tests.factories import (
     make_user,
     session_cookie_for,
 )
+from tickets import services as ticket_services
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -285,6 +286,72 @@ def test_answer_keeps_the_card_for_the_answering_agent_and_closes_it_for_the_oth
         await bob_console.disconnect()
 
     run(scenario)
+
+
+def test_the_card_of_a_call_in_progress_follows_the_callers_tickets(
+    pbx, agents, caller_with_ticket
+):
+    """Ticket events re-push the cards of live calls: the agent on the phone sees the
+    caller's ticket resolved, and a new one opened, without reloading."""
+    alice, _bob = agents
+    person, ticket = caller_with_ticket
+
+    async def scenario():
+        console = await connected(alice)
+        await database_sync_to_async(ingest)(pbx, "ring", extensions=["201"])
+        await database_sync_to_async(ingest)(pbx, "answer", answering="201")
+        pop = await console.receive_json_from(timeout=TIMEOUT)
+        answered = await console.receive_json_from(timeout=TIMEOUT)
+        assert (pop["type"], answered["call"]["state"]) == ("screen_pop", "answered")
+        assert (await console.receive_json_from(timeout=TIMEOUT))["type"] == "presence"
+
+        await database_sync_to_async(ticket_services.ticket_resolve)(
+            ticket=ticket, by=alice, code="solved", notes="Reset the VPN profile."
+        )
+        card = await console.receive_json_from(timeout=TIMEOUT)
+        assert (card["type"], card["action"]) == ("call_update", "show")
+        assert card["call"]["state"] == "answered"
+        assert "Resolved" in card["html"]
+        # Only the card: the agent's presence did not change.
+        assert await console.receive_nothing(timeout=0.3)
+
+        await database_sync_to_async(make_ticket)(caller=person, title="Headset is broken")
+        card = await console.receive_json_from(timeout=TIMEOUT)
+        assert "Headset is broken" in card["html"]
+        await console.disconnect()
+
+    run(scenario)
+
+
+def test_tickets_of_people_not_on_the_phone_push_nothing(pbx, agents, caller_with_ticket):
+    alice, _bob = agents
+
+    async def scenario():
+        console = await connected(alice)
+        await database_sync_to_async(ingest)(pbx, "ring", extensions=["201"])
+        assert (await console.receive_json_from(timeout=TIMEOUT))["type"] == "screen_pop"
+        await database_sync_to_async(make_ticket)(title="Someone else's printer")
+        assert await console.receive_nothing(timeout=0.3)
+        await console.disconnect()
+
+    run(scenario)
+
+
+def test_a_ticket_change_finds_the_live_calls_in_one_query(
+    pbx, agents, caller_with_ticket, django_assert_num_queries
+):
+    from cti.services import ticket_events
+
+    _person, ticket = caller_with_ticket
+    ringing = ingest(pbx, "ring", call_id="ringing", extensions=["201"]).call
+    ended = ingest(pbx, "ring", call_id="ended", extensions=["201"]).call
+    ingest(pbx, "hangup", call_id="ended", cause="cancel")
+    other = ingest(pbx, "ring", call_id="other", caller="+48 22 555 09 09").call
+    other.tickets.add(ticket)  # linked to the ticket, another caller
+    with django_assert_num_queries(1):
+        live = ticket_events.live_calls_of_ticket(ticket.pk)
+    assert live == sorted([ringing.pk, other.pk])
+    assert ended.pk not in live
 
 
 def test_hangup_without_answer_closes_the_card_as_missed(pbx, agents, caller_with_ticket):
