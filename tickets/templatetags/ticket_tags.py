@@ -7,7 +7,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
 from tickets import transitions
-from tickets.models import OPEN_STATUSES, PendingReason, Ticket, TimelineEntry
+from tickets.models import OPEN_STATUSES, Ticket, TimelineEntry
 
 register = template.Library()
 
@@ -94,11 +94,6 @@ def timeline_sentence(entry):
         "old": entry.old_display or "—",
         "new": entry.new_display or "—",
     }
-
-
-@register.simple_tag
-def pending_reason_label(value):
-    return PendingReason(value).label if value in PendingReason.values else ""
 
 
 @register.simple_tag
