@@ -446,10 +446,22 @@ def test_echo_event_is_forwarded_for_the_benchmark_baseline(agents):
 
 
 def test_bench_echo_endpoint_reaches_the_agents_console_when_enabled(agents, settings):
+    import importlib
+
     from django.test import Client
+    from django.urls import clear_url_caches
+
+    import cti.urls
+    import helpdesk.urls
+
+    def urls_reload():  # the endpoint is routed when the URLs are read (at start)
+        importlib.reload(cti.urls)
+        importlib.reload(helpdesk.urls)
+        clear_url_caches()
 
     alice, _bob = agents
     settings.CTI_BENCH_ENDPOINTS = True
+    urls_reload()
 
     async def scenario():
         console = await connected(alice)
@@ -460,7 +472,11 @@ def test_bench_echo_endpoint_reaches_the_agents_console_when_enabled(agents, set
         assert await console.receive_json_from(timeout=TIMEOUT) == {"type": "echo", "seq": "42"}
         await console.disconnect()
 
-    run(scenario)
+    try:
+        run(scenario)
+    finally:
+        settings.CTI_BENCH_ENDPOINTS = False
+        urls_reload()
 
 
 def test_hello_lists_the_queue_colleagues_and_call_presence_reaches_them(agents, pbx):

@@ -317,11 +317,6 @@ def test_card_page_renders_the_callers_open_tickets(signed_in):
     assert "Laptop battery" in text
 
 
-def test_bench_echo_endpoint_is_off_by_default(client, settings):
-    settings.CTI_BENCH_ENDPOINTS = False
-    assert client.post(reverse("cti:bench_echo", args=[1])).status_code == 404
-
-
 def test_console_widget_is_rendered_on_console_pages_for_agents(signed_in):
     text = signed_in.get(reverse("cti:call_log")).content.decode()
     assert 'id="cti-console"' in text
