@@ -1,8 +1,13 @@
-"""Latency of the ticket API at size: list (by group and state), detail, phone lookup.
+"""Latency of the ticket API at size: list (by group and state), detail, phone lookup,
+and with ``--writes N`` the writes: create, a transition, a reply.
 
     .venv/bin/python bench/generate.py          # once: 1M tickets, 200k people in hd_bench
     .venv/bin/python bench/ticket_api.py        # prints p50/p95/p99 per endpoint
     .venv/bin/python bench/ticket_api.py --requests 500 --explain
+    .venv/bin/python bench/ticket_api.py --writes 200   # also N creates, starts and replies
+
+The writes are real: each committed with its timeline and its events (the tickets stay in
+the database, numbered after the generated ones).
 
 Requests go through the real URL routing, middleware, authentication, DRF views, filters,
 pagination and serializers, with the Django test client signed in as the demo agent (a
@@ -51,10 +56,17 @@ def report(name: str, samples, queries, cpu, target_ms: float) -> bool:
 
 
 def measure(call, arguments: list, *, warmup: int = 5):
+    """Time ``call`` for each argument after ``warmup`` calls with the first ones; a callable
+    ``arguments`` gives (warm-up arguments, measured arguments) when its turn comes (for
+    writes that act on what an earlier write created, once each)."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    for argument in arguments[:warmup]:
+    if callable(arguments):
+        warm, arguments = arguments()
+    else:
+        warm = arguments[:warmup]
+    for argument in warm:
         call(argument)
     samples, queries, cpu = [], [], []
     for argument in arguments:
@@ -76,6 +88,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
         "--search", type=int, default=0, metavar="N", help="also time N console searches"
+    )
+    parser.add_argument(
+        "--writes", type=int, default=0, metavar="N", help="also time N creates, starts, replies"
     )
     parser.add_argument(
         "--with-proposed-fixes",
@@ -190,11 +205,53 @@ def main() -> None:
             assert response.status_code == 200, response.content[:300]
 
         plan.append(("ticket search (number/e-mail/phone/word)", ticket_search, texts))
+    if args.writes and args.mode == "api":
+        from helpdesk.models import Person
+
+        max_person = Person.objects.order_by("-id").values_list("id", flat=True).first()
+        callers = list(
+            Person.objects.filter(
+                id__in=[rng.randint(1, max_person) for _ in range(args.writes * 2)],
+                is_active=True,
+            ).values_list("id", flat=True)
+        )[: args.writes]
+        created: list[str] = []
+
+        def ticket_create(caller):
+            response = client.post(
+                "/api/tickets/",
+                {"caller": caller, "title": "Benchmark: printer jams", "channel": "phone"},
+                content_type="application/json",
+            )
+            assert response.status_code == 201, response.content[:300]
+            created.append(response.json()["number"])
+
+        def ticket_start(number):
+            response = client.post(
+                f"/api/tickets/{number}/transitions/start/", {}, content_type="application/json"
+            )
+            assert response.status_code == 200, response.content[:300]
+
+        def ticket_reply(number):
+            response = client.post(
+                f"/api/tickets/{number}/comments/",
+                {"body": "Please restart the printer."},
+                content_type="application/json",
+            )
+            assert response.status_code == 201, response.content[:300]
+
+        def tickets_created():
+            # The first five created were the create's warm-up: they warm up these too.
+            return created[:5], created[5:]
+
+        plan.append(("ticket create (API)", ticket_create, callers))
+        plan.append(("ticket transition start (API)", ticket_start, tickets_created))
+        plan.append(("ticket reply (API)", ticket_reply, tickets_created))
     for name, call, arguments in plan:
         started = time.perf_counter()
         samples, queries, cpu = measure(call, arguments)
         results.append(report(name, samples, queries, cpu, 50.0))
-        if args.explain:
+        if args.explain and not callable(arguments):
             explain_slowest(call, arguments, samples)
         print(f"  ({time.perf_counter() - started:.1f} s)")
     sys.exit(0 if all(results) else 1)
