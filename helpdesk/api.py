@@ -7,22 +7,32 @@ writable only by administrators. People are personal data: only staff may read t
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
+from django.contrib.auth import authenticate, user_logged_in
 from django.db.models import ProtectedError
+from django.http import Http404
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
-from rest_framework import exceptions, permissions, serializers, status, viewsets
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
-from rest_framework.authtoken.views import ObtainAuthToken
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
+from rest_framework import exceptions, mixins, permissions, serializers, status, viewsets
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
-from rest_framework.throttling import AnonRateThrottle
+from rest_framework.views import APIView
 
-from helpdesk import selectors
-from helpdesk.models import Category, Person, PhoneNumber, Service, Site, SupportGroup
+from helpdesk import selectors, services
+from helpdesk.authentication import ApiTokenAuthentication
+from helpdesk.models import ApiToken, Category, Person, PhoneNumber, Service, Site, SupportGroup
 from helpdesk.phones import normalize_phone_or_none
 from helpdesk.roles import Role, is_staff_member, user_roles
+from helpdesk.security import ClientAddressThrottle
 
 # --- shared pieces (tickets.api uses them too) ---------------------------------------------
 
@@ -46,7 +56,7 @@ class IdFilter(filters.NumberFilter):
 class ApiViewMixin:
     """Token first, so an anonymous client gets 401 with ``WWW-Authenticate: Token``."""
 
-    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    authentication_classes = [ApiTokenAuthentication, SessionAuthentication]
     permission_classes = [permissions.IsAuthenticated]
 
 
@@ -299,10 +309,133 @@ router.register("services", ServiceViewSet, basename="api-service")
 router.register("categories", CategoryViewSet, basename="api-category")
 
 
-class TokenView(ObtainAuthToken):
-    """Exchange a username and password for the API token (``Authorization: Token <key>``)."""
+# --- API tokens ----------------------------------------------------------------------------
 
-    throttle_classes = [AnonRateThrottle]
+
+class ApiTokenSerializer(serializers.ModelSerializer):
+    is_usable = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = ApiToken
+        fields = [
+            "id",
+            "name",
+            "prefix",
+            "created_at",
+            "expires_at",
+            "last_used_at",
+            "revoked_at",
+            "revoked_reason",
+            "is_usable",
+        ]
+        read_only_fields = fields
+
+
+class TokenObtainSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
+    name = serializers.CharField(
+        max_length=100,
+        default="API client",
+        help_text=_("What the token is for; several tokens may have the same name."),
+    )
+    lifetime_days = serializers.IntegerField(
+        min_value=1,
+        max_value=settings.API_TOKEN_MAX_DAYS,
+        default=settings.API_TOKEN_DEFAULT_DAYS,
+    )
+
+
+class TokenCreatedSerializer(ApiTokenSerializer):
+    token = serializers.CharField(read_only=True, help_text=_("The key; it is not shown again."))
+
+    class Meta(ApiTokenSerializer.Meta):
+        fields = ["token", *ApiTokenSerializer.Meta.fields]
+        read_only_fields = fields
+
+
+class TokenView(APIView):
+    """Sign in for the API: a new named token for a username and password (the login page's
+    lockout applies here too); ``DELETE`` signs out the token the request came with."""
+
+    authentication_classes = [ApiTokenAuthentication]
+    throttle_classes = [ClientAddressThrottle]
+
+    def get_permissions(self):
+        if self.request.method == "DELETE":
+            return [permissions.IsAuthenticated()]
+        return [permissions.AllowAny()]
+
+    @extend_schema(
+        request=TokenObtainSerializer,
+        responses={
+            201: TokenCreatedSerializer,
+            400: OpenApiResponse(description=_("Wrong user name or password, or bad input.")),
+            429: OpenApiResponse(description=_("Too many attempts: throttled or locked out.")),
+        },
+        auth=[],
+    )
+    def post(self, request):
+        serializer = TokenObtainSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        # Django's HttpRequest, not DRF's wrapper: django-axes marks a locked-out attempt on
+        # it and its middleware answers 429 from that mark.
+        http_request = request._request
+        user = authenticate(http_request, username=data["username"], password=data["password"])
+        if user is None:
+            raise exceptions.ValidationError(
+                {"non_field_errors": [_("Unable to sign in with the given credentials.")]}
+            )
+        token, key = services.api_token_create(
+            user=user, name=data["name"], lifetime_days=data["lifetime_days"]
+        )
+        # A sign-in like the others: last_login is set and the failure count cleared.
+        user_logged_in.send(sender=type(user), request=http_request, user=user)
+        body = TokenCreatedSerializer(token).data
+        body["token"] = key
+        return Response(body, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request):
+        # Only token authentication here: a browser session has no token to sign out.
+        services.api_token_revoke(
+            token=request.auth, by=request.user, reason=ApiToken.RevokedReason.SIGNED_OUT
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ApiTokenViewSet(
+    ApiViewMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """The signed-in user's own API tokens (usable ones, and those that stopped in the last
+    30 days); ``DELETE`` revokes one. Another user's token is a 404."""
+
+    serializer_class = ApiTokenSerializer
+    lookup_value_regex = "[0-9]+"
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return ApiToken.objects.none()
+        return selectors.api_token_list_for(self.request.user)
+
+    def get_object(self):
+        token_id = int(self.kwargs["pk"])
+        if token_id > MAX_ID:
+            raise Http404
+        return selectors.api_token_get_for(self.request.user, token_id)
+
+    @extend_schema(responses={204: None, 404: OpenApiResponse(description=_("No such token."))})
+    def destroy(self, request, *args, **kwargs):
+        services.api_token_revoke(token=self.get_object(), by=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+router.register("auth/tokens", ApiTokenViewSet, basename="api-token-mine")
 
 
 urlpatterns = [

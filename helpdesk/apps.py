@@ -23,3 +23,16 @@ class HelpdeskConfig(AppConfig):
 
     def ready(self):
         post_migrate.connect(_sync_roles_after_migrate, dispatch_uid="sync_roles")
+
+        from django.contrib.auth import get_user_model
+        from django.contrib.auth.signals import user_logged_in
+        from django.db.models.signals import post_save
+
+        from helpdesk import security
+
+        user_logged_in.connect(security.set_session_lifetime, dispatch_uid="session_lifetime")
+        post_save.connect(
+            security.revoke_api_tokens_on_account_change,
+            sender=get_user_model(),
+            dispatch_uid="revoke_api_tokens",
+        )

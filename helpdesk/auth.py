@@ -1,7 +1,24 @@
-"""Authentication backend that loads the signed-in user with their profile in one query."""
+"""Authentication backends: the lockout check of django-axes, then Django's model backend
+that loads the signed-in user with their profile in one query."""
 
+from axes.backends import AxesStandaloneBackend
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
+
+
+class LockoutBackend(AxesStandaloneBackend):
+    """django-axes' check, first in ``AUTHENTICATION_BACKENDS``: a locked-out user name or
+    client address is refused before any password is checked.
+
+    Every door from the network (the login page, the admin, ``POST /api/auth/token/``)
+    passes its request. A call without one (the test client's ``login()``, a shell) has no
+    client to count and is let through to the next backend instead of failing.
+    """
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        if request is None:
+            return None
+        return super().authenticate(request, username=username, password=password, **kwargs)
 
 
 class HelpdeskBackend(ModelBackend):

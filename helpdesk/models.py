@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from helpdesk.phones import InvalidPhoneNumber, format_phone, normalize_phone
@@ -224,3 +225,56 @@ class Category(models.Model):
             if node.pk == self.pk and self.pk is not None:
                 raise ValidationError({"parent": _("A category cannot be its own ancestor.")})
             node = node.parent
+
+
+class ApiTokenQuerySet(models.QuerySet):
+    def usable(self):
+        """Neither revoked nor expired."""
+        return self.filter(revoked_at__isnull=True, expires_at__gt=timezone.now())
+
+
+class ApiToken(models.Model):
+    """A named API key of one user (``Authorization: Token <key>``), one per client.
+
+    Only a SHA-256 digest of the key is stored: the key is shown once, when it is made. The
+    keys are 256-bit random strings, so a fast digest is enough (there is nothing to guess
+    that a slow hash would protect); the prefix lets the owner tell their tokens apart.
+    """
+
+    class RevokedReason(models.TextChoices):
+        BY_USER = "by_user", _("revoked by its owner")
+        SIGNED_OUT = "signed_out", _("the client signed out")
+        PASSWORD_CHANGED = "password_changed", _("the password was changed")
+        DEACTIVATED = "deactivated", _("the account was deactivated")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.CASCADE,
+        related_name="api_tokens",
+    )
+    name = models.CharField(_("name"), max_length=100)
+    prefix = models.CharField(_("prefix"), max_length=8)
+    key_digest = models.CharField(_("key digest"), max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("expires"))
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+    revoked_reason = models.CharField(
+        _("why revoked"), max_length=20, choices=RevokedReason.choices, blank=True
+    )
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
+        indexes = [models.Index(fields=["user", "revoked_at"], name="apitoken_user_revoked")]
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_usable(self) -> bool:
+        return self.revoked_at is None and self.expires_at > timezone.now()

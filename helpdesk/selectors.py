@@ -1,4 +1,4 @@
-"""Reads of the core directory.
+"""Reads of the core: the directory and API tokens.
 
 Finding people by a phone number or an e-mail address is done here and only here: pages,
 the API, ticket search, call routing and the ring path's written-out statements all ask
@@ -7,9 +7,13 @@ these selectors (or take their row shape from them, ``cti.statements``).
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, Q, QuerySet
+from datetime import timedelta
 
-from helpdesk.models import Person, PhoneNumber
+from django.db.models import Prefetch, Q, QuerySet
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+
+from helpdesk.models import ApiToken, Person, PhoneNumber
 from helpdesk.phones import normalize_phone_or_none
 
 # How many people an e-mail address may find: an address is personal, a shared mailbox
@@ -82,3 +86,17 @@ def caller_card_people(e164: str, *, limit: int) -> list[tuple]:
     :data:`CALLER_CARD_PERSON_FIELDS` and the site's name (None without a site)."""
     people = people_by_e164(e164).filter(is_active=True).order_by("pk")
     return list(people.values_list(*CALLER_CARD_PERSON_FIELDS, "site__name")[:limit])
+
+
+def api_token_list_for(user) -> QuerySet[ApiToken]:
+    """The user's tokens to show them: every usable one, and those revoked or expired in the
+    last 30 days (so a token that stopped working can still be recognised)."""
+    since = timezone.now() - timedelta(days=30)
+    return ApiToken.objects.filter(user=user).filter(
+        Q(revoked_at__isnull=True, expires_at__gt=since) | Q(revoked_at__gt=since)
+    )
+
+
+def api_token_get_for(user, token_id: int) -> ApiToken:
+    """One of the user's own tokens; another user's is a 404, as if it did not exist."""
+    return get_object_or_404(ApiToken, pk=token_id, user=user)

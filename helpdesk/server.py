@@ -9,6 +9,10 @@ screen-pop benchmark's 64 keep-alive connections, one process got 60-65 % of the
 ``SO_REUSEPORT`` and the kernel spreads new connections across them evenly (by a hash of
 the addresses). Where the platform has no ``SO_REUSEPORT``, uvicorn's own workers are used.
 
+Forwarded headers (``X-Forwarded-For``, ``X-Forwarded-Proto``) are believed only from the
+proxies in the ``TRUSTED_PROXIES`` setting; with none (the default) uvicorn ignores them, and
+the client is the peer of the connection. (uvicorn alone would trust them from 127.0.0.1.)
+
 If a worker stops, the others are stopped and the exit code is passed on, so that whatever
 supervises the service (systemd, ``manage.py serve``, a container runtime) restarts it.
 """
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import signal
 import socket
 import subprocess
@@ -27,9 +32,15 @@ APPLICATION = "helpdesk.asgi:application"
 BACKLOG = 2048  # uvicorn's default
 
 
-def uvicorn_options(*, log_level: str, access_log: bool) -> dict:
+def uvicorn_options(
+    *, log_level: str, access_log: bool, trusted_proxies: list[str] | tuple[str, ...] = ()
+) -> dict:
     """The uvicorn settings of the project's server (the benchmark serves with the same)."""
+    trusted_proxies = [entry for entry in trusted_proxies if entry]
     return {
+        "proxy_headers": bool(trusted_proxies),
+        # Never None: uvicorn would then read FORWARDED_ALLOW_IPS or default to 127.0.0.1.
+        "forwarded_allow_ips": trusted_proxies or [],
         "lifespan": "off",
         "server_header": False,
         # The consoles sit on the intranet: compressing each caller card cost CPU on the
@@ -38,6 +49,15 @@ def uvicorn_options(*, log_level: str, access_log: bool) -> dict:
         "log_level": log_level,
         "access_log": access_log,
     }
+
+
+def trusted_proxies_setting() -> list[str]:
+    """``TRUSTED_PROXIES`` as Django reads it (from the environment or ``.env``), so that
+    uvicorn and Django's ``helpdesk.security.client_ip`` trust the same proxies."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
+    from django.conf import settings
+
+    return list(settings.TRUSTED_PROXIES)
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
@@ -147,8 +167,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--log-level", default="info")
     parser.add_argument("--no-access-log", action="store_true")
+    parser.add_argument(
+        "--trusted-proxies",
+        default=None,
+        help="comma-separated addresses or networks (default: the TRUSTED_PROXIES setting)",
+    )
     args = parser.parse_args(argv)
-    options = uvicorn_options(log_level=args.log_level, access_log=not args.no_access_log)
+    if args.trusted_proxies is None:
+        trusted_proxies = trusted_proxies_setting()
+    else:
+        trusted_proxies = [entry.strip() for entry in args.trusted_proxies.split(",")]
+    options = uvicorn_options(
+        log_level=args.log_level,
+        access_log=not args.no_access_log,
+        trusted_proxies=trusted_proxies,
+    )
     return serve(host=args.host, port=args.port, workers=args.workers, options=options)
 
 

@@ -6,9 +6,11 @@ process, see README). With ``DATABASE_URL`` and ``REDIS_URL`` it runs on Postgre
 Redis. ``.env.example`` lists every variable.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE, NONE, SELF
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -38,7 +40,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "axes",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -59,6 +61,9 @@ MIDDLEWARE = [
     "helpdesk.middleware.UserPreferencesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "helpdesk.csp.ContentSecurityPolicyMiddleware",
+    # Last: turns a locked-out sign-in on any door into its 429 answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "helpdesk.urls"
@@ -183,10 +188,39 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-AUTHENTICATION_BACKENDS = ["helpdesk.auth.HelpdeskBackend"]
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out account or address before the password is checked.
+    "helpdesk.auth.LockoutBackend",
+    "helpdesk.auth.HelpdeskBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+# Session lifetime in seconds: end users keep theirs for SESSION_COOKIE_AGE (two weeks),
+# staff (the console, the admin) for STAFF_SESSION_COOKIE_AGE (eight hours: a shift).
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=14 * 24 * 3600)
+STAFF_SESSION_COOKIE_AGE = env.int("STAFF_SESSION_COOKIE_AGE", default=8 * 3600)
+
+# Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed: addresses or networks
+# ("10.0.0.5", "10.0.0.0/24"). Empty: none, every client is the peer of the connection.
+# helpdesk/server.py gives uvicorn the same list; helpdesk.security.client_ip is Django's.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+
+# Failed sign-ins (django-axes), on the login page, the admin and POST /api/auth/token/
+# alike: after LOGIN_FAILURE_LIMIT failures in a row for one user name, or from one client
+# address, that name or address is refused for LOGIN_LOCKOUT_MINUTES. A successful sign-in
+# clears the count. Administrators unlock under Admin > Axes > Access attempts (delete).
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "helpdesk.security.client_ip"
+AXES_LOCKOUT_CALLABLE = "helpdesk.security.lockout_response"
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+
+# API tokens (helpdesk.models.ApiToken): lifetime offered by default and the longest allowed.
+API_TOKEN_DEFAULT_DAYS = env.int("API_TOKEN_DEFAULT_DAYS", default=90)
+API_TOKEN_MAX_DAYS = env.int("API_TOKEN_MAX_DAYS", default=365)
 
 # --- I18N ------------------------------------------------------------------------------
 LANGUAGE_CODE = env.str("LANGUAGE_CODE", default="en")
@@ -264,7 +298,7 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "helpdesk.authentication.ApiTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "helpdesk.api_support.StandardPagination",
@@ -293,11 +327,30 @@ SPECTACULAR_SETTINGS = {
 # --- Security (on by default in production) ---------------------------------------------
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=PRODUCTION)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=PRODUCTION)
+LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=PRODUCTION)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000 if PRODUCTION else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=PRODUCTION)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# Content-Security-Policy (django-csp, helpdesk.csp adds this host's websocket): no inline
+# script or style anywhere; a template that needs an inline script uses
+# {{ request.csp_nonce }} and the nonce is added to script-src for that response.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF],
+        # Bootstrap draws some icons (the navbar toggler, form validation) as data: SVG.
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 if env.bool("USE_X_FORWARDED_PROTO", default=False):

@@ -1,17 +1,22 @@
-"""Pages of the core: the portal home and the language switch (sign in/out are Django's)."""
+"""Pages of the core: the portal home, the language switch and the user's API tokens
+(sign in/out are Django's)."""
 
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponseRedirect
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_POST
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
 
-from helpdesk import services
-from helpdesk.forms import LanguageForm
+from helpdesk import selectors, services
+from helpdesk.errors import ValidationError
+from helpdesk.forms import ApiTokenForm, LanguageForm
 from helpdesk.middleware import LANGUAGE_SESSION_KEY
 
 
@@ -55,3 +60,43 @@ def set_language(request):
         samesite=settings.LANGUAGE_COOKIE_SAMESITE,
     )
     return response
+
+
+# The key of a token just made waits in the (server-side) session for the page after the
+# redirect, which shows it once: a reload of the answer to the POST would make another token.
+NEW_TOKEN_SESSION_KEY = "helpdesk_new_api_token"
+
+
+@never_cache  # the page after a creation carries the key
+@login_required
+@require_http_methods(["GET", "POST"])
+def api_tokens(request):
+    """The user's API tokens: make one (its key is shown this once), see and revoke them."""
+    form = ApiTokenForm(request.POST or None)
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                token, key = services.api_token_create(user=request.user, **form.cleaned_data)
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                request.session[NEW_TOKEN_SESSION_KEY] = {"id": token.pk, "key": key}
+                return redirect("api_tokens")
+    created = key = None
+    new = request.session.pop(NEW_TOKEN_SESSION_KEY, None) if request.method == "GET" else None
+    tokens = selectors.api_token_list_for(request.user)
+    if new:
+        created = next((token for token in tokens if token.pk == new["id"]), None)
+        key = new["key"] if created else None
+    context = {"form": form, "created": created, "key": key, "tokens": tokens}
+    status = 400 if request.method == "POST" else 200
+    return render(request, "account/api_tokens.html", context, status=status)
+
+
+@login_required
+@require_POST
+def api_token_revoke(request, token_id: int):
+    token = selectors.api_token_get_for(request.user, token_id)
+    services.api_token_revoke(token=token, by=request.user)
+    messages.success(request, _("The token “%(name)s” is revoked.") % {"name": token.name})
+    return redirect("api_tokens")

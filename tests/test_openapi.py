@@ -36,6 +36,13 @@ DIRECTORY_PATHS = [
     for name in ("people", "groups", "services", "categories")
     for suffix in ("", "{id}/")
 ]
+AUTH_OPERATIONS = {
+    ("/api/auth/token/", "post"),
+    ("/api/auth/token/", "delete"),
+    ("/api/auth/tokens/", "get"),
+    ("/api/auth/tokens/{id}/", "get"),
+    ("/api/auth/tokens/{id}/", "delete"),
+}
 
 
 def test_schema_generates_without_warnings_or_errors(tmp_path):
@@ -44,6 +51,13 @@ def test_schema_generates_without_warnings_or_errors(tmp_path):
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(target))
     schema = yaml.safe_load(target.read_text())
     assert set(TICKET_PATHS + DIRECTORY_PATHS) <= set(schema["paths"])
+    auth_operations = {
+        (path, method)
+        for path, operations in schema["paths"].items()
+        if path.startswith("/api/auth/")
+        for method in operations
+    }
+    assert auth_operations == AUTH_OPERATIONS
 
 
 @pytest.fixture
@@ -74,6 +88,16 @@ def test_schema_is_served_and_describes_inputs_and_errors(schema):
     assert {"phone", "search"} <= people_parameters
     # Token auth is documented next to the session.
     assert {"tokenAuth", "cookieAuth"} <= set(schema["components"]["securitySchemes"])
+    # Signing in for a token: its input, and a key shown once in the answer.
+    sign_in = paths["/api/auth/token/"]["post"]
+    assert set(sign_in["responses"]) >= {"201", "400", "429"}
+    body = sign_in["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    sign_in_input = schema["components"]["schemas"][body.rsplit("/", 1)[1]]
+    assert set(sign_in_input["properties"]) == {"username", "password", "name", "lifetime_days"}
+    assert set(sign_in_input["required"]) == {"username", "password"}
+    created = sign_in["responses"]["201"]["content"]["application/json"]["schema"]["$ref"]
+    assert "token" in schema["components"]["schemas"][created.rsplit("/", 1)[1]]["properties"]
+    assert set(paths["/api/auth/tokens/{id}/"]["delete"]["responses"]) >= {"204", "404"}
 
 
 def test_swagger_ui_uses_assets_served_by_the_app(db):
@@ -89,7 +113,14 @@ def test_swagger_ui_uses_assets_served_by_the_app(db):
         assert asset.startswith("/static/"), asset
     assert "cdn." not in html
     assert "unpkg.com" not in html
-    assert "/api/schema/" in html
+    # No inline script (the Content-Security-Policy refuses it): the start-up script is a
+    # resource of its own, and it names the schema.
+    assert "<script>" not in html
+    assert "<style" not in html
+    script = client.get("/api/docs/?script=")
+    assert script.status_code == 200
+    assert script["Content-Type"].startswith("application/javascript")
+    assert "/api/schema/" in script.content.decode()
     # The assets really are served by the app itself (WhiteNoise), not just referenced.
     bundle = next(a for a in scripts_and_styles if a.endswith("swagger-ui-bundle.js"))
     asset_response = client.get(bundle)

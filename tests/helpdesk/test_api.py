@@ -247,15 +247,16 @@ def test_token_is_obtained_with_username_and_password_and_then_authenticates(api
     response = api.post(
         "/api/auth/token/", {"username": "enduser", "password": PASSWORD}, format="json"
     )
-    assert response.status_code == 200
+    assert response.status_code == 201
     token = response.json()["token"]
     api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     assert api.get("/api/groups/").status_code == 200
-    # The same token again, not a new one per login.
+    # Each client signs in for a token of its own.
     again = APIClient().post(
         "/api/auth/token/", {"username": "enduser", "password": PASSWORD}, format="json"
     )
-    assert again.json()["token"] == token
+    assert again.status_code == 201
+    assert again.json()["token"] != token
 
 
 def test_token_with_wrong_password_is_400(api, end_user):

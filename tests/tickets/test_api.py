@@ -6,9 +6,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from helpdesk import services as helpdesk_services
 from helpdesk.models import SupportGroup
 from helpdesk.roles import Role
 from tests.factories import (
@@ -643,8 +643,8 @@ def test_sub_resource_query_count_is_constant(as_agent, agent, own_ticket, resou
 
 
 def test_token_authentication(api, end_user, own_ticket):
-    token = Token.objects.create(user=end_user)
-    api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    _token, key = helpdesk_services.api_token_create(user=end_user, name="script", lifetime_days=30)
+    api.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     response = api.get(url())
     assert response.status_code == 200
     assert numbers(response) == [own_ticket.number]
