@@ -73,15 +73,14 @@ NEW_TOKEN_SESSION_KEY = "helpdesk_new_api_token"
 def api_tokens(request):
     """The user's API tokens: make one (its key is shown this once), see and revoke them."""
     form = ApiTokenForm(request.POST or None)
-    if request.method == "POST":
-        if form.is_valid():
-            try:
-                token, key = services.api_token_create(user=request.user, **form.cleaned_data)
-            except ValidationError as error:
-                form.add_error(None, error)
-            else:
-                request.session[NEW_TOKEN_SESSION_KEY] = {"id": token.pk, "key": key}
-                return redirect("api_tokens")
+    if request.method == "POST" and form.is_valid():
+        try:
+            token, key = services.api_token_create(user=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            request.session[NEW_TOKEN_SESSION_KEY] = {"id": token.pk, "key": key}
+            return redirect("api_tokens")
     created = key = None
     new = request.session.pop(NEW_TOKEN_SESSION_KEY, None) if request.method == "GET" else None
     tokens = selectors.api_token_list_for(request.user)
