@@ -70,8 +70,11 @@ def watched_page(page):
     )
 
     def problems():
+        """What was refused since the last call (the console's errors are drained)."""
         recorded = page.evaluate("window.__cspViolations || []")
-        return recorded + [e for e in errors if "Content Security Policy" in e]
+        found = recorded + [e for e in errors if "Content Security Policy" in e]
+        errors.clear()
+        return found
 
     page.csp_problems = problems
     return page
@@ -147,6 +150,10 @@ def test_no_page_breaks_the_content_security_policy(
         problems[path] = page.csp_problems()
 
     visit("/accounts/login/")
+    # The watch itself works: an inline style is refused and recorded.
+    page.evaluate("document.head.insertAdjacentHTML('beforeend', '<style>p {}</style>')")
+    page.wait_for_timeout(300)
+    assert any("style-src" in problem for problem in page.csp_problems())
     login(page, base, "ewa", PASSWORD)
     visit("/", "main")
     visit("/tickets/new/", "form")
