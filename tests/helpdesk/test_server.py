@@ -86,3 +86,42 @@ def test_one_worker_runs_in_process(tmp_path):
         server.wait(timeout=30)
     # uvicorn shuts down cleanly, then ends with the signal it received.
     assert server.returncode in (0, -signal.SIGTERM)
+
+
+def _wraps_proxy_headers(app) -> bool:
+    from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+    while app is not None:
+        if isinstance(app, ProxyHeadersMiddleware):
+            return True
+        app = getattr(app, "app", None)
+    return False
+
+
+def test_forwarded_headers_are_not_trusted_without_trusted_proxies(monkeypatch):
+    import uvicorn
+
+    from helpdesk.server import uvicorn_options
+
+    # uvicorn alone would trust 127.0.0.1 (or FORWARDED_ALLOW_IPS): not here.
+    monkeypatch.setenv("FORWARDED_ALLOW_IPS", "*")
+    config = uvicorn.Config(
+        "helpdesk.asgi:application", **uvicorn_options(log_level="warning", access_log=False)
+    )
+    config.load()
+    assert config.proxy_headers is False
+    assert not _wraps_proxy_headers(config.loaded_app)
+
+
+def test_forwarded_headers_are_trusted_from_the_trusted_proxies_only():
+    import uvicorn
+
+    from helpdesk.server import uvicorn_options
+
+    options = uvicorn_options(
+        log_level="warning", access_log=False, trusted_proxies=["10.0.0.5", "10.1.0.0/24"]
+    )
+    config = uvicorn.Config("helpdesk.asgi:application", **options)
+    config.load()
+    assert _wraps_proxy_headers(config.loaded_app)
+    assert config.forwarded_allow_ips == ["10.0.0.5", "10.1.0.0/24"]
