@@ -53,7 +53,10 @@ def call_ticket_create(
     if call.caller_person_id is None:
         call.caller_person = caller
         call.save(update_fields=["caller_person"])
-    _notify_on_commit(call)
+    if call.state == Call.State.ENDED:
+        # A live call's card follows the new ticket's event (services/ticket_events.py);
+        # an ended one is on no console's live list, only on its answering agent's.
+        _notify_on_commit(call)
     return ticket
 
 

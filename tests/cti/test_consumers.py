@@ -323,6 +323,30 @@ def test_the_card_of_a_call_in_progress_follows_the_callers_tickets(
     run(scenario)
 
 
+def test_a_ticket_filed_from_the_card_of_a_live_call_pushes_the_card_once(
+    pbx, agents, caller_with_ticket
+):
+    """The new ticket's event refreshes the card; the card service adds no second push."""
+    from cti import console_services
+
+    alice, _bob = agents
+
+    async def scenario():
+        console = await connected(alice)
+        result = await database_sync_to_async(ingest)(pbx, "ring", extensions=["201"])
+        assert (await console.receive_json_from(timeout=TIMEOUT))["type"] == "screen_pop"
+        await database_sync_to_async(console_services.call_ticket_create)(
+            call=result.call, by=alice, title="Headset is broken"
+        )
+        card = await console.receive_json_from(timeout=TIMEOUT)
+        assert card["call"]["state"] == "ringing"
+        assert "Headset is broken" in card["html"]
+        assert await console.receive_nothing(timeout=0.3)
+        await console.disconnect()
+
+    run(scenario)
+
+
 def test_tickets_of_people_not_on_the_phone_push_nothing(pbx, agents, caller_with_ticket):
     alice, _bob = agents
 
