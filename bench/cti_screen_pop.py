@@ -63,6 +63,7 @@ def prepare(consoles: int, callers: int) -> dict:
     from django.contrib.sessions.backends.db import SessionStore
 
     from cti.models import AgentExtension, Pbx
+    from helpdesk.auth import SESSION_BACKEND
     from helpdesk.models import PhoneNumber
     from helpdesk.roles import Role
 
@@ -94,7 +95,7 @@ def prepare(consoles: int, callers: int) -> dict:
         user = users[name]
         session = SessionStore()
         session[SESSION_KEY] = str(user.pk)
-        session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
+        session[BACKEND_SESSION_KEY] = SESSION_BACKEND
         session[HASH_SESSION_KEY] = user.get_session_auth_hash()
         session.create()
         agents.append(

@@ -5,6 +5,12 @@ from axes.backends import AxesStandaloneBackend
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 
+# The backend a session is signed in with (what ``login()`` stores for a password that
+# HelpdeskBackend accepted). Code that writes sessions itself (tests, benchmarks) names it:
+# the lockout backend, first in AUTHENTICATION_BACKENDS, authenticates nobody and cannot
+# load a session's user.
+SESSION_BACKEND = "helpdesk.auth.HelpdeskBackend"
+
 
 class LockoutBackend(AxesStandaloneBackend):
     """django-axes' check, first in ``AUTHENTICATION_BACKENDS``: a locked-out user name or
