@@ -372,14 +372,17 @@ def _display_field(ticket: Ticket, name: str, value: Any) -> str:
 
 def available_transitions(ticket: Ticket, user) -> list[str]:
     """Names of the transitions ``user`` may take on ``ticket`` now (for buttons and the API):
-    those of :data:`tickets.transitions.REGISTRY` whose model guard lets ``user`` take them.
+    those of :data:`tickets.transitions.REGISTRY` whose model guard lets ``user`` take them,
+    in the registry's order.
     ``user`` None is the system (periodic jobs, mail from a caller without a login): only
     the transitions' conditions apply."""
     if user is None:
         possible = ticket.get_available_status_transitions()
     else:
         possible = ticket.get_available_user_status_transitions(user)
-    return [t.name for t in possible if t.name in TRANSITIONS]
+    names = {t.name for t in possible}
+    # In the registry's order: the order of the console's buttons, the work's usual course.
+    return [name for name in TRANSITIONS if name in names]
 
 
 def transition_not_allowed(ticket: Ticket, by, name: str) -> TransitionNotAllowedError:

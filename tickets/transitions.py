@@ -60,6 +60,12 @@ class TicketTransition:
     def serializer_class(self) -> type:
         return import_string(self.serializer)
 
+    def make_form(self, *args, ticket, **kwargs):
+        """The page form, with element ids of its own: a ticket page shows the forms of
+        several transitions at once, and fields of the same name (``reason``) must not
+        share an id, or a label would name another form's field."""
+        return self.form_class(*args, ticket=ticket, auto_id=f"id_{self.name}_%s", **kwargs)
+
     def offered_to(self, ticket, user) -> bool:
         return self.hidden_for is None or not self.hidden_for(ticket, user)
 

@@ -222,3 +222,34 @@ def test_console_on_a_phone(new_page, base_url, desk):
     expect(phone.get_by_test_id("caller-name")).to_have_text("Mobile Caller")
     screenshot(phone, "14-console-ticket-phone")
     assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+
+def test_agent_waits_for_the_caller_and_the_callers_reply_hands_it_back(
+    page, new_page, base_url, desk
+):
+    """Put on hold waiting for the user (a form from the transition registry), the caller
+    answers on the portal, and the console shows the ticket back in progress."""
+    ticket = make_ticket(caller=desk["user"].person, title="Docking station not detected")
+    agent = new_page()
+    login(agent, base_url, "anna", PASSWORD)
+    agent.goto(f"{base_url}/console/tickets/{ticket.number}/")
+    agent.locator("[data-action=start]").click()
+    expect(agent.get_by_test_id("ticket-state")).to_have_text("In progress")
+    agent.locator("summary[data-action=pend]").click()
+    agent.get_by_label("Waiting for").select_option("user")
+    agent.get_by_label("Note", exact=True).fill("Which model is the docking station?")
+    agent.locator("form[action$='/pend/'] button[type=submit]").click()
+    expect(agent.get_by_test_id("ticket-state")).to_have_text("Pending")
+    screenshot(agent, "15-console-pending-for-the-caller")
+
+    login(page, base_url, "ewa", PASSWORD)
+    page.goto(f"{base_url}/tickets/{ticket.number}/")
+    page.get_by_label("Your reply").fill("It is a Dell WD19.")
+    page.get_by_role("button", name="Send reply").click()
+    expect(page.get_by_text("the ticket is back with the help desk")).to_be_visible()
+    screenshot(page, "16-portal-reply-resumes")
+
+    agent.reload()
+    expect(agent.get_by_test_id("ticket-state")).to_have_text("In progress")
+    expect(agent.get_by_test_id("timeline")).to_contain_text("It is a Dell WD19.")
+    screenshot(agent, "17-console-back-in-progress")

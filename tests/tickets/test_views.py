@@ -540,7 +540,7 @@ def test_resolve_without_notes_shows_errors_next_to_fields(client, agent, own_ti
         {"version": own_ticket.version, "code": "solved", "notes": ""},
     )
     assert response.status_code == 400
-    assert b'id="id_notes-errors"' in response.content
+    assert b'id="id_resolve_notes-errors"' in response.content
     assert b'<details class="action" open>' in response.content
     own_ticket.refresh_from_db()
     assert own_ticket.status == Status.NEW

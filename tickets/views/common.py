@@ -88,7 +88,7 @@ def transition_submit(request, ticket: Ticket, declared: TicketTransition) -> Tr
 
     The form's fields (less the version) are the service's keyword arguments; the acting
     user fills ``declared.actor_argument`` ("Assign to me")."""
-    form = declared.form_class(request.POST, ticket=ticket)
+    form = declared.make_form(request.POST, ticket=ticket)
     if not form.is_valid():
         return TransitionSubmission(form)
     kwargs = {k: v for k, v in form.cleaned_data.items() if k != "version"}
@@ -106,7 +106,7 @@ def transition_submit(request, ticket: Ticket, declared: TicketTransition) -> Tr
         ticket.refresh_from_db()
         data = request.POST.copy()
         data["version"] = ticket.version
-        kept = declared.form_class(data, ticket=ticket)
+        kept = declared.make_form(data, ticket=ticket)
         kept.is_valid()
         return TransitionSubmission(kept, conflict=True)
     except TransitionNotAllowedError as error:

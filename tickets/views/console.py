@@ -123,7 +123,7 @@ def _actions(ticket, user, forms):
         declared = transitions.REGISTRY[name]
         if not declared.offered_to(ticket, user):
             continue
-        form = forms.get(name) or declared.form_class(
+        form = forms.get(name) or declared.make_form(
             initial={"version": ticket.version}, ticket=ticket
         )
         actions.append(

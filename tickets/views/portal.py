@@ -18,9 +18,7 @@ from helpdesk.errors import ValidationError
 from helpdesk.roles import is_staff_member
 from tickets import selectors, services, transitions
 from tickets.forms import (
-    CancelForm,
     PortalTicketForm,
-    ReopenForm,
     ReplyForm,
     add_service_errors,
 )
@@ -139,6 +137,7 @@ def _history(user, ticket):
 def _render_detail(request, ticket, *, status=200, **forms):
     user = request.user
     available = services.available_transitions(ticket, user)
+    initial = {"version": ticket.version}
     context = {
         "ticket": ticket,
         "comments": selectors.comments_for(user, ticket).filter(is_internal=False),
@@ -153,8 +152,10 @@ def _render_detail(request, ticket, *, status=200, **forms):
         "can_cancel": "cancel" in available,
         "can_close": "close" in available,
         "reply_form": forms.get("reply_form") or ReplyForm(),
-        "reopen_form": forms.get("reopen_form") or ReopenForm(initial={"version": ticket.version}),
-        "cancel_form": forms.get("cancel_form") or CancelForm(initial={"version": ticket.version}),
+        "reopen_form": forms.get("reopen_form")
+        or transitions.REGISTRY["reopen"].make_form(initial=initial, ticket=ticket),
+        "cancel_form": forms.get("cancel_form")
+        or transitions.REGISTRY["cancel"].make_form(initial=initial, ticket=ticket),
         "conflict": forms.get("conflict", False),
     }
     return render(request, "tickets/portal/detail.html", context, status=status)
