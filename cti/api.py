@@ -14,12 +14,14 @@ Generic JSON webhook, ``POST /cti/webhook/<pbx id>/``::
 
 authenticated by ``X-Helpdesk-Signature: sha256=<hex HMAC-SHA256 of the body with the PBX's
 secret>`` or ``X-Helpdesk-Token: <the PBX's token>``. Answers ``{"status": ..., "call": id}``
-plus ``"action": "reject", "reason": "busy"`` for a blocked caller; 400 for unreadable
-events, 401 for a wrong or missing signature.
+plus ``"action": "reject", "reason": "busy"`` for a blocked caller; 400 ``{"error": ...,
+"field": ...}`` for unreadable events (not JSON, NaN or Infinity, nested too deeply, a NUL
+character, an impossible ``occurred_at``), 401 for a wrong or missing signature, 413 (JSON)
+for a body over DATA_UPLOAD_MAX_MEMORY_SIZE.
 
 Zammad-compatible generic CTI, ``POST /api/v1/cti/<token>`` (JSON or form data), answers
 as Zammad does: ``{}``, ``{"action": "reject", "reason": "busy"}``, 401 for a bad token,
-422 for an invalid direction.
+422 for an invalid direction or an unreadable body.
 
 Routing hint, ``GET /api/v1/cti/<token>/route?from=<number>[&format=text]``: JSON
 ``{"target": "agent"|"queue", "extension"|"queue": ..., "reason": "sticky"|"vip"|"default"}``
@@ -36,6 +38,7 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import threading
 import time
 from datetime import UTC, datetime
@@ -78,17 +81,49 @@ def _as_list(value) -> list[str]:
     return [str(value)]
 
 
-def _occurred_at(value) -> datetime | None:
+# Times a PBX may report. Outside them a clock or an encoder is broken, and Python's or the
+# database's datetimes would overflow (year 1 or 9999 moved to another zone, durations).
+OCCURRED_AT_MIN = datetime(1970, 1, 1, tzinfo=UTC)
+OCCURRED_AT_MAX = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def _occurred_at(value, *, field: str = "occurred_at") -> datetime | None:
+    """The event's time from ISO 8601 or epoch seconds; raises InvalidCallEvent naming ``field``."""
     if value in (None, ""):
         return None
-    if isinstance(value, int | float) or (isinstance(value, str) and _is_number(value)):
-        return datetime.fromtimestamp(float(value), tz=UTC)
-    parsed = parse_datetime(str(value))
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise services.InvalidCallEvent(_("occurred_at is not a date and time."), field=field)
+    if isinstance(value, int | float) or _is_number(value):
+        try:
+            seconds = float(value)
+        except OverflowError:  # an integer too large for a float
+            seconds = math.inf
+        if not OCCURRED_AT_MIN.timestamp() <= seconds < OCCURRED_AT_MAX.timestamp():
+            raise _occurred_at_out_of_bounds(field)
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    try:
+        parsed = parse_datetime(value)
+    except ValueError:  # well formed, but no such date: month 13, hour 99
+        parsed = None
     if parsed is None:
-        raise services.InvalidCallEvent(_("occurred_at is not a date and time."), field="time")
+        raise services.InvalidCallEvent(_("occurred_at is not a date and time."), field=field)
     if timezone.is_naive(parsed):
-        parsed = timezone.make_aware(parsed, UTC)
+        parsed = parsed.replace(tzinfo=UTC)
+    try:
+        in_bounds = OCCURRED_AT_MIN <= parsed < OCCURRED_AT_MAX
+    except OverflowError:  # year 1 or 9999 with an offset
+        in_bounds = False
+    if not in_bounds:
+        raise _occurred_at_out_of_bounds(field)
     return parsed
+
+
+def _occurred_at_out_of_bounds(field: str) -> services.InvalidCallEvent:
+    return services.InvalidCallEvent(
+        _("occurred_at must be between %(min)s and %(max)s.")
+        % {"min": OCCURRED_AT_MIN.isoformat(), "max": OCCURRED_AT_MAX.isoformat()},
+        field=field,
+    )
 
 
 def _is_number(text: str) -> bool:
@@ -97,6 +132,110 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+# What a body may hold. Deeper nesting than this is no PBX event, and would exhaust the
+# recursion limit of json, repr() and the database drivers further on; a call id longer
+# than the column is refused by PostgreSQL.
+MAX_NESTING = 32
+CALL_ID_MAX_LENGTH = CallEvent._meta.get_field("call_id").max_length
+
+
+class _NotFinite(ValueError):
+    pass
+
+
+def _not_finite(text: str):
+    raise _NotFinite(text)
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):  # 1e999
+        raise _NotFinite(text)
+    return number
+
+
+def _json_object(body: bytes) -> dict:
+    """The JSON object a PBX sent: strict JSON (no NaN or Infinity), nested at most
+    MAX_NESTING levels; raises InvalidCallEvent (field ``body``)."""
+    try:
+        data = json.loads(body or b"{}", parse_constant=_not_finite, parse_float=_finite_float)
+    except _NotFinite:
+        raise services.InvalidCallEvent(
+            _("NaN and Infinity are not JSON numbers."), field="body"
+        ) from None
+    except RecursionError:
+        raise _too_deep() from None
+    except ValueError:  # not JSON, not UTF-8, an integer of more than 4,300 digits
+        data = None
+    if not isinstance(data, dict):
+        raise services.InvalidCallEvent(_("The body must be a JSON object."), field="body")
+    _storable_check(data)
+    return data
+
+
+def _too_deep() -> services.InvalidCallEvent:
+    return services.InvalidCallEvent(
+        _("The body is nested more than %(levels)d levels deep.") % {"levels": MAX_NESTING},
+        field="body",
+    )
+
+
+def _storable_check(data: dict) -> None:
+    """Refuse what no database stores: NUL characters and lone surrogates (\\ud800 in
+    JSON), and nesting deeper than MAX_NESTING. The error names the top-level field."""
+    for key, value in data.items():
+        if not _storable_text(key):
+            raise _unstorable("body")
+        problem = _unstorable_value(value, depth=1)
+        if problem == "depth":
+            raise _too_deep()
+        if problem:
+            raise _unstorable(key)
+
+
+def _unstorable_value(value, *, depth: int) -> str:
+    if isinstance(value, str):
+        return "" if _storable_text(value) else "text"
+    if isinstance(value, dict | list):
+        if depth >= MAX_NESTING:
+            return "depth"
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in items:
+            if isinstance(key, str) and not _storable_text(key):
+                return "text"
+            problem = _unstorable_value(item, depth=depth + 1)
+            if problem:
+                return problem
+    return ""
+
+
+def _storable_text(text: str) -> bool:
+    if "\x00" in text:
+        return False
+    try:
+        text.encode()
+    except UnicodeEncodeError:  # a lone surrogate
+        return False
+    return True
+
+
+def _unstorable(field: str) -> services.InvalidCallEvent:
+    return services.InvalidCallEvent(
+        _("%(field)s holds a NUL character or an unpaired surrogate.") % {"field": field},
+        field=field,
+    )
+
+
+def _call_id(value) -> str:
+    call_id = str(value or "")
+    if len(call_id.strip()) > CALL_ID_MAX_LENGTH:
+        raise services.InvalidCallEvent(
+            _("The call id is longer than %(length)d characters.") % {"length": CALL_ID_MAX_LENGTH},
+            field="call_id",
+        )
+    return call_id
 
 
 def signature_for(secret: str, body: bytes) -> str:
@@ -176,20 +315,15 @@ def generic_webhook(request: HttpRequest, pbx_id: int) -> JsonResponse:
             _client(request),
         )
         return JsonResponse({"error": _("Invalid signature or token.")}, status=401)
+    data: dict = {}
     try:
-        data = json.loads(request.body or b"{}")
-        if not isinstance(data, dict):
-            raise ValueError
-    except ValueError:
-        logger.warning("CTI webhook for PBX %s: body is not a JSON object", pbx.pk)
-        return JsonResponse({"error": _("The body must be a JSON object.")}, status=400)
-    try:
+        data = _json_object(request.body)
         direction = _DIRECTIONS.get(str(data.get("direction") or "inbound"))
         if direction is None:
             raise services.InvalidCallEvent(_("Invalid direction!"), field="direction")
         event = services.PbxEvent(
             kind=str(data.get("event") or data.get("kind") or ""),
-            call_id=str(data.get("call_id") or data.get("callId") or ""),
+            call_id=_call_id(data.get("call_id") or data.get("callId")),
             direction=direction,
             caller=str(data.get("from") or ""),
             called=str(data.get("to") or ""),
@@ -211,17 +345,12 @@ def generic_webhook(request: HttpRequest, pbx_id: int) -> JsonResponse:
 def _zammad_params(request: HttpRequest) -> dict:
     """Zammad's parameters from a JSON body or form data (``user`` may repeat as ``user[]``)."""
     if request.content_type == "application/json":
-        try:
-            data = json.loads(request.body or b"{}")
-        except ValueError:
-            data = None
-        if not isinstance(data, dict):
-            raise services.InvalidCallEvent(_("The body must be a JSON object."), field="body")
-        data = dict(data)
+        data = _json_object(request.body)
         data["user"] = _as_list(data.get("user")) + _as_list(data.pop("user[]", None))
         return data
     data = {key: request.POST.get(key) for key in request.POST if not key.endswith("[]")}
     data["user"] = request.POST.getlist("user") + request.POST.getlist("user[]")
+    _storable_check(data)
     return data
 
 
@@ -251,7 +380,7 @@ def zammad_event(request: HttpRequest, token: str) -> JsonResponse:
         answering = str(params.get("answeringNumber") or "")
         pbx_event = services.PbxEvent(
             kind=_ZAMMAD_EVENTS[event],
-            call_id=str(params.get("callId") or params.get("call_id") or ""),
+            call_id=_call_id(params.get("callId") or params.get("call_id")),
             direction=direction,
             caller=str(params.get("from") or ""),
             called=str(params.get("to") or ""),

@@ -16,24 +16,62 @@ they are written to tolerate: nothing here changes what a view answers.
 
 from __future__ import annotations
 
+import functools
+import logging
 from collections.abc import Callable
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.core import signals
-from django.core.exceptions import RequestAborted
+from django.core.exceptions import (
+    RequestAborted,
+    RequestDataTooBig,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.core.handlers.exception import convert_exception_to_response
 from django.db import connection, connections
+from django.http import JsonResponse
 from django.urls import Resolver404, resolve, set_script_prefix
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
+
+logger = logging.getLogger(__name__)
 
 MACHINE_MIDDLEWARE = ("django.middleware.security.SecurityMiddleware",)
 
 
 def machine_endpoint(view: Callable) -> Callable:
-    """Mark ``view`` as called by machines, not browsers (see the module documentation)."""
-    view.machine_endpoint = True
-    return view
+    """Mark ``view`` as called by machines, not browsers (see the module documentation).
+
+    A body the view cannot read (over ``DATA_UPLOAD_MAX_MEMORY_SIZE``, or form data with
+    more than ``DATA_UPLOAD_MAX_NUMBER_FIELDS`` fields) is answered in JSON, 413 or 400,
+    rather than with Django's HTML error page, which no machine reads."""
+
+    @functools.wraps(view)
+    def machine_view(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except RequestDataTooBig:
+            logger.warning("Body of %s bytes refused for %s", _length(request), request.path)
+            return JsonResponse(
+                {
+                    "error": _("The body is larger than %(size)d bytes.")
+                    % {"size": settings.DATA_UPLOAD_MAX_MEMORY_SIZE}
+                },
+                status=413,
+            )
+        except (TooManyFieldsSent, TooManyFilesSent) as error:
+            logger.warning("Body refused for %s: %s", request.path, error)
+            return JsonResponse({"error": str(error)}, status=400)
+
+    machine_view.machine_endpoint = True
+    return machine_view
+
+
+def _length(request) -> str:
+    return request.META.get("CONTENT_LENGTH") or "?"
 
 
 def is_machine_endpoint(path_info: str) -> bool:
