@@ -10,6 +10,7 @@ from cti import notify
 from cti.api import signature_for
 from cti.models import CallEvent
 from tests.factories import PbxFactory
+from tests.helpdesk.test_endpoints import asgi_call, in_own_thread
 
 pytestmark = pytest.mark.django_db
 
@@ -146,3 +147,24 @@ def test_a_5_mb_body_gets_a_json_413_from_the_zammad_endpoint(client, pbx, conte
     assert response.status_code == 413
     assert response["Content-Type"] == "application/json"
     assert response.json()["error"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_5_mb_body_gets_a_json_413_from_the_lean_asgi_handler(pbx):
+    # Served as a server serves it: the machine endpoint's handler, not the test client's
+    # whole middleware stack.
+    body = b'{"event": "ring", "call_id": "x", "pad": "' + b" " * (5 * 1024 * 1024) + b'"}'
+    status, headers, content = in_own_thread(
+        asgi_call,
+        "POST",
+        f"/cti/webhook/{pbx.pk}/",
+        body,
+        [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"x-helpdesk-signature", signature_for(pbx.secret, body).encode()),
+        ],
+    )
+    assert status == 413
+    assert headers["content-type"] == ["application/json"]
+    assert json.loads(content)["error"]
