@@ -36,6 +36,10 @@ class Person(models.Model):
         ENGLISH = "en", _("English")
         POLISH = "pl", _("Polish")
 
+    class Origin(models.TextChoices):
+        DIRECTORY = "directory", _("Directory")
+        MAIL = "mail", _("Created from an e-mail")
+
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,
         verbose_name=_("login"),
@@ -62,6 +66,9 @@ class Person(models.Model):
     )
     time_zone = models.CharField(_("time zone"), max_length=64, blank=True)
     is_active = models.BooleanField(_("active"), default=True)
+    origin = models.CharField(
+        _("origin"), max_length=10, choices=Origin.choices, default=Origin.DIRECTORY
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:

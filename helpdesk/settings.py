@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "helpdesk",
     "tickets",
     "cti",
+    "mail",
 ]
 
 MIDDLEWARE = [
@@ -178,6 +179,14 @@ CELERY_BEAT_SCHEDULE = {
     "cti-end-stale-calls": {
         "task": "cti.end_stale_calls",
         "schedule": float(env.int("CTI_STALE_SWEEP_SECONDS", default=60)),
+    },
+    "mail-fetch": {
+        "task": "mail.fetch_all_mailboxes",
+        "schedule": env.float("MAIL_FETCH_SECONDS", default=60.0),
+    },
+    "mail-retry-outbound": {
+        "task": "mail.send_due_outbound",
+        "schedule": env.float("MAIL_RETRY_SWEEP_SECONDS", default=60.0),
     },
 }
 
@@ -369,3 +378,41 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- E-mail ----------------------------------------------------------------------------
+# Outgoing mail: EMAIL_URL (smtp://user:password@host:587/?tls=True, smtp+ssl://..., or
+# consolemail:// / filemail:// for trials). The embedded default writes mail to files under
+# var/mail-out so `make run` sends nothing anywhere.
+_email = env.email_url("EMAIL_URL", default=f"filemail://{VAR_DIR / 'mail-out'}")
+EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+EMAIL_HOST = _email.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = _email.get("EMAIL_PORT", 25)
+EMAIL_HOST_USER = _email.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = _email.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = _email.get("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = _email.get("EMAIL_USE_SSL", False)
+EMAIL_FILE_PATH = _email.get("EMAIL_FILE_PATH", str(VAR_DIR / "mail-out"))
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="servicedesk@mobilnet.example")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# The domain of our Message-IDs: a mail coming back with one of them is our own.
+MAIL_MESSAGE_ID_DOMAIN = env.str(
+    "MAIL_MESSAGE_ID_DOMAIN", default=DEFAULT_FROM_EMAIL.rpartition("@")[2] or "helpdesk.invalid"
+)
+# The value of the X-Loop header on everything we send (and drop when it comes back).
+MAIL_LOOP_ID = env.str("MAIL_LOOP_ID", default=f"helpdesk@{MAIL_MESSAGE_ID_DOMAIN}")
+# Key for mailbox passwords and OAuth2 tokens kept in the database; empty: from SECRET_KEY.
+MAIL_SECRET_KEY = env.str("MAIL_SECRET_KEY", default="")
+# Inbound bounds: a larger mail is kept as headers only and its sender told once.
+MAIL_MAX_BYTES = env.int("MAIL_MAX_BYTES", default=25 * 1024 * 1024)
+MAIL_MAX_ATTACHMENTS = env.int("MAIL_MAX_ATTACHMENTS", default=30)
+MAIL_PROCESS_SECONDS = env.int("MAIL_PROCESS_SECONDS", default=60)
+MAIL_FETCH_BATCH = env.int("MAIL_FETCH_BATCH", default=200)
+# A sender with more mails than this in an hour is quarantined (and told once).
+MAIL_INBOUND_PER_SENDER_PER_HOUR = env.int("MAIL_INBOUND_PER_SENDER_PER_HOUR", default=40)
+# Outgoing caps per hour: per ticket and per recipient address.
+MAIL_OUTBOUND_PER_TICKET_PER_HOUR = env.int("MAIL_OUTBOUND_PER_TICKET_PER_HOUR", default=20)
+MAIL_OUTBOUND_PER_RECIPIENT_PER_HOUR = env.int("MAIL_OUTBOUND_PER_RECIPIENT_PER_HOUR", default=30)
+# Sending: attempts before an outgoing mail is marked failed, first back-off in seconds.
+MAIL_SEND_ATTEMPTS = env.int("MAIL_SEND_ATTEMPTS", default=5)
+MAIL_SEND_BACKOFF_SECONDS = env.int("MAIL_SEND_BACKOFF_SECONDS", default=60)

@@ -232,6 +232,15 @@ class Ticket(FSMModelMixin, models.Model):
         blank=True,
         related_name="children",
     )
+    follow_up_of = models.ForeignKey(
+        "self",
+        verbose_name=_("follow-up of"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="follow_ups",
+        help_text=_("The finished ticket this one continues (a reply that came too late)."),
+    )
     status = FSMField(
         _("state"), max_length=12, choices=Status.choices, default=Status.NEW, protected=True
     )

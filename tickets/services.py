@@ -233,9 +233,12 @@ def ticket_create(
     urgency: int = Urgency.MEDIUM,
     group: SupportGroup | None = None,
     parent: Ticket | None = None,
+    follow_up_of: Ticket | None = None,
     attachments: Iterable[UploadedFile] = (),
 ) -> Ticket:
-    """Register a ticket: number it, prioritise it, queue it, record its creation."""
+    """Register a ticket: number it, prioritise it, queue it, record its creation.
+
+    ``follow_up_of`` links a finished ticket this one continues (a late reply by mail)."""
     title = (title or "").strip()
     errors = {}
     if not title:
@@ -261,6 +264,7 @@ def ticket_create(
         priority=priority_for(impact=impact, urgency=urgency),
         group=group or default_group(),
         parent=parent,
+        follow_up_of=follow_up_of,
     )
     ticket.save()
     entry = _timeline(
@@ -713,7 +717,8 @@ def comment_add(
     if not body:
         raise ValidationError({"body": _("Write something first.")})
     worker = by is not None and can_work_tickets(by)
-    if is_internal and not worker:
+    # by None is the system (the mail channel noting a bounce): it may write internal notes.
+    if is_internal and by is not None and not worker:
         raise PermissionDenied(_("Only agents write internal notes."))
     if by is not None and not (worker or ticket.is_caller(by)):
         raise PermissionDenied(_("Only agents and the caller comment on a ticket."))
@@ -850,7 +855,7 @@ def attachment_add(
 ) -> Attachment:
     """Store an upload under a generated name after checking its size and real type."""
     worker = by is not None and can_work_tickets(by)
-    if is_internal and not worker:
+    if is_internal and by is not None and not worker:
         raise PermissionDenied(_("Only agents add internal attachments."))
     if by is not None and not (worker or ticket.is_caller(by)):
         raise PermissionDenied(_("Only agents and the caller add attachments."))

@@ -1,0 +1,1 @@
+"""The e-mail channel's writes, one module per concern (see docs/mail.md)."""
