@@ -1,9 +1,324 @@
-"""Which ticket events become which mails (the listener subscribed in ``MailConfig.ready``)."""
+"""Which ticket events become which mails (the listener subscribed in ``MailConfig.ready``).
 
+:func:`on_ticket_event` runs after the ticket's transaction commits, in the request or task
+that changed the ticket: it only filters and hands the event, as JSON, to the
+``mail.notify_ticket_event`` task. :func:`notifications_for_event` (in the worker) decides
+who gets what and writes the mails through :mod:`mail.services.outbound`:
+
+============================================ ==================== ========================
+event                                        kind                 to
+============================================ ==================== ========================
+created (not from an automatic mail)         ACKNOWLEDGEMENT      the caller
+created                                      GROUP_NEW_TICKET     each member of its group
+public comment by an agent                   AGENT_REPLY          the caller, Cc the Ccs
+pend, waiting for the user                   WAITING_FOR_YOU      the caller
+resolve                                      RESOLVED             the caller
+close                                        CLOSED               the caller
+assign (to someone else)                     ASSIGNED             the new assignee
+============================================ ==================== ========================
+
+Nobody gets mail about their own action. Internal notes and internal attachments never
+go into any mail: only a public comment's body and its public files are sent, and the
+pending note and resolution notes, which the caller's portal page shows anyway.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.utils.dateparse import parse_datetime
+
+from helpdesk.models import Person
+from helpdesk.roles import can_work_tickets
+from mail.models import InboundMessage, NotificationMute, OutboundMessage, TicketCc
+from mail.services import outbound
 from tickets import events
+from tickets.models import Attachment, Comment, PendingReason, ResolutionCode, Ticket
+
+Kind = OutboundMessage.Kind
+
+NOTIFIED_TRANSITIONS = frozenset({"pend", "resolve", "close", "assign"})
+
+# What a person may turn off on the "Mail notifications" page.
+CALLER_KINDS = (
+    Kind.ACKNOWLEDGEMENT,
+    Kind.AGENT_REPLY,
+    Kind.WAITING_FOR_YOU,
+    Kind.RESOLVED,
+    Kind.CLOSED,
+)
+STAFF_KINDS = (Kind.ASSIGNED, Kind.GROUP_NEW_TICKET)
+
+
+# --- the listener -----------------------------------------------------------------------
+
+
+def _may_notify(event: events.TicketEvent) -> bool:
+    """Whether ``event`` can make any mail at all (no query: this runs in the request)."""
+    if event.kind == events.Kind.CREATED:
+        return True
+    if event.kind == events.Kind.COMMENTED:
+        return not event.is_internal and event.actor_id is not None
+    if event.kind == events.Kind.TRANSITIONED:
+        return event.transition in NOTIFIED_TRANSITIONS
+    return False
+
+
+def event_to_dict(event: events.TicketEvent) -> dict:
+    """The JSON form of a ticket event: datetimes in ISO 8601, changes as dicts."""
+    return json.loads(json.dumps(dataclasses.asdict(event), cls=DjangoJSONEncoder))
 
 
 def on_ticket_event(event: events.TicketEvent) -> None:
     """Hand the event to a Celery task that writes and sends its notifications."""
-    # Filled in by the outbound part of the channel.
-    return None
+    if not _may_notify(event):
+        return
+    from mail import tasks
+
+    tasks.notify_ticket_event.delay(event_to_dict(event))
+
+
+# --- the decision -----------------------------------------------------------------------
+
+
+def _change(event: dict, name: str) -> dict | None:
+    return next((change for change in event.get("changes") or () if change["field"] == name), None)
+
+
+def _new(event: dict, name: str, default=None):
+    change = _change(event, name)
+    return change["new"] if change is not None else default
+
+
+def _anchor(event: dict) -> str:
+    if event.get("comment_id"):
+        return f"c{event['comment_id']}"
+    if event.get("timeline_ids"):
+        return f"t{event['timeline_ids'][0]}"
+    return f"e{event.get('at', '')}"
+
+
+def person_address(person: Person | None) -> str:
+    """Where a person's mail goes: their own address, else their login's."""
+    if person is None:
+        return ""
+    address = person.email or (person.user.email if person.user_id else "")
+    return outbound.normalise(address)
+
+
+def user_address(user) -> tuple[str, Person | None]:
+    person = getattr(user, "person", None)
+    address = person_address(person) or outbound.normalise(user.email)
+    return address, person
+
+
+def _caller_draft(ticket: Ticket, kind: str, event: dict, actor, **context) -> list:
+    caller = ticket.caller
+    if actor is not None and caller.user_id == actor.pk:
+        return []  # the caller did it themselves
+    address = person_address(caller)
+    if not address or (actor is not None and address == user_address(actor)[0]):
+        return []
+    return [
+        outbound.Draft(
+            kind=kind,
+            to=address,
+            person=caller,
+            anchor=_anchor(event),
+            context=context,
+        )
+    ]
+
+
+def _drafts_created(ticket: Ticket, event: dict, actor) -> list:
+    drafts = []
+    # An auto-reply, bounce or list mail that opened a ticket gets no answer: that is how
+    # two robots mail each other for ever.
+    automatic = InboundMessage.objects.filter(ticket=ticket, is_automatic=True).exists()
+    if not automatic:
+        drafts += _caller_draft(ticket, Kind.ACKNOWLEDGEMENT, event, actor)
+    if ticket.group_id is not None:
+        members = (
+            ticket.group.members.filter(is_active=True)
+            .select_related("person", "person__user")
+            .order_by("pk")
+        )
+        for member in members:
+            if actor is not None and member.pk == actor.pk:
+                continue
+            address, person = user_address(member)
+            if address:
+                drafts.append(
+                    outbound.Draft(
+                        kind=Kind.GROUP_NEW_TICKET,
+                        to=address,
+                        person=person,
+                        anchor=_anchor(event),
+                    )
+                )
+    return drafts
+
+
+def _drafts_reply(ticket: Ticket, event: dict, actor) -> list:
+    if actor is None or not can_work_tickets(actor):
+        return []  # the caller's own replies, and the system's notes, are not mailed back
+    comment = (
+        Comment.objects.filter(pk=event.get("comment_id"), ticket=ticket, is_internal=False)
+        .select_related("author", "author_person")
+        .first()
+    )
+    if comment is None:  # internal after all, or deleted: say nothing
+        return []
+    actor_address = user_address(actor)[0]
+    caller_address = person_address(ticket.caller)
+    ccs = [
+        address
+        for address in dict.fromkeys(
+            outbound.normalise(cc)
+            for cc in TicketCc.objects.filter(ticket=ticket).values_list("address", flat=True)
+        )
+        if address and address not in (actor_address, caller_address)
+    ]
+    caller_is_actor = ticket.caller.user_id == actor.pk or caller_address == actor_address
+    to, person = caller_address, ticket.caller
+    if not to or caller_is_actor:
+        if not ccs:
+            return []
+        to, person, ccs = ccs[0], None, ccs[1:]
+    author = comment.author_person.full_name if comment.author_person else ""
+    if not author and comment.author is not None:
+        author = comment.author.get_full_name() or comment.author.get_username()
+    attachments = list(
+        Attachment.objects.filter(comment_id=comment.pk, is_internal=False).order_by("pk")
+    )
+    return [
+        outbound.Draft(
+            kind=Kind.AGENT_REPLY,
+            to=to,
+            person=person,
+            cc=ccs,
+            anchor=_anchor(event),
+            comment=comment,
+            attachments=attachments,
+            context={"body": comment.body, "author_name": author},
+        )
+    ]
+
+
+def _drafts_transition(ticket: Ticket, event: dict, actor) -> list:
+    name = event.get("transition")
+    if name == "pend":
+        reason = _new(event, "pending_reason", ticket.pending_reason)
+        if reason != PendingReason.USER:
+            return []
+        # The pending note is public: the caller's portal page shows it.
+        note = _new(event, "pending_note", "") or ""
+        return _caller_draft(ticket, Kind.WAITING_FOR_YOU, event, actor, note=note)
+    if name == "resolve":
+        resolved_at = _new(event, "resolved_at")
+        resolved_at = parse_datetime(resolved_at) if isinstance(resolved_at, str) else None
+        resolved_at = resolved_at or ticket.resolved_at
+        code = _new(event, "resolution_code", ticket.resolution_code) or ""
+        return _caller_draft(
+            ticket,
+            Kind.RESOLVED,
+            event,
+            actor,
+            # Public: the caller's portal page shows them ("the caller sees them" on the form).
+            notes=_new(event, "resolution_notes", ticket.resolution_notes) or "",
+            resolution=ResolutionCode(code) if code in ResolutionCode.values else None,
+            reopen_until=(
+                resolved_at + timedelta(days=settings.TICKET_REOPEN_DAYS) if resolved_at else None
+            ),
+        )
+    if name == "close":
+        return _caller_draft(ticket, Kind.CLOSED, event, actor)
+    if name == "assign":
+        assignee_id = _new(event, "assignee")
+        if assignee_id is None or (actor is not None and assignee_id == actor.pk):
+            return []
+        assignee = (
+            get_user_model()
+            .objects.filter(pk=assignee_id, is_active=True)
+            .select_related("person", "person__user")
+            .first()
+        )
+        if assignee is None:
+            return []
+        address, person = user_address(assignee)
+        if not address:
+            return []
+        return [
+            outbound.Draft(
+                kind=Kind.ASSIGNED,
+                to=address,
+                person=person,
+                anchor=_anchor(event),
+                context={"assigned_by": actor},
+            )
+        ]
+    return []
+
+
+def notifications_for_event(event: dict) -> list[OutboundMessage]:
+    """Write (and, after the commit, send) the mails a ticket event calls for.
+
+    ``event`` is :func:`event_to_dict`'s form. Idempotent: each mail has a dedupe key made
+    of its kind, the event's timeline row or comment, and the address, so running the task
+    twice writes and sends nothing more. Returns the rows written this time."""
+    ticket = (
+        Ticket.objects.select_related("caller", "caller__user", "group", "assignee")
+        .filter(pk=event.get("ticket_id"))
+        .first()
+    )
+    if ticket is None:
+        return []
+    actor = None
+    if event.get("actor_id") is not None:
+        actor = (
+            get_user_model().objects.select_related("person").filter(pk=event["actor_id"]).first()
+        )
+    kind = event.get("kind")
+    if kind == events.Kind.CREATED:
+        drafts = _drafts_created(ticket, event, actor)
+    elif kind == events.Kind.COMMENTED and not event.get("is_internal"):
+        drafts = _drafts_reply(ticket, event, actor)
+    elif kind == events.Kind.TRANSITIONED:
+        drafts = _drafts_transition(ticket, event, actor)
+    else:
+        drafts = []
+    if not drafts:
+        return []
+    return outbound.messages_queue(ticket=ticket, drafts=drafts)
+
+
+# --- what a person chose ----------------------------------------------------------------
+
+
+def notification_kinds_for(user) -> list[str]:
+    """The kinds of mail ``user`` may get, hence may turn off."""
+    kinds = list(CALLER_KINDS)
+    if can_work_tickets(user):
+        kinds += STAFF_KINDS
+    return kinds
+
+
+def notification_mutes_set(*, person: Person, user, muted: set[str]) -> set[str]:
+    """Turn off exactly the kinds in ``muted`` (of those ``user`` may get) for ``person``;
+    return the kinds muted now."""
+    allowed = set(notification_kinds_for(user))
+    muted = set(muted) & allowed
+    with transaction.atomic():
+        NotificationMute.objects.filter(person=person, kind__in=allowed - muted).delete()
+        have = set(NotificationMute.objects.filter(person=person).values_list("kind", flat=True))
+        NotificationMute.objects.bulk_create(
+            [NotificationMute(person=person, kind=kind) for kind in sorted(muted - have)],
+            ignore_conflicts=True,
+        )
+    return muted
