@@ -8,8 +8,9 @@ class MailConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from helpdesk import ui
+        from mail.services import notifications
         from tickets import events
 
-        from mail.services import notifications
-
         events.subscribe(notifications.on_ticket_event)
+        ui.register_template("ticket_sidebar", "mail/ticket_sidebar.html")
