@@ -47,6 +47,19 @@ class FetchResult:
     def reached(self) -> bool:
         return not self.error
 
+    def __str__(self) -> str:
+        """One line for a person (the admin's "fetch now" message)."""
+        if self.skipped:
+            return _("skipped: another fetch of this mailbox is running")
+        text = _("%(taken)d taken, %(quarantined)d quarantined, %(failed)d failed") % {
+            "taken": self.taken,
+            "quarantined": self.quarantined,
+            "failed": self.failed,
+        }
+        if self.error:
+            text += "; " + self.error
+        return text
+
 
 def fetch_all() -> list[FetchResult]:
     """Fetch every active mailbox that has an IMAP host; one failing never stops the others."""

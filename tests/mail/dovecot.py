@@ -262,6 +262,7 @@ protocols = imap
 listen = 127.0.0.1
 default_login_user = {login_user}
 default_internal_user = {internal_user}
+default_internal_group = {internal_group}
 first_valid_uid = 1
 first_valid_gid = 1
 disable_plaintext_auth = no
@@ -359,6 +360,7 @@ class Dovecot:
             return {
                 "login_user": me.pw_name,
                 "internal_user": me.pw_name,
+                "internal_group": grp.getgrgid(os.getgid()).gr_name,
                 "mail_uid": me.pw_uid,
                 "mail_gid": me.pw_gid,
             }
@@ -368,11 +370,19 @@ class Dovecot:
         return {
             "login_user": login_user,
             "internal_user": internal_user,
+            "internal_group": internal_user,
             "mail_uid": nobody.pw_uid,
             "mail_gid": nobody.pw_gid,
         }
 
     def start(self) -> None:
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> None:
         accounts = self._accounts()
         cert, key = _self_signed_certificate(self.dir)
         self.cert_path = cert
@@ -405,6 +415,7 @@ class Dovecot:
             [DOVECOT, "-F", "-c", str(self.config_path)],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,
         )
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
@@ -418,7 +429,6 @@ class Dovecot:
                 if probe.recv(100).startswith(b"* OK"):
                     return
             time.sleep(0.05)
-        self.stop()
         raise RuntimeError(f"dovecot did not answer on port {self.imap_port}:\n{self.log()}")
 
     def stop(self) -> None:
@@ -493,6 +503,17 @@ class Dovecot:
                 (message.subject, set(message.flags) - {"\\Recent"})
                 for message in box.fetch(mark_seen=False, headers_only=True)
             ]
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: Linux sends it SIGTERM if the test process dies, so that
+    a killed test run leaves no Dovecot behind."""
+    with contextlib.suppress(Exception):
+        import ctypes
+        import signal
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def _user_exists(name: str) -> bool:
