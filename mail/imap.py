@@ -88,16 +88,24 @@ def connect(mailbox: Mailbox) -> "ImapConnection":
             % {"server": server, "reason": error.verify_message or error}
         ) from error
     except (ImapToolsError, imaplib.IMAP4.error) as error:
-        # STARTTLS refused or not offered.
+        if mailbox.security == Mailbox.Security.STARTTLS and "STARTTLS" in str(error).upper():
+            message = _("%(server)s did not start TLS: %(reason)s")
+        else:
+            message = _("%(server)s did not answer as an IMAP server: %(reason)s")
         raise ImapConnectionLost(
-            _("%(server)s did not start TLS: %(reason)s")
-            % {"server": server, "reason": _reason(error)}
+            message % {"server": server, "reason": _reason(error)}
+            + " "
+            + _("Is the connection security right for this port?")
         ) from error
     except (OSError, ValueError) as error:
-        raise ImapConnectionLost(
-            _("The IMAP server %(server)s could not be reached: %(reason)s")
-            % {"server": server, "reason": _reason(error)}
-        ) from error
+        message = _("The IMAP server %(server)s could not be reached: %(reason)s") % {
+            "server": server,
+            "reason": _reason(error),
+        }
+        if isinstance(error, ssl.SSLError | TimeoutError):
+            # TLS spoken to a plain port, or plain text to a TLS port (the server waits).
+            message += " " + _("Is the connection security right for this port?")
+        raise ImapConnectionLost(message) from error
     connection = ImapConnection(box, server=server)
     try:
         connection.sign_in(mailbox)

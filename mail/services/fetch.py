@@ -41,7 +41,7 @@ class FetchResult:
     failed: int = 0  # left on the server as it was, to be tried again by the next fetch
     error: str = ""  # the mailbox could not be read at all, or the connection broke off
     problems: list[str] = field(default_factory=list)  # why mails failed
-    skipped: bool = False  # another fetch of this mailbox was running
+    skipped: str = ""  # why nothing was tried (another fetch running, no IMAP host)
 
     @property
     def reached(self) -> bool:
@@ -50,7 +50,7 @@ class FetchResult:
     def __str__(self) -> str:
         """One line for a person (the admin's "fetch now" message)."""
         if self.skipped:
-            return _("skipped: another fetch of this mailbox is running")
+            return _("skipped: %(reason)s") % {"reason": self.skipped}
         text = _("%(taken)d taken, %(quarantined)d quarantined, %(failed)d failed") % {
             "taken": self.taken,
             "quarantined": self.quarantined,
@@ -80,10 +80,13 @@ def mailbox_fetch(*, mailbox: Mailbox) -> FetchResult:
     in the result, logged, and saved on the mailbox (``last_error``), which a fetch without
     trouble clears."""
     result = FetchResult(mailbox=mailbox.name)
+    if not mailbox.fetches:
+        result.skipped = _("the mailbox has no IMAP host; it only takes mail piped in")
+        return result
     lock = f"mail.fetch.lock:{mailbox.pk}"
     if not cache.add(lock, True, LOCK_SECONDS):
         logger.info("mailbox %s: another fetch is running; skipped", mailbox.name)
-        result.skipped = True
+        result.skipped = _("another fetch of this mailbox is running")
         return result
     try:
         _fetch(mailbox, result)

@@ -38,7 +38,7 @@ class Command(BaseCommand):
         unreachable = []
         for result in results:
             if result.skipped:
-                self.stdout.write(f"{result.mailbox}: skipped, another fetch is running")
+                self.stdout.write(f"{result.mailbox}: skipped, {result.skipped}")
                 continue
             line = (
                 f"{result.mailbox}: {result.taken} taken, {result.quarantined} quarantined, "
