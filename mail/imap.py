@@ -131,6 +131,7 @@ class ImapConnection:
         self.box = box
         self.client: imaplib.IMAP4 = box.client
         self.server = server
+        self.broken = False
         self.capabilities: set[str] = {str(cap).upper() for cap in self.client.capabilities}
 
     def __enter__(self) -> "ImapConnection":
@@ -142,7 +143,9 @@ class ImapConnection:
     def close(self) -> None:
         """Log out politely; on a broken connection just close the socket."""
         try:
-            if self.client.state in ("AUTH", "SELECTED"):
+            # A broken connection gets no LOGOUT: a server that stopped answering would
+            # keep us waiting for the whole timeout again.
+            if not self.broken and self.client.state in ("AUTH", "SELECTED"):
                 self.client.logout()
         except Exception:  # the session is over either way
             logger.debug("logout from %s failed", self.server, exc_info=True)
@@ -156,6 +159,7 @@ class ImapConnection:
         try:
             yield
         except imaplib.IMAP4.abort as error:
+            self.broken = True
             raise ImapConnectionLost(self._lost(error)) from error
         except (ImapToolsError, imaplib.IMAP4.error) as error:
             raise ImapCommandError(
@@ -163,6 +167,7 @@ class ImapConnection:
                 % {"server": self.server, "reason": _reason(error)}
             ) from error
         except OSError as error:
+            self.broken = True
             raise ImapConnectionLost(self._lost(error)) from error
 
     def _lost(self, error: BaseException) -> str:

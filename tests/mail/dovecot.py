@@ -532,12 +532,14 @@ class CuttingProxy:
     """Between the fetcher and Dovecot: passes bytes both ways until told to cut.
 
     ``cut_after``: close every connection once that many bytes came from the server (in
-    the middle of whatever is on its way); ``cut()``: close them now."""
+    the middle of whatever is on its way); ``cut()``: close them now; ``stall()``: keep
+    them open but pass nothing more from the server (a server that stopped answering)."""
 
     def __init__(self, upstream_port: int, *, cut_after: int | None = None):
         self.upstream_port = upstream_port
         self.cut_after = cut_after
         self.from_server = 0
+        self.stalled = False
         self.connections: list[tuple[socket.socket, socket.socket]] = []
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
@@ -559,6 +561,8 @@ class CuttingProxy:
     def _pump(self, source: socket.socket, target: socket.socket, from_server: bool) -> None:
         try:
             while data := source.recv(65536):
+                if from_server and self.stalled:
+                    continue
                 if from_server and self.cut_after is not None:
                     with self._lock:
                         room = self.cut_after - self.from_server
@@ -573,6 +577,9 @@ class CuttingProxy:
         finally:
             with contextlib.suppress(OSError):
                 target.shutdown(socket.SHUT_WR)
+
+    def stall(self) -> None:
+        self.stalled = True
 
     def cut(self) -> None:
         with self._lock:
