@@ -21,6 +21,7 @@ import contextlib
 import html as html_module
 import mimetypes
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import Message
@@ -663,8 +664,9 @@ def _filename(part: Message, content_type: str, walk: _Walk) -> str:
     name = _param(part, "filename", "content-disposition") or _param(part, "name")
     if name:
         name = _tidy(decode_header_text(name))
-        # A path sent along with the name is no business of ours.
-        name = re.split(r"[\\/]", name)[-1].strip()
+        # A path sent along with the name is no business of ours; macOS and Windows-1258
+        # send decomposed accents.
+        name = unicodedata.normalize("NFC", re.split(r"[\\/]", name)[-1].strip())
     if name:
         return name
     if content_type in ("message/rfc822", "message/global"):
@@ -876,7 +878,7 @@ def _tnef(part: Message, content_type: str, walk: _Walk) -> _Body:
             name = _as_text(attachment.long_filename()) or _as_text(attachment.name)
         except Exception:
             name = ""
-        name = re.split(r"[\\/]", name)[-1].strip() or "file"
+        name = unicodedata.normalize("NFC", re.split(r"[\\/]", name)[-1].strip()) or "file"
         walk.add(
             ParsedAttachment(
                 filename=name,
