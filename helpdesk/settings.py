@@ -397,7 +397,8 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="servicedesk@mobilnet
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # The domain of our Message-IDs: a mail coming back with one of them is our own.
 MAIL_MESSAGE_ID_DOMAIN = env.str(
-    "MAIL_MESSAGE_ID_DOMAIN", default=DEFAULT_FROM_EMAIL.rpartition("@")[2] or "helpdesk.invalid"
+    "MAIL_MESSAGE_ID_DOMAIN",
+    default="helpdesk." + (DEFAULT_FROM_EMAIL.rpartition("@")[2] or "invalid"),
 )
 # The value of the X-Loop header on everything we send (and drop when it comes back).
 MAIL_LOOP_ID = env.str("MAIL_LOOP_ID", default=f"helpdesk@{MAIL_MESSAGE_ID_DOMAIN}")

@@ -1,0 +1,660 @@
+"""Mail in: stored raw first, then turned into a ticket, a reply, a note, or nothing.
+
+The one way in for both the IMAP fetcher and the mail server's pipe is
+:func:`message_receive`. Its promises:
+
+- the raw bytes are committed before anything is parsed; a mail that cannot be stored
+  raises, so the caller (the fetcher, the pipe command) leaves it where it was;
+- one row per mail, however often it is delivered: the Message-ID (or, without one, the
+  hash of the bytes) is unique, and a second delivery only counts itself;
+- processing runs in one transaction: the ticket or the reply and the message's outcome
+  commit together, or nothing does and the message is quarantined with the reason;
+- mail headers never set ticket fields: the sender is looked up among people, the subject
+  is the title, everything else comes from the mailbox's settings.
+"""
+
+import contextlib
+import hashlib
+import logging
+import re
+import signal
+import threading
+from dataclasses import dataclass
+from datetime import timedelta
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from helpdesk.models import Person
+from helpdesk.roles import can_work_tickets
+from helpdesk.selectors import people_by_email
+from mail import parsing
+from mail.models import InboundMessage, Mailbox, MailAddress, OutboundMessage, TicketCc
+from tickets import services as ticket_services
+from tickets.models import Channel, Status, Ticket
+
+logger = logging.getLogger("mail.ingest")
+
+# "[INC-000123]" anywhere in the subject, after any number of Re:/AW:/Odp:/Fwd: prefixes.
+TICKET_TAG = re.compile(r"\[\s*((?:INC|REQ)-\d{1,12})\s*\]", re.IGNORECASE)
+
+
+class MessageTimeout(Exception):
+    """Processing one mail took longer than ``MAIL_PROCESS_SECONDS``."""
+
+
+# --- storing ---------------------------------------------------------------------------
+
+
+def _dedupe_key(message_id: str, sha256: str) -> str:
+    if not message_id:
+        return f"sha256:{sha256}"
+    key = f"mid:{message_id.strip().lower()}"
+    if len(key) > 255:
+        key = "mid-sha256:" + hashlib.sha256(key.encode()).hexdigest()
+    return key
+
+
+def message_store(
+    *,
+    mailbox: Mailbox,
+    raw: bytes,
+    source: str,
+    server_uid: str = "",
+    is_truncated: bool = False,
+    size: int | None = None,
+) -> tuple[InboundMessage, bool]:
+    """Commit the raw mail; return (the row, whether it is new).
+
+    A mail seen before (same Message-ID, or same bytes without one) is not stored again:
+    its row counts one more delivery and is returned with ``False``."""
+    sha256 = hashlib.sha256(raw).hexdigest()
+    message_id, sender, subject = parsing.header_summary(raw)
+    key = _dedupe_key(message_id, sha256)
+    try:
+        with transaction.atomic():
+            message = InboundMessage.objects.create(
+                mailbox=mailbox,
+                source=source,
+                server_uid=str(server_uid)[:64],
+                dedupe_key=key,
+                message_id=message_id[:255],
+                sha256=sha256,
+                raw=raw,
+                size=size if size is not None else len(raw),
+                is_truncated=is_truncated,
+                sender=sender.address[:255],
+                sender_name=sender.name[:255],
+                subject=subject[:500],
+            )
+    except IntegrityError:
+        message = InboundMessage.objects.defer("raw").get(dedupe_key=key)
+        InboundMessage.objects.filter(pk=message.pk).update(deliveries=F("deliveries") + 1)
+        logger.info(
+            "mail %s (%s) delivered again to %s; not stored twice",
+            message.pk,
+            key,
+            mailbox.address,
+        )
+        return message, False
+    return message, True
+
+
+def message_receive(
+    *, mailbox: Mailbox, raw: bytes, source: str, server_uid: str = ""
+) -> InboundMessage:
+    """Store a mail and act on it; return its row once both are committed.
+
+    Raises only when the mail could not even be stored (the caller keeps it and retries)."""
+    if len(raw) > settings.MAIL_MAX_BYTES:
+        return message_receive_oversized(
+            mailbox=mailbox,
+            headers=headers_of(raw),
+            size=len(raw),
+            source=source,
+            server_uid=server_uid,
+        )
+    message, created = message_store(
+        mailbox=mailbox, raw=raw, source=source, server_uid=server_uid
+    )
+    if created or message.status == InboundMessage.Status.RECEIVED:
+        # A row left RECEIVED was stored by a run that died before acting on it.
+        message = message_process(message=message)
+    return message
+
+
+def message_receive_oversized(
+    *, mailbox: Mailbox, headers: bytes, size: int, source: str, server_uid: str = ""
+) -> InboundMessage:
+    """A mail over ``MAIL_MAX_BYTES``: only its headers are kept, it is not parsed, it goes
+    to the quarantine, and its sender is told once."""
+    message, created = message_store(
+        mailbox=mailbox,
+        raw=headers,
+        source=source,
+        server_uid=server_uid,
+        is_truncated=True,
+        size=size,
+    )
+    if created or message.status == InboundMessage.Status.RECEIVED:
+        message = message_process(message=message)
+    return message
+
+
+def headers_of(raw: bytes) -> bytes:
+    for separator in (b"\r\n\r\n", b"\n\n"):
+        end = raw.find(separator)
+        if end != -1:
+            return raw[: end + len(separator)]
+    return raw[:65536]
+
+
+# --- processing ------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: int):
+    """Raise MessageTimeout in the main thread after ``seconds``; elsewhere (a Celery worker
+    thread) the task's own soft time limit does the same."""
+    if seconds <= 0 or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum, frame):
+        raise MessageTimeout(_("Processing took longer than %(seconds)s s.") % {"seconds": seconds})
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def message_process(*, message: InboundMessage) -> InboundMessage:
+    """Act on a stored mail (again, for one in quarantine); return its row as it ends up.
+
+    A failure rolls back everything the mail did and quarantines it with the reason."""
+    try:
+        with _time_limit(settings.MAIL_PROCESS_SECONDS), transaction.atomic():
+            locked = InboundMessage.objects.select_for_update().get(pk=message.pk)
+            if locked.status not in (
+                InboundMessage.Status.RECEIVED,
+                InboundMessage.Status.QUARANTINED,
+            ):
+                return locked  # someone else acted on it meanwhile
+            locked.attempts += 1
+            _process(locked)
+            locked.processed_at = timezone.now()
+            locked.save()
+            return locked
+    except (MessageTimeout, SoftTimeLimitExceeded) as error:
+        return _quarantine(message, InboundMessage.Reason.TIMED_OUT, str(error))
+    except parsing.MailParseError as error:
+        return _quarantine(message, InboundMessage.Reason.UNPARSEABLE, str(error))
+    except Exception as error:  # noqa: BLE001 - anything else still must not lose the mail
+        logger.exception("mail %s could not be processed", message.pk)
+        return _quarantine(
+            message, InboundMessage.Reason.PROCESSING_FAILED, f"{type(error).__name__}: {error}"
+        )
+
+
+def _quarantine(message: InboundMessage, reason: str, detail: str) -> InboundMessage:
+    logger.warning("mail %s quarantined (%s): %s", message.pk, reason, detail)
+    InboundMessage.objects.filter(pk=message.pk).update(
+        status=InboundMessage.Status.QUARANTINED,
+        reason=reason,
+        detail=detail[:5000],
+        attempts=F("attempts") + 1,
+        processed_at=timezone.now(),
+    )
+    return InboundMessage.objects.defer("raw").get(pk=message.pk)
+
+
+def message_discard(*, message: InboundMessage, by) -> InboundMessage:
+    """An admin decides a quarantined mail is to be dropped (it stays stored, marked)."""
+    InboundMessage.objects.filter(pk=message.pk).update(status=InboundMessage.Status.DISCARDED)
+    logger.info("mail %s discarded by %s", message.pk, by)
+    return InboundMessage.objects.defer("raw").get(pk=message.pk)
+
+
+def message_retry(*, message: InboundMessage, by) -> InboundMessage:
+    """An admin sends a quarantined mail through processing again."""
+    if message.status != InboundMessage.Status.QUARANTINED:
+        raise ValidationError({"status": _("Only mail in quarantine is retried.")})
+    logger.info("mail %s retried by %s", message.pk, by)
+    return message_process(message=message)
+
+
+@dataclass
+class _Context:
+    message: InboundMessage
+    parsed: parsing.ParsedMail
+    mailbox: Mailbox
+    address: str  # the sender's address, as written
+
+
+def _process(message: InboundMessage) -> None:
+    """Decide what the mail is and do it; set the message's status, outcome and links."""
+    if message.is_truncated:
+        _too_large(message)
+        return
+    parsed = parsing.parse_message(bytes(message.raw))
+    message.message_id = message.message_id or parsed.message_id[:255]
+    message.sender = parsed.sender.address[:255]
+    message.sender_name = parsed.sender.name[:255]
+    message.subject = parsed.subject[:500]
+    message.is_automatic = parsed.auto_kind != parsing.AutoKind.NONE
+    message.html_sanitized = parsed.html
+    message.status = InboundMessage.Status.PROCESSED
+    context = _Context(message, parsed, message.mailbox, parsed.sender.address.strip())
+
+    if _is_our_own(parsed):
+        message.status = InboundMessage.Status.IGNORED
+        message.outcome = InboundMessage.Outcome.LOOP_DROPPED
+        logger.info("mail %s is our own coming back; dropped", message.pk)
+        return
+    if parsed.auto_kind == parsing.AutoKind.BOUNCE:
+        _bounce(context)
+        return
+    if not context.address:
+        raise parsing.MailParseError(_("The mail names no sender address."))
+    if not message.is_automatic and _flooding(message, context.address):
+        return
+
+    ticket, found_by = _thread_ticket(parsed)
+    person = _sender_person(context.address)
+    if (
+        ticket is not None
+        and found_by == "subject"
+        and context.mailbox.reply_senders == Mailbox.ReplySenders.PARTICIPANTS
+        and not _is_participant(ticket, person, context.address)
+    ):
+        logger.warning(
+            "mail %s from %s names %s in its subject but the sender is not on that ticket; "
+            "it becomes a new ticket",
+            message.pk,
+            context.address,
+            ticket.number,
+        )
+        ticket = None
+    if ticket is not None:
+        _reply(context, ticket, person)
+        return
+    if parsed.auto_kind == parsing.AutoKind.AUTO_REPLY:
+        # An out-of-office reply to no ticket of ours: kept, nothing to act on.
+        message.status = InboundMessage.Status.IGNORED
+        message.outcome = InboundMessage.Outcome.NOT_ACTED_ON
+        return
+    if person is None:
+        if context.mailbox.unknown_senders == Mailbox.UnknownSenders.REPLY_ONLY:
+            _answer_unknown_sender(context)
+            return
+        person = _person_from_mail(parsed.sender)
+    _new_ticket(context, person)
+
+
+# --- what a mail is --------------------------------------------------------------------
+
+
+def _is_our_own(parsed: parsing.ParsedMail) -> bool:
+    if settings.MAIL_LOOP_ID.lower() in (value.strip().lower() for value in parsed.loop_ids):
+        return True
+    domain = "@" + settings.MAIL_MESSAGE_ID_DOMAIN.lower()
+    return bool(parsed.message_id) and parsed.message_id.lower().endswith(domain)
+
+
+def _id_forms(ids) -> list[str]:
+    """Message-IDs as stored by either side: bare and in angle brackets."""
+    forms = []
+    for value in ids:
+        value = (value or "").strip().strip("<>")
+        if value:
+            forms += [value, f"<{value}>"]
+    return forms
+
+
+def _thread_ticket(parsed: parsing.ParsedMail) -> tuple[Ticket | None, str]:
+    """The ticket this mail answers, and how it was found ("references" or "subject")."""
+    ids = _id_forms([*parsed.in_reply_to, *reversed(parsed.references)])
+    if ids:
+        sent = (
+            OutboundMessage.objects.filter(message_id__in=ids, ticket__isnull=False)
+            .select_related("ticket")
+            .order_by("-pk")
+            .first()
+        )
+        if sent is not None:
+            return sent.ticket, "references"
+        received = (
+            InboundMessage.objects.filter(message_id__in=ids, ticket__isnull=False)
+            .select_related("ticket")
+            .order_by("-pk")
+            .first()
+        )
+        if received is not None:
+            return received.ticket, "references"
+    match = TICKET_TAG.search(parsed.subject or "")
+    if match:
+        ticket = Ticket.objects.filter(number=match.group(1).upper()).first()
+        if ticket is not None:
+            return ticket, "subject"
+    return None, ""
+
+
+def _sender_person(address: str) -> Person | None:
+    people = people_by_email(address, limit=1)
+    return people[0] if people else None
+
+
+def _is_staff(person: Person | None) -> bool:
+    return person is not None and person.user_id is not None and can_work_tickets(person.user)
+
+
+def _is_participant(ticket: Ticket, person: Person | None, address: str) -> bool:
+    if person is not None and person.pk == ticket.caller_id:
+        return True
+    if ticket.caller.email and ticket.caller.email.lower() == address.lower():
+        return True
+    if TicketCc.objects.filter(ticket=ticket, address__iexact=address).exists():
+        return True
+    return _is_staff(person)
+
+
+def _flooding(message: InboundMessage, address: str) -> bool:
+    """Quarantine the mail of a sender over the hourly cap, and tell them once a day."""
+    since = timezone.now() - timedelta(hours=1)
+    recent = (
+        InboundMessage.objects.filter(sender__iexact=address, received_at__gte=since)
+        .exclude(pk=message.pk)
+        .count()
+    )
+    if recent < settings.MAIL_INBOUND_PER_SENDER_PER_HOUR:
+        return False
+    message.status = InboundMessage.Status.QUARANTINED
+    message.reason = InboundMessage.Reason.RATE_LIMITED
+    message.detail = _("%(count)s mails from this sender in the last hour.") % {
+        "count": recent + 1
+    }
+    logger.warning("mail %s from %s rate-limited (%s in an hour)", message.pk, address, recent)
+    _answer(
+        kind=OutboundMessage.Kind.RATE_LIMITED,
+        context_message=message,
+        to=address,
+        dedupe_key=f"rate_limited:{address.lower()}:{timezone.now().date().isoformat()}",
+        extra={"limit": settings.MAIL_INBOUND_PER_SENDER_PER_HOUR},
+    )
+    return True
+
+
+# --- what a mail does ------------------------------------------------------------------
+
+
+def _uploads(context: _Context) -> tuple[list[SimpleUploadedFile], list[str]]:
+    """The mail's attachments that pass the upload checks, and a line for each refused."""
+    accepted, refused = [], []
+    for attachment in context.parsed.attachments:
+        name = attachment.filename or "file"
+        upload = SimpleUploadedFile(name, attachment.data, attachment.content_type)
+        try:
+            ticket_services.validate_upload(upload)
+        except ValidationError as error:
+            refused.append(f"{name}: {' '.join(error.messages)}")
+            continue
+        accepted.append(upload)
+    dropped = getattr(context.parsed, "dropped_attachments", 0)
+    if dropped:
+        refused.append(
+            _("%(count)s more attachments over the limit of %(limit)s were not kept.")
+            % {"count": dropped, "limit": settings.MAIL_MAX_ATTACHMENTS}
+        )
+    return accepted, refused
+
+
+def _note_refused(ticket: Ticket, refused: list[str]) -> None:
+    if refused:
+        ticket_services.comment_add(
+            ticket=ticket,
+            by=None,
+            is_internal=True,
+            channel=Channel.EMAIL,
+            body=_("Attachments of the mail that were not kept:") + "\n" + "\n".join(refused),
+        )
+
+
+def _ours(address: str) -> bool:
+    return Mailbox.objects.filter(address__iexact=address).exists()
+
+
+def _record_ccs(context: _Context, ticket: Ticket) -> None:
+    """Whoever the sender copied (To and Cc, less our own addresses and the caller) gets the
+    ticket's public replies and may answer."""
+    caller_email = (ticket.caller.email or "").lower()
+    known = {cc.lower() for cc in TicketCc.objects.filter(ticket=ticket).values_list("address", flat=True)}
+    for entry in [*context.parsed.to, *context.parsed.cc]:
+        address = (entry.address or "").strip()
+        lowered = address.lower()
+        if not address or "@" not in address or lowered in known or lowered == caller_email:
+            continue
+        if lowered == context.address.lower() or _ours(address):
+            continue
+        TicketCc.objects.create(ticket=ticket, address=address[:255], name=entry.name[:255])
+        known.add(lowered)
+
+
+def _body(context: _Context) -> str:
+    text = (context.parsed.text or "").strip()
+    return text or _("(The mail has no text.)")
+
+
+def _new_ticket(context: _Context, person: Person, *, follow_up_of: Ticket | None = None) -> Ticket:
+    uploads, refused = _uploads(context)
+    title = (context.parsed.subject or "").strip() or _("(no subject)")
+    ticket = ticket_services.ticket_create(
+        caller=person,
+        title=title,
+        description=(context.parsed.text or "").strip(),
+        opened_by=None,
+        channel=Channel.EMAIL,
+        group=(follow_up_of.group if follow_up_of else None) or context.mailbox.default_group,
+        follow_up_of=follow_up_of,
+        attachments=uploads,
+    )
+    _note_refused(ticket, refused)
+    _record_ccs(context, ticket)
+    context.message.ticket = ticket
+    context.message.outcome = (
+        InboundMessage.Outcome.FOLLOW_UP_CREATED
+        if follow_up_of
+        else InboundMessage.Outcome.TICKET_CREATED
+    )
+    return ticket
+
+
+def _reply(context: _Context, ticket: Ticket, person: Person | None) -> None:
+    message, parsed = context.message, context.parsed
+    if person is None:
+        # Allowed to answer (a Cc, or the mailbox lets anyone): known from now on.
+        person = _person_from_mail(parsed.sender)
+    if message.is_automatic:
+        # An auto-reply or list mail about a ticket: a note, never a reply that would hand
+        # the ticket back to work or start a conversation with a robot.
+        comment = ticket_services.comment_add(
+            ticket=ticket,
+            by=None,
+            is_internal=True,
+            channel=Channel.EMAIL,
+            author_person=person,
+            body=_("Automatic reply from %(address)s:") % {"address": context.address}
+            + "\n\n"
+            + _body(context),
+        )
+        message.ticket, message.comment = ticket, comment
+        message.outcome = InboundMessage.Outcome.AUTO_REPLY_NOTED
+        return
+    ticket.refresh_from_db()
+    staff = _is_staff(person)
+    finished = ticket.status in (Status.CLOSED, Status.CANCELLED)
+    if ticket.status == Status.RESOLVED and not staff:
+        if "reopen" in ticket_services.available_transitions(ticket, None):
+            ticket_services.transition_take(ticket=ticket, by=None, name="reopen")
+            message.outcome = InboundMessage.Outcome.TICKET_REOPENED
+        else:
+            finished = True  # past the reopen window
+    if finished:
+        _new_ticket(context, person, follow_up_of=ticket)
+        return
+    uploads, refused = _uploads(context)
+    if staff:
+        comment = ticket_services.comment_add(
+            ticket=ticket,
+            by=person.user,
+            body=_body(context),
+            channel=Channel.EMAIL,
+            attachments=uploads,
+        )
+    elif person.pk == ticket.caller_id:
+        comment = ticket_services.ticket_reply_by_caller(
+            ticket=ticket,
+            by=None,
+            author_person=person,
+            body=_body(context),
+            channel=Channel.EMAIL,
+            attachments=uploads,
+        ).comment
+    else:
+        comment = ticket_services.comment_add(
+            ticket=ticket,
+            by=None,
+            author_person=person,
+            body=_body(context),
+            channel=Channel.EMAIL,
+            attachments=uploads,
+        )
+    _note_refused(ticket, refused)
+    _record_ccs(context, ticket)
+    message.ticket, message.comment = ticket, comment
+    message.outcome = message.outcome or InboundMessage.Outcome.COMMENT_ADDED
+
+
+def _person_from_mail(sender: parsing.Address) -> Person:
+    address = sender.address.strip()
+    existing = _sender_person(address)
+    if existing is not None:
+        return existing
+    name = (sender.name or "").strip() or address.split("@")[0]
+    person = Person.objects.create(
+        full_name=name[:200], email=address[:254], origin=Person.Origin.MAIL
+    )
+    logger.info("person %s created from mail of %s", person.pk, address)
+    return person
+
+
+def _bounce(context: _Context) -> None:
+    """A bounce of one of our mails: an internal note on its ticket, the address marked."""
+    message, parsed = context.message, context.parsed
+    info = parsed.bounce
+    ids = []
+    if info is not None:
+        ids += [info.original_message_id, *info.original_references]
+    ids += [*parsed.in_reply_to, *parsed.references]
+    sent = (
+        OutboundMessage.objects.filter(message_id__in=_id_forms(ids))
+        .select_related("ticket")
+        .order_by("-pk")
+        .first()
+    )
+    addresses = [a for a in (info.failed_recipients if info else []) if a] or (
+        [sent.to] if sent else []
+    )
+    permanent = info.is_permanent if info is not None else True
+    problem = (info.diagnostic or info.status) if info is not None else ""
+    if permanent:
+        now = timezone.now()
+        for address in addresses:
+            state, _created = MailAddress.objects.get_or_create(address=address.lower()[:255])
+            MailAddress.objects.filter(pk=state.pk).update(
+                bouncing_since=state.bouncing_since or now,
+                bounce_count=F("bounce_count") + 1,
+                last_problem=problem[:2000],
+            )
+    if sent is None or sent.ticket is None:
+        message.status = InboundMessage.Status.IGNORED
+        message.outcome = InboundMessage.Outcome.NOT_ACTED_ON
+        return
+    if permanent:
+        text = _("Mail to %(addresses)s could not be delivered.")
+    else:
+        text = _("Mail to %(addresses)s is delayed; the mail server keeps trying.")
+    body = text % {"addresses": ", ".join(addresses) or sent.to}
+    if problem:
+        body += "\n" + problem
+    comment = ticket_services.comment_add(
+        ticket=sent.ticket, by=None, is_internal=True, channel=Channel.EMAIL, body=body
+    )
+    message.ticket, message.comment = sent.ticket, comment
+    message.outcome = InboundMessage.Outcome.BOUNCE_RECORDED
+
+
+def _answer(
+    *, kind: str, context_message: InboundMessage, to: str, dedupe_key: str, extra=None
+) -> None:
+    """A short automatic answer to a mail that makes no ticket (never to automatic mail)."""
+    if context_message.is_automatic or not to:
+        return
+    from mail.services import outbound
+
+    outbound.outbound_queue(
+        kind=kind,
+        to=to,
+        context={
+            "subject": context_message.subject,
+            "mailbox_address": context_message.mailbox.address,
+            **(extra or {}),
+        },
+        in_reply_to=context_message.message_id,
+        dedupe_key=dedupe_key,
+    )
+
+
+def _answer_unknown_sender(context: _Context) -> None:
+    context.message.outcome = InboundMessage.Outcome.UNKNOWN_SENDER_ANSWERED
+    _answer(
+        kind=OutboundMessage.Kind.UNKNOWN_SENDER,
+        context_message=context.message,
+        to=context.address,
+        dedupe_key=f"unknown_sender:{context.message.pk}",
+    )
+
+
+def _too_large(message: InboundMessage) -> None:
+    message.status = InboundMessage.Status.QUARANTINED
+    message.reason = InboundMessage.Reason.TOO_LARGE
+    message.detail = _("%(size)s bytes; the limit is %(limit)s.") % {
+        "size": message.size,
+        "limit": settings.MAIL_MAX_BYTES,
+    }
+    parsed_headers = parsing.header_summary(bytes(message.raw))
+    message.is_automatic = _headers_automatic(bytes(message.raw))
+    _answer(
+        kind=OutboundMessage.Kind.TOO_LARGE,
+        context_message=message,
+        to=parsed_headers[1].address,
+        dedupe_key=f"too_large:{message.pk}",
+        extra={"limit_mb": settings.MAIL_MAX_BYTES // (1024 * 1024), "size": message.size},
+    )
+
+
+def _headers_automatic(headers: bytes) -> bool:
+    try:
+        return parsing.parse_message(headers).auto_kind != parsing.AutoKind.NONE
+    except parsing.MailParseError:
+        return True  # when in doubt, do not answer
+
