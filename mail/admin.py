@@ -6,8 +6,8 @@ from django.utils.translation import ngettext
 
 from mail.models import (
     InboundMessage,
-    Mailbox,
     MailAddress,
+    Mailbox,
     NotificationMute,
     OutboundMessage,
     TicketCc,
@@ -46,7 +46,28 @@ class MailboxForm(forms.ModelForm):
 
     class Meta:
         model = Mailbox
-        fields = "__all__"
+        fields = [
+            "name",
+            "address",
+            "is_active",
+            "default_group",
+            "unknown_senders",
+            "reply_senders",
+            "host",
+            "port",
+            "security",
+            "verify_certificate",
+            "folder",
+            "after_fetch",
+            "move_to_folder",
+            "username",
+            "auth_method",
+            "password_env",
+            "oauth_provider",
+            "oauth_client_id",
+            "oauth_tenant",
+            "oauth_token_url",
+        ]
 
     def clean(self):
         data = super().clean()
@@ -204,9 +225,7 @@ class InboundMessageAdmin(admin.ModelAdmin):
             done += result.status != InboundMessage.Status.QUARANTINED
         self.message_user(
             request,
-            ngettext(
-                "%(count)d mail processed.", "%(count)d mails processed.", done
-            )
+            ngettext("%(count)d mail processed.", "%(count)d mails processed.", done)
             % {"count": done},
             messages.SUCCESS if done else messages.WARNING,
         )

@@ -62,7 +62,9 @@ class Mailbox(models.Model):
         _("password from environment variable"),
         max_length=100,
         blank=True,
-        help_text=_("The name of an environment variable holding the password, instead of storing it."),
+        help_text=_(
+            "The name of an environment variable holding the password, instead of storing it."
+        ),
     )
     folder = models.CharField(_("folder"), max_length=255, default="INBOX")
     after_fetch = models.CharField(

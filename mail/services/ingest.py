@@ -35,7 +35,7 @@ from helpdesk.models import Person
 from helpdesk.roles import can_work_tickets
 from helpdesk.selectors import people_by_email
 from mail import parsing
-from mail.models import InboundMessage, Mailbox, MailAddress, OutboundMessage, TicketCc
+from mail.models import InboundMessage, MailAddress, Mailbox, OutboundMessage, TicketCc
 from tickets import services as ticket_services
 from tickets.models import Channel, Status, Ticket
 
@@ -120,9 +120,7 @@ def message_receive(
             source=source,
             server_uid=server_uid,
         )
-    message, created = message_store(
-        mailbox=mailbox, raw=raw, source=source, server_uid=server_uid
-    )
+    message, created = message_store(mailbox=mailbox, raw=raw, source=source, server_uid=server_uid)
     if created or message.status == InboundMessage.Status.RECEIVED:
         # A row left RECEIVED was stored by a run that died before acting on it.
         message = message_process(message=message)
@@ -199,7 +197,7 @@ def message_process(*, message: InboundMessage) -> InboundMessage:
         return _quarantine(message, InboundMessage.Reason.TIMED_OUT, str(error))
     except parsing.MailParseError as error:
         return _quarantine(message, InboundMessage.Reason.UNPARSEABLE, str(error))
-    except Exception as error:  # noqa: BLE001 - anything else still must not lose the mail
+    except Exception as error:
         logger.exception("mail %s could not be processed", message.pk)
         return _quarantine(
             message, InboundMessage.Reason.PROCESSING_FAILED, f"{type(error).__name__}: {error}"
@@ -380,9 +378,7 @@ def _flooding(message: InboundMessage, address: str) -> bool:
         return False
     message.status = InboundMessage.Status.QUARANTINED
     message.reason = InboundMessage.Reason.RATE_LIMITED
-    message.detail = _("%(count)s mails from this sender in the last hour.") % {
-        "count": recent + 1
-    }
+    message.detail = _("%(count)s mails from this sender in the last hour.") % {"count": recent + 1}
     logger.warning("mail %s from %s rate-limited (%s in an hour)", message.pk, address, recent)
     _answer(
         kind=OutboundMessage.Kind.RATE_LIMITED,
@@ -437,7 +433,10 @@ def _record_ccs(context: _Context, ticket: Ticket) -> None:
     """Whoever the sender copied (To and Cc, less our own addresses and the caller) gets the
     ticket's public replies and may answer."""
     caller_email = (ticket.caller.email or "").lower()
-    known = {cc.lower() for cc in TicketCc.objects.filter(ticket=ticket).values_list("address", flat=True)}
+    known = {
+        cc.lower()
+        for cc in TicketCc.objects.filter(ticket=ticket).values_list("address", flat=True)
+    }
     for entry in [*context.parsed.to, *context.parsed.cc]:
         address = (entry.address or "").strip()
         lowered = address.lower()
@@ -657,4 +656,3 @@ def _headers_automatic(headers: bytes) -> bool:
         return parsing.parse_message(headers).auto_kind != parsing.AutoKind.NONE
     except parsing.MailParseError:
         return True  # when in doubt, do not answer
-

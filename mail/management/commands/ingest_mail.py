@@ -48,7 +48,7 @@ class Command(BaseCommand):
                 )
         except SystemExit:
             raise
-        except Exception as error:  # noqa: BLE001 - the mail server must keep the mail
+        except Exception as error:
             self.stderr.write(f"ingest_mail: the mail could not be stored: {error}")
             sys.exit(EX_TEMPFAIL)
         self.stdout.write(self._outcome(message))
