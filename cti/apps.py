@@ -15,6 +15,8 @@ class CtiConfig(AppConfig):
         events.subscribe(
             ticket_events.live_calls_refresh_on_ticket_event, kinds=ticket_events.KINDS
         )
+        # The console's queues learn of tickets arriving in the agent's groups.
+        events.subscribe(ticket_events.ticket_queue_push_on_ticket_event, kinds=ticket_events.KINDS)
 
         # The screen pop lives on every console page.
         ui.register_template("console_widgets", "cti/console_widget.html")

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 
 from cti import notify
 from cti.models import AgentPresence, CallQueue
+from helpdesk.middleware import LANGUAGE_SESSION_KEY
+from helpdesk.models import SupportGroup
 from helpdesk.roles import can_work_tickets
 
 # What an agent may choose; "busy" is set by call events only.
@@ -19,7 +22,7 @@ SELECTABLE_PRESENCE = (
 CLOSE_FORBIDDEN = 4403
 
 
-def _agent_snapshot(user) -> dict | None:
+def _agent_snapshot(user, session=None) -> dict | None:
     """Everything the consumer needs at connect, in one database round trip per item."""
     if not can_work_tickets(user):
         return None
@@ -27,9 +30,24 @@ def _agent_snapshot(user) -> dict | None:
     presence = AgentPresence.objects.filter(user=user).select_related("user").first()
     return {
         "queue_ids": queue_ids,
+        "support_group_ids": list(
+            SupportGroup.objects.filter(members=user).values_list("pk", flat=True)
+        ),
         "presence": notify.presence_payload(presence) if presence else None,
         "team": notify.team_presence(queue_ids, exclude_user_id=user.pk),
+        "language": _console_language(user, session),
     }
+
+
+def _console_language(user, session) -> str:
+    """The language the agent's pages are in (helpdesk.middleware decides it the same way):
+    the session's choice, else the profile's, else the site's."""
+    supported = {code for code, _name in settings.LANGUAGES}
+    language = session.get(LANGUAGE_SESSION_KEY) if session is not None else None
+    if language not in supported:
+        person = getattr(user, "person", None)
+        language = person.language if person is not None else None
+    return language if language in supported else settings.LANGUAGE_CODE
 
 
 def _presence_set(user, state: str) -> dict:
@@ -40,7 +58,9 @@ def _presence_set(user, state: str) -> dict:
 
 
 class ConsoleConsumer(AsyncJsonWebsocketConsumer):
-    """ws/console/: joins ``agent.<id>`` and ``queue.<id>`` for the agent's queues.
+    """ws/console/: joins ``agent.<id>``, ``queue.<id>`` for the agent's call queues and
+    ``support_group.<id>`` for the agent's support groups (tickets arriving in them).
+    Group memberships are read at connect: a change takes effect at the next connect.
 
     On connect it sends the cards of the calls the database says this agent must see, so
     a reconnect (or a message the layer dropped) never loses a ringing call.
@@ -52,15 +72,18 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
         if user is None or not user.is_authenticated:
             await self.close(code=CLOSE_FORBIDDEN)
             return
-        snapshot = await database_sync_to_async(_agent_snapshot)(user)
+        snapshot = await database_sync_to_async(_agent_snapshot)(user, self.scope.get("session"))
         if snapshot is None:
             await self.close(code=CLOSE_FORBIDDEN)
             return
         self.user = user
+        self.language = snapshot["language"]
         # Join before reading the calls: a pop sent in between arrives twice (the console
         # replaces a card by call id), never not at all.
-        self.joined = [notify.agent_group(user.pk)] + [
-            notify.queue_group(queue_id) for queue_id in snapshot["queue_ids"]
+        self.joined = [
+            notify.agent_group(user.pk),
+            *(notify.queue_group(queue_id) for queue_id in snapshot["queue_ids"]),
+            *(notify.support_group_group(group_id) for group_id in snapshot["support_group_ids"]),
         ]
         for group in self.joined:
             await self.channel_layer.group_add(group, self.channel_name)
@@ -120,6 +143,16 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
                 "state": event["state"],
                 "label": event.get("label", ""),
                 "name": event.get("name", ""),
+            }
+        )
+
+    async def cti_ticket(self, event):
+        """A ticket arrived in the queue of one of the agent's support groups."""
+        await self.send_json(
+            {
+                "type": "ticket",
+                "event": event["event"],
+                "ticket": notify.ticket_labelled(event["ticket"], self.language),
             }
         )
 

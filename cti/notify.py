@@ -10,11 +10,16 @@ Who gets what (the recipients are exactly what the ingest service computed):
 - answered: a ``cti.call_update`` with the card to ``answered_by``, a close to the others;
 - ended: the answering agent keeps the card in its ended state (to file the ticket after the
   call); the others' cards close with the outcome (missed, abandoned ...).
+
+The console's queues follow new tickets the same way (:func:`ticket_queued`): a ticket
+created in, or moved to, a support group is announced to the consoles of that group's
+members (``support_group.<id>``), which refresh their ticket list.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -33,8 +38,12 @@ from cti import statements
 from cti.models import AgentPresence, Call, CallQueue
 from helpdesk.jinja import spaceless
 from helpdesk.phones import format_phone
-from tickets.models import OPEN_STATUSES
+from tickets.models import OPEN_STATUSES, Ticket
+from tickets.models import Channel as TicketChannel
+from tickets.models import Priority as TicketPriority
 from tickets.models import Status as TicketStatus
+
+logger = logging.getLogger(__name__)
 
 CARD_TEMPLATE = "cti/partials/_call_card.html"
 LAST_CALLS = 5
@@ -47,6 +56,11 @@ def agent_group(user_id: int) -> str:
 
 def queue_group(queue_id: int) -> str:
     return f"queue.{queue_id}"
+
+
+def support_group_group(group_id: int) -> str:
+    """The consoles of the members of support group ``group_id`` (not a call queue)."""
+    return f"support_group.{group_id}"
 
 
 def number_display(call: Call) -> str:
@@ -455,3 +469,86 @@ def cards_for_agent(user) -> list[dict]:
         if message and message["action"] == "show":
             result.append(message)
     return result
+
+
+# --- the console's queues -----------------------------------------------------------------
+
+QUEUED_TICKET_FIELDS = (
+    "pk",
+    "number",
+    "title",
+    "channel",
+    "group_id",
+    "priority",
+    "status",
+    "assignee_id",
+    "service_id",
+    "created_at",
+)
+
+
+def ticket_queued(ticket_id: int, *, group_id: int, event: str) -> None:
+    """Tell the consoles of support group ``group_id``'s members that ticket ``ticket_id``
+    arrived in its queue: ``event`` is "created" or "moved". One query and one group send.
+
+    Called after the ticket's commit, in the request or task that made the change. A push
+    that fails (the channel layer is down) is logged and dropped: the ticket exists, and the
+    queue page also refreshes itself every minute.
+    """
+    row = Ticket.objects.filter(pk=ticket_id).values(*QUEUED_TICKET_FIELDS).first()
+    if row is None:
+        return
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    message = {"type": "cti.ticket", "event": event, "ticket": queued_ticket_payload(row)}
+    try:
+        async_to_sync(layer.group_send)(support_group_group(group_id), message)
+    except Exception:
+        logger.warning(
+            "Could not announce ticket %s to the consoles of support group %s",
+            row["number"],
+            group_id,
+            exc_info=True,
+        )
+
+
+def queued_ticket_payload(row: dict) -> dict:
+    """The ticket as the console script reads it: stored values only (JSON), the labels are
+    added per console in its language (:func:`ticket_labels`)."""
+    return {
+        "id": row["pk"],
+        "number": row["number"],
+        "title": row["title"],
+        "channel": row["channel"],
+        "group_id": row["group_id"],
+        "priority": row["priority"],
+        "status": row["status"],
+        "open": row["status"] in OPEN_STATUSES,
+        "assignee_id": row["assignee_id"],
+        "service_id": row["service_id"],
+        "created_at": row["created_at"].isoformat(),
+        "url": reverse("tickets:console_detail", args=[row["number"]]),
+    }
+
+
+@functools.lru_cache(maxsize=32)
+def ticket_labels(language: str | None) -> dict[str, dict]:
+    """The labels of a queued ticket's choices in ``language``, looked up once per language."""
+    with translation.override(language):
+        return {
+            "channel": {value: str(label) for value, label in TicketChannel.choices},
+            "priority": {value: str(label) for value, label in TicketPriority.choices},
+            "status": {value: str(label) for value, label in TicketStatus.choices},
+        }
+
+
+def ticket_labelled(ticket: dict, language: str | None) -> dict:
+    """``ticket`` (a :func:`queued_ticket_payload`) with its labels in ``language``."""
+    labels = ticket_labels(language)
+    return {
+        **ticket,
+        "channel_label": labels["channel"].get(ticket["channel"], ticket["channel"]),
+        "priority_label": labels["priority"].get(ticket["priority"], ""),
+        "status_label": labels["status"].get(ticket["status"], ticket["status"]),
+    }

@@ -3,8 +3,10 @@
 An agent on the phone sees on the call's card the caller's open and recent tickets and
 the tickets linked to the call. When one of those tickets is created, edited or changes
 state (resolved on first contact, assigned ...) while the call is ringing or answered,
-the card is pushed again, so the agent sees it without reloading. Subscribed in
-``CtiConfig.ready``; called after the ticket's transaction committed.
+the card is pushed again, so the agent sees it without reloading. And a ticket that
+arrives in a support group's queue is announced to the consoles of the group's members,
+whose queue page then offers to show it. Subscribed in ``CtiConfig.ready``; called after
+the ticket's transaction committed.
 """
 
 from __future__ import annotations
@@ -46,3 +48,13 @@ def live_calls_refresh_on_ticket_event(event: events.TicketEvent) -> None:
     most tickets: their caller is not on the phone)."""
     for call_id in live_calls_of_ticket(event.ticket_id):
         notify.call_card_refresh(call_id)
+
+
+def ticket_queue_push_on_ticket_event(event: events.TicketEvent) -> None:
+    """Announce a ticket that arrived in a support group's queue (created there, or moved
+    there by a transfer or an edit) to the consoles of that group's members."""
+    change = event.change("group")
+    if change is None or change.new is None or change.new == change.old:
+        return
+    kind = "created" if event.kind == events.Kind.CREATED else "moved"
+    notify.ticket_queued(event.ticket_id, group_id=change.new, event=kind)
