@@ -215,6 +215,9 @@ STAFF_SESSION_COOKIE_AGE = env.int("STAFF_SESSION_COOKIE_AGE", default=8 * 3600)
 # helpdesk/server.py gives uvicorn the same list; helpdesk.security.client_ip is Django's.
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 
+# Password reset by e-mail: how long the link works (seconds) and mails per address per hour.
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3 * 3600)
+PASSWORD_RESET_PER_HOUR = env.int("PASSWORD_RESET_PER_HOUR", default=3)
 # Failed sign-ins (django-axes), on the login page, the admin and POST /api/auth/token/
 # alike: after LOGIN_FAILURE_LIMIT failures in a row for one user name, or from one client
 # address, that name or address is refused for LOGIN_LOCKOUT_MINUTES. A successful sign-in

@@ -3,11 +3,16 @@
 
 from __future__ import annotations
 
+import logging
+
+from axes.utils import reset as axes_reset
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
 from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -18,6 +23,8 @@ from helpdesk import selectors, services
 from helpdesk.errors import ValidationError
 from helpdesk.forms import ApiTokenForm, LanguageForm
 from helpdesk.middleware import LANGUAGE_SESSION_KEY
+
+logger = logging.getLogger("helpdesk.accounts")
 
 
 @login_required
@@ -99,3 +106,20 @@ def api_token_revoke(request, token_id: int):
     services.api_token_revoke(token=token, by=request.user)
     messages.success(request, _("The token “%(name)s” is revoked.") % {"name": token.name})
     return redirect("api_tokens")
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    """Django's page for the mailed link. A password set this way also lifts a sign-in
+    lockout of that user name: who proved they read the account's mail may sign in."""
+
+    success_url = reverse_lazy("password_reset_complete")
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        removed = axes_reset(username=form.user.get_username())
+        logger.info(
+            "password of %s reset by e-mail link; %s sign-in lockout entries lifted",
+            form.user.get_username(),
+            removed,
+        )
+        return response

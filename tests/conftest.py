@@ -12,6 +12,20 @@ def _media_root(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def _celery_in_process(settings):
+    """Tasks run where they are sent (after the commit that schedules them), errors raised:
+    no test leaves messages in the embedded broker's folder under var/."""
+    from helpdesk.celery import app
+
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    before = (app.conf.task_always_eager, app.conf.task_eager_propagates)
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+    yield
+    app.conf.task_always_eager, app.conf.task_eager_propagates = before
+
+
+@pytest.fixture(autouse=True)
 def _fast_passwords(settings):
     # Real hashers cost ~0.1 s per user on this machine; the default list stays behind MD5
     # so hashes made elsewhere (seed_demo, the demo logins) still verify.
