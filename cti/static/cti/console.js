@@ -5,6 +5,9 @@
  * action "show" (card HTML, replaces any card of the same call) or "close", presence, echo.
  * On every (re)connect the server sends the cards the database says must be shown, so
  * reconnecting with back-off never loses a ringing call.
+ * ticket: a ticket arrived in the queue of one of the agent's support groups (created there
+ * or moved there); re-dispatched on the document as a "console:ticket" event, which the
+ * pages that show queues listen to without knowing this script.
  */
 (function () {
   "use strict";
@@ -165,6 +168,11 @@
       case "call_update":
         if (isStale(message)) { break; }
         if (message.action === "show") { showCard(message); } else { closeCard(message); }
+        break;
+      case "ticket":
+        document.dispatchEvent(new CustomEvent("console:ticket", {
+          detail: { event: message.event, ticket: message.ticket, userId: userId }
+        }));
         break;
       case "presence":
         if (message.user_id === userId) { setPresence(message); } else { updateMember(message); }
