@@ -45,6 +45,25 @@ logger = logging.getLogger("mail.ingest")
 TICKET_TAG = re.compile(r"\[\s*((?:INC|REQ)-\d{1,12})\s*\]", re.IGNORECASE)
 
 
+# What processing sets on a mail's row.
+PROCESSED_FIELDS = [
+    "message_id",
+    "sender",
+    "sender_name",
+    "subject",
+    "is_automatic",
+    "html_sanitized",
+    "status",
+    "outcome",
+    "reason",
+    "detail",
+    "attempts",
+    "ticket",
+    "comment",
+    "processed_at",
+]
+
+
 class MessageTimeout(Exception):
     """Processing one mail took longer than ``MAIL_PROCESS_SECONDS``."""
 
@@ -191,7 +210,8 @@ def message_process(*, message: InboundMessage) -> InboundMessage:
             locked.attempts += 1
             _process(locked)
             locked.processed_at = timezone.now()
-            locked.save()
+            # Not the raw bytes again: they are up to MAIL_MAX_BYTES and never change.
+            locked.save(update_fields=PROCESSED_FIELDS)
             return locked
     except (MessageTimeout, SoftTimeLimitExceeded) as error:
         return _quarantine(message, InboundMessage.Reason.TIMED_OUT, str(error))
@@ -218,7 +238,13 @@ def _quarantine(message: InboundMessage, reason: str, detail: str) -> InboundMes
 
 def message_discard(*, message: InboundMessage, by) -> InboundMessage:
     """An admin decides a quarantined mail is to be dropped (it stays stored, marked)."""
-    InboundMessage.objects.filter(pk=message.pk).update(status=InboundMessage.Status.DISCARDED)
+    # Conditional in SQL: a mail processed meanwhile (a retry, a second delivery) keeps its
+    # status, which its ticket or reply depends on.
+    discarded = InboundMessage.objects.filter(
+        pk=message.pk, status=InboundMessage.Status.QUARANTINED
+    ).update(status=InboundMessage.Status.DISCARDED)
+    if not discarded:
+        raise ValidationError({"status": _("Only mail in quarantine is discarded.")})
     logger.info("mail %s discarded by %s", message.pk, by)
     return InboundMessage.objects.defer("raw").get(pk=message.pk)
 
@@ -252,6 +278,8 @@ def _process(message: InboundMessage) -> None:
     message.is_automatic = parsed.auto_kind != parsing.AutoKind.NONE
     message.html_sanitized = parsed.html
     message.status = InboundMessage.Status.PROCESSED
+    # A retried mail starts afresh: the reason it was quarantined for is no longer true.
+    message.reason, message.detail = "", ""
     context = _Context(message, parsed, message.mailbox, parsed.sender.address.strip())
 
     if _is_our_own(parsed):
@@ -425,27 +453,31 @@ def _note_refused(ticket: Ticket, refused: list[str]) -> None:
         )
 
 
-def _ours(address: str) -> bool:
-    return Mailbox.objects.filter(address__iexact=address).exists()
-
-
 def _record_ccs(context: _Context, ticket: Ticket) -> None:
     """Whoever the sender copied (To and Cc, less our own addresses and the caller) gets the
     ticket's public replies and may answer."""
-    caller_email = (ticket.caller.email or "").lower()
-    known = {
-        cc.lower()
-        for cc in TicketCc.objects.filter(ticket=ticket).values_list("address", flat=True)
-    }
+    entries = {}
     for entry in [*context.parsed.to, *context.parsed.cc]:
         address = (entry.address or "").strip()
-        lowered = address.lower()
-        if not address or "@" not in address or lowered in known or lowered == caller_email:
-            continue
-        if lowered == context.address.lower() or _ours(address):
-            continue
-        TicketCc.objects.create(ticket=ticket, address=address[:255], name=entry.name[:255])
-        known.add(lowered)
+        if address and "@" in address:
+            entries.setdefault(address.lower(), entry)
+    if not entries:
+        return
+    # A few queries however many addresses the mail names (the mailboxes are a handful).
+    skip = {(ticket.caller.email or "").lower(), context.address.lower()}
+    skip.update(address.lower() for address in Mailbox.objects.values_list("address", flat=True))
+    skip.update(
+        address.lower()
+        for address in TicketCc.objects.filter(ticket=ticket).values_list("address", flat=True)
+    )
+    TicketCc.objects.bulk_create(
+        [
+            TicketCc(ticket=ticket, address=entry.address.strip()[:255], name=entry.name[:255])
+            for lowered, entry in entries.items()
+            if lowered not in skip
+        ],
+        ignore_conflicts=True,  # a reply processed meanwhile named them too
+    )
 
 
 def _body(context: _Context) -> str:
@@ -575,7 +607,9 @@ def _bounce(context: _Context) -> None:
     )
     permanent = info.is_permanent if info is not None else True
     problem = (info.diagnostic or info.status) if info is not None else ""
-    if permanent:
+    if permanent and sent is not None:
+        # Only a bounce of a mail we sent says anything of an address: anyone can write a
+        # bounce (spam's backscatter does) naming an address that works.
         now = timezone.now()
         for address in addresses:
             state, _created = MailAddress.objects.get_or_create(address=address.lower()[:255])
@@ -624,6 +658,11 @@ def _answer(
 
 
 def _answer_unknown_sender(context: _Context) -> None:
+    if context.message.is_automatic:
+        # A newsletter or a robot: nobody to answer, nothing to act on.
+        context.message.status = InboundMessage.Status.IGNORED
+        context.message.outcome = InboundMessage.Outcome.NOT_ACTED_ON
+        return
     context.message.outcome = InboundMessage.Outcome.UNKNOWN_SENDER_ANSWERED
     _answer(
         kind=OutboundMessage.Kind.UNKNOWN_SENDER,
