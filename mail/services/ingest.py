@@ -200,7 +200,7 @@ def message_process(*, message: InboundMessage) -> InboundMessage:
 
     A failure rolls back everything the mail did and quarantines it with the reason."""
     try:
-        with _time_limit(settings.MAIL_PROCESS_SECONDS), transaction.atomic():
+        with transaction.atomic():
             locked = InboundMessage.objects.select_for_update().get(pk=message.pk)
             if locked.status not in (
                 InboundMessage.Status.RECEIVED,
@@ -208,10 +208,13 @@ def message_process(*, message: InboundMessage) -> InboundMessage:
             ):
                 return locked  # someone else acted on it meanwhile
             locked.attempts += 1
-            _process(locked)
-            locked.processed_at = timezone.now()
-            # Not the raw bytes again: they are up to MAIL_MAX_BYTES and never change.
-            locked.save(update_fields=PROCESSED_FIELDS)
+            # The limit ends before the commit: an alarm just after it would quarantine a
+            # mail whose ticket is committed, and a retry would make a second ticket.
+            with _time_limit(settings.MAIL_PROCESS_SECONDS):
+                _process(locked)
+                locked.processed_at = timezone.now()
+                # Not the raw bytes again: they are up to MAIL_MAX_BYTES and never change.
+                locked.save(update_fields=PROCESSED_FIELDS)
             return locked
     except (MessageTimeout, SoftTimeLimitExceeded) as error:
         return _quarantine(message, InboundMessage.Reason.TIMED_OUT, str(error))
