@@ -51,11 +51,13 @@ class FetchResult:
         """One line for a person (the admin's "fetch now" message)."""
         if self.skipped:
             return _("skipped: %(reason)s") % {"reason": self.skipped}
-        text = _("%(taken)d taken, %(quarantined)d quarantined, %(failed)d failed") % {
-            "taken": self.taken,
-            "quarantined": self.quarantined,
-            "failed": self.failed,
-        }
+        text = ", ".join(
+            [
+                _("mails taken: %(count)d") % {"count": self.taken},
+                _("quarantined: %(count)d") % {"count": self.quarantined},
+                _("failed: %(count)d") % {"count": self.failed},
+            ]
+        )
         if self.error:
             text += "; " + self.error
         return text

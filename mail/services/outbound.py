@@ -42,6 +42,7 @@ from django.db.models import Count, Q
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from helpdesk.models import Person
 from mail.models import InboundMessage, MailAddress, Mailbox, NotificationMute, OutboundMessage
@@ -193,13 +194,17 @@ class Suppression:
             and self.has_ticket
             and self.ticket_count >= settings.MAIL_OUTBOUND_PER_TICKET_PER_HOUR
         ):
-            return _("This ticket already sent %(count)s mails in the last hour.") % {
-                "count": self.ticket_count
-            }
+            return ngettext(
+                "%(count)s mail about this ticket went out in the last hour.",
+                "%(count)s mails about this ticket went out in the last hour.",
+                self.ticket_count,
+            ) % {"count": self.ticket_count}
         if self.recipient_counts[address] >= settings.MAIL_OUTBOUND_PER_RECIPIENT_PER_HOUR:
-            return _("This address already got %(count)s mails in the last hour.") % {
-                "count": self.recipient_counts[address]
-            }
+            return ngettext(
+                "This address got %(count)s mail in the last hour.",
+                "This address got %(count)s mails in the last hour.",
+                self.recipient_counts[address],
+            ) % {"count": self.recipient_counts[address]}
         return ""
 
     def count(self, draft: Draft, address: str) -> None:
@@ -620,7 +625,11 @@ def _retry_later(message: OutboundMessage, detail: str) -> None:
     if message.attempts >= settings.MAIL_SEND_ATTEMPTS:
         _failed(
             message,
-            _("Gave up after %(count)s attempts: %(detail)s")
+            ngettext(
+                "Gave up after %(count)s attempt: %(detail)s",
+                "Gave up after %(count)s attempts: %(detail)s",
+                message.attempts,
+            )
             % {"count": message.attempts, "detail": detail},
         )
         return

@@ -41,7 +41,7 @@ def test_new_mail_over_imaps_becomes_a_ticket_and_is_marked_seen(dovecot, make_m
     result = fetch.mailbox_fetch(mailbox=mailbox)
 
     assert (result.taken, result.quarantined, result.failed, result.error) == (1, 0, 0, "")
-    assert str(result) == "1 taken, 0 quarantined, 0 failed"
+    assert str(result) == "mails taken: 1, quarantined: 0, failed: 0"
     message = InboundMessage.objects.get()
     assert message.source == InboundMessage.Source.IMAP
     assert message.mailbox == mailbox

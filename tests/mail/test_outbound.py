@@ -244,7 +244,7 @@ def test_the_per_recipient_cap_holds_answers_back(wired, committed, settings):
         first = answer_unknown_sender(number=1)
         second = answer_unknown_sender(number=2)
     assert (first.status, second.status) == (Status.QUEUED, Status.SUPPRESSED)
-    assert "already got 1 mails in the last hour" in second.status_detail
+    assert "This address got 1 mail in the last hour" in second.status_detail
     assert len(wired.messages) == 1
 
 
