@@ -461,9 +461,19 @@ def _repair(raw: bytes) -> bytes:
     return b"".join(out) + raw[header_end:]
 
 
+_BLANK_LINE = re.compile(rb"\r?\n\r?\n")
+
+
 def _read(raw: bytes, *, headers_only: bool = False, repair: bool = True) -> Message:
+    data = _repair(raw) if repair else raw
+    if headers_only:
+        # The parser reads a body it is told to ignore line by line all the same: an
+        # attachment of a few hundred kB costs more than the headers.
+        blank = _BLANK_LINE.search(data)
+        if blank:
+            data = data[: blank.end()]
     parser = BytesParser(policy=_PARSING_POLICY)
-    message = parser.parsebytes(_repair(raw) if repair else raw, headersonly=headers_only)
+    message = parser.parsebytes(data, headersonly=headers_only)
     for part in message.walk():
         part.policy = _POLICY
     return message
@@ -558,8 +568,15 @@ def _payload_bytes(part: Message) -> bytes:
     return data
 
 
+_B64_JUNK = re.compile(rb"[^A-Za-z0-9+/=\r\n\t ]")
+
+
 def _b64decode(raw: bytes) -> bytes:
     """base64 that tolerates junk characters, missing padding and a stray last character."""
+    if b"=" not in raw.rstrip(b"\r\n\t =") and not _B64_JUNK.search(raw):
+        # The usual case, clean lines with the padding at the end: decoded in C directly.
+        with contextlib.suppress(binascii.Error, ValueError):
+            return binascii.a2b_base64(raw)
     compact = re.sub(rb"[^A-Za-z0-9+/]", b"", raw)
     if len(compact) % 4 == 1:
         compact = compact[:-1]
