@@ -141,3 +141,12 @@ def test_mail_and_portal_tickets_appear_in_the_open_queue_without_a_reload(
     assert page.evaluate("window.__notReloaded") is True
     Path("/tmp/console-queue-new-tickets-shown.png").write_bytes(page.screenshot())
     screenshot(page, "console-queue-new-tickets", full_page=False)
+
+    # The mail's signature is folded on its ticket page, one click away.
+    page.locator(f'tr[data-number="{mailed.number}"]').get_by_role("link").click()
+    description = page.locator(".description")
+    expect(description).to_contain_text("The shared drive asks for a password again.")
+    expect(description.get_by_text("Piotr", exact=True)).to_be_hidden()
+    description.get_by_text("Show quoted text").click()
+    expect(description.locator("details.quoted-text")).to_contain_text("Piotr")
+    Path("/tmp/console-ticket-quoted-text.png").write_bytes(page.screenshot())

@@ -6,7 +6,7 @@ from django import template
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
-from tickets import transitions
+from tickets import display, transitions
 from tickets.models import OPEN_STATUSES, Ticket, TimelineEntry
 
 register = template.Library()
@@ -139,3 +139,18 @@ def bs(field):
     elif field.help_text:
         attrs["aria-describedby"] = f"{field.auto_id}-help"
     return field.as_widget(attrs=attrs)
+
+
+@register.simple_tag
+def folded_text(text, channel):
+    """``text`` received by ``channel`` with its quoted history and signature folded behind a
+    "Show quoted text" toggle (``tickets.display``); on one line, for pre-wrapped blocks."""
+    visible, folded = display.display_parts(text or "", channel)
+    if not folded:
+        return visible
+    return format_html(
+        '{}<details class="quoted-text"><summary>{}</summary>{}</details>',
+        visible,
+        _("Show quoted text"),
+        folded,
+    )
