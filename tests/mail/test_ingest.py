@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 import uuid
 from datetime import timedelta
+from email.message import EmailMessage
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -33,6 +34,7 @@ from tickets.models import (
     ResolutionCode,
     Status,
     Ticket,
+    TicketType,
     TimelineEntry,
     Urgency,
 )
@@ -1034,3 +1036,83 @@ def test_a_processed_mail_is_saved_without_writing_its_raw_bytes_again(mailbox, 
         q["sql"] for q in captured if q["sql"].startswith("UPDATE") and "inboundmessage" in q["sql"]
     ]
     assert updates and all('"raw"' not in sql for sql in updates)
+
+
+# --- more of the same paths -------------------------------------------------------------
+
+
+def test_a_service_request_is_answered_by_its_req_tag(mailbox, alice):
+    request = make_ticket(caller=alice, type=TicketType.REQUEST, title="New laptop")
+    assert request.number.startswith("REQ-")
+
+    message = receive(mailbox, mail(f"AW: [{request.number}] New laptop"))
+
+    assert message.ticket == request
+    assert request.comments.count() == 1
+
+
+def test_a_reply_with_a_file_and_a_new_cc_adds_both_to_the_ticket(mailbox, alice, ticket):
+    raw = mail(
+        f"Re: [{ticket.number}] VPN",
+        cc="Dan <dan@example.org>",
+        body="Log attached.",
+        attachments=[("vpn.log", "text/plain", b"12:00 tunnel down\n")],
+    )
+
+    message = receive(mailbox, raw)
+
+    [attachment] = ticket.attachments.all()
+    assert attachment.comment == message.comment
+    assert attachment.original_name == "vpn.log"
+    assert list(TicketCc.objects.filter(ticket=ticket).values_list("address", flat=True)) == [
+        "dan@example.org"
+    ]
+
+
+def test_an_html_only_mail_gives_a_text_description_and_keeps_the_sanitised_html(mailbox, alice):
+    message = EmailMessage()
+    message["From"] = ALICE
+    message["To"] = HELPDESK
+    message["Subject"] = "Formatted"
+    message["Message-ID"] = make_id()
+    message.set_content(
+        "<html><body><p>The <b>printer</b> is broken.</p>"
+        "<script>alert(1)</script><img src='https://tracker.example/p.gif'></body></html>",
+        subtype="html",
+    )
+
+    received = receive(mailbox, message.as_bytes())
+
+    assert received.ticket.description == "The printer is broken."
+    assert "<b>printer</b>" in received.html_sanitized
+    assert "script" not in received.html_sanitized
+    assert "tracker.example" not in received.html_sanitized
+
+
+def test_a_mail_without_subject_or_text_still_makes_a_ticket(mailbox, alice, ticket):
+    new = receive(mailbox, mail("", body=""))
+    assert new.ticket.title == "(no subject)"
+    assert new.ticket.description == ""
+
+    reply = receive(mailbox, mail(f"Re: [{ticket.number}]", body="   \n"))
+    assert reply.comment.body == "(The mail has no text.)"
+
+
+@pytest.mark.parametrize("finished", ["resolved", "closed"])
+def test_an_auto_reply_about_a_finished_ticket_neither_reopens_it_nor_opens_a_follow_up(
+    mailbox, alice, ticket, agent, finished
+):
+    resolve(ticket, agent)
+    if finished == "closed":
+        ticket_services.ticket_close(ticket=ticket, by=agent)
+
+    message = receive(
+        mailbox,
+        mail(f"Automatic reply: [{ticket.number}] Resolved", headers={"X-Autoreply": "yes"}),
+    )
+
+    assert message.outcome == Outcome.AUTO_REPLY_NOTED
+    ticket.refresh_from_db()
+    assert ticket.status == finished
+    assert Ticket.objects.count() == 1
+    assert ticket.comments.get().is_internal

@@ -4,8 +4,10 @@ keeps it and tries again."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -260,3 +262,22 @@ def test_the_command_as_a_process_exits_75_when_the_database_is_unreachable(inst
 
     assert result.returncode == EX_TEMPFAIL, result.stderr.decode()
     assert b"could not be stored" in result.stderr
+
+
+def test_the_command_as_a_process_reads_an_oversized_mail_to_its_end_and_keeps_its_headers(
+    instance,
+):
+    raw = mail("Piped huge", body="w" * (3 * 1024 * 1024))
+
+    result = run_pipe(instance, raw, MAIL_MAX_BYTES="65536")
+
+    assert result.returncode == 0, result.stderr.decode()
+    pk = int(result.stdout.decode().removeprefix("quarantined ").strip())
+    database = instance[1]["DATABASE_URL"].removeprefix("sqlite:///")
+    with contextlib.closing(sqlite3.connect(database)) as db:
+        row = db.execute(
+            "SELECT is_truncated, size, reason, length(raw) FROM mail_inboundmessage WHERE id = ?",
+            (pk,),
+        ).fetchone()
+    assert row[:3] == (1, len(raw), "too_large")
+    assert row[3] < 2048  # the headers only
