@@ -514,9 +514,6 @@ def _new_ticket(context: _Context, person: Person, *, follow_up_of: Ticket | Non
 
 def _reply(context: _Context, ticket: Ticket, person: Person | None) -> None:
     message, parsed = context.message, context.parsed
-    if person is None:
-        # Allowed to answer (a Cc, or the mailbox lets anyone): known from now on.
-        person = _person_from_mail(parsed.sender)
     if message.is_automatic:
         # An auto-reply or list mail about a ticket: a note, never a reply that would hand
         # the ticket back to work or start a conversation with a robot.
@@ -533,6 +530,10 @@ def _reply(context: _Context, ticket: Ticket, person: Person | None) -> None:
         message.ticket, message.comment = ticket, comment
         message.outcome = InboundMessage.Outcome.AUTO_REPLY_NOTED
         return
+    if person is None:
+        # Allowed to answer (a Cc, or the mailbox lets anyone): known from now on. A robot's
+        # note above makes nobody a person.
+        person = _person_from_mail(parsed.sender)
     ticket.refresh_from_db()
     staff = _is_staff(person)
     finished = ticket.status in (Status.CLOSED, Status.CANCELLED)
@@ -543,7 +544,9 @@ def _reply(context: _Context, ticket: Ticket, person: Person | None) -> None:
         else:
             finished = True  # past the reopen window
     if finished:
-        _new_ticket(context, person, follow_up_of=ticket)
+        # Staff writing about a finished ticket continue the caller's case, not one of their
+        # own: the follow-up keeps the old ticket's caller.
+        _new_ticket(context, ticket.caller if staff else person, follow_up_of=ticket)
         return
     uploads, refused = _uploads(context)
     if staff:

@@ -388,6 +388,38 @@ def test_a_reply_to_a_closed_ticket_opens_a_follow_up(mailbox, alice, ticket, ag
     assert not ticket.comments.exists()
 
 
+def test_staff_writing_about_a_closed_ticket_continue_the_callers_case(
+    mailbox, alice, ticket, agent
+):
+    resolve(ticket, agent)
+    ticket_services.ticket_close(ticket=ticket, by=agent)
+
+    raw = mail(f"Re: [{ticket.number}] VPN", sender=f"Agent <{agent.email}>", body="Back again?")
+    message = receive(mailbox, raw)
+
+    assert message.outcome == Outcome.FOLLOW_UP_CREATED
+    assert message.ticket.follow_up_of == ticket
+    assert message.ticket.caller == alice
+
+
+def test_a_ccs_out_of_office_about_a_ticket_makes_nobody_a_person(mailbox, ticket):
+    TicketCc.objects.create(ticket=ticket, address="bob@example.com", name="Bob")
+    people = Person.objects.count()
+    raw = mail(
+        f"Re: [{ticket.number}] VPN drops",
+        sender="Bob <bob@example.com>",
+        body="I am away until Monday.",
+        headers={"Auto-Submitted": "auto-replied"},
+    )
+
+    message = receive(mailbox, raw)
+
+    assert message.outcome == Outcome.AUTO_REPLY_NOTED
+    [note] = ticket.comments.all()
+    assert note.is_internal and note.author_person is None
+    assert Person.objects.count() == people
+
+
 def test_a_reply_to_a_resolved_ticket_past_the_reopen_window_opens_a_follow_up(
     mailbox, alice, ticket, agent, settings
 ):
