@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test install migrate demo serve lint format clean-var
+.PHONY: run test install migrate demo serve lint format messages clean-var
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,14 @@ lint: install
 format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# Polish catalogues: the project's (core, tickets, templates) and one per app that keeps its
+# own (cti, mail). Fill the new msgstr entries, then `make messages` again compiles them.
+messages: install
+	$(BIN)/python manage.py makemessages -l pl --ignore ".venv/*" --ignore "bench/*" \
+		--ignore "tests/*" --ignore "tmp/*" --ignore "cti/*" --ignore "mail/*"
+	for app in cti mail; do (cd $$app && ../$(BIN)/python ../manage.py makemessages -l pl); done
+	$(BIN)/python manage.py compilemessages -l pl --ignore ".venv/*"
 
 clean-var:
 	rm -rf var/

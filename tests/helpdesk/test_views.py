@@ -114,7 +114,9 @@ def _po_entries(path):
     return entries
 
 
-@pytest.mark.parametrize(("catalogue_dir", "at_least"), [("locale", 300), ("cti/locale", 100)])
+@pytest.mark.parametrize(
+    ("catalogue_dir", "at_least"), [("locale", 300), ("cti/locale", 100), ("mail/locale", 200)]
+)
 def test_polish_catalogue_is_complete_and_compiled(catalogue_dir, at_least):
     import gettext
     from pathlib import Path
