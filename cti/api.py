@@ -77,7 +77,8 @@ def _as_list(value) -> list[str]:
     if value in (None, ""):
         return []
     if isinstance(value, list | tuple):
-        return [str(item) for item in value if item not in (None, "")]
+        # An empty value names nobody: "user=" in a form post is no user.
+        return [str(item) for item in value if item is not None and str(item).strip()]
     return [str(value)]
 
 
@@ -349,7 +350,7 @@ def _zammad_params(request: HttpRequest) -> dict:
         data["user"] = _as_list(data.get("user")) + _as_list(data.pop("user[]", None))
         return data
     data = {key: request.POST.get(key) for key in request.POST if not key.endswith("[]")}
-    data["user"] = request.POST.getlist("user") + request.POST.getlist("user[]")
+    data["user"] = _as_list(request.POST.getlist("user") + request.POST.getlist("user[]"))
     _storable_check(data)
     return data
 

@@ -73,9 +73,10 @@ class PbxEvent:
     payload: dict | None = None
 
     def __post_init__(self):
-        # Adapters pass lists; the event is immutable.
-        object.__setattr__(self, "extensions", tuple(self.extensions))
-        object.__setattr__(self, "users", tuple(self.users))
+        # Adapters pass lists; the event is immutable. An empty value names nobody (Zammad's
+        # form posts send "user=" for a call to a queue).
+        object.__setattr__(self, "extensions", _named(self.extensions))
+        object.__setattr__(self, "users", _named(self.users))
 
     @property
     def outside(self) -> str:
@@ -98,6 +99,10 @@ class PbxEvent:
             "answering": self.answering,
             "cause": self.cause,
         }
+
+
+def _named(values) -> tuple[str, ...]:
+    return tuple(value.strip() for value in values if value and value.strip())
 
 
 @dataclass

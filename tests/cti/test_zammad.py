@@ -191,3 +191,20 @@ def test_user_may_be_named_by_full_name(client, pbx, agent):
     agent.person.save()
     client.post(URL, {**NEW_CALL, "user[]": ["Anna Nowak"]})
     assert list(Call.objects.get().offered_to.all()) == [agent]
+
+
+def test_an_empty_user_is_no_user_and_the_queue_is_offered(client, pbx, agent):
+    # Zammad's spec sends "user=" with a queue: the ring goes to the queue's members.
+    from cti.models import AgentPresence
+    from tests.factories import CallQueueFactory
+
+    queue = CallQueueFactory(code="some_queue_name")
+    queue.members.add(agent)
+    AgentPresence.objects.create(user=agent, state=AgentPresence.State.AVAILABLE)
+    data = {**NEW_CALL, "user": "", "queue": "some_queue_name"}
+    del data["user[]"]
+    assert client.post(URL, data).json() == {}
+    call = Call.objects.get()
+    assert call.queue == queue
+    assert list(call.offered_to.all()) == [agent]
+    assert CallEvent.objects.get().payload["user"] == []
