@@ -21,7 +21,7 @@ class PbxAdmin(admin.ModelAdmin):
     list_filter = ["kind", "is_active", "site"]
     search_fields = ["name"]
     fieldsets = [
-        (None, {"fields": ["name", "kind", "site", "is_active"]}),
+        (None, {"fields": ["name", "kind", "site", "is_active", "default_queue"]}),
         (_("Authentication"), {"fields": ["token", "secret"]}),
         (
             _("Asterisk manager interface (click-to-dial)"),
@@ -96,7 +96,7 @@ class CallAdmin(admin.ModelAdmin):
         "state",
         "outcome",
     ]
-    list_filter = ["state", "outcome", "direction", "identification", "queue"]
+    list_filter = ["state", "outcome", "direction", "identification", "routing", "queue"]
     search_fields = ["call_id", "caller_number", "caller_e164", "caller_person__full_name"]
     list_select_related = ["caller_person", "answered_by"]
     raw_id_fields = [

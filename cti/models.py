@@ -52,6 +52,17 @@ class Pbx(models.Model):
         related_name="pbxes",
     )
     is_active = models.BooleanField(_("active"), default=True)
+    default_queue = models.ForeignKey(
+        "CallQueue",
+        verbose_name=_("default queue"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_(
+            "Where a ring goes that names no known agent or queue; empty: the queue marked default."
+        ),
+    )
     ami_host = models.CharField(_("AMI host"), max_length=200, blank=True)
     ami_port = models.PositiveIntegerField(_("AMI port"), default=5038)
     ami_username = models.CharField(_("AMI user name"), max_length=100, blank=True)
@@ -260,6 +271,17 @@ class Call(FSMModelMixin, models.Model):
         BUSY = "busy", _("Busy")
         REJECTED = "rejected", _("Rejected")
 
+    class Routing(models.TextChoices):
+        """Whom a ring was offered to: the agents it named, else the first of the fallbacks
+        that found an available agent."""
+
+        NONE = "", _("(not routed)")
+        NAMED = "named", _("Agents named by the PBX")
+        QUEUE = "queue", _("Its queue")
+        DEFAULT_QUEUE = "default_queue", _("The default queue")
+        SITE = "site", _("Every available agent of the site")
+        NOBODY = "nobody", _("Nobody (no agent available)")
+
     class Identification(models.TextChoices):
         """How sure the help desk is about who is calling."""
 
@@ -298,6 +320,9 @@ class Call(FSMModelMixin, models.Model):
         related_name="calls",
     )
     queue_name = models.CharField(_("queue name"), max_length=80, blank=True)
+    routing = models.CharField(
+        _("routed to"), max_length=16, choices=Routing.choices, default=Routing.NONE, blank=True
+    )
     caller_person = models.ForeignKey(
         "helpdesk.Person",
         verbose_name=_("caller"),

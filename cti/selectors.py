@@ -44,7 +44,8 @@ def route_hint(*, number: str, pbx: Pbx | None = None) -> RouteHint:
     1. sticky: the caller has an open ticket assigned to an agent with an extension (the
        most recently updated such ticket wins), or handled by a group that has a queue;
     2. vip: the caller is a VIP and a VIP queue exists;
-    3. default: the default queue (CTI_DEFAULT_QUEUE, else the queue marked default).
+    3. default: the PBX's default queue, else CTI_DEFAULT_QUEUE, else the queue marked
+       default.
     """
     from tickets.models import OPEN_STATUSES, Ticket
 
@@ -82,7 +83,7 @@ def route_hint(*, number: str, pbx: Pbx | None = None) -> RouteHint:
             queue = CallQueue.objects.filter(is_vip=True).order_by("pk").first()
             if queue is not None:
                 return RouteHint("queue", queue.code, "vip", vip.pk)
-    queue = default_queue()
+    queue = default_queue(pbx)
     return RouteHint(
         "queue", queue.code if queue else "", "default", people[0].pk if people else None
     )

@@ -73,11 +73,13 @@ def event_apply(
     inbound = event.direction == Call.Direction.INBOUND
     blocked = inbound and reads is not None and reads.lookup.blocked
     names_agents = event.kind == Kind.RING and (event.extensions or event.users)
+    named = None  # the agents the ring names, when looked up already
     if names_agents and reads is not None and not blocked:
-        found = routing.agents_named(
+        named = routing.agents_named(
             extensions=event.extensions, users=event.users, by_extension=reads.agents
         )
-        ahead = _Offers(ids=sorted(found), languages=found)
+        if named:
+            ahead = _Offers(ids=sorted(named), languages=named)
     call, created, caller = _call_get_or_create(
         pbx=pbx,
         event=event,
@@ -97,7 +99,7 @@ def event_apply(
 
     offered = None
     if event.kind == Kind.RING:
-        offered = _ring(call, created=created, event=event, ahead=ahead)
+        offered = _ring(call, created=created, pbx=pbx, event=event, ahead=ahead, named=named)
     elif event.kind == Kind.ANSWER:
         _answer(call, event=event)
     else:
@@ -134,6 +136,8 @@ def _call_get_or_create(
             queue=routing.queue_for(event.queue, pbx),
             queue_name=event.queue[:80],
             started_at=event.occurred_at,
+            # A ring whose named agents were found ahead is offered to them with its insert.
+            routing=Call.Routing.NAMED if offer else Call.Routing.NONE,
         )
         caller = Caller()
         if number_given:
@@ -189,37 +193,104 @@ def _call_get_or_create(
 
 
 def _ring(
-    call: Call, *, created: bool, event: PbxEvent, ahead: _Offers | None
+    call: Call,
+    *,
+    created: bool,
+    pbx: Pbx | None,
+    event: PbxEvent,
+    ahead: _Offers | None,
+    named: dict[int, str | None] | None = None,
 ) -> dict[int, str | None] | None:
     """Offer the call; return the agents it was offered to with their language, or None
-    when they were not all named by this event (queue members) or the call no longer rings.
+    when they were not all named by this event (a fallback) or the call no longer rings.
     ``ahead``: the agents the event names, found before the call was written (and offered
-    with its insert, if the event created the call)."""
+    with its insert, if the event created the call); ``named``: those agents when looked up
+    already (found or not).
+
+    A ring that names no agent we know goes to the first of these that has an available
+    agent: the queue it names, the PBX's default queue, every available agent of the PBX's
+    site. Which one is recorded on the call (``routing``); a ring is never dropped silently:
+    an unknown user, extension or queue is logged, and so is a ring nobody could take."""
     if ahead is not None:
         if call.state != Call.State.RINGING:
             return None
-        if not created and ahead.ids:  # offered with the insert only when it inserted
+        if not created:  # offered (and routed) with the insert only when it inserted
+            if call.routing != Call.Routing.NAMED:
+                call.routing = Call.Routing.NAMED
+                call.save(update_fields=["routing"])
             routing.call_offer(call, ahead.ids)
         return ahead.languages
-    languages: dict[int, str | None] | None = routing.agents_named(
-        extensions=event.extensions, users=event.users
-    )
-    offered = sorted(languages)
-    if not offered and not event.extensions and not event.users:
-        queue = call.queue
-        if queue is None and not call.queue_name and call.direction == Call.Direction.INBOUND:
-            queue = routing.default_queue()
-            if queue is not None and created:
-                call.queue = queue
-                call.save(update_fields=["queue"])
-        if queue is not None:
-            offered = routing.queue_available_agents(queue)
-            languages = None
+    languages: dict[int, str | None] | None = named
+    if languages is None:
+        languages = routing.agents_named(extensions=event.extensions, users=event.users)
     if call.state != Call.State.RINGING:
         return None
+    changed = []
+    offered = sorted(languages)
+    if offered:
+        how = Call.Routing.NAMED
+    else:
+        _unknown_names_log(call, pbx=pbx, event=event)
+        languages = None
+        how, offered = _fallback(call, pbx=pbx, changed=changed)
+    if call.routing != how:
+        call.routing = how
+        changed.append("routing")
+    if changed:
+        call.save(update_fields=changed)
     if offered:
         routing.call_offer(call, offered)
     return languages
+
+
+def _unknown_names_log(call: Call, *, pbx: Pbx | None, event: PbxEvent) -> None:
+    """Say which names of a ring match nothing here, so that an admin can fix the mapping."""
+    pbx_name = pbx.name if pbx is not None else "-"
+    if event.users or event.extensions:
+        logger.warning(
+            "CTI call %s (PBX %s): no agent has the user %s or extension %s the PBX rang; "
+            "set up the agent's user name or extension",
+            call.call_id,
+            pbx_name,
+            ", ".join(event.users) or "-",
+            ", ".join(event.extensions) or "-",
+        )
+    if call.queue_name and call.queue_id is None:
+        logger.warning(
+            "CTI call %s (PBX %s): the queue %r is not set up; add a call queue with this code",
+            call.call_id,
+            pbx_name,
+            call.queue_name,
+        )
+
+
+def _fallback(call: Call, *, pbx: Pbx | None, changed: list[str]) -> tuple[str, list[int]]:
+    """Whom a ring that names no known agent is offered to, and by which rule. Outbound
+    calls are the agent's own: they fall back to nobody."""
+    if call.direction != Call.Direction.INBOUND:
+        logger.warning("CTI outbound call %s names no agent we know", call.call_id)
+        return Call.Routing.NOBODY, []
+    if call.queue_id is not None:
+        offered = routing.queue_available_agents(call.queue)
+        if offered:
+            return Call.Routing.QUEUE, offered
+    queue = routing.default_queue(pbx)
+    if queue is not None and queue.pk != call.queue_id:
+        offered = routing.queue_available_agents(queue)
+        if offered:
+            if call.queue_id is None:
+                call.queue = queue
+                changed.append("queue")
+            return Call.Routing.DEFAULT_QUEUE, offered
+    offered = routing.site_available_agents(pbx)
+    if offered:
+        return Call.Routing.SITE, offered
+    logger.warning(
+        "CTI call %s from %s rang while no agent was available: it is in the call log only",
+        call.call_id,
+        call.caller_number or "-",
+    )
+    return Call.Routing.NOBODY, []
 
 
 # What Call.answer may change (attribute names; update_fields takes them too).

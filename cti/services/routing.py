@@ -23,8 +23,13 @@ def queue_for(code: str, pbx: Pbx | None) -> CallQueue | None:
         return None
 
 
-def default_queue() -> CallQueue | None:
-    """The queue for calls the PBX sends to no queue: CTI_DEFAULT_QUEUE, else is_default."""
+def default_queue(pbx: Pbx | None = None) -> CallQueue | None:
+    """The queue for calls the PBX sends to no queue (or to one that is not set up): the
+    PBX's default queue, else CTI_DEFAULT_QUEUE, else the queue marked is_default."""
+    if pbx is not None and pbx.default_queue_id:
+        queue = CallQueue.objects.filter(pk=pbx.default_queue_id).first()
+        if queue is not None:
+            return queue
     return (
         CallQueue.objects.filter(Q(code=settings.CTI_DEFAULT_QUEUE) | Q(is_default=True))
         .order_by("-is_default", "pk")
@@ -38,6 +43,15 @@ def queue_available_agents(queue: CallQueue) -> list[int]:
     if queue.site_id:
         members = members.filter(person__site_id=queue.site_id)
     return list(members.values_list("pk", flat=True))
+
+
+def site_available_agents(pbx: Pbx | None) -> list[int]:
+    """User ids of the agents who are available now at the PBX's site (every available
+    agent when the PBX has no site): the last fallback of a ring, so none is dropped."""
+    agents = AgentPresence.objects.filter(state=AgentPresence.State.AVAILABLE, user__is_active=True)
+    if pbx is not None and pbx.site_id:
+        agents = agents.filter(user__person__site_id=pbx.site_id)
+    return sorted(agents.values_list("user_id", flat=True))
 
 
 def extensions_clean(extensions: Sequence[str]) -> list[str]:
