@@ -340,6 +340,9 @@ class Call(FSMModelMixin, models.Model):
         choices=Identification.choices,
         default=Identification.UNKNOWN,
     )
+    # How many people have the number when several do: the card shows at most
+    # MAX_CANDIDATES of them (candidate_people) and says how many more there are.
+    candidates_total = models.PositiveIntegerField(_("people with this number"), default=0)
     state = FSMField(
         _("state"),
         max_length=10,

@@ -33,6 +33,7 @@ from django.contrib.auth import get_user_model
 from django.template.loader import get_template
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.translation import ngettext
 
 from cti import statements
 from cti.models import AgentPresence, Call, CallQueue
@@ -103,8 +104,16 @@ class CallCard:
             "last_calls": self.last_calls,
             "linked_tickets": self.linked_tickets,
             "number_display": self.number_display,
+            "more_candidates": self.more_candidates(),
             "urls": self.urls(),
         }
+
+    def more_candidates(self) -> str:
+        """ "and N more" when more people have the number than the card lists, else ""."""
+        more = self.call.candidates_total - len(self.candidates)
+        if not self.candidates or more <= 0:
+            return ""
+        return ngettext("and %(count)d more", "and %(count)d more", more) % {"count": more}
 
     @functools.cached_property
     def number_display(self) -> str:
@@ -112,7 +121,14 @@ class CallCard:
 
     def urls(self) -> dict:
         """The card's form targets."""
-        names = ("ticket_create", "ticket_link", "caller_set", "person_create", "number_attach")
+        names = (
+            "ticket_create",
+            "ticket_link",
+            "caller_set",
+            "person_create",
+            "number_attach",
+            "candidates",
+        )
         return {name: call_url(f"cti:call_{name}", self.call.pk) for name in names}
 
     def state(self) -> dict:

@@ -100,6 +100,31 @@ def missed_calls(calls: QuerySet[Call] | None = None) -> QuerySet[Call]:
     return calls.filter(outcome__in=MISSED_OUTCOMES, missed_handled_at__isnull=True)
 
 
+# How many people the search among a call's possible callers shows.
+CANDIDATES_SHOWN = 20
+
+
+def call_candidates_search(call: Call, text: str) -> list[Person]:
+    """The active people who have the call's number and whose name or e-mail contains
+    ``text`` (all of them when empty), by name, at most CANDIDATES_SHOWN: for a number
+    shared by more people than the card lists."""
+    if not call.caller_e164:
+        return []
+    people = people_by_e164(call.caller_e164).filter(is_active=True).select_related("site")
+    if text.strip():
+        people = person_text_search(people, text.strip())
+    return list(people.order_by("full_name", "pk")[:CANDIDATES_SHOWN])
+
+
+def call_caller_choosable(call: Call, person_id: int) -> Person | None:
+    """The person an agent may name as the caller: one of the call's candidates, or anybody
+    active who has the call's number (the card lists only the first ten)."""
+    person = call.candidate_people.filter(pk=person_id).first()
+    if person is None and call.caller_e164:
+        person = people_by_e164(call.caller_e164).filter(is_active=True, pk=person_id).first()
+    return person
+
+
 # How many of several matching people the "attach number" error names.
 ATTACH_SHOWN = 5
 

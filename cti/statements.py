@@ -274,6 +274,7 @@ class CallerLookup:
     # (pk, name) or None: see _person.
     people: list[SimpleNamespace]
     blocked: bool
+    total: int = 0  # how many active people have the number (``people`` may hold fewer)
 
 
 @functools.cache
@@ -285,12 +286,15 @@ def _caller_lookup_sql() -> str:
     fields = CALLER_CARD_PERSON_FIELDS
     person, phone, site = Person._meta, PhoneNumber._meta, Site._meta
     p = {name: _q(person.get_field(name).column) for name in (*fields, "id", "site", "is_active")}
+    # c.total: how many people have the number in all (the window is counted before LIMIT).
     return (
-        f"SELECT b.blocked, {', '.join(f'c.{p[name]}' for name in fields)}, c.site_name "
+        f"SELECT b.blocked, {', '.join(f'c.{p[name]}' for name in fields)}, c.site_name, "
+        f"c.total "
         f"FROM (SELECT EXISTS (SELECT 1 FROM {_table(BlockedNumber)} "
         f"WHERE {_column(BlockedNumber, 'e164')} = %s) AS blocked) b "
         f"LEFT JOIN (SELECT {', '.join(f'x.{p[name]}' for name in fields)}, "
-        f"s.{_q(site.get_field('name').column)} AS site_name FROM {_q(person.db_table)} x "
+        f"s.{_q(site.get_field('name').column)} AS site_name, COUNT(*) OVER () AS total "
+        f"FROM {_q(person.db_table)} x "
         f"LEFT JOIN {_q(site.db_table)} s ON s.{_q(site.pk.column)} = x.{p['site']} "
         f"WHERE x.{p['is_active']} AND x.{p['id']} IN (SELECT {_column(PhoneNumber, 'person')} "
         f"FROM {_q(phone.db_table)} WHERE {_column(PhoneNumber, 'e164')} = %s) "
@@ -311,8 +315,9 @@ def _person(row: Sequence) -> SimpleNamespace:
 
 def _caller_lookup_rows(rows: list[tuple]) -> CallerLookup:
     # The LEFT JOIN's empty side (no id) when nobody has the number.
-    people = [_person(row[1:]) for row in rows if row[1] is not None]
-    return CallerLookup(people=people, blocked=bool(rows[0][0]))
+    people = [_person(row[1:-1]) for row in rows if row[1] is not None]
+    total = rows[0][-1] or 0 if people else 0
+    return CallerLookup(people=people, blocked=bool(rows[0][0]), total=total)
 
 
 def caller_lookup_pending(e164: str, *, limit: int) -> Pending[CallerLookup]:

@@ -12,6 +12,7 @@ urlpatterns = [
     path("calls/<int:pk>/ticket/", views.call_ticket_create, name="call_ticket_create"),
     path("calls/<int:pk>/link/", views.call_ticket_link, name="call_ticket_link"),
     path("calls/<int:pk>/caller/", views.call_caller_set, name="call_caller_set"),
+    path("calls/<int:pk>/candidates/", views.call_candidates, name="call_candidates"),
     path("calls/<int:pk>/person/", views.call_person_create, name="call_person_create"),
     path("calls/<int:pk>/attach/", views.call_number_attach, name="call_number_attach"),
     path("calls/<int:pk>/dial/", views.call_dial, name="call_dial"),

@@ -228,7 +228,7 @@ def call_caller_set(request, pk):
     call = _call(pk)
     form = CallerChoiceForm(request.POST)
     person = (
-        call.candidate_people.filter(pk=form.cleaned_data["person"]).first()
+        selectors.call_caller_choosable(call, form.cleaned_data["person"])
         if form.is_valid()
         else None
     )
@@ -236,6 +236,20 @@ def call_caller_set(request, pk):
         raise Http404
     console_services.call_caller_set(call=call, by=request.user, person=person)
     return _back(request)
+
+
+@agent_required
+@require_GET
+def call_candidates(request, pk):
+    """Search among the people who have the call's number (more than the card lists)."""
+    call = _call(pk)
+    query = request.GET.get("q", "")[:200]
+    people = selectors.call_candidates_search(call, query)
+    return render(
+        request,
+        "cti/call_candidates.html",
+        {"call": call, "query": query, "people": people, "shown": selectors.CANDIDATES_SHOWN},
+    )
 
 
 @agent_required

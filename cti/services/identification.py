@@ -16,7 +16,14 @@ from helpdesk.phones import InvalidPhoneNumber, is_withheld, normalize_phone
 MAX_CANDIDATES = 10
 
 # The fields caller_number_set and caller_identify change.
-NUMBER_FIELDS = ["caller_number", "caller_e164", "is_withheld", "caller_person", "identification"]
+NUMBER_FIELDS = [
+    "caller_number",
+    "caller_e164",
+    "is_withheld",
+    "caller_person",
+    "identification",
+    "candidates_total",
+]
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,7 @@ def caller_identify(call: Call, *, lookup: statements.CallerLookup | None = None
         return Caller(people=people, blocked=lookup.blocked)
     if people:
         call.identification = Call.Identification.SEVERAL
+        call.candidates_total = max(lookup.total, len(people))
         people = people[:MAX_CANDIDATES]
         return Caller(
             candidates=[person.pk for person in people],

@@ -322,3 +322,31 @@ def test_ended_card_in_polish_shows_outcome_and_local_dates(pbx, alice, settings
     assert "Ostatnie zgłoszenia (1)" in html
     assert "06-03-2026" in html  # 23:30 UTC is the next day in Warsaw; Polish date format
     assert "Ringing" not in html and "Missed" not in html
+
+
+def test_a_number_shared_by_more_than_ten_people_says_how_many_more(pbx, alice):
+    for index in range(13):
+        PhoneNumberFactory(raw=CALLER, person__full_name=f"Switchboard {index:02}")
+    call = ingest(pbx, "ring", extensions=["201"]).call
+    assert call.identification == Call.Identification.SEVERAL
+    assert call.candidates_total == 13
+    card = notify.load_card(call.pk)
+    assert len(card.candidates) == 10
+    html = notify.render_card(card)
+    assert "and 3 more" in html
+    assert reverse("cti:call_candidates", args=[call.pk]) in html
+
+
+def test_the_pushed_card_of_a_shared_number_says_how_many_more(
+    pbx, alice, django_capture_on_commit_callbacks
+):
+    for index in range(12):
+        PhoneNumberFactory(raw=CALLER, person__full_name=f"Switchboard {index:02}")
+
+    def ring():
+        with django_capture_on_commit_callbacks(execute=True):
+            ingest(pbx, "ring", extensions=["201"])
+
+    received = pushed([alice], ring)
+    [pop] = received[alice.pk]
+    assert "and 2 more" in pop["html"]

@@ -339,3 +339,29 @@ def test_ticket_page_without_calls_has_no_calls_section(signed_in):
         "cti-ticket-calls"
         not in signed_in.get(ticket.get_absolute_url(), follow=True).content.decode()
     )
+
+
+def test_agent_searches_among_all_people_sharing_the_number_and_picks_the_caller(signed_in):
+    people = [
+        PhoneNumberFactory(raw=CALLER, person__full_name=f"Switchboard {index:02}").person
+        for index in range(12)
+    ]
+    PersonFactory(full_name="Switchboard 99")  # has not the number
+    call = make_call(outcome=Call.Outcome.NONE, state=Call.State.RINGING)
+    call.candidate_people.set(people[:10])
+    url = reverse("cti:call_candidates", args=[call.pk])
+    response = signed_in.get(url, {"q": "switchboard 11"})
+    assert response.status_code == 200
+    assert "Switchboard 11" in response.text
+    assert "Switchboard 99" not in response.text and "Switchboard 10" not in response.text
+    # Not among the ten candidates on the card, but has the number: may be the caller.
+    signed_in.post(reverse("cti:call_caller_set", args=[call.pk]), {"person": people[11].pk})
+    call.refresh_from_db()
+    assert call.caller_person == people[11]
+
+
+def test_end_user_cannot_search_a_calls_candidates(client, end_user):
+    call = make_call()
+    client.force_login(end_user)
+    response = client.get(reverse("cti:call_candidates", args=[call.pk]), {"q": "x"})
+    assert response.status_code in (403, 404)
