@@ -12,6 +12,18 @@ def _media_root(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def _default_language(settings):
+    """Every test starts in the site's language: a page a test client requested in Polish
+    leaves Polish active in the test's thread (the locale middleware activates, nothing
+    deactivates), and texts written after it would come out in Polish."""
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
+@pytest.fixture(autouse=True)
 def _celery_in_process(settings):
     """Tasks run where they are sent (after the commit that schedules them), errors raised:
     no test leaves messages in the embedded broker's folder under var/."""

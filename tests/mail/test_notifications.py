@@ -410,7 +410,7 @@ def test_hourly_cap_per_recipient(wired, committed, settings, agent, caller, fir
     )
     assert statuses == [Status.SENT, Status.SENT, Status.SUPPRESSED]
     assert (
-        "already got 2 mails"
+        "This address got 2 mails in the last hour"
         in OutboundMessage.objects.filter(to=caller.email).first().status_detail
     )
     assert len(wired.to(caller.email)) == 2
@@ -428,7 +428,7 @@ def test_hourly_cap_per_ticket(wired, committed, settings, agent, caller, first_
         (Kind.GROUP_NEW_TICKET, Status.SENT),
         (Kind.AGENT_REPLY, Status.SUPPRESSED),
     ]
-    assert "This ticket already sent 1 mails" in rows[2].status_detail
+    assert "1 mail about this ticket went out in the last hour" in rows[2].status_detail
 
 
 def test_a_rolled_back_change_sends_nothing(wired, committed, agent, caller, first_line):
