@@ -1,5 +1,8 @@
 """Roles are Django groups with permissions; this module is the one place that defines them.
 
+What each role may see and do, and why, is decided in docs/roles.md; the access matrix
+(tests/test_access_matrix.py) holds every route to it.
+
 ``sync_roles()`` runs after every ``migrate`` (see ``HelpdeskConfig.ready``), so a new
 permission added to a role here reaches every installation without a data migration.
 """
@@ -38,12 +41,16 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.END_USER: [],
     Role.AGENT: [*_TICKET_WORK],
     Role.ENGINEER: [*_TICKET_WORK],
+    # Reads every ticket and its notes (a change's risk is judged from the incidents) and
+    # the directory; works no ticket and answers no call.
     Role.CHANGE_BOARD: [
         "tickets.view_all_tickets",
         "tickets.view_internal_notes",
         "tickets.view_ticket",
         "helpdesk.view_person",
     ],
+    # A call-center manager steps in at peaks: every right of an agent (tickets, notes,
+    # calls), plus the reports.
     Role.MANAGER: [*_TICKET_WORK, "tickets.view_reports"],
     # Administrators get every permission that exists, see sync_roles().
     Role.ADMINISTRATOR: [],
@@ -83,5 +90,6 @@ def is_staff_member(user) -> bool:
 
 
 def can_work_tickets(user) -> bool:
-    """Whether ``user`` may assign, transition and annotate tickets (not end users)."""
+    """Whether ``user`` may assign, transition and annotate tickets and handle calls: agents,
+    engineers, managers and administrators (not end users, not the change board)."""
     return user.is_authenticated and user.has_perm("tickets.work_ticket")

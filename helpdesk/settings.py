@@ -308,9 +308,11 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
 # --- REST API --------------------------------------------------------------------------
 REST_FRAMEWORK = {
+    # The token first: its WWW-Authenticate header makes an anonymous request a 401, as on
+    # every endpoint of the API (with the session first DRF answers 403).
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "helpdesk.authentication.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "helpdesk.api_support.StandardPagination",

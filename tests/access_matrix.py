@@ -1,0 +1,560 @@
+"""Who may use what: the expected answer of every page, API operation and websocket route,
+for every role. ``tests/test_access_matrix.py`` checks the application against it, and fails
+for any route of the URL configuration, operation of the OpenAPI schema or websocket route
+that has no entry here: a new endpoint ships with a decision about who may use it.
+
+The decisions behind the table are written out in ``docs/roles.md``.
+
+Paths name objects of the test's world (``tests/test_access_matrix.py``, ``world``):
+``{own}`` is a ticket whose caller is ``end_user`` (with a public reply, an internal note
+and an attachment), ``{attachment}`` its attachment, ``{call}`` a call that rang only
+``agent``, ``{token}`` an API token of ``end_user`` ... ``other_end_user`` is the second end
+user: every object of ``end_user`` is a 404 to them.
+
+Expected answers: a status code; ``LOGIN`` a redirect to the sign-in page; ``ADMIN_LOGIN``
+a redirect to the admin's sign-in page; for websockets ``ACCEPT`` or the close code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+ROLES = (
+    "anonymous",
+    "end_user",
+    "other_end_user",
+    "agent",
+    "engineer",
+    "change_board",
+    "manager",
+    "admin",
+)
+
+LOGIN = "login"
+ADMIN_LOGIN = "admin-login"
+ACCEPT = "accept"
+CLOSE_FORBIDDEN = 4403
+
+# Groups of roles, widest first: a narrower group given to ``expect`` wins over a wider one.
+GROUPS = {
+    "everyone": ROLES,
+    "signed_in": ROLES[1:],
+    "end_users": ("end_user", "other_end_user"),
+    "staff": ("agent", "engineer", "change_board", "manager", "admin"),
+    "workers": ("agent", "engineer", "manager", "admin"),
+}
+
+
+def expect(**given) -> dict[str, object]:
+    """The answer per role from answers per group or role; every role must get one."""
+    table: dict[str, object] = {}
+    for group, roles in GROUPS.items():
+        if group in given:
+            table.update(dict.fromkeys(roles, given[group]))
+    for role in ROLES:
+        if role in given:
+            table[role] = given[role]
+    unknown = set(given) - set(GROUPS) - set(ROLES)
+    assert not unknown, f"unknown roles or groups: {unknown}"
+    missing = set(ROLES) - set(table)
+    assert not missing, f"no answer for {missing}"
+    return table
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One request and the answer each role gets."""
+
+    method: str
+    path: str
+    expected: dict[str, object]
+    data: dict | None = None
+    # "form" for pages, "json" or "multipart" for the API.
+    format: str = "form"
+    headers: dict = field(default_factory=dict)
+
+
+# Recurring answers.
+SIGNED_IN_PAGE = expect(anonymous=LOGIN, signed_in=200)
+CONSOLE_PAGE = expect(anonymous=LOGIN, end_users=403, staff=200)
+WORKER_PAGE = expect(anonymous=LOGIN, end_users=403, change_board=403, workers=200)
+# A write from a console page or the caller card: done (or refused with a message) and back.
+WORKER_WRITE = expect(anonymous=LOGIN, end_users=403, change_board=403, workers=302)
+PUBLIC = expect(everyone=200)
+# Telephone systems authenticate with the PBX's token or signature, never as a user.
+MACHINE = expect(everyone=401)
+API_SIGNED_IN = expect(anonymous=401, signed_in=200)
+API_OWN_OBJECT = expect(anonymous=401, end_user=200, other_end_user=404, staff=200)
+API_ADMIN_WRITE = {"anonymous": 401, **dict.fromkeys(ROLES[1:], 403)}
+
+
+# --- pages, by URL name -----------------------------------------------------------------
+# The admin is one entry (key "admin:*"): it answers alike for all its URLs; the probes
+# sample its index, a change list and a change form of each app, and its login page.
+
+PAGES: dict[str, list[Probe]] = {
+    "healthz": [Probe("GET", "/healthz", PUBLIC)],
+    "admin:*": [
+        Probe("GET", "/admin/", expect(everyone=ADMIN_LOGIN, admin=200)),
+        Probe("GET", "/admin/tickets/ticket/", expect(everyone=ADMIN_LOGIN, admin=200)),
+        Probe(
+            "GET",
+            "/admin/tickets/ticket/{own_id}/change/",
+            expect(everyone=ADMIN_LOGIN, admin=200),
+        ),
+        Probe("GET", "/admin/auth/user/", expect(everyone=ADMIN_LOGIN, admin=200)),
+        Probe("GET", "/admin/helpdesk/person/", expect(everyone=ADMIN_LOGIN, admin=200)),
+        Probe("GET", "/admin/cti/call/", expect(everyone=ADMIN_LOGIN, admin=200)),
+        Probe("GET", "/admin/cti/pbx/{pbx}/change/", expect(everyone=ADMIN_LOGIN, admin=200)),
+        Probe("GET", "/admin/mail/mailbox/", expect(everyone=ADMIN_LOGIN, admin=200)),
+        Probe("GET", "/admin/axes/accessattempt/", expect(everyone=ADMIN_LOGIN, admin=200)),
+        # Signed in without admin rights: the admin's login page says so (200).
+        Probe("GET", "/admin/login/", expect(everyone=200, admin=302)),
+    ],
+    "api-schema": [Probe("GET", "/api/schema/", PUBLIC)],
+    "api-docs": [Probe("GET", "/api/docs/", PUBLIC)],
+    # PBX endpoints: a wrong token is refused whoever is signed in in the browser.
+    "cti-zammad": [
+        Probe("POST", "/api/v1/cti/not-the-token", MACHINE, data={"event": "newCall"}),
+    ],
+    "cti-route": [Probe("GET", "/api/v1/cti/not-the-token/route?from=123", MACHINE)],
+    "cti:webhook": [
+        Probe(
+            "POST",
+            "/cti/webhook/{pbx}/",
+            MACHINE,
+            data={"event": "ring", "call_id": "matrix-1", "from": "+48225550199"},
+            format="json",
+        ),
+    ],
+    # The call log is shared by everyone who works tickets (docs/roles.md).
+    "cti:call_log": [Probe("GET", "/cti/calls/", WORKER_PAGE)],
+    "cti:missed_handled": [
+        Probe("POST", "/cti/calls/missed/handled/", WORKER_WRITE, data={"calls": ["{call}"]})
+    ],
+    "cti:call_card": [Probe("GET", "/cti/calls/{call}/card/", WORKER_PAGE)],
+    "cti:call_candidates": [Probe("GET", "/cti/calls/{call}/candidates/?q=a", WORKER_PAGE)],
+    "cti:call_ticket_create": [
+        Probe("POST", "/cti/calls/{call}/ticket/", WORKER_WRITE, data={"title": "No network"})
+    ],
+    "cti:call_ticket_link": [
+        Probe("POST", "/cti/calls/{call}/link/", WORKER_WRITE, data={"number": "{own}"})
+    ],
+    "cti:call_caller_set": [
+        Probe(
+            "POST", "/cti/calls/{call}/caller/", WORKER_WRITE, data={"person": "{end_user_person}"}
+        )
+    ],
+    "cti:call_person_create": [
+        Probe("POST", "/cti/calls/{call}/person/", WORKER_WRITE, data={"full_name": "New Caller"})
+    ],
+    "cti:call_number_attach": [
+        Probe("POST", "/cti/calls/{call}/attach/", WORKER_WRITE, data={"person": "nobody"})
+    ],
+    "cti:call_dial": [Probe("POST", "/cti/calls/{call}/dial/", WORKER_WRITE)],
+    "mail:notification_settings": [Probe("GET", "/account/notifications/", SIGNED_IN_PAGE)],
+    # Signed-in users are sent on from the login page.
+    "login": [Probe("GET", "/accounts/login/", expect(anonymous=200, signed_in=302))],
+    "logout": [
+        Probe("POST", "/accounts/logout/", expect(everyone=LOGIN)),
+        Probe("GET", "/accounts/logout/", expect(everyone=405)),
+    ],
+    "password_reset": [Probe("GET", "/accounts/password-reset/", PUBLIC)],
+    "password_reset_done": [Probe("GET", "/accounts/password-reset/sent/", PUBLIC)],
+    # A link that is not valid: the page says so.
+    "password_reset_confirm": [
+        Probe("GET", "/accounts/password-reset/MQ/not-a-token/", PUBLIC),
+    ],
+    "password_reset_complete": [Probe("GET", "/accounts/password-reset/done/", PUBLIC)],
+    "set_language": [Probe("POST", "/language/", expect(everyone=302), data={"language": "en"})],
+    "api_tokens": [Probe("GET", "/account/api-tokens/", SIGNED_IN_PAGE)],
+    "api_token_revoke": [
+        Probe(
+            "POST",
+            "/account/api-tokens/{token}/revoke/",
+            expect(anonymous=LOGIN, end_user=302, other_end_user=404, staff=404),
+        )
+    ],
+    "home": [Probe("GET", "/", SIGNED_IN_PAGE)],
+    # The portal. Staff who are not the caller read tickets on the console (a redirect),
+    # and may not reply as the caller (403).
+    "tickets:attachment": [
+        Probe(
+            "GET",
+            "/attachments/{attachment}/",
+            expect(anonymous=LOGIN, end_user=200, other_end_user=404, staff=200),
+        ),
+        Probe(
+            "GET",
+            "/attachments/{internal_attachment}/",
+            expect(anonymous=LOGIN, end_users=404, staff=200),
+        ),
+    ],
+    "tickets:my_list": [Probe("GET", "/tickets/", SIGNED_IN_PAGE)],
+    "tickets:create": [Probe("GET", "/tickets/new/", SIGNED_IN_PAGE)],
+    "tickets:detail": [
+        Probe(
+            "GET",
+            "/tickets/{own}/",
+            expect(anonymous=LOGIN, end_user=200, other_end_user=404, staff=302),
+        )
+    ],
+    "tickets:created": [
+        Probe(
+            "GET",
+            "/tickets/{own}/filed/",
+            expect(anonymous=LOGIN, end_user=200, other_end_user=404, staff=200),
+        )
+    ],
+    "tickets:reply": [
+        Probe(
+            "POST",
+            "/tickets/{own}/reply/",
+            expect(anonymous=LOGIN, end_user=302, other_end_user=404, staff=403),
+            data={"body": "Any news?"},
+        )
+    ],
+    # Transitions from the portal: taken, or refused with a message on the ticket's page.
+    "tickets:reopen": [
+        Probe(
+            "POST",
+            "/tickets/{own}/reopen/",
+            expect(anonymous=LOGIN, end_user=302, other_end_user=404, staff=302),
+            data={"version": "1", "reason": "Still broken"},
+        )
+    ],
+    "tickets:cancel": [
+        Probe(
+            "POST",
+            "/tickets/{own}/cancel/",
+            expect(anonymous=LOGIN, end_user=302, other_end_user=404, staff=302),
+            data={"version": "1", "reason": "Works again"},
+        )
+    ],
+    "tickets:close": [
+        Probe(
+            "POST",
+            "/tickets/{own}/close/",
+            expect(anonymous=LOGIN, end_user=302, other_end_user=404, staff=302),
+            data={"version": "1"},
+        )
+    ],
+    # The console: staff read, workers write; end users get 403 even for their own tickets.
+    "tickets:console": [Probe("GET", "/console/", CONSOLE_PAGE)],
+    "tickets:console_create": [Probe("GET", "/console/new/", WORKER_PAGE)],
+    "tickets:caller_search": [Probe("GET", "/console/callers/?q=Stranger", WORKER_PAGE)],
+    "tickets:console_detail": [Probe("GET", "/console/tickets/{own}/", CONSOLE_PAGE)],
+    "tickets:console_edit": [
+        Probe(
+            "POST",
+            "/console/tickets/{own}/edit/",
+            WORKER_WRITE,
+            data={
+                "version": "1",
+                "title": "Printer on floor 3 does not print",
+                "description": "Paper jam light is on.",
+                "type": "incident",
+                "impact": "3",
+                "urgency": "1",
+            },
+        )
+    ],
+    "tickets:console_comment": [
+        Probe(
+            "POST",
+            "/console/tickets/{own}/comment/",
+            WORKER_WRITE,
+            data={"body": "Checked the logs", "visibility": "internal"},
+        )
+    ],
+    "tickets:console_action": [
+        Probe("POST", "/console/tickets/{own}/start/", WORKER_WRITE, data={"version": "1"})
+    ],
+}
+
+
+# --- API operations, keyed as in the OpenAPI schema ---------------------------------------
+
+API: dict[str, list[Probe]] = {
+    # Signing in for a token: the same 400 for a request without credentials, whoever asks.
+    "POST /api/auth/token/": [
+        Probe("POST", "/api/auth/token/", expect(everyone=400), data={}, format="json")
+    ],
+    # Signing a token out needs the token itself.
+    "DELETE /api/auth/token/": [Probe("DELETE", "/api/auth/token/", expect(everyone=401))],
+    "GET /api/auth/tokens/": [Probe("GET", "/api/auth/tokens/", API_SIGNED_IN)],
+    "GET /api/auth/tokens/{id}/": [
+        Probe(
+            "GET", "/api/auth/tokens/{token}/", expect(anonymous=401, signed_in=404, end_user=200)
+        )
+    ],
+    "DELETE /api/auth/tokens/{id}/": [
+        Probe(
+            "DELETE",
+            "/api/auth/tokens/{token}/",
+            expect(anonymous=401, signed_in=404, end_user=204),
+        )
+    ],
+    # Reference data: everyone signed in reads it, administrators write it.
+    "GET /api/categories/": [Probe("GET", "/api/categories/", API_SIGNED_IN)],
+    "POST /api/categories/": [
+        Probe(
+            "POST",
+            "/api/categories/",
+            {**API_ADMIN_WRITE, "admin": 201},
+            data={"name": "Printers"},
+            format="json",
+        )
+    ],
+    "GET /api/categories/{id}/": [Probe("GET", "/api/categories/{category}/", API_SIGNED_IN)],
+    "PATCH /api/categories/{id}/": [
+        Probe(
+            "PATCH",
+            "/api/categories/{category}/",
+            {**API_ADMIN_WRITE, "admin": 200},
+            data={"name": "Peripherals"},
+            format="json",
+        )
+    ],
+    "DELETE /api/categories/{id}/": [
+        Probe("DELETE", "/api/categories/{category}/", {**API_ADMIN_WRITE, "admin": 204})
+    ],
+    "GET /api/groups/": [Probe("GET", "/api/groups/", API_SIGNED_IN)],
+    "POST /api/groups/": [
+        Probe(
+            "POST",
+            "/api/groups/",
+            {**API_ADMIN_WRITE, "admin": 201},
+            data={"name": "Access", "code": "access", "tier": 2},
+            format="json",
+        )
+    ],
+    "GET /api/groups/{id}/": [Probe("GET", "/api/groups/{group}/", API_SIGNED_IN)],
+    "PATCH /api/groups/{id}/": [
+        Probe(
+            "PATCH",
+            "/api/groups/{group}/",
+            {**API_ADMIN_WRITE, "admin": 200},
+            data={"email": "sd@example.com"},
+            format="json",
+        )
+    ],
+    "DELETE /api/groups/{id}/": [
+        Probe("DELETE", "/api/groups/{spare_group}/", {**API_ADMIN_WRITE, "admin": 204})
+    ],
+    # The directory: staff only.
+    "GET /api/people/": [
+        Probe("GET", "/api/people/", expect(anonymous=401, end_users=403, staff=200)),
+        # Finding a caller by phone number: the same door.
+        Probe(
+            "GET",
+            "/api/people/?phone=%2B48225550123",
+            expect(anonymous=401, end_users=403, staff=200),
+        ),
+    ],
+    "GET /api/people/{id}/": [
+        Probe("GET", "/api/people/{stranger}/", expect(anonymous=401, end_users=403, staff=200))
+    ],
+    "GET /api/services/": [Probe("GET", "/api/services/", API_SIGNED_IN)],
+    "POST /api/services/": [
+        Probe(
+            "POST",
+            "/api/services/",
+            {**API_ADMIN_WRITE, "admin": 201},
+            data={"name": "Printing", "owner_group": "{group}"},
+            format="json",
+        )
+    ],
+    "GET /api/services/{id}/": [Probe("GET", "/api/services/{service}/", API_SIGNED_IN)],
+    "PATCH /api/services/{id}/": [
+        Probe(
+            "PATCH",
+            "/api/services/{service}/",
+            {**API_ADMIN_WRITE, "admin": 200},
+            data={"criticality": "critical"},
+            format="json",
+        )
+    ],
+    "DELETE /api/services/{id}/": [
+        Probe("DELETE", "/api/services/{service}/", {**API_ADMIN_WRITE, "admin": 204})
+    ],
+    # Tickets: end users see and act on their own only (others' are a 404); the change
+    # board reads every ticket and changes none; workers do the rest.
+    "GET /api/tickets/": [Probe("GET", "/api/tickets/", API_SIGNED_IN)],
+    "POST /api/tickets/": [
+        Probe(
+            "POST",
+            "/api/tickets/",
+            expect(anonymous=401, signed_in=201),
+            data={"title": "Mouse broken", "caller": "{self_person}"},
+            format="json",
+        ),
+        Probe(
+            "POST",
+            "/api/tickets/",
+            expect(anonymous=401, end_users=400, change_board=400, workers=201),
+            data={"title": "Mouse broken", "caller": "{stranger}"},
+            format="json",
+        ),
+    ],
+    "GET /api/tickets/{number}/": [Probe("GET", "/api/tickets/{own}/", API_OWN_OBJECT)],
+    "PATCH /api/tickets/{number}/": [
+        Probe(
+            "PATCH",
+            "/api/tickets/{own}/",
+            expect(anonymous=401, end_user=403, other_end_user=404, change_board=403, workers=200),
+            data={"version": 1, "urgency": 2},
+            format="json",
+        )
+    ],
+    "GET /api/tickets/{number}/attachments/": [
+        Probe("GET", "/api/tickets/{own}/attachments/", API_OWN_OBJECT)
+    ],
+    "POST /api/tickets/{number}/attachments/": [
+        Probe(
+            "POST",
+            "/api/tickets/{own}/attachments/",
+            expect(anonymous=401, end_user=201, other_end_user=404, change_board=403, workers=201),
+            data={"file": "{png}"},
+            format="multipart",
+        )
+    ],
+    "GET /api/tickets/{number}/comments/": [
+        Probe("GET", "/api/tickets/{own}/comments/", API_OWN_OBJECT)
+    ],
+    "POST /api/tickets/{number}/comments/": [
+        Probe(
+            "POST",
+            "/api/tickets/{own}/comments/",
+            expect(anonymous=401, end_user=201, other_end_user=404, change_board=403, workers=201),
+            data={"body": "Any news?"},
+            format="json",
+        ),
+        Probe(
+            "POST",
+            "/api/tickets/{own}/comments/",
+            expect(anonymous=401, end_user=400, other_end_user=404, change_board=400, workers=201),
+            data={"body": "Checked the logs", "is_internal": True},
+            format="json",
+        ),
+    ],
+    "GET /api/tickets/{number}/timeline/": [
+        Probe("GET", "/api/tickets/{own}/timeline/", API_OWN_OBJECT)
+    ],
+    # Transitions on a new ticket: 409 where the transition is not open to this user now.
+    "POST /api/tickets/{number}/transitions/assign/": [
+        Probe(
+            "POST",
+            "/api/tickets/{own}/transitions/assign/",
+            expect(anonymous=401, end_user=409, other_end_user=404, change_board=409, workers=200),
+            data={"assignee": "{agent_id}"},
+            format="json",
+        )
+    ],
+    "POST /api/tickets/{number}/transitions/cancel/": [
+        Probe(
+            "POST",
+            "/api/tickets/{own}/transitions/cancel/",
+            expect(anonymous=401, end_user=200, other_end_user=404, change_board=409, workers=200),
+            data={"reason": "Works again"},
+            format="json",
+        )
+    ],
+    "POST /api/tickets/{number}/transitions/close/": [
+        Probe(
+            "POST",
+            "/api/tickets/{own}/transitions/close/",
+            expect(anonymous=401, end_user=409, other_end_user=404, staff=409),
+            data={},
+            format="json",
+        )
+    ],
+    "POST /api/tickets/{number}/transitions/escalate/": [
+        Probe(
+            "POST",
+            "/api/tickets/{own}/transitions/escalate/",
+            expect(anonymous=401, end_user=409, other_end_user=404, change_board=409, workers=200),
+            data={"group": "{network_group}", "notes": "Needs the network team"},
+            format="json",
+        )
+    ],
+    "POST /api/tickets/{number}/transitions/pend/": [
+        Probe(
+            "POST",
+            "/api/tickets/{own}/transitions/pend/",
+            expect(anonymous=401, end_user=409, other_end_user=404, staff=409),
+            data={"reason": "caller"},
+            format="json",
+        )
+    ],
+    "POST /api/tickets/{number}/transitions/reopen/": [
+        Probe(
+            "POST",
+            "/api/tickets/{own}/transitions/reopen/",
+            expect(anonymous=401, end_user=409, other_end_user=404, staff=409),
+            data={"reason": "Still broken"},
+            format="json",
+        )
+    ],
+    "POST /api/tickets/{number}/transitions/resolve/": [
+        Probe(
+            "POST",
+            "/api/tickets/{own}/transitions/resolve/",
+            expect(anonymous=401, end_user=409, other_end_user=404, change_board=409, workers=200),
+            data={"code": "solved", "notes": "Reset the password"},
+            format="json",
+        )
+    ],
+    "POST /api/tickets/{number}/transitions/resume/": [
+        Probe(
+            "POST",
+            "/api/tickets/{own}/transitions/resume/",
+            expect(anonymous=401, end_user=409, other_end_user=404, staff=409),
+            data={},
+            format="json",
+        )
+    ],
+    "POST /api/tickets/{number}/transitions/start/": [
+        Probe(
+            "POST",
+            "/api/tickets/{own}/transitions/start/",
+            expect(anonymous=401, end_user=409, other_end_user=404, change_board=409, workers=200),
+            data={},
+            format="json",
+        )
+    ],
+    "POST /api/tickets/{number}/transitions/transfer/": [
+        Probe(
+            "POST",
+            "/api/tickets/{own}/transitions/transfer/",
+            expect(anonymous=401, end_user=409, other_end_user=404, change_board=409, workers=200),
+            data={"group": "{network_group}", "reason": "Network fault"},
+            format="json",
+        )
+    ],
+    # The block list: administrators (model permissions).
+    "GET /cti/api/blocked-numbers/": [
+        Probe("GET", "/cti/api/blocked-numbers/", {**API_ADMIN_WRITE, "admin": 200})
+    ],
+    "POST /cti/api/blocked-numbers/": [
+        Probe(
+            "POST",
+            "/cti/api/blocked-numbers/",
+            {**API_ADMIN_WRITE, "admin": 201},
+            data={"number": "+48 22 555 09 09", "reason": "Spam"},
+            format="json",
+        )
+    ],
+    "DELETE /cti/api/blocked-numbers/{id}/": [
+        Probe("DELETE", "/cti/api/blocked-numbers/{blocked}/", {**API_ADMIN_WRITE, "admin": 204})
+    ],
+}
+
+
+# --- websocket routes -----------------------------------------------------------------
+
+# The console's socket: everyone who works tickets (the change board reads the console
+# without live calls: it answers none).
+WEBSOCKETS: dict[str, dict[str, object]] = {
+    "ws/console/": expect(everyone=CLOSE_FORBIDDEN, workers=ACCEPT),
+}
