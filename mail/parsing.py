@@ -1302,7 +1302,7 @@ _AUTO_REPLY_SUBJECT = re.compile(
     r"^\s*(?:Automatic reply|Auto(?:matic)?[- ]?(?:reply|response)|Out of (?:the )?Office"
     r"|Abwesenheitsnotiz|Automatische Antwort|Odpowied[źz] automatyczna"
     r"|Automatyczna odpowied[źz]|R[ée]ponse automatique|Respuesta autom[áa]tica"
-    r"|Autosvar)\s*:",
+    r"|Autosvar)(?:\s*Auto[- ]?Reply)?\s*(?::|$)",
     re.IGNORECASE,
 )
 _DAEMON_LOCALS = ("mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon")

@@ -594,6 +594,10 @@ def test_smime_encrypted_mail_is_kept_as_smime_p7m():
         ("From: a@example.com\nAuto-Submitted: auto-generated\nSubject: x", AutoKind.AUTO_REPLY),
         ("From: a@example.com\nSubject: Automatic reply: Printer", AutoKind.AUTO_REPLY),
         ("From: a@example.com\nSubject: Out of Office: Printer", AutoKind.AUTO_REPLY),
+        # Older Exchange, and a bare subject with nothing after it.
+        ("From: a@example.com\nSubject: Out of Office AutoReply: VPN", AutoKind.AUTO_REPLY),
+        ("From: a@example.com\nSubject: Out of Office", AutoKind.AUTO_REPLY),
+        ("From: a@example.com\nSubject: Out of office laptop is broken", AutoKind.NONE),
         ("From: a@example.com\nSubject: Abwesenheitsnotiz: Drucker", AutoKind.AUTO_REPLY),
         ("From: a@example.com\nSubject: Odpowiedź automatyczna: x", AutoKind.AUTO_REPLY),
         ("From: a@example.com\nX-Autoreply: yes\nSubject: x", AutoKind.AUTO_REPLY),
