@@ -67,7 +67,9 @@ def _parse(text: str, region: str) -> phonenumbers.PhoneNumber | None:
 def normalize_phone(raw: str, *, region: str | None = None) -> NormalizedPhone:
     """Read ``raw`` as a phone number and return its normalised form.
 
-    Accepts national and international forms, the ``00`` international prefix, spaces,
+    Accepts national and international forms, the ``00`` international prefix, an
+    international number without its prefix when the digits are no valid national number
+    of ``region`` (``491715000000``: the national reading wins when both are valid), spaces,
     dashes, dots, slashes and brackets, an extension (``ext. 12``, ``x12``, ``#12``), short
     internal extensions (``1234``, ``ext. 12``) and a national number written with the old
     trunk ``0`` (``022 123 45 67``, ``+48 (0) 22 ...``). Raises :class:`InvalidPhoneNumber`
@@ -98,6 +100,10 @@ def normalize_phone(raw: str, *, region: str | None = None) -> NormalizedPhone:
         if digits.startswith("0") and not digits.startswith("00"):
             # An old national form with a trunk 0 in a country that no longer dials one.
             parsed = _parse(text.replace("0", "", 1), region)
+        elif digits.isdigit():
+            # No national number here: the international form without "+" or "00" that
+            # many PBXes send (491715000000), if its leading digits are a country code.
+            parsed = _parse("+" + text.lstrip(), region)
     if parsed is None:
         raise InvalidPhoneNumber(raw)
     return NormalizedPhone(

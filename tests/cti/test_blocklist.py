@@ -146,3 +146,35 @@ def test_agents_and_anonymous_cannot_use_the_block_list_api(client, agent):
     assert client.get(url).status_code == 403
     assert client.post(url, {"number": "+48221234567"}).status_code == 403
     assert BlockedNumber.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("blocked", "caller"),
+    [
+        ("491715000000", "+49 171 5000000"),  # Zammad's spec: blocked without a prefix
+        ("+49 171 5000000", "491715000000"),
+        ("0049 171 5000000", "491715000000"),
+        ("4930123456789", "+49 30 123456789"),
+        ("442079460958", "0044 20 7946 0958"),
+        ("+44 7911 123456", "447911123456"),
+        ("12025550143", "+1 (202) 555-0143"),
+        ("001 202 555 0143", "12025550143"),
+        ("48221234567", "22 123 45 67"),
+        ("22 123 45 67", "48221234567"),
+    ],
+)
+def test_the_block_list_matches_every_form_a_ring_accepts(blocked, caller):
+    services.blocked_number_add(number=blocked)
+    assert services.is_blocked(caller)
+    result = ring(caller)
+    assert result.rejected
+    assert result.call.outcome == Call.Outcome.REJECTED
+
+
+def test_a_foreign_number_without_prefix_is_blocked_through_the_admin_form():
+    from cti.admin import BlockedNumberForm
+
+    form = BlockedNumberForm(data={"number": "447911123456", "reason": "spam"})
+    assert form.is_valid(), form.errors
+    assert form.save().e164 == "+447911123456"
+    assert ring("+44 7911 123456").rejected

@@ -129,3 +129,21 @@ def test_number_of_a_person_in_another_region_setting(settings):
     settings.PHONE_DEFAULT_REGION = "DE"
     owner = PhoneNumberFactory(raw="030 1234567").person
     assert ring("+49301234567", pbx=PbxFactory()).caller_person == owner
+
+
+@pytest.mark.parametrize(
+    ("stored", "caller_id"),
+    [
+        ("+49 171 5000000", "491715000000"),
+        ("+49 30 123456789", "4930123456789"),
+        ("+44 20 7946 0958", "442079460958"),
+        ("+1 202 555 0143", "12025550143"),
+        ("+48 22 123 45 67", "48221234567"),
+        ("22 123 45 67", "221234567"),
+    ],
+)
+def test_a_caller_sent_in_international_form_without_prefix_is_identified(stored, caller_id):
+    person = PhoneNumberFactory(raw=stored).person
+    call = ring(caller_id)
+    assert call.caller_person == person
+    assert call.identification == Call.Identification.EXACT

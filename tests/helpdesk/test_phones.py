@@ -251,3 +251,38 @@ def test_agent_finds_a_callers_tickets_by_the_number_in_any_form(agent):
     make_ticket(caller=PersonFactory())
     for typed in ("601-234-567", "+48 601 234 567", "0048601234567"):
         assert list(ticket_list(agent, search=typed)) == [hers]
+
+
+@pytest.mark.parametrize(
+    ("raw", "e164"),
+    [
+        # International form without "+" or "00", as many PBXes (and Zammad) send numbers.
+        ("491715000000", "+491715000000"),  # German mobile (Zammad's spec, blocked caller)
+        ("4930123456789", "+4930123456789"),  # Berlin
+        ("4930600000000", "+4930600000000"),  # Zammad's spec: the called number
+        ("442079460958", "+442079460958"),  # London
+        ("447911123456", "+447911123456"),  # British mobile
+        ("12025550143", "+12025550143"),  # Washington
+        ("14155552671", "+14155552671"),  # San Francisco
+        # Next to them, numbers of the default region keep their national reading.
+        ("221234567", "+48221234567"),
+        ("601234567", "+48601234567"),
+        ("48221234567", "+48221234567"),
+    ],
+)
+def test_a_digit_string_that_is_no_national_number_is_read_as_international(raw, e164):
+    assert normalize_phone(raw).e164 == e164
+
+
+def test_the_national_reading_wins_when_both_are_valid(settings):
+    # 44 123 45 67 is a number in Łódź; read with a country code it would be British.
+    assert normalize_phone("441234567").e164 == "+48441234567"
+    settings.PHONE_DEFAULT_REGION = "DE"
+    assert normalize_phone("301234567").e164 == "+49301234567"
+    assert normalize_phone("12025550143").e164 == "+12025550143"
+
+
+@pytest.mark.parametrize("raw", ["4912347114711", "49999992222222", "1234567890123456789"])
+def test_digit_strings_valid_in_no_country_stay_invalid(raw):
+    with pytest.raises(InvalidPhoneNumber):
+        normalize_phone(raw)
