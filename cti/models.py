@@ -435,10 +435,13 @@ class Call(FSMModelMixin, models.Model):
     def answer(self, *, at: datetime, agent_id: int | None = None) -> str:
         """Someone picked up at ``at`` (agent ``agent_id``, when known).
 
-        A PBX only reports an answer for a call that was answered, even when its hang-up
-        overtook the answer on the way here: then the call was talked until its end, so it
-        stays ended and its outcome becomes answered. A repeated answer fills in only what
-        was not known."""
+        An answer that happened before the call's end but arrived after its hang-up (events
+        with their own times, overtaking each other) makes the ended call answered: it was
+        talked until its end. An answer at or after the end (an adapter that sends no times,
+        Zammad's) came too late to be a conversation of this call: it changes nothing
+        (:meth:`answer_is_late`). A repeated answer fills in only what was not known."""
+        if self.answer_is_late(at):
+            return self.State.ENDED
         if self.answered_at is None:
             self.answered_at = min(at, self.ended_at) if self.ended_at else at
         if agent_id and self.answered_by_id is None:
@@ -447,6 +450,10 @@ class Call(FSMModelMixin, models.Model):
             self.outcome = self.Outcome.ANSWERED
             return self.State.ENDED
         return self.State.ANSWERED
+
+    def answer_is_late(self, at: datetime) -> bool:
+        """Whether an answer at ``at`` comes after this call ended: it changes no outcome."""
+        return self.state == self.State.ENDED and (self.ended_at is None or at >= self.ended_at)
 
     @transition(field=state, source=[State.RINGING, State.ANSWERED], target=State.ENDED)
     def hang_up(self, *, at: datetime, cause: str = "") -> None:

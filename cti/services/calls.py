@@ -298,6 +298,10 @@ _ANSWER_FIELDS = ("state", "outcome", "answered_at", "answered_by_id")
 
 
 def _answer(call: Call, *, event: PbxEvent) -> None:
+    if call.answer_is_late(event.occurred_at):
+        # Stored with the call's events (the caller keeps the row), changes nothing.
+        logger.info("CTI answer for call %s came after its end; ignored", call.call_id)
+        return
     # "answering" names the agent who picked up; without it, the event's extension or user
     # counts only when it names exactly one agent.
     if event.answering:

@@ -554,3 +554,18 @@ def test_a_stale_answered_call_frees_its_agent(pbx, agent201, settings):
     call = Call.objects.get()
     assert call.ended_at == call.answered_at + timedelta(hours=1)
     assert AgentPresence.objects.get(user=agent201).state == AgentPresence.State.AFTER_CALL_WORK
+
+
+def test_an_answer_after_the_hangup_changes_no_outcome(pbx, agent201):
+    # The PBX reported the end first; an answer that comes later (by its own time) was
+    # not a conversation of this call: it is stored with the call's events and ignored.
+    now = timezone.now()
+    ingest(pbx, "ring", extensions=["201"], occurred_at=now)
+    ingest(pbx, "hangup", cause="noAnswer", occurred_at=now + timedelta(seconds=30))
+    result = ingest(pbx, "answer", answering="201", occurred_at=now + timedelta(seconds=31))
+    call = result.call
+    assert result.status == CallEvent.Status.PROCESSED
+    assert (call.state, call.outcome) == (Call.State.ENDED, Call.Outcome.MISSED)
+    assert call.answered_at is None and call.answered_by is None
+    assert CallEvent.objects.filter(call_id="call-1", kind="answer").count() == 1
+    assert not AgentPresence.objects.filter(state=AgentPresence.State.BUSY).exists()

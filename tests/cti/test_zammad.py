@@ -208,3 +208,15 @@ def test_an_empty_user_is_no_user_and_the_queue_is_offered(client, pbx, agent):
     assert call.queue == queue
     assert list(call.offered_to.all()) == [agent]
     assert CallEvent.objects.get().payload["user"] == []
+
+
+def test_a_late_answer_after_the_hangup_leaves_a_missed_call_missed(client, pbx, agent):
+    client.post(URL, NEW_CALL)
+    hangup = {"event": "hangup", "direction": "in", "callId": NEW_CALL["callId"]}
+    client.post(URL, {**hangup, "cause": "noAnswer"})
+    answer = {"event": "answer", "direction": "in", "callId": NEW_CALL["callId"], "user": "agent"}
+    assert client.post(URL, answer).json() == {}
+    call = Call.objects.get()
+    assert (call.state, call.outcome) == (Call.State.ENDED, Call.Outcome.MISSED)
+    assert call.answered_by is None
+    assert CallEvent.objects.filter(kind="answer").count() == 1
