@@ -11,6 +11,7 @@ from cti.models import (
     CallEvent,
     CallQueue,
     Pbx,
+    VoicemailBox,
 )
 from helpdesk.phones import InvalidPhoneNumber, normalize_phone
 
@@ -108,6 +109,16 @@ class CallAdmin(admin.ModelAdmin):
         "tickets",
     ]
     date_hierarchy = "started_at"
+
+
+@admin.register(VoicemailBox)
+class VoicemailBoxAdmin(admin.ModelAdmin):
+    """Answering numbers of a PBX's voicemail: calls they answer count as missed."""
+
+    list_display = ["number", "name", "pbx"]
+    list_filter = ["pbx"]
+    search_fields = ["number", "name"]
+    list_select_related = ["pbx"]
 
 
 class BlockedNumberForm(forms.ModelForm):

@@ -240,6 +240,10 @@ _BUSY_CAUSES = {"busy", "userbusy", "congestion"}
 _ABANDON_CAUSES = {"cancel", "abandon", "abandoned", "originatorcancel"}
 
 
+# The hang-up cause of a call the voicemail took, and the "user" a PBX names for it.
+VOICEMAIL = "voicemail"
+
+
 def _not_rejected(call: Call) -> bool:
     return not call.is_rejected
 
@@ -461,6 +465,14 @@ class Call(FSMModelMixin, models.Model):
         from the hang-up ``cause``."""
         self._end(at=at, cause=cause)
 
+    @transition(field=state, source=State.RINGING, target=State.ENDED, conditions=[_not_rejected])
+    def voicemail(self, *, at: datetime) -> None:
+        """The PBX's voicemail took the call at ``at``: nobody talked to the caller, so it is
+        a missed call that needs a call-back; the hang-up that follows changes nothing."""
+        self.ended_at = at
+        self.hangup_cause = VOICEMAIL
+        self.outcome = self.Outcome.MISSED
+
     @transition(field=state, source=State.RINGING, target=State.ENDED)
     def reject(self, *, at: datetime) -> None:
         """A blocked caller: the PBX is told to reject the call."""
@@ -497,6 +509,31 @@ class Call(FSMModelMixin, models.Model):
         if self.answered_at is None or self.ended_at is None:
             return None
         return max(0, int((self.ended_at - self.answered_at).total_seconds()))
+
+
+class VoicemailBox(models.Model):
+    """A number of a PBX on which its voicemail answers: a call it answers is missed."""
+
+    pbx = models.ForeignKey(
+        Pbx, verbose_name=_("PBX"), on_delete=models.CASCADE, related_name="voicemail_boxes"
+    )
+    number = models.CharField(
+        _("number"),
+        max_length=40,
+        help_text=_("The answering number (extension) the PBX reports for its voicemail."),
+    )
+    name = models.CharField(_("name"), max_length=120, blank=True)
+
+    class Meta:
+        ordering = ["pbx", "number"]
+        verbose_name = _("voicemail box")
+        verbose_name_plural = _("voicemail boxes")
+        constraints = [
+            models.UniqueConstraint(fields=["pbx", "number"], name="voicemail_box_unique_per_pbx")
+        ]
+
+    def __str__(self):
+        return self.name or self.number
 
 
 class BlockedNumber(models.Model):

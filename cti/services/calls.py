@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from django_fsm import can_proceed
 
 from cti import statements
-from cti.models import Call, CallEvent, Pbx
+from cti.models import VOICEMAIL, Call, CallEvent, Pbx, VoicemailBox
 from cti.services import presence, routing
 from cti.services.identification import (
     NUMBER_FIELDS,
@@ -302,6 +302,12 @@ def _answer(call: Call, *, event: PbxEvent) -> None:
         # Stored with the call's events (the caller keeps the row), changes nothing.
         logger.info("CTI answer for call %s came after its end; ignored", call.call_id)
         return
+    if _by_voicemail(call, event=event):
+        if can_proceed(call.voicemail):
+            call.voicemail(at=event.occurred_at)
+            call.save(update_fields=list(Call.END_FIELDS))
+            logger.info("CTI call %s went to voicemail: missed", call.call_id)
+        return
     # "answering" names the agent who picked up; without it, the event's extension or user
     # counts only when it names exactly one agent.
     if event.answering:
@@ -318,6 +324,18 @@ def _answer(call: Call, *, event: PbxEvent) -> None:
         routing.call_offer(call, [agent_id])
         if call.state == Call.State.ANSWERED:
             presence.agent_busy(user_id=agent_id, call=call)
+
+
+def _by_voicemail(call: Call, *, event: PbxEvent) -> bool:
+    """Whether the answer is the voicemail's: the PBX names the user "voicemail" (Zammad's
+    convention), or the answering number is a voicemail box of the call's PBX."""
+    names = [event.answering, *event.users]
+    if any(name.strip().lower() == VOICEMAIL for name in names if name):
+        return True
+    answering = event.answering.strip()
+    if not answering or call.pbx_id is None:
+        return False
+    return VoicemailBox.objects.filter(pbx_id=call.pbx_id, number=answering).exists()
 
 
 def call_hang_up(call: Call, *, at, cause: str) -> None:

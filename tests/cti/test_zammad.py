@@ -220,3 +220,44 @@ def test_a_late_answer_after_the_hangup_leaves_a_missed_call_missed(client, pbx,
     assert (call.state, call.outcome) == (Call.State.ENDED, Call.Outcome.MISSED)
     assert call.answered_by is None
     assert CallEvent.objects.filter(kind="answer").count() == 1
+
+
+def _answer(**extra):
+    return {"event": "answer", "direction": "in", "callId": NEW_CALL["callId"], **extra}
+
+
+def test_an_answer_by_voicemail_is_a_missed_call_that_needs_a_call_back(client, pbx, agent):
+    from cti.selectors import missed_calls
+
+    client.post(URL, NEW_CALL)
+    assert client.post(URL, _answer(user="voicemail")).json() == {}
+    call = Call.objects.get()
+    assert (call.state, call.outcome) == (Call.State.ENDED, Call.Outcome.MISSED)
+    assert call.hangup_cause == "voicemail" and call.answered_by is None
+    client.post(URL, {**_answer(cause="normalClearing"), "event": "hangup"})
+    call.refresh_from_db()
+    assert call.outcome == Call.Outcome.MISSED
+    assert list(missed_calls()) == [call]
+    assert not AgentPresence.objects.filter(state=AgentPresence.State.BUSY).exists()
+
+
+def test_an_answer_by_a_voicemail_box_the_admin_lists_is_missed(client, pbx, agent):
+    from cti.models import VoicemailBox
+
+    VoicemailBox.objects.create(pbx=pbx, number="8000", name="Service desk mailbox")
+    client.post(URL, NEW_CALL)
+    client.post(URL, _answer(answeringNumber="8000"))
+    call = Call.objects.get()
+    assert (call.state, call.outcome) == (Call.State.ENDED, Call.Outcome.MISSED)
+    assert call.hangup_cause == "voicemail"
+
+
+def test_another_pbxs_voicemail_box_is_an_ordinary_answer(client, pbx, agent):
+    from cti.models import VoicemailBox
+
+    AgentExtensionFactory(user=agent, extension="8000")
+    VoicemailBox.objects.create(pbx=PbxFactory(), number="8000")
+    client.post(URL, NEW_CALL)
+    client.post(URL, _answer(answeringNumber="8000"))
+    call = Call.objects.get()
+    assert (call.state, call.answered_by) == (Call.State.ANSWERED, agent)
