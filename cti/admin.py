@@ -10,6 +10,7 @@ from cti.models import (
     Call,
     CallEvent,
     CallQueue,
+    OutboundCallerIdRule,
     Pbx,
     VoicemailBox,
 )
@@ -109,6 +110,16 @@ class CallAdmin(admin.ModelAdmin):
         "tickets",
     ]
     date_hierarchy = "started_at"
+
+
+@admin.register(OutboundCallerIdRule)
+class OutboundCallerIdRuleAdmin(admin.ModelAdmin):
+    """The caller ID an outbound call presents, by destination prefix (longest wins)."""
+
+    list_display = ["pbx", "prefix", "caller_id", "note"]
+    list_filter = ["pbx"]
+    search_fields = ["prefix", "caller_id", "note"]
+    list_select_related = ["pbx"]
 
 
 @admin.register(VoicemailBox)

@@ -20,8 +20,10 @@ character, an impossible ``occurred_at``), 401 for a wrong or missing signature,
 for a body over DATA_UPLOAD_MAX_MEMORY_SIZE.
 
 Zammad-compatible generic CTI, ``POST /api/v1/cti/<token>`` (JSON or form data), answers
-as Zammad does: ``{}``, ``{"action": "reject", "reason": "busy"}``, 401 for a bad token,
-422 for an invalid direction or an unreadable body.
+as Zammad does: ``{}``, ``{"action": "reject", "reason": "busy"}``, ``{"action": "dial",
+"caller_id": ..., "number": ...}`` for an outbound newCall that an outbound caller ID rule
+matches, 401 for a bad token, 422 for a disabled PBX, an invalid direction (only ``in`` and
+``out``) or an unreadable body.
 
 Routing hint, ``GET /api/v1/cti/<token>/route?from=<number>[&format=text]``: JSON
 ``{"target": "agent"|"queue", "extension"|"queue": ..., "reason": "sticky"|"vip"|"default"}``
@@ -65,6 +67,9 @@ SIGNATURE_HEADER = "X-Helpdesk-Signature"
 TOKEN_HEADER = "X-Helpdesk-Token"
 
 _DIRECTIONS = {"in": "inbound", "out": "outbound", "inbound": "inbound", "outbound": "outbound"}
+# Zammad's endpoint knows only "in" and "out" and answers 422 "Invalid direction!" to the
+# rest; the generic webhook also reads inbound/outbound.
+_ZAMMAD_DIRECTIONS = {"in": "inbound", "out": "outbound"}
 _ZAMMAD_EVENTS = {"newCall": "ring", "answer": "answer", "hangup": "hangup"}
 _REJECT = {"action": "reject", "reason": "busy"}
 
@@ -360,15 +365,14 @@ def _zammad_params(request: HttpRequest) -> dict:
 @require_POST
 def zammad_event(request: HttpRequest, token: str) -> JsonResponse:
     """The Zammad generic CTI endpoint, so PBXes set up for Zammad work unchanged."""
-    pbx = Pbx.objects.filter(token=token, is_active=True).first()
-    if pbx is None:
-        logger.warning("CTI Zammad event refused from %s: invalid token", _client(request))
-        return JsonResponse({"error": _("Invalid token, please contact your admin!")}, status=401)
+    pbx, refused = _zammad_pbx(request, token, what="event")
+    if refused is not None:
+        return refused
     params: dict = {}
     try:
         params = _zammad_params(request)
-        direction = _DIRECTIONS.get(str(params.get("direction") or ""))
-        if direction is None or direction not in ("inbound", "outbound"):
+        direction = _ZAMMAD_DIRECTIONS.get(str(params.get("direction") or ""))
+        if direction is None:
             raise services.InvalidCallEvent(_("Invalid direction!"), field="direction")
         event = str(params.get("event") or "")
         if event not in _ZAMMAD_EVENTS:
@@ -402,17 +406,45 @@ def zammad_event(request: HttpRequest, token: str) -> JsonResponse:
         return _result_json(result)
     if result.rejected and result.event.kind == CallEvent.Kind.RING:
         return JsonResponse(_REJECT)
+    if pbx_event.kind == CallEvent.Kind.RING and direction == "outbound":
+        # Zammad's outbound caller ID: the number to present, by the dialled number.
+        caller_id = selectors.outbound_caller_id(pbx=pbx, number=pbx_event.called)
+        if caller_id:
+            return JsonResponse(
+                {"action": "dial", "caller_id": caller_id, "number": pbx_event.called}
+            )
     return JsonResponse({})
+
+
+def _zammad_pbx(request: HttpRequest, token: str, *, what: str):
+    """The active PBX of ``token``, or the answer refusing the request: 401 for a token no
+    PBX has, 422 saying the connection is disabled for an inactive PBX (as Zammad answers
+    while its CTI integration is switched off)."""
+    pbx = Pbx.objects.filter(token=token).first()
+    if pbx is None:
+        logger.warning("CTI Zammad %s refused from %s: invalid token", what, _client(request))
+        error = _("Invalid token, please contact your admin!")
+        return None, JsonResponse({"error": error}, status=401)
+    if not pbx.is_active:
+        logger.warning(
+            "CTI Zammad %s refused from %s: the PBX connection %s (id %s) is disabled",
+            what,
+            _client(request),
+            pbx.name,
+            pbx.pk,
+        )
+        error = _("Feature is disabled, please contact your administrator!")
+        return None, JsonResponse({"error": error}, status=422)
+    return pbx, None
 
 
 @machine_endpoint
 @require_GET
 def route(request: HttpRequest, token: str) -> HttpResponse:
     """Where the PBX should send a caller: sticky agent, VIP queue or the default queue."""
-    pbx = Pbx.objects.filter(token=token, is_active=True).first()
-    if pbx is None:
-        logger.warning("CTI routing hint refused from %s: invalid token", _client(request))
-        return JsonResponse({"error": _("Invalid token, please contact your admin!")}, status=401)
+    pbx, refused = _zammad_pbx(request, token, what="routing hint")
+    if refused is not None:
+        return refused
     number = request.GET.get("from") or request.GET.get("number") or ""
     if services.is_blocked(number):
         hint = selectors.RouteHint("reject", "", "blocked")

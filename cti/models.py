@@ -536,6 +536,54 @@ class VoicemailBox(models.Model):
         return self.name or self.number
 
 
+def caller_id_prefix_clean(prefix: str) -> str:
+    """A destination prefix as rules compare it: international digits without "+" or
+    "00" (Zammad's ``41*`` is the prefix 41)."""
+    digits = "".join(character for character in prefix if character.isdigit())
+    return digits[2:] if digits.startswith("00") else digits
+
+
+class OutboundCallerIdRule(models.Model):
+    """Which caller ID a PBX presents for an outbound call, by the dialled number's prefix
+    (the longest matching prefix wins; an empty prefix matches every number)."""
+
+    pbx = models.ForeignKey(
+        Pbx, verbose_name=_("PBX"), on_delete=models.CASCADE, related_name="caller_id_rules"
+    )
+    prefix = models.CharField(
+        _("destination prefix"),
+        max_length=40,
+        blank=True,
+        help_text=_(
+            "The start of the dialled number in international form (49 or +49 for Germany, "
+            "491714000000 for one number); empty: every number."
+        ),
+    )
+    caller_id = models.CharField(
+        _("caller ID"), max_length=40, help_text=_("The number the PBX presents to the callee.")
+    )
+    note = models.CharField(_("note"), max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["pbx", "prefix"]
+        verbose_name = _("outbound caller ID rule")
+        verbose_name_plural = _("outbound caller ID rules")
+        constraints = [
+            models.UniqueConstraint(fields=["pbx", "prefix"], name="caller_id_rule_unique_prefix")
+        ]
+
+    def __str__(self):
+        return f"{self.prefix or '*'} -> {self.caller_id}"
+
+    def save(self, *args, **kwargs):
+        self.prefix = caller_id_prefix_clean(self.prefix)
+        super().save(*args, **kwargs)
+
+    def clean(self):
+        # Before the unique check: "+49" and "0049" are the prefix 49.
+        self.prefix = caller_id_prefix_clean(self.prefix)
+
+
 class BlockedNumber(models.Model):
     """A caller number the PBX is told to reject."""
 

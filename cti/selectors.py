@@ -6,7 +6,14 @@ from dataclasses import dataclass
 
 from django.db.models import QuerySet
 
-from cti.models import AgentExtension, Call, CallQueue, Pbx
+from cti.models import (
+    AgentExtension,
+    Call,
+    CallQueue,
+    OutboundCallerIdRule,
+    Pbx,
+    caller_id_prefix_clean,
+)
 from cti.services.identification import caller_number_read
 from cti.services.routing import default_queue
 from helpdesk.models import Person
@@ -87,6 +94,17 @@ def route_hint(*, number: str, pbx: Pbx | None = None) -> RouteHint:
     return RouteHint(
         "queue", queue.code if queue else "", "default", people[0].pk if people else None
     )
+
+
+def outbound_caller_id(*, pbx: Pbx, number: str) -> str | None:
+    """The caller ID the PBX should present when dialling ``number`` (as the PBX sent it):
+    the rule of ``pbx`` with the longest prefix of the number's international digits, or
+    None when no rule matches. A number that is not readable is compared as written."""
+    e164 = caller_number_read(number).e164
+    digits = e164[1:] if e164.startswith("+") else caller_id_prefix_clean(number)
+    rules = OutboundCallerIdRule.objects.filter(pbx=pbx).values_list("prefix", "caller_id")
+    matching = [(len(prefix), to) for prefix, to in rules if digits.startswith(prefix)]
+    return max(matching)[1] if matching else None
 
 
 # Outcomes of calls nobody talked on, which someone should deal with (call back ...).

@@ -261,3 +261,67 @@ def test_another_pbxs_voicemail_box_is_an_ordinary_answer(client, pbx, agent):
     client.post(URL, _answer(answeringNumber="8000"))
     call = Call.objects.get()
     assert (call.state, call.answered_by) == (Call.State.ANSWERED, agent)
+
+
+@pytest.mark.parametrize("direction", ["inbound", "outbound", "IN"])
+def test_only_zammads_directions_in_and_out_are_accepted(client, pbx, direction):
+    response = client.post(URL, {**NEW_CALL, "direction": direction})
+    assert response.status_code == 422
+    assert response.json() == {"error": "Invalid direction!"}
+    assert Call.objects.count() == 0
+
+
+def test_a_disabled_pbx_connection_says_so_and_a_wrong_token_stays_401(client, pbx, caplog):
+    pbx.is_active = False
+    pbx.save()
+    with caplog.at_level(logging.WARNING, logger="cti.api"):
+        response = client.post(URL, NEW_CALL)
+    assert response.status_code == 422
+    assert response.json() == {"error": "Feature is disabled, please contact your administrator!"}
+    assert "disabled" in caplog.text and pbx.name in caplog.text
+    assert Call.objects.count() == 0 and CallEvent.objects.count() == 0
+    assert client.post("/api/v1/cti/wrong", NEW_CALL).status_code == 401
+    assert client.get(URL + "/route", {"from": "+48221234567"}).status_code == 422
+
+
+OUTBOUND = {
+    "event": "newCall",
+    "direction": "out",
+    "from": "4930600000000",
+    "user": "user 1",
+}
+
+
+def test_outbound_call_gets_the_caller_id_of_the_longest_matching_prefix(client, pbx):
+    from cti.models import OutboundCallerIdRule
+
+    for prefix, caller_id in [
+        ("", "4930777000000"),
+        ("41", "41715880339000"),
+        ("491714000000", "41715880339000"),
+        ("49", "4930777000001"),
+    ]:
+        OutboundCallerIdRule.objects.create(pbx=pbx, prefix=prefix, caller_id=caller_id)
+    for call_id, to, caller_id in [
+        ("o1", "4912347114711", "4930777000001"),
+        ("o2", "491714000000", "41715880339000"),
+        ("o3", "4147110000000", "41715880339000"),
+        ("o4", "+48 22 123 45 67", "4930777000000"),
+        ("o5", "0049 30 1234567", "4930777000001"),
+    ]:
+        response = client.post(URL, {**OUTBOUND, "callId": call_id, "to": to})
+        assert response.status_code == 200
+        assert response.json() == {"action": "dial", "caller_id": caller_id, "number": to}
+
+
+def test_outbound_call_without_rules_gets_an_empty_answer(client, pbx):
+    from cti.models import OutboundCallerIdRule
+
+    OutboundCallerIdRule.objects.create(pbx=PbxFactory(), prefix="", caller_id="4930777000000")
+    response = client.post(URL, {**OUTBOUND, "callId": "o1", "to": "4912347114711"})
+    assert response.json() == {}
+    # Inbound calls and later events of an outbound call get no caller ID either.
+    OutboundCallerIdRule.objects.create(pbx=pbx, prefix="", caller_id="4930777000000")
+    assert client.post(URL, NEW_CALL).json() == {}
+    hangup = {"event": "hangup", "direction": "out", "callId": "o1", "cause": "cancel"}
+    assert client.post(URL, hangup).json() == {}
