@@ -112,10 +112,15 @@ MISSED_OUTCOMES = (Call.Outcome.MISSED, Call.Outcome.ABANDONED)
 
 
 def missed_calls(calls: QuerySet[Call] | None = None) -> QuerySet[Call]:
-    """The missed or abandoned calls among ``calls`` (all calls when None) that nobody has
-    dealt with yet: the call log's "unhandled" filter and what can be marked handled."""
+    """The missed or abandoned inbound calls among ``calls`` (all calls when None) that
+    nobody has dealt with yet: the call log's "unhandled" filter and what can be marked
+    handled. An outbound call nobody answered is the agent's own, not a call-back to make."""
     calls = Call.objects.all() if calls is None else calls
-    return calls.filter(outcome__in=MISSED_OUTCOMES, missed_handled_at__isnull=True)
+    return calls.filter(
+        direction=Call.Direction.INBOUND,
+        outcome__in=MISSED_OUTCOMES,
+        missed_handled_at__isnull=True,
+    )
 
 
 # How many people the search among a call's possible callers shows.
