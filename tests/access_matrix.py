@@ -11,6 +11,10 @@ and an attachment), ``{attachment}`` its attachment, ``{call}`` a call that rang
 ``agent``, ``{token}`` an API token of ``end_user`` ... ``other_end_user`` is the second end
 user: every object of ``end_user`` is a 404 to them.
 
+A new app adds its pages and operations here, and the objects of its own (a change, a
+survey, an article) to the world, owned by ``end_user`` where an end user owns them, so that
+``other_end_user`` is checked to get a 404 for them too.
+
 Expected answers: a status code; ``LOGIN`` a redirect to the sign-in page; ``ADMIN_LOGIN``
 a redirect to the admin's sign-in page; for websockets ``ACCEPT`` or the close code.
 """
