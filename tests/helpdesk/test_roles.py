@@ -114,3 +114,17 @@ def test_user_with_two_roles_has_both():
     user = type(user).objects.get(pk=user.pk)
     assert user_roles(user) == {Role.CHANGE_BOARD.value, Role.ENGINEER.value}
     assert can_work_tickets(user)
+
+
+def test_manager_has_every_right_of_an_agent_plus_the_reports():
+    # docs/roles.md: a call-center manager steps in at peaks (tickets, notes, calls).
+    assert set(ROLE_PERMISSIONS[Role.MANAGER]) == {
+        *ROLE_PERMISSIONS[Role.AGENT],
+        "tickets.view_reports",
+    }
+
+
+def test_change_board_reads_every_ticket_and_works_none():
+    permissions = set(ROLE_PERMISSIONS[Role.CHANGE_BOARD])
+    assert {"tickets.view_all_tickets", "tickets.view_internal_notes"} <= permissions
+    assert not permissions & {"tickets.work_ticket", "tickets.change_ticket", "tickets.add_ticket"}
