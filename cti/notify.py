@@ -18,8 +18,12 @@ members (``support_group.<id>``), which refresh their ticket list.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import functools
 import logging
+import os
+import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -27,7 +31,7 @@ from types import SimpleNamespace
 from urllib.parse import quote
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.template.loader import get_template
@@ -49,6 +53,8 @@ logger = logging.getLogger(__name__)
 CARD_TEMPLATE = "cti/partials/_call_card.html"
 LAST_CALLS = 5
 RECENT_TICKETS = 10
+# How long a push from outside an event loop may wait for the channel layer (seconds).
+GROUP_SEND_TIMEOUT = 5
 
 
 def agent_group(user_id: int) -> str:
@@ -519,7 +525,7 @@ def ticket_queued(ticket_id: int, *, group_id: int, event: str) -> None:
         return
     message = {"type": "cti.ticket", "event": event, "ticket": queued_ticket_payload(row)}
     try:
-        async_to_sync(layer.group_send)(support_group_group(group_id), message)
+        _group_send_from_sync(layer, support_group_group(group_id), message)
     except Exception:
         logger.warning(
             "Could not announce ticket %s to the consoles of support group %s",
@@ -527,6 +533,51 @@ def ticket_queued(ticket_id: int, *, group_id: int, event: str) -> None:
             group_id,
             exc_info=True,
         )
+
+
+class _SenderLoop:
+    """An event loop in a thread of this process, for group sends from code outside any
+    event loop (a Celery worker creating a ticket per mail).
+
+    There ``async_to_sync`` makes a new event loop in a new thread for every call, and the
+    Redis layer a new connection for every loop: about 7 ms of CPU per push, measured,
+    against under 0.5 ms on a loop that lives on and keeps its connection."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pid = 0
+
+    def run(self, coroutine, *, timeout: float):
+        with self._lock:
+            if self._loop is None or self._pid != os.getpid():  # none yet, or forked
+                self._loop = asyncio.new_event_loop()
+                self._pid = os.getpid()
+                threading.Thread(
+                    target=self._loop.run_forever, name="cti-group-send", daemon=True
+                ).start()
+            loop = self._loop
+        future = asyncio.run_coroutine_threadsafe(coroutine, loop)
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise
+
+
+_sender_loop = _SenderLoop()
+
+
+def _group_send_from_sync(layer, group: str, message: dict) -> None:
+    """``layer.group_send`` from synchronous code (a request's thread, a Celery task).
+
+    The in-memory layer (embedded run, tests) is reached as before, by ``async_to_sync``:
+    its queues belong to the loop its consumers wait on. A Redis layer gets the send
+    through this process's sender loop (:class:`_SenderLoop`) and its one connection."""
+    if isinstance(layer, InMemoryChannelLayer):
+        async_to_sync(layer.group_send)(group, message)
+        return
+    _sender_loop.run(layer.group_send(group, message), timeout=GROUP_SEND_TIMEOUT)
 
 
 def queued_ticket_payload(row: dict) -> dict:
