@@ -535,3 +535,21 @@ def test_people_without_an_address_get_nothing_and_nothing_breaks(
         services.ticket_resolve(ticket=ticket, by=agent, code="solved", notes="Done")
     assert not OutboundMessage.objects.filter(ticket=ticket, kind=Kind.ACKNOWLEDGEMENT).exists()
     assert not OutboundMessage.objects.filter(ticket=ticket, kind=Kind.RESOLVED).exists()
+
+
+def test_an_admin_overrides_a_template_from_the_projects_templates_directory(
+    wired, committed, settings, tmp_path, agent, caller, first_line
+):
+    override = tmp_path / "mail" / "notifications"
+    override.mkdir(parents=True)
+    (override / "acknowledgement_subject.txt").write_text(
+        "{% load i18n %}Thanks, we are on it"
+    )
+    settings.TEMPLATES = [
+        {**settings.TEMPLATES[0], "DIRS": [tmp_path, *settings.TEMPLATES[0]["DIRS"]]}
+    ]
+    with committed():
+        ticket = ticket_by_agent(agent, caller, first_line)
+    [acknowledged] = wired.to(caller.email)
+    # The ticket number is put in front by the code, so no template can lose it.
+    assert header(acknowledged, "Subject") == f"[{ticket.number}] Thanks, we are on it"
