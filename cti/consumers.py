@@ -5,9 +5,11 @@ from __future__ import annotations
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
+from django.utils import translation
 
 from cti import notify
 from cti.models import AgentPresence, CallQueue
+from helpdesk.errors import ConflictError
 from helpdesk.middleware import LANGUAGE_SESSION_KEY
 from helpdesk.models import SupportGroup
 from helpdesk.roles import can_work_tickets
@@ -50,11 +52,22 @@ def _console_language(user, session) -> str:
     return language if language in supported else settings.LANGUAGE_CODE
 
 
-def _presence_set(user, state: str) -> dict:
+def _presence_set(
+    user, state: str, expected_version: int | None, language: str
+) -> tuple[dict, str | None]:
+    """Set the agent's presence; the payload of the presence as it is now, and the reason
+    when the choice was refused (on a call, or changed since the console's view)."""
     from cti import services
 
-    presence = services.presence_set(user=user, state=state)
-    return notify.presence_payload(presence)
+    try:
+        with translation.override(language):
+            presence = services.presence_set(
+                user=user, state=state, expected_version=expected_version
+            )
+    except ConflictError as conflict:
+        presence = AgentPresence.objects.select_related("user").get(user=user)
+        return notify.presence_payload(presence), conflict.message
+    return notify.presence_payload(presence), None
 
 
 class ConsoleConsumer(AsyncJsonWebsocketConsumer):
@@ -110,17 +123,26 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
     async def receive_json(self, content, **kwargs):
         kind = content.get("type") if isinstance(content, dict) else None
         if kind == "presence":
-            await self._set_presence(content.get("state"))
+            await self._set_presence(content.get("state"), content.get("version"))
         elif kind == "ping":
             await self.send_json({"type": "pong", "seq": content.get("seq")})
         else:
             await self.send_json({"type": "error", "error": "unknown message type"})
 
-    async def _set_presence(self, state):
+    async def _set_presence(self, state, version):
         if state not in SELECTABLE_PRESENCE:
             await self.send_json({"type": "error", "error": "invalid presence state"})
             return
-        payload = await database_sync_to_async(_presence_set)(self.user, state)
+        if not isinstance(version, int) or isinstance(version, bool):
+            version = None  # a console of before the versions: only the call guard applies
+        payload, refused = await database_sync_to_async(_presence_set)(
+            self.user, state, version, self.language
+        )
+        if refused is not None:
+            # The console shows the presence as it is and why its choice did not apply.
+            await self.cti_presence(payload)
+            await self.send_json({"type": "error", "code": "presence_conflict", "error": refused})
+            return
         # Everyone in the agent's queues sees the change, the agent's other tabs included
         # (they are in the same queues); without queues, only the agent's own consoles.
         queue_groups = [group for group in self.joined if group.startswith("queue.")]
@@ -143,6 +165,7 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
                 "state": event["state"],
                 "label": event.get("label", ""),
                 "name": event.get("name", ""),
+                "version": event.get("version"),
             }
         )
 

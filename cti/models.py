@@ -175,6 +175,9 @@ class AgentPresence(models.Model):
         blank=True,
         related_name="+",
     )
+    # Moves on with every change, whoever makes it (the console, a call event), so that a
+    # console's choice made from an older view never undoes what the PBX set since.
+    version = models.PositiveIntegerField(_("version"), default=0, editable=False)
 
     class Meta:
         verbose_name = _("agent presence")

@@ -426,6 +426,9 @@ def presence_payload(presence: AgentPresence) -> dict:
         "state": presence.state,
         "label": str(presence.get_state_display()),
         "name": presence.user.get_full_name() or presence.user.get_username(),
+        # Consoles send it back with a choice (a change since is not undone) and forward
+        # each version once (cti.consumers).
+        "version": presence.version,
     }
 
 
@@ -439,7 +442,7 @@ def team_presence(queue_ids: list[int], *, exclude_user_id: int | None = None) -
         .objects.filter(call_queues__in=queue_ids, is_active=True)
         .exclude(pk=exclude_user_id)
         .distinct()
-        .values("pk", "username", "first_name", "last_name", "presence__state")
+        .values("pk", "username", "first_name", "last_name", "presence__state", "presence__version")
     )
     labels = dict(AgentPresence.State.choices)
     team = []
@@ -449,7 +452,13 @@ def team_presence(queue_ids: list[int], *, exclude_user_id: int | None = None) -
             member["first_name"], member["last_name"], member["username"]
         )
         team.append(
-            {"user_id": member["pk"], "name": name, "state": state, "label": str(labels[state])}
+            {
+                "user_id": member["pk"],
+                "name": name,
+                "state": state,
+                "label": str(labels[state]),
+                "version": member["presence__version"] or 0,
+            }
         )
     return sorted(team, key=lambda member: member["name"].lower())
 

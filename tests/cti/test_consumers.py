@@ -281,6 +281,7 @@ def test_answer_keeps_the_card_for_the_answering_agent_and_closes_it_for_the_oth
             "state": "busy",
             "label": "Busy",
             "name": bob.get_full_name() or bob.username,
+            "version": 1,
         }
         await alice_console.disconnect()
         await bob_console.disconnect()
@@ -523,6 +524,7 @@ def test_hello_lists_the_queue_colleagues_and_call_presence_reaches_them(agents,
             "name": "Carol Queue",
             "state": "away",
             "label": "Away",
+            "version": 0,
         }
         # Bob answers a call: his presence (busy, set by the event) reaches Alice too.
         await database_sync_to_async(ingest)(pbx, "ring", extensions=["202"])

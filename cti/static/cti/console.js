@@ -19,6 +19,7 @@
   var team = root.querySelector(".cti-console__team");
   var teamList = root.querySelector(".cti-console__team-list");
   var teamCount = root.querySelector(".cti-console__team-count");
+  var notice = root.querySelector(".cti-console__notice");
   var members = {};  // colleague's user id -> {name, state, label}
   var STATE_BADGE = {
     available: "text-bg-success", busy: "text-bg-danger",
@@ -106,10 +107,27 @@
     if (!cards.querySelector(".cti-card")) { root.classList.remove("cti-console--has-cards"); }
   }
 
+  // The version of the agent's presence this console shows; sent back with a choice so
+  // that the server refuses a choice made from an older view (the PBX made the agent busy
+  // meanwhile). While busy (on a call) the status cannot be chosen: the hang-up ends it.
+  var presenceVersion = null;
+
   function setPresence(state) {
     if (!state) { return; }
+    if (typeof state.version === "number") {
+      if (presenceVersion !== null && state.version < presenceVersion) { return; }
+      presenceVersion = state.version;
+    }
     presence.value = state.state;
     presence.dataset.state = state.state;
+    presence.disabled = state.state === "busy" || root.dataset.connected !== "true";
+  }
+
+  function showNotice(message) {
+    notice.textContent = message;
+    notice.hidden = false;
+    window.clearTimeout(notice.timer);
+    notice.timer = window.setTimeout(function () { notice.hidden = true; }, 8000);
   }
 
   // The team list: the colleagues in the agent's queues with their presence, from the
@@ -151,8 +169,8 @@
     switch (message.type) {
       case "hello":
         userId = message.user_id;
-        presence.disabled = false;
-        setPresence(message.presence || { state: "away" });
+        presenceVersion = null;
+        setPresence(message.presence || { state: "away", version: 0 });
         members = {};
         (message.team || []).forEach(function (member) { members[member.user_id] = member; });
         renderTeam();
@@ -177,6 +195,9 @@
       case "presence":
         if (message.user_id === userId) { setPresence(message); } else { updateMember(message); }
         document.dispatchEvent(new CustomEvent("cti:presence", { detail: message }));
+        break;
+      case "error":
+        if (message.code === "presence_conflict") { showNotice(message.error); }
         break;
       default:
         break;
@@ -211,7 +232,9 @@
 
   presence.addEventListener("change", function () {
     if (socket && socket.readyState === WebSocket.OPEN) {
-      socket.send(JSON.stringify({ type: "presence", state: presence.value }));
+      socket.send(JSON.stringify({
+        type: "presence", state: presence.value, version: presenceVersion
+      }));
     }
   });
 
