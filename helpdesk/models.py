@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models.functions import Upper
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -75,7 +76,11 @@ class Person(models.Model):
         ordering = ["full_name"]
         verbose_name = _("person")
         verbose_name_plural = _("people")
-        indexes = [models.Index(fields=["full_name"], name="person_full_name_idx")]
+        indexes = [
+            models.Index(fields=["full_name"], name="person_full_name_idx"),
+            # people_by_email's case-insensitive match (``email__iexact`` is UPPER() = UPPER()).
+            models.Index(Upper("email"), name="person_email_upper_idx"),
+        ]
 
     def __str__(self):
         return self.full_name

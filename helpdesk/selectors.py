@@ -47,8 +47,9 @@ def people_by_email(
     by id, at most ``limit``.
 
     The exact match uses the e-mail column's index; only when it finds nobody is the
-    address compared case-insensitively, which reads every person (addresses are mostly
-    stored as they were typed, and senders rarely change their case)."""
+    address compared case-insensitively (addresses are mostly stored as they were typed,
+    and senders rarely change their case), through the index on ``UPPER(email)`` on
+    PostgreSQL."""
     address = address.strip()
     if not address:
         return []
