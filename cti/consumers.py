@@ -91,6 +91,14 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
             return
         self.user = user
         self.language = snapshot["language"]
+        # The newest presence version forwarded per agent: a change is sent to the agent's
+        # group and to each of their queues, so a console sharing several queues with them
+        # receives it several times; it forwards it once.
+        self.presence_versions = {
+            member["user_id"]: member["version"] for member in snapshot["team"]
+        }
+        if snapshot["presence"] is not None:
+            self.presence_versions[user.pk] = snapshot["presence"]["version"]
         # Join before reading the calls: a pop sent in between arrives twice (the console
         # replaces a card by call id), never not at all.
         self.joined = [
@@ -139,8 +147,12 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
             self.user, state, version, self.language
         )
         if refused is not None:
-            # The console shows the presence as it is and why its choice did not apply.
-            await self.cti_presence(payload)
+            # The console shows the presence as it is (even if it was forwarded already)
+            # and why its choice did not apply.
+            self.presence_versions[self.user.pk] = max(
+                payload["version"], self.presence_versions.get(self.user.pk, -1)
+            )
+            await self._presence_forward(payload)
             await self.send_json({"type": "error", "code": "presence_conflict", "error": refused})
             return
         # Everyone in the agent's queues sees the change, the agent's other tabs included
@@ -158,6 +170,16 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json(_client_message(event))
 
     async def cti_presence(self, event):
+        """An agent's presence changed: forwarded once per version (see ``connect``); a
+        version older than one forwarded already came late and is dropped too."""
+        version = event.get("version")
+        if version is not None:
+            if version <= self.presence_versions.get(event["user_id"], -1):
+                return
+            self.presence_versions[event["user_id"]] = version
+        await self._presence_forward(event)
+
+    async def _presence_forward(self, event):
         await self.send_json(
             {
                 "type": "presence",

@@ -117,3 +117,48 @@ def test_console_available_sent_as_the_call_is_answered_leaves_the_agent_busy(al
     assert presence.current_call_id == Call.objects.get().pk
     ingest(pbx, "hangup", cause="normal")
     assert presence_of(alice).state == AgentPresence.State.AFTER_CALL_WORK
+
+
+@pytest.fixture
+def bob():
+    user = make_user(Role.AGENT, username="bob")
+    AgentExtensionFactory(user=user, extension="202")
+    return user
+
+
+async def presence_messages(console) -> list[dict]:
+    """Every presence message the console receives until it is quiet."""
+    messages = []
+    while not await console.receive_nothing(timeout=0.5):
+        message = await console.receive_json_from(timeout=TIMEOUT)
+        if message["type"] == "presence":
+            messages.append(message)
+    return messages
+
+
+def test_a_presence_change_reaches_each_console_once_however_many_queues_they_share(
+    alice, bob, pbx
+):
+    """Alice and Bob share three queues: Alice's change and the busy of Bob's call arrive
+    once on each console, not once per queue."""
+    for code in ("helpdesk", "vip", "printers"):
+        CallQueueFactory(code=code).members.add(alice, bob)
+    services.presence_set(user=bob, state=AgentPresence.State.AVAILABLE)
+
+    async def scenario():
+        alice_console, _hello = await connected_with_hello(alice)
+        bob_console, _hello = await connected_with_hello(bob)
+        await alice_console.send_json_to({"type": "presence", "state": "available"})
+        for console in (alice_console, bob_console):
+            received = await presence_messages(console)
+            assert [(m["user_id"], m["state"]) for m in received] == [(alice.pk, "available")]
+
+        await database_sync_to_async(ingest)(pbx, "ring", extensions=["202"])
+        await database_sync_to_async(ingest)(pbx, "answer", answering="202")
+        for console in (alice_console, bob_console):
+            received = await presence_messages(console)
+            assert [(m["user_id"], m["state"]) for m in received] == [(bob.pk, "busy")]
+        await alice_console.disconnect()
+        await bob_console.disconnect()
+
+    run(scenario)
