@@ -58,6 +58,7 @@ from rest_framework.response import Response
 
 from cti import selectors, services
 from cti.models import BlockedNumber, CallEvent, Pbx
+from helpdesk.api import ApiViewMixin
 from helpdesk.endpoints import machine_endpoint
 from helpdesk.phones import InvalidPhoneNumber
 
@@ -477,7 +478,7 @@ class BlockedNumberInputSerializer(serializers.Serializer):
 
 
 class BlockedNumberViewSet(
-    mixins.ListModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet
+    ApiViewMixin, mixins.ListModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet
 ):
     """Numbers whose calls the PBX is told to reject: list, block (any written form), unblock."""
 

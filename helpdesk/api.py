@@ -9,6 +9,7 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 from django.contrib.auth import authenticate, user_logged_in
+from django.db import models
 from django.db.models import ProtectedError
 from django.http import Http404
 from django.urls import path
@@ -20,14 +21,17 @@ from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
     extend_schema_field,
+    extend_schema_view,
 )
 from rest_framework import exceptions, mixins, permissions, serializers, status, viewsets
 from rest_framework.authentication import SessionAuthentication
+from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
 from rest_framework.views import APIView
 
 from helpdesk import selectors, services
+from helpdesk.api_schema import ApiAutoSchema, ErrorSerializer
 from helpdesk.authentication import ApiTokenAuthentication
 from helpdesk.models import ApiToken, Category, Person, PhoneNumber, Service, Site, SupportGroup
 from helpdesk.phones import normalize_phone_or_none
@@ -41,11 +45,29 @@ from helpdesk.security import ClientAddressThrottle
 MAX_ID = 2**63 - 1
 
 
-@extend_schema_field(OpenApiTypes.INT)
+class PresentMeansGivenMixin:
+    """A query parameter that is present must say something: ``?site=`` is refused, not
+    read as "no filter" (leave the parameter out for that)."""
+
+    def to_python(self, value):
+        if value == "":
+            raise forms.ValidationError(_("Give a value or leave the parameter out."))
+        return super().to_python(value)
+
+
+class IdField(PresentMeansGivenMixin, forms.IntegerField):
+    pass
+
+
+class PresentCharField(PresentMeansGivenMixin, forms.CharField):
+    pass
+
+
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": MAX_ID})
 class IdFilter(filters.NumberFilter):
     """Filter on a primary key: a positive integer (``?site=3``)."""
 
-    field_class = forms.IntegerField
+    field_class = IdField
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("min_value", 1)
@@ -53,11 +75,52 @@ class IdFilter(filters.NumberFilter):
         super().__init__(*args, **kwargs)
 
 
+class StrictBooleanField(forms.NullBooleanField):
+    """``true`` or ``false`` (absent: no filter); anything else is refused, not ignored."""
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        if isinstance(value, bool):
+            return value
+        readings = {"true": True, "1": True, "false": False, "0": False}
+        if str(value).lower() in readings:
+            return readings[str(value).lower()]
+        raise forms.ValidationError(_("Give true or false."), code="invalid")
+
+    def validate(self, value):
+        pass
+
+
+class BooleanFilter(filters.BooleanFilter):
+    field_class = StrictBooleanField
+
+    def __init__(self, *args, **kwargs):
+        # DRF's BooleanWidget reads anything it does not know as "no filter".
+        kwargs.setdefault("widget", forms.TextInput)
+        super().__init__(*args, **kwargs)
+
+
+class ApiFilterSet(filters.FilterSet):
+    """A FilterSet whose generated filters refuse what they cannot read."""
+
+    FILTER_DEFAULTS = {
+        **filters.FilterSet.FILTER_DEFAULTS,
+        models.BooleanField: {"filter_class": BooleanFilter},
+    }
+
+
 class ApiViewMixin:
-    """Token first, so an anonymous client gets 401 with ``WWW-Authenticate: Token``."""
+    """Token first, so an anonymous client gets 401 with ``WWW-Authenticate: Token``.
+
+    Bodies are JSON (a form cannot say null, a number or a list, so the schema could not
+    describe what a form-encoded request means); an endpoint that takes files adds
+    multipart for itself. Other bodies get 415."""
 
     authentication_classes = [ApiTokenAuthentication, SessionAuthentication]
     permission_classes = [permissions.IsAuthenticated]
+    parser_classes = [JSONParser]
+    schema = ApiAutoSchema()
 
 
 class InUse(exceptions.APIException):
@@ -82,6 +145,18 @@ class ReadAnyWriteAdministrator(permissions.BasePermission):
         if request.method in permissions.SAFE_METHODS:
             return True
         return Role.ADMINISTRATOR.value in user_roles(request.user)
+
+
+class NullIfBlankChoiceField(serializers.ChoiceField):
+    """A choice that may be unset: the model stores "", the API says null."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("allow_null", True)
+        kwargs.setdefault("read_only", True)
+        super().__init__(**kwargs)
+
+    def to_representation(self, value):
+        return value or None
 
 
 class UserBriefSerializer(serializers.Serializer):
@@ -145,25 +220,29 @@ class PersonSerializer(serializers.ModelSerializer):
         return person.user_id is not None
 
 
-class PersonFilter(filters.FilterSet):
+class PersonFilter(ApiFilterSet):
     site = IdFilter(field_name="site_id")
-    is_vip = filters.BooleanFilter()
-    is_active = filters.BooleanFilter()
+    is_vip = BooleanFilter()
+    is_active = BooleanFilter()
 
     class Meta:
         model = Person
         fields = ["site", "is_vip", "is_active"]
 
 
-@extend_schema(
-    parameters=[
-        OpenApiParameter(
-            "phone",
-            OpenApiTypes.STR,
-            description=_("Caller-ID lookup: every person with this number (any format)."),
-        ),
-        OpenApiParameter("search", OpenApiTypes.STR, description=_("Part of a name or e-mail.")),
-    ]
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "phone",
+                OpenApiTypes.STR,
+                description=_("Caller-ID lookup: every person with this number (any format)."),
+            ),
+            OpenApiParameter(
+                "search", OpenApiTypes.STR, description=_("Part of a name or e-mail.")
+            ),
+        ]
+    )
 )
 class PersonViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
     """The people directory, for staff. ``?phone=`` returns every candidate for a number."""
@@ -174,7 +253,7 @@ class PersonViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         queryset = selectors.person_list()
-        if getattr(self, "swagger_fake_view", False):
+        if getattr(self, "swagger_fake_view", False) or self.action != "list":
             return queryset
         params = self.request.query_params
         phone = params.get("phone", "").strip()
@@ -201,7 +280,7 @@ class SupportGroupSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "code", "tier", "email", "is_active", "members"]
 
 
-class SupportGroupFilter(filters.FilterSet):
+class SupportGroupFilter(ApiFilterSet):
     class Meta:
         model = SupportGroup
         fields = ["tier", "is_active"]
@@ -215,7 +294,7 @@ class ServiceSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "description", "owner_group", "criticality", "is_active"]
 
 
-class ServiceFilter(filters.FilterSet):
+class ServiceFilter(ApiFilterSet):
     owner_group = IdFilter(field_name="owner_group_id")
     search = filters.CharFilter(field_name="name", lookup_expr="icontains")
 
@@ -256,9 +335,9 @@ class CategorySerializer(serializers.ModelSerializer):
         return attrs
 
 
-class CategoryFilter(filters.FilterSet):
+class CategoryFilter(ApiFilterSet):
     parent = IdFilter(field_name="parent_id")
-    root = filters.BooleanFilter(field_name="parent", lookup_expr="isnull")
+    root = BooleanFilter(field_name="parent", lookup_expr="isnull")
     search = filters.CharFilter(field_name="path", lookup_expr="icontains")
 
     class Meta:
@@ -266,6 +345,14 @@ class CategoryFilter(filters.FilterSet):
         fields = ["parent", "root", "is_active", "search"]
 
 
+@extend_schema_view(
+    destroy=extend_schema(
+        responses={
+            204: None,
+            409: OpenApiResponse(ErrorSerializer, description=_("Still in use.")),
+        }
+    )
+)
 class ReferenceDataViewSet(ApiViewMixin, viewsets.ModelViewSet):
     permission_classes = [ReadAnyWriteAdministrator]
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
@@ -314,6 +401,9 @@ router.register("categories", CategoryViewSet, basename="api-category")
 
 class ApiTokenSerializer(serializers.ModelSerializer):
     is_usable = serializers.BooleanField(read_only=True)
+    revoked_reason = NullIfBlankChoiceField(
+        choices=ApiToken.RevokedReason.choices, help_text=_("Why it was revoked; null if not.")
+    )
 
     class Meta:
         model = ApiToken
@@ -360,6 +450,7 @@ class TokenView(APIView):
 
     authentication_classes = [ApiTokenAuthentication]
     throttle_classes = [ClientAddressThrottle]
+    schema = ApiAutoSchema()
 
     def get_permissions(self):
         if self.request.method == "DELETE":

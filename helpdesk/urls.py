@@ -7,6 +7,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from helpdesk.health import healthz
 
+# JSON for an API path no route matches, the usual page elsewhere.
+handler404 = "helpdesk.api_support.not_found"
+
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),

@@ -127,3 +127,47 @@ def test_swagger_ui_uses_assets_served_by_the_app(db):
     assert asset_response.status_code == 200
     content = b"".join(asset_response.streaming_content)
     assert len(content) > 100_000
+
+
+def test_every_operation_documents_its_error_answers(schema):
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            responses = set(operation["responses"])
+            assert "401" in responses, (method, path)
+            if "requestBody" in operation:
+                assert {"400", "415"} <= responses, (method, path)
+            if "{" in path:
+                assert "404" in responses, (method, path)
+    transition = schema["paths"]["/api/tickets/{number}/transitions/resolve/"]["post"]
+    conflict = transition["responses"]["409"]["content"]["application/json"]["schema"]
+    assert conflict["$ref"].endswith("/TransitionConflict")
+    assert set(
+        schema["components"]["schemas"]["TransitionConflict"]["discriminator"]["mapping"]
+    ) == {
+        "conflict",
+        "transition_not_allowed",
+    }
+    ticket = schema["components"]["schemas"]["Ticket"]["properties"]
+    assert ticket["pending_reason"]["nullable"] and ticket["resolution_code"]["nullable"]
+    parameters = {
+        p["name"]: p["schema"] for p in schema["paths"]["/api/tickets/"]["get"]["parameters"]
+    }
+    assert parameters["page_size"] == {"type": "integer", "minimum": 1, "maximum": 200}
+    assert parameters["caller"]["minimum"] == 1
+
+
+def test_a_bad_page_or_page_size_is_a_400_naming_it(as_agent):
+    for query, name in [
+        ("page_size=abc", "page_size"),
+        ("page=0", "page"),
+        ("page_size=201", "page_size"),
+    ]:
+        response = as_agent.get(f"/api/tickets/?{query}")
+        assert response.status_code == 400, query
+        assert name in response.json()
+
+
+def test_an_api_path_no_route_matches_is_a_json_404(as_agent):
+    response = as_agent.get("/api/groups/not-a-number.json/")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"

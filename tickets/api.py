@@ -8,25 +8,37 @@ take, so a client never offers what the server will refuse.
 
 from __future__ import annotations
 
+import re
+
 from django.db.models import Prefetch, Q
 from django.http import Http404
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.filters import OrderingFilter
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
 
 from helpdesk.api import (
     MAX_ID,
+    ApiFilterSet,
     ApiViewMixin,
+    BooleanFilter,
     IdFilter,
+    NullIfBlankChoiceField,
     PersonBriefSerializer,
+    PresentCharField,
     UserBriefSerializer,
 )
 from helpdesk.models import Category, Person, Service, SupportGroup
@@ -81,6 +93,12 @@ class TicketSerializer(serializers.ModelSerializer):
     service = ServiceBriefSerializer(read_only=True, allow_null=True)
     category = CategoryBriefSerializer(read_only=True, allow_null=True)
     parent = serializers.SlugRelatedField(slug_field="number", read_only=True, allow_null=True)
+    pending_reason = NullIfBlankChoiceField(
+        choices=PendingReason.choices, help_text=_("Set while the ticket is pending.")
+    )
+    resolution_code = NullIfBlankChoiceField(
+        choices=ResolutionCode.choices, help_text=_("Set once the ticket is resolved.")
+    )
     available_transitions = serializers.SerializerMethodField()
     web_url = serializers.SerializerMethodField()
 
@@ -241,6 +259,17 @@ class TransitionNotAllowedSerializer(serializers.Serializer):
     allowed_transitions = serializers.ListField(child=serializers.CharField())
 
 
+# A transition's 409 is either of the two, told apart by ``code``.
+TRANSITION_CONFLICT = PolymorphicProxySerializer(
+    component_name="TransitionConflict",
+    serializers={
+        "transition_not_allowed": TransitionNotAllowedSerializer,
+        "conflict": ConflictSerializer,
+    },
+    resource_type_field_name="code",
+)
+
+
 # --- input ----------------------------------------------------------------------------------
 
 
@@ -304,7 +333,18 @@ class TicketCreateSerializer(serializers.Serializer):
 
 
 class TicketUpdateSerializer(serializers.Serializer):
-    """Classification and text; ``version`` is the one the client read (optimistic locking)."""
+    """Classification and text; ``version`` is the one the client read (optimistic locking).
+
+    Never partial: a PATCH sends only the fields it changes, but always the version (DRF and
+    drf-spectacular would make every field optional for PATCH)."""
+
+    @property
+    def partial(self):
+        return False
+
+    @partial.setter
+    def partial(self, value):
+        pass
 
     version = serializers.IntegerField(min_value=1)
     title = serializers.CharField(max_length=200, required=False)
@@ -403,13 +443,21 @@ class AttachmentInputSerializer(serializers.Serializer):
 # --- filters --------------------------------------------------------------------------------
 
 
-class TicketFilter(filters.FilterSet):
+ASSIGNEE_PATTERN = re.compile(r"me|none|[1-9][0-9]{0,18}")
+
+
+@extend_schema_field({"type": "string", "pattern": f"^(?:{ASSIGNEE_PATTERN.pattern})$"})
+class AssigneeFilter(filters.CharFilter):
+    field_class = PresentCharField
+
+
+class TicketFilter(ApiFilterSet):
     status = filters.MultipleChoiceFilter(distinct=False, choices=Status.choices)
     priority = filters.MultipleChoiceFilter(
         distinct=False, choices=Ticket._meta.get_field("priority").choices
     )
     support_group = IdFilter(field_name="group_id")
-    assignee = filters.CharFilter(
+    assignee = AssigneeFilter(
         method="filter_assignee",
         help_text=_("A user id, “me” or “none” (unassigned)."),
     )
@@ -418,7 +466,7 @@ class TicketFilter(filters.FilterSet):
     channel = filters.MultipleChoiceFilter(distinct=False, choices=Channel.choices)
     type = filters.ChoiceFilter(choices=TicketType.choices)
     caller = IdFilter(field_name="caller_id")
-    open = filters.BooleanFilter(method="filter_open", help_text=_("Only open (or closed) ones."))
+    open = BooleanFilter(method="filter_open", help_text=_("Only open (or closed) ones."))
 
     class Meta:
         model = Ticket
@@ -436,12 +484,11 @@ class TicketFilter(filters.FilterSet):
         ]
 
     def filter_assignee(self, queryset, name, value):
-        value = value.strip().lower()
         if value == "me":
             return queryset.filter(assignee_id=self.request.user.pk)
         if value == "none":
             return queryset.filter(assignee__isnull=True)
-        if not value.isdigit() or len(value) > 19 or not 0 < int(value) <= MAX_ID:
+        if not ASSIGNEE_PATTERN.fullmatch(value) or int(value) > MAX_ID:
             raise serializers.ValidationError({"assignee": [_("Give a user id, “me” or “none”.")]})
         return queryset.filter(assignee_id=int(value))
 
@@ -455,13 +502,6 @@ class TicketFilter(filters.FilterSet):
 _NOT_FOUND = OpenApiResponse(description=_("No such ticket, or not yours."))
 
 
-@extend_schema(
-    parameters=[
-        OpenApiParameter(
-            "number", OpenApiTypes.STR, OpenApiParameter.PATH, description="INC-000123"
-        )
-    ]
-)
 class TicketViewSet(
     ApiViewMixin,
     mixins.ListModelMixin,
@@ -473,7 +513,7 @@ class TicketViewSet(
 
     serializer_class = TicketSerializer
     lookup_field = "number"
-    lookup_value_regex = r"[A-Za-z]+-\d+"
+    lookup_value_regex = r"[A-Za-z]+-[0-9]+"
     filterset_class = TicketFilter
     filter_backends = [filters.DjangoFilterBackend, OrderingFilter]
     ordering_fields = ["created_at", "updated_at", "priority", "number", "status"]
@@ -570,9 +610,11 @@ class TicketViewSet(
         )
         return Response(self._fresh(ticket))
 
+    @extend_schema(methods=["GET"], responses={200: CommentSerializer(many=True), 404: _NOT_FOUND})
     @extend_schema(
+        methods=["POST"],
         request=CommentInputSerializer,
-        responses={200: CommentSerializer(many=True), 201: CommentSerializer, 404: _NOT_FOUND},
+        responses={201: CommentSerializer, 404: _NOT_FOUND},
     )
     @action(detail=True, methods=["get", "post"], filter_backends=[])
     def comments(self, request, number=None):
@@ -608,19 +650,18 @@ class TicketViewSet(
         return self._paginated(comments, CommentSerializer)
 
     @extend_schema(
+        methods=["GET"], responses={200: AttachmentSerializer(many=True), 404: _NOT_FOUND}
+    )
+    @extend_schema(
+        methods=["POST"],
         request={"multipart/form-data": AttachmentInputSerializer},
-        responses={
-            200: AttachmentSerializer(many=True),
-            201: AttachmentSerializer,
-            400: OpenApiResponse(description=_("Too large, empty or a type not accepted.")),
-            404: _NOT_FOUND,
-        },
+        responses={201: AttachmentSerializer, 404: _NOT_FOUND},
     )
     @action(
         detail=True,
         methods=["get", "post"],
         filter_backends=[],
-        parser_classes=[MultiPartParser, FormParser, JSONParser],
+        parser_classes=[MultiPartParser],
     )
     def attachments(self, request, number=None):
         """Files of the ticket; each downloads through the permission-checking view."""
@@ -679,7 +720,7 @@ def _transition_action(name: str, input_class, summary):
             400: OpenApiResponse(description=_("Bad input; the field is named.")),
             404: _NOT_FOUND,
             409: OpenApiResponse(
-                response=TransitionNotAllowedSerializer,
+                response=TRANSITION_CONFLICT,
                 description=_("Not possible now (allowed ones listed), or a stale version."),
             ),
         },

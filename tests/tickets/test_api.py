@@ -490,12 +490,16 @@ def test_agent_writes_reply_and_internal_note_end_user_sees_only_the_reply(
     api, agent, end_user, own_ticket
 ):
     api.force_login(agent)
-    response = api.post(url(own_ticket.number, "comments/"), {"body": "Please reboot"})
+    response = api.post(
+        url(own_ticket.number, "comments/"), {"body": "Please reboot"}, format="json"
+    )
     assert response.status_code == 201, response.json()
     assert response.json()["is_internal"] is False
     assert response.json()["channel"] == "api"
     response = api.post(
-        url(own_ticket.number, "comments/"), {"body": "User is on VPN", "is_internal": True}
+        url(own_ticket.number, "comments/"),
+        {"body": "User is on VPN", "is_internal": True},
+        format="json",
     )
     assert response.status_code == 201
     assert response.json()["is_internal"] is True
@@ -514,7 +518,9 @@ def test_agent_writes_reply_and_internal_note_end_user_sees_only_the_reply(
 
 def test_end_user_cannot_write_an_internal_note(as_end_user, own_ticket):
     response = as_end_user.post(
-        url(own_ticket.number, "comments/"), {"body": "secret", "is_internal": True}
+        url(own_ticket.number, "comments/"),
+        {"body": "secret", "is_internal": True},
+        format="json",
     )
     assert response.status_code == 400
     assert "is_internal" in response.json()
@@ -522,7 +528,7 @@ def test_end_user_cannot_write_an_internal_note(as_end_user, own_ticket):
 
 
 def test_empty_comment_is_400(as_end_user, own_ticket):
-    response = as_end_user.post(url(own_ticket.number, "comments/"), {"body": " "})
+    response = as_end_user.post(url(own_ticket.number, "comments/"), {"body": " "}, format="json")
     assert response.status_code == 400
     assert "body" in response.json()
 

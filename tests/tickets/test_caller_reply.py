@@ -130,7 +130,9 @@ def test_through_the_portal(client, waiting_for_caller, end_user):
 def test_through_the_api(api, waiting_for_caller, waiting_for_supplier, end_user):
     api.force_login(end_user)
     response = api.post(
-        f"/api/tickets/{waiting_for_caller.number}/comments/", {"body": "It is SN-1234"}
+        f"/api/tickets/{waiting_for_caller.number}/comments/",
+        {"body": "It is SN-1234"},
+        format="json",
     )
     assert response.status_code == 201
     assert response.json()["channel"] == "api"
@@ -139,7 +141,9 @@ def test_through_the_api(api, waiting_for_caller, waiting_for_supplier, end_user
     detail = api.get(f"/api/tickets/{waiting_for_caller.number}/").json()
     assert detail["status"] == "in_progress"
 
-    response = api.post(f"/api/tickets/{waiting_for_supplier.number}/comments/", {"body": "News?"})
+    response = api.post(
+        f"/api/tickets/{waiting_for_supplier.number}/comments/", {"body": "News?"}, format="json"
+    )
     assert response.status_code == 201
     assert _stored(waiting_for_supplier).status == Status.PENDING
 
@@ -148,7 +152,9 @@ def test_through_the_api(api, waiting_for_caller, waiting_for_supplier, end_user
 def test_through_the_api_a_finished_ticket_is_400_naming_the_body(api, own_ticket, end_user):
     services.ticket_cancel(ticket=own_ticket, by=end_user)
     api.force_login(end_user)
-    response = api.post(f"/api/tickets/{own_ticket.number}/comments/", {"body": "Hello?"})
+    response = api.post(
+        f"/api/tickets/{own_ticket.number}/comments/", {"body": "Hello?"}, format="json"
+    )
     assert response.status_code == 400
     assert "body" in response.json()
 
@@ -157,7 +163,9 @@ def test_through_the_api_a_finished_ticket_is_400_naming_the_body(api, own_ticke
 def test_an_agents_public_reply_through_the_api_does_not_resume(api, waiting_for_caller, agent):
     api.force_login(agent)
     response = api.post(
-        f"/api/tickets/{waiting_for_caller.number}/comments/", {"body": "Any serial yet?"}
+        f"/api/tickets/{waiting_for_caller.number}/comments/",
+        {"body": "Any serial yet?"},
+        format="json",
     )
     assert response.status_code == 201
     assert _stored(waiting_for_caller).status == Status.PENDING
