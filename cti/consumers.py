@@ -22,6 +22,9 @@ SELECTABLE_PRESENCE = (
 )
 # 4403: the application-defined "forbidden" close code the console script recognises.
 CLOSE_FORBIDDEN = 4403
+# The close reason of a console whose person is not signed in (any more): its script sends
+# the person to the sign-in page instead of reconnecting.
+REASON_SIGNED_OUT = "signed_out"
 
 
 def _agent_snapshot(user, session=None) -> dict | None:
@@ -83,11 +86,11 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
         user = self.scope.get("user")
         self.joined: list[str] = []
         if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_FORBIDDEN)
+            await self._refuse(reason=REASON_SIGNED_OUT)
             return
         snapshot = await database_sync_to_async(_agent_snapshot)(user, self.scope.get("session"))
         if snapshot is None:
-            await self.close(code=CLOSE_FORBIDDEN)
+            await self._refuse()
             return
         self.user = user
         self.language = snapshot["language"]
@@ -123,6 +126,13 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
         )
         for message in cards:
             await self.send_json(_client_message(message))
+
+    async def _refuse(self, *, reason: str | None = None) -> None:
+        """Accept, then close with 4403: a handshake refused before it is accepted reaches
+        the browser as a failed connection (1006) without the code, and the console would
+        keep reconnecting."""
+        await self.accept()
+        await self.close(code=CLOSE_FORBIDDEN, reason=reason)
 
     async def disconnect(self, code):
         for group in getattr(self, "joined", []):

@@ -275,6 +275,11 @@ def _websocket_answer(user, route) -> object:
         communicator = WebsocketCommunicator(URLRouter(websocket_urlpatterns), f"/{route}")
         communicator.scope["user"] = user or AnonymousUser()
         ok, code = await communicator.connect(timeout=3)
+        if ok:
+            # A refused console is accepted, then closed with its code at once (cti.consumers).
+            message = await communicator.receive_output(timeout=3)
+            if message["type"] == "websocket.close":
+                return message.get("code")
         await communicator.disconnect()
         return matrix.ACCEPT if ok else code
 

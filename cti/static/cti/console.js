@@ -217,6 +217,15 @@
     };
     socket.onclose = function (event) {
       presence.disabled = true;
+      if (event.code === CLOSE_FORBIDDEN && event.reason === "signed_out") {
+        // Signed out (in another tab, or the session expired): to the sign-in page, and
+        // back here afterwards.
+        stopped = true;
+        setLink(false, text.textSignedOut);
+        window.location.assign(text.loginUrl + "?next=" +
+          encodeURIComponent(window.location.pathname + window.location.search));
+        return;
+      }
       if (event.code === CLOSE_FORBIDDEN || stopped) {
         setLink(false, text.textForbidden);
         return;
