@@ -3,6 +3,7 @@
 import os
 
 from django.db import models
+from django.db.models.functions import Upper
 from django.utils.translation import gettext_lazy as _
 
 from helpdesk.models import Person, SupportGroup
@@ -237,7 +238,9 @@ class InboundMessage(models.Model):
         verbose_name_plural = _("received mail")
         indexes = [
             models.Index(fields=["status", "received_at"], name="inbound_status_idx"),
-            models.Index(fields=["sender", "received_at"], name="inbound_sender_idx"),
+            # The flood check counts a sender's recent mails whatever the case of the address
+            # (``sender__iexact`` is UPPER() = UPPER()).
+            models.Index(Upper("sender"), "received_at", name="inbound_sender_upper_idx"),
         ]
 
     def __str__(self):

@@ -149,11 +149,14 @@ def _priority_cache_clear() -> None:
 
 def _next_number(ticket_type: str) -> str:
     # UPDATE ... SET value = value + 1 takes the row lock, so concurrent creates never share
-    # a number on PostgreSQL; SQLite serialises writers anyway.
-    counter, _created = TicketCounter.objects.get_or_create(type=ticket_type)
-    TicketCounter.objects.filter(pk=counter.pk).update(value=F("value") + 1)
-    counter.refresh_from_db(fields=["value"])
-    return f"{TICKET_NUMBER_PREFIX[TicketType(ticket_type)]}-{counter.value:06d}"
+    # a number on PostgreSQL; SQLite serialises writers anyway. The counter row exists after
+    # the type's first ticket: two queries per ticket (the update, the value read back).
+    counters = TicketCounter.objects.filter(type=ticket_type)
+    if not counters.update(value=F("value") + 1):
+        TicketCounter.objects.get_or_create(type=ticket_type)
+        counters.update(value=F("value") + 1)
+    value = counters.values_list("value", flat=True).get()
+    return f"{TICKET_NUMBER_PREFIX[TicketType(ticket_type)]}-{value:06d}"
 
 
 def default_group() -> SupportGroup | None:

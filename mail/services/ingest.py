@@ -140,7 +140,9 @@ def message_receive(
             server_uid=server_uid,
         )
     message, created = message_store(mailbox=mailbox, raw=raw, source=source, server_uid=server_uid)
-    if created or message.status == InboundMessage.Status.RECEIVED:
+    if created:
+        message = message_process(message=message, _just_stored=True)
+    elif message.status == InboundMessage.Status.RECEIVED:
         # A row left RECEIVED was stored by a run that died before acting on it.
         message = message_process(message=message)
     return message
@@ -195,17 +197,36 @@ def _time_limit(seconds: int):
         signal.signal(signal.SIGALRM, previous)
 
 
-def message_process(*, message: InboundMessage) -> InboundMessage:
+def message_process(*, message: InboundMessage, _just_stored: bool = False) -> InboundMessage:
     """Act on a stored mail (again, for one in quarantine); return its row as it ends up.
 
-    A failure rolls back everything the mail did and quarantines it with the reason."""
+    A failure rolls back everything the mail did and quarantines it with the reason.
+
+    ``_just_stored``: ``message`` is the row :func:`message_store` created a moment ago,
+    raw bytes and mailbox in hand; only its status and attempts are read again (locked),
+    not the whole row."""
     try:
         with transaction.atomic():
-            locked = InboundMessage.objects.select_for_update().get(pk=message.pk)
+            if _just_stored:
+                # Locked all the same: a second delivery in another worker waits here, then
+                # finds the mail processed. Nobody else writes the other fields meanwhile
+                # (processing writes them only with this lock held).
+                state = (
+                    InboundMessage.objects.select_for_update()
+                    .filter(pk=message.pk)
+                    .values("status", "attempts")
+                    .get()
+                )
+                locked = message
+                locked.status, locked.attempts = state["status"], state["attempts"]
+            else:
+                locked = InboundMessage.objects.select_for_update().get(pk=message.pk)
             if locked.status not in (
                 InboundMessage.Status.RECEIVED,
                 InboundMessage.Status.QUARANTINED,
             ):
+                if _just_stored:
+                    return InboundMessage.objects.defer("raw").get(pk=message.pk)
                 return locked  # someone else acted on it meanwhile
             locked.attempts += 1
             # The limit ends before the commit: an alarm just after it would quarantine a
@@ -266,6 +287,7 @@ class _Context:
     parsed: parsing.ParsedMail
     mailbox: Mailbox
     address: str  # the sender's address, as written
+    person: Person | None = None  # the sender's, once looked up
 
 
 def _process(message: InboundMessage) -> None:
@@ -299,7 +321,7 @@ def _process(message: InboundMessage) -> None:
         return
 
     ticket, found_by = _thread_ticket(parsed)
-    person = _sender_person(context.address)
+    person = context.person = _sender_person(context.address)
     if (
         ticket is not None
         and found_by == "subject"
@@ -326,7 +348,8 @@ def _process(message: InboundMessage) -> None:
         if context.mailbox.unknown_senders == Mailbox.UnknownSenders.REPLY_ONLY:
             _answer_unknown_sender(context)
             return
-        person = _person_from_mail(parsed.sender)
+        # Looked up above: nobody has the address.
+        person = context.person = _person_from_mail(parsed.sender)
     _new_ticket(context, person)
 
 
@@ -464,10 +487,15 @@ def _record_ccs(context: _Context, ticket: Ticket) -> None:
         address = (entry.address or "").strip()
         if address and "@" in address:
             entries.setdefault(address.lower(), entry)
+    # Most mails name only the mailbox they came to, or the sender: no query for those.
+    entries.pop(context.mailbox.address.lower(), None)
+    entries.pop(context.address.lower(), None)
     if not entries:
         return
     # A few queries however many addresses the mail names (the mailboxes are a handful).
-    skip = {(ticket.caller.email or "").lower(), context.address.lower()}
+    person = context.person  # the caller, mostly: then the caller is not read again
+    caller = person if person is not None and person.pk == ticket.caller_id else ticket.caller
+    skip = {(caller.email or "").lower()}
     skip.update(address.lower() for address in Mailbox.objects.values_list("address", flat=True))
     skip.update(
         address.lower()
@@ -532,9 +560,9 @@ def _reply(context: _Context, ticket: Ticket, person: Person | None) -> None:
         return
     if person is None:
         # Allowed to answer (a Cc, or the mailbox lets anyone): known from now on. A robot's
-        # note above makes nobody a person.
-        person = _person_from_mail(parsed.sender)
-    ticket.refresh_from_db()
+        # note above makes nobody a person. (Looked up in _process: nobody has the address.)
+        person = context.person = _person_from_mail(parsed.sender)
+    # ``ticket`` was read a moment ago in this transaction (_thread_ticket): not again.
     staff = _is_staff(person)
     finished = ticket.status in (Status.CLOSED, Status.CANCELLED)
     if ticket.status == Status.RESOLVED and not staff:
@@ -582,10 +610,8 @@ def _reply(context: _Context, ticket: Ticket, person: Person | None) -> None:
 
 
 def _person_from_mail(sender: parsing.Address) -> Person:
+    """A person for a sender :func:`_sender_person` found nobody for."""
     address = sender.address.strip()
-    existing = _sender_person(address)
-    if existing is not None:
-        return existing
     name = (sender.name or "").strip() or address.split("@")[0]
     person = Person.objects.create(
         full_name=name[:200], email=address[:254], origin=Person.Origin.MAIL
