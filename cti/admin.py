@@ -26,6 +26,10 @@ class PbxAdmin(admin.ModelAdmin):
         (None, {"fields": ["name", "kind", "site", "is_active", "default_queue"]}),
         (_("Authentication"), {"fields": ["token", "secret"]}),
         (
+            _("Calls whose hang-up never came"),
+            {"fields": ["ring_timeout_seconds", "call_max_seconds"]},
+        ),
+        (
             _("Asterisk manager interface (click-to-dial)"),
             {"fields": ["ami_host", "ami_port", "ami_username", "ami_secret"]},
         ),

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from cti import notify, selectors
 from cti.models import Call
+from cti.services.calls import call_hang_up
 from helpdesk.errors import PermissionDenied, ValidationError
 from helpdesk.models import Person, PhoneNumber
 from helpdesk.roles import can_work_tickets
@@ -132,3 +133,19 @@ def missed_calls_mark_handled(*, call_ids: Iterable[int], by) -> int:
     return selectors.missed_calls(Call.objects.filter(pk__in=list(call_ids))).update(
         missed_handled_at=timezone.now(), missed_handled_by=by
     )
+
+
+@transaction.atomic
+def call_end_by_agent(*, call: Call, by) -> Call:
+    """The agent on ``call`` ends it from the card: its hang-up never came (the card shows
+    it stale). Ends as a hang-up now would (``Call.hang_up``, cause ``ended_by_agent``) and
+    frees the agent (after-call work); a call that ended meanwhile is left as it is."""
+    _require_agent(by)
+    call = Call.objects.select_for_update().get(pk=call.pk)
+    if call.state != Call.State.ANSWERED:
+        return call
+    if call.answered_by_id != by.pk:
+        raise ValidationError(_("Only the agent on the call can end it."))
+    call_hang_up(call, at=timezone.now(), cause="ended_by_agent")
+    _notify_on_commit(call)
+    return call

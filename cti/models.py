@@ -10,6 +10,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -22,6 +23,14 @@ def _new_token() -> str:
 
 def _new_secret() -> str:
     return secrets.token_hex(32)
+
+
+def default_ring_timeout() -> int:
+    return settings.CTI_RING_TIMEOUT
+
+
+def default_call_max_seconds() -> int:
+    return settings.CTI_CALL_MAX_SECONDS
 
 
 class Pbx(models.Model):
@@ -61,6 +70,22 @@ class Pbx(models.Model):
         related_name="+",
         help_text=_(
             "Where a ring goes that names no known agent or queue; empty: the queue marked default."
+        ),
+    )
+    # How long a call may ring, and be talked on, before the hang-up counts as lost: the
+    # stale-call sweep (cti.services.sweep) then ends it.
+    ring_timeout_seconds = models.PositiveIntegerField(
+        _("longest ring (seconds)"),
+        default=default_ring_timeout,
+        validators=[MinValueValidator(1)],
+        help_text=_("A call still ringing after this long lost its hang-up: it ends as missed."),
+    )
+    call_max_seconds = models.PositiveIntegerField(
+        _("longest call (seconds)"),
+        default=default_call_max_seconds,
+        validators=[MinValueValidator(1)],
+        help_text=_(
+            "A call still answered after this long lost its hang-up: it ends and frees the agent."
         ),
     )
     ami_host = models.CharField(_("AMI host"), max_length=200, blank=True)

@@ -53,6 +53,9 @@ logger = logging.getLogger(__name__)
 CARD_TEMPLATE = "cti/partials/_call_card.html"
 LAST_CALLS = 5
 RECENT_TICKETS = 10
+# A call answered this long ago without a hang-up shows as stale on its card, with a button
+# to end it (the sweep ends it only after its PBX's call_max_seconds, 4 hours by default).
+CALL_STALE_AFTER = timedelta(hours=1)
 # How long a push from outside an event loop may wait for the channel layer (seconds).
 GROUP_SEND_TIMEOUT = 5
 
@@ -112,7 +115,19 @@ class CallCard:
             "number_display": self.number_display,
             "more_candidates": self.more_candidates(),
             "urls": self.urls(),
+            "stale": self.stale,
         }
+
+    @property
+    def stale(self) -> bool:
+        """Answered more than CALL_STALE_AFTER ago and not ended: its hang-up was probably
+        lost (a long call looks the same, so its agent decides)."""
+        call = self.call
+        return (
+            call.state == Call.State.ANSWERED
+            and call.answered_at is not None
+            and call.answered_at < timezone.now() - CALL_STALE_AFTER
+        )
 
     def more_candidates(self) -> str:
         """ "and N more" when more people have the number than the card lists, else ""."""
@@ -134,6 +149,7 @@ class CallCard:
             "person_create",
             "number_attach",
             "candidates",
+            "end",
         )
         return {name: call_url(f"cti:call_{name}", self.call.pk) for name in names}
 

@@ -16,6 +16,7 @@ urlpatterns = [
     path("calls/<int:pk>/person/", views.call_person_create, name="call_person_create"),
     path("calls/<int:pk>/attach/", views.call_number_attach, name="call_number_attach"),
     path("calls/<int:pk>/dial/", views.call_dial, name="call_dial"),
+    path("calls/<int:pk>/end/", views.call_end, name="call_end"),
     # PBX events in (the Zammad-compatible endpoint lives at /api/v1/cti/, see helpdesk.urls).
     path("webhook/<int:pbx_id>/", api.generic_webhook, name="webhook"),
     path("api/blocked-numbers/", api.blocked_number_list, name="blocked_number_list"),

@@ -254,6 +254,18 @@ def call_candidates(request, pk):
 
 @agent_required
 @require_POST
+def call_end(request, pk):
+    """End a call whose hang-up never came (the card's button on a stale call)."""
+    call = _call(pk)
+    try:
+        console_services.call_end_by_agent(call=call, by=request.user)
+    except ValidationError as error:
+        messages.error(request, _error_text(error))
+    return _back(request)
+
+
+@agent_required
+@require_POST
 def call_person_create(request, pk):
     call = _call(pk)
     form = PersonCreateForm(request.POST)

@@ -156,6 +156,7 @@ PAGES: dict[str, list[Probe]] = {
         Probe("POST", "/cti/calls/{call}/attach/", WORKER_WRITE, data={"person": "nobody"})
     ],
     "cti:call_dial": [Probe("POST", "/cti/calls/{call}/dial/", WORKER_WRITE)],
+    "cti:call_end": [Probe("POST", "/cti/calls/{call}/end/", WORKER_WRITE)],
     "mail:notification_settings": [Probe("GET", "/account/notifications/", SIGNED_IN_PAGE)],
     # Signed-in users are sent on from the login page.
     "login": [Probe("GET", "/accounts/login/", expect(anonymous=200, signed_in=302))],

@@ -20,7 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from cti import notify
-from cti.models import Call
+from cti.models import Call, Pbx
 from cti.services.calls import call_ended_save
 
 logger = logging.getLogger(__name__)
@@ -76,25 +76,59 @@ def _stale_sweep_in_request() -> None:
         logger.exception("CTI: ending stale calls failed")
 
 
+def _default_limits() -> tuple[timedelta, timedelta]:
+    return (
+        timedelta(seconds=settings.CTI_RING_TIMEOUT),
+        timedelta(seconds=settings.CTI_CALL_MAX_SECONDS),
+    )
+
+
+def pbx_limits() -> dict[int, tuple[timedelta, timedelta]]:
+    """Each PBX's longest ring and longest call (``Pbx.ring_timeout_seconds``,
+    ``Pbx.call_max_seconds``), by PBX id. One query: PBXes are few."""
+    return {
+        pbx_id: (timedelta(seconds=ring), timedelta(seconds=talk))
+        for pbx_id, ring, talk in Pbx.objects.values_list(
+            "pk", "ring_timeout_seconds", "call_max_seconds"
+        )
+    }
+
+
+def _pbxes_by_limits(limits: dict) -> dict[tuple, list[int]]:
+    grouped: dict[tuple, list[int]] = {}
+    for pbx_id, pair in limits.items():
+        grouped.setdefault(pair, []).append(pbx_id)
+    return grouped
+
+
+def _stale(now: datetime, ring_timeout: timedelta, talk_limit: timedelta) -> Q:
+    return Q(state=Call.State.RINGING, started_at__lt=now - ring_timeout) | Q(
+        state=Call.State.ANSWERED, answered_at__lt=now - talk_limit
+    )
+
+
 @transaction.atomic
 def calls_end_stale(*, now: datetime | None = None, limit: int | None = None) -> int:
     """End calls whose hang-up never arrived, at most ``limit`` (STALE_BATCH when None);
     return how many.
 
-    A call still ringing CTI_RING_TIMEOUT seconds after it started becomes missed; one still
-    talking after CTI_CALL_MAX_SECONDS ends as answered and frees its agent (``Call.miss``).
+    A call still ringing its PBX's ``ring_timeout_seconds`` after it started becomes missed;
+    one still talking after the PBX's ``call_max_seconds`` ends as answered and frees its
+    agent (``Call.miss``). Both default to CTI_RING_TIMEOUT / CTI_CALL_MAX_SECONDS.
     Safe to run at any time and as often as wanted.
     """
     now = now or timezone.now()
-    ring_timeout = timedelta(seconds=settings.CTI_RING_TIMEOUT)
-    talk_limit = timedelta(seconds=settings.CTI_CALL_MAX_SECONDS)
+    limits = pbx_limits()
+    stale_now = Q()
+    for (ring_timeout, talk_limit), pbx_ids in _pbxes_by_limits(limits).items():
+        stale_now |= _stale(now, ring_timeout, talk_limit) & Q(pbx_id__in=pbx_ids)
+    # Calls of no PBX (it was deleted) keep the settings' limits.
+    stale_now |= _stale(now, *_default_limits()) & Q(pbx__isnull=True)
     stale = list(
-        Call.objects.select_for_update(skip_locked=True).filter(
-            Q(state=Call.State.RINGING, started_at__lt=now - ring_timeout)
-            | Q(state=Call.State.ANSWERED, answered_at__lt=now - talk_limit)
-        )[: limit or STALE_BATCH]
+        Call.objects.select_for_update(skip_locked=True).filter(stale_now)[: limit or STALE_BATCH]
     )
     for call in stale:
+        ring_timeout, talk_limit = limits.get(call.pbx_id) or _default_limits()
         call.miss(ring_timeout=ring_timeout, talk_limit=talk_limit)
         call_ended_save(call)
         transaction.on_commit(lambda call_pk=call.pk: notify.call_changed(call_pk))
