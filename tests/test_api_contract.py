@@ -20,8 +20,10 @@ import zlib
 
 import pytest
 import schemathesis
+from django.core import signals
 from django.core.cache import cache
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import positive_data_acceptance
 from schemathesis.generation import GenerationMode
@@ -158,8 +160,17 @@ def token_header(request, db):
     )
     # The sign-in endpoint throttles by client address: no count left over between operations.
     cache.clear()
-    yield {"Authorization": f"Token {key}"}, register
-    cache.clear()
+    # schemathesis calls the WSGI application itself; like Django's test client, keep the
+    # request signals from closing the test's connection (on PostgreSQL it is inside the
+    # test's transaction).
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    try:
+        yield {"Authorization": f"Token {key}"}, register
+    finally:
+        signals.request_started.connect(close_old_connections)
+        signals.request_finished.connect(close_old_connections)
+        cache.clear()
 
 
 @schema.parametrize()
