@@ -467,9 +467,11 @@ def test_ring_with_an_empty_caller_id_is_withheld(pbx):
     assert call.identification == Call.Identification.WITHHELD
 
 
-def test_calls_whose_hangup_never_came_are_ended(pbx, agent201, settings, pushed):
-    settings.CTI_RING_TIMEOUT = 60
-    settings.CTI_CALL_MAX_SECONDS = 3600
+def test_calls_whose_hangup_never_came_are_ended(pbx, agent201, pushed):
+    # The limits are the PBX's own (their defaults come from CTI_RING_TIMEOUT and
+    # CTI_CALL_MAX_SECONDS when the PBX is created).
+    pbx.ring_timeout_seconds, pbx.call_max_seconds = 60, 3600
+    pbx.save(update_fields=["ring_timeout_seconds", "call_max_seconds"])
     now = timezone.now()
     ingest(pbx, "ring", call_id="lost-ring", occurred_at=now - timedelta(seconds=61))
     ingest(pbx, "ring", call_id="fresh-ring", occurred_at=now - timedelta(seconds=30))
@@ -545,8 +547,9 @@ def test_a_backlog_of_stale_calls_drains_in_batches(pbx, settings):
     assert not Call.objects.filter(state=Call.State.RINGING).exists()
 
 
-def test_a_stale_answered_call_frees_its_agent(pbx, agent201, settings):
-    settings.CTI_CALL_MAX_SECONDS = 3600
+def test_a_stale_answered_call_frees_its_agent(pbx, agent201):
+    pbx.call_max_seconds = 3600
+    pbx.save(update_fields=["call_max_seconds"])
     AgentPresence.objects.create(user=agent201, state=AgentPresence.State.AVAILABLE)
     ingest(pbx, "answer", answering="201", occurred_at=timezone.now() - timedelta(hours=2))
     assert AgentPresence.objects.get(user=agent201).state == AgentPresence.State.BUSY
