@@ -184,10 +184,16 @@ def test_machine_requests_run_side_by_side_and_give_their_connections_back(monke
             )
         )
 
+    def in_use():
+        stats = connection.pool.get_stats()
+        return stats["pool_size"] - stats["pool_available"]
+
+    # Connections other threads of this process hold already (a live server an earlier test
+    # started) are not the webhooks' to give back.
+    held_before = max(in_use(), 1)
     results = in_own_thread(rings)
     assert [status for status, _headers, _body in results] == [200] * 8
     assert Call.objects.filter(call_id__startswith="p-").count() == 8
     assert most > 1
-    stats = connection.pool.get_stats()
-    # Every connection is back in the pool except the one this test's thread holds.
-    assert stats["pool_size"] - stats["pool_available"] <= 1
+    # Every connection the eight rings took is back in the pool.
+    assert in_use() <= held_before
