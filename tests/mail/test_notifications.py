@@ -542,9 +542,7 @@ def test_an_admin_overrides_a_template_from_the_projects_templates_directory(
 ):
     override = tmp_path / "mail" / "notifications"
     override.mkdir(parents=True)
-    (override / "acknowledgement_subject.txt").write_text(
-        "{% load i18n %}Thanks, we are on it"
-    )
+    (override / "acknowledgement_subject.txt").write_text("{% load i18n %}Thanks, we are on it")
     settings.TEMPLATES = [
         {**settings.TEMPLATES[0], "DIRS": [tmp_path, *settings.TEMPLATES[0]["DIRS"]]}
     ]
