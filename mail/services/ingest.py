@@ -140,11 +140,16 @@ def message_receive(
             server_uid=server_uid,
         )
     message, created = message_store(mailbox=mailbox, raw=raw, source=source, server_uid=server_uid)
+    return _act_on_stored(message, created)
+
+
+def _act_on_stored(message: InboundMessage, created: bool) -> InboundMessage:
+    """Process a mail just stored, or one a run that died before acting on it left
+    RECEIVED; a mail acted on before is returned as it is."""
     if created:
-        message = message_process(message=message, _just_stored=True)
-    elif message.status == InboundMessage.Status.RECEIVED:
-        # A row left RECEIVED was stored by a run that died before acting on it.
-        message = message_process(message=message)
+        return message_process(message=message, _just_stored=True)
+    if message.status == InboundMessage.Status.RECEIVED:
+        return message_process(message=message)
     return message
 
 
@@ -161,9 +166,7 @@ def message_receive_oversized(
         is_truncated=True,
         size=size,
     )
-    if created or message.status == InboundMessage.Status.RECEIVED:
-        message = message_process(message=message)
-    return message
+    return _act_on_stored(message, created)
 
 
 def headers_of(raw: bytes) -> bytes:
