@@ -241,6 +241,18 @@ class Ticket(FSMModelMixin, models.Model):
         related_name="follow_ups",
         help_text=_("The finished ticket this one continues (a reply that came too late)."),
     )
+    merged_into = models.ForeignKey(
+        "self",
+        verbose_name=_("merged into"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="merged",
+        help_text=_("The ticket this duplicate was merged into."),
+    )
+    tags = models.ManyToManyField(
+        "tickets.Tag", verbose_name=_("tags"), blank=True, related_name="tickets"
+    )
     status = FSMField(
         _("state"), max_length=12, choices=Status.choices, default=Status.NEW, protected=True
     )
@@ -549,3 +561,192 @@ class TimelineEntry(models.Model):
     @property
     def new_display(self) -> str:
         return self._display(self.new_value)
+
+
+# --- what agents attach to tickets beyond text: tags, links, watchers ------------------------
+
+
+class Tag(models.Model):
+    """A free label on tickets (``vpn``, ``printer-3rd-floor``), stored lower-case."""
+
+    name = models.CharField(_("name"), max_length=50, unique=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("tag")
+        verbose_name_plural = _("tags")
+
+    def __str__(self):
+        return self.name
+
+
+class TicketLink(models.Model):
+    """Two tickets about related things; stored once, with ``source.pk < target.pk``."""
+
+    source = models.ForeignKey(
+        Ticket, verbose_name=_("ticket"), on_delete=models.CASCADE, related_name="links_out"
+    )
+    target = models.ForeignKey(
+        Ticket, verbose_name=_("linked ticket"), on_delete=models.CASCADE, related_name="links_in"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("linked by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("linked"), default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("ticket link")
+        verbose_name_plural = _("ticket links")
+        constraints = [
+            models.UniqueConstraint(fields=["source", "target"], name="ticket_link_unique"),
+            models.CheckConstraint(
+                condition=models.Q(source__lt=models.F("target")), name="ticket_link_ordered"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.source_id} <-> {self.target_id}"
+
+
+class TicketWatcher(models.Model):
+    """A member of staff who gets a ticket's updates without being its assignee."""
+
+    ticket = models.ForeignKey(
+        Ticket, verbose_name=_("ticket"), on_delete=models.CASCADE, related_name="watchers"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("watcher"),
+        on_delete=models.CASCADE,
+        related_name="watched_tickets",
+    )
+    created_at = models.DateTimeField(_("since"), default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("watcher")
+        verbose_name_plural = _("watchers")
+        constraints = [
+            models.UniqueConstraint(fields=["ticket", "user"], name="ticket_watcher_unique")
+        ]
+
+    def __str__(self):
+        return f"{self.ticket_id}: {self.user_id}"
+
+
+class CommentMention(models.Model):
+    """A colleague named with ``@login`` in a work note; they are notified once."""
+
+    comment = models.ForeignKey(
+        Comment, verbose_name=_("comment"), on_delete=models.CASCADE, related_name="mentions"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("mentioned"),
+        on_delete=models.CASCADE,
+        related_name="mentions",
+    )
+
+    class Meta:
+        verbose_name = _("mention")
+        verbose_name_plural = _("mentions")
+        constraints = [
+            models.UniqueConstraint(fields=["comment", "user"], name="comment_mention_unique")
+        ]
+
+    def __str__(self):
+        return f"{self.comment_id}: @{self.user_id}"
+
+
+# --- the agent's working aids: saved views, canned replies ----------------------------------
+
+
+class SavedView(models.Model):
+    """A queue with its filters and sort, kept by name for one agent."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        on_delete=models.CASCADE,
+        related_name="saved_views",
+    )
+    name = models.CharField(_("name"), max_length=60)
+    params = models.JSONField(_("filters and sort"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("saved view")
+        verbose_name_plural = _("saved views")
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "name"], name="saved_view_unique_name")
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class CannedReply(models.Model):
+    """A text block with placeholders (``{caller_name}``, ``{ticket_number}`` ...).
+
+    ``group`` empty: offered to every group; ``language`` picks the caller's language.
+    """
+
+    title = models.CharField(_("title"), max_length=120)
+    body = models.TextField(_("text"))
+    language = models.CharField(
+        _("language"),
+        max_length=5,
+        choices=Person.Language.choices,
+        default=Person.Language.ENGLISH,
+    )
+    group = models.ForeignKey(
+        SupportGroup,
+        verbose_name=_("support group"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="canned_replies",
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    updated_at = models.DateTimeField(_("updated"), default=timezone.now)
+
+    class Meta:
+        ordering = ["title", "language"]
+        verbose_name = _("canned reply")
+        verbose_name_plural = _("canned replies")
+
+    def __str__(self):
+        return f"{self.title} ({self.language})"
+
+
+class CreationKey(models.Model):
+    """One submission of a ticket form or one API ``Idempotency-Key``: the ticket it created.
+
+    A second submission with the same key gets the same ticket instead of a new one;
+    ``fingerprint`` (a hash of the input) tells a replay from a different request that reuses
+    the key.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=80)
+    fingerprint = models.CharField(max_length=64, blank=True)
+    ticket = models.ForeignKey(
+        Ticket, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("creation key")
+        verbose_name_plural = _("creation keys")
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="creation_key_unique")]
+
+    def __str__(self):
+        return self.key
