@@ -116,3 +116,23 @@ def test_simulate_with_a_wrong_secret_fails_loudly(running_pbx, live_server):
 def test_simulate_refuses_a_non_http_url(running_pbx):
     with pytest.raises(CommandError, match="http"):
         call_command("cti_simulate", "--url", "file:///etc/passwd", stdout=io.StringIO())
+
+
+def test_simulate_posts_to_the_port_of_the_PORT_variable_by_default(
+    running_pbx, live_server, monkeypatch
+):
+    """``make run`` serves on $PORT (manage.py serve); cti_simulate's default --url follows it."""
+    from urllib.parse import urlsplit
+
+    monkeypatch.setenv("PORT", str(urlsplit(live_server.url).port))
+    call_command("cti_simulate", "--delay", "0", stdout=io.StringIO())
+    assert Call.objects.get().state == Call.State.ENDED
+
+
+def test_simulate_url_help_names_the_PORT_variable(monkeypatch):
+    from cti.management.commands.cti_simulate import Command
+
+    monkeypatch.setenv("PORT", "8123")
+    parser = Command().create_parser("manage.py", "cti_simulate")
+    assert parser.get_default("url") == "http://127.0.0.1:8123"
+    assert "PORT" in parser.format_help()

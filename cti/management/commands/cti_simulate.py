@@ -10,6 +10,7 @@ default, or the Zammad-compatible endpoint with ``--zammad``. Example::
 from __future__ import annotations
 
 import json
+import os
 import time
 import urllib.error
 import urllib.parse
@@ -21,6 +22,11 @@ from django.utils.translation import gettext as _
 
 from cti.api import SIGNATURE_HEADER, signature_for
 from cti.models import AgentExtension, Pbx
+
+
+def default_url() -> str:
+    """Where ``make run`` (``manage.py serve``) listens: the port comes from ``PORT``."""
+    return f"http://127.0.0.1:{os.environ.get('PORT') or '8000'}"
 
 
 class Command(BaseCommand):
@@ -35,7 +41,14 @@ class Command(BaseCommand):
         parser.add_argument("--queue", default="", help="queue code; alone: a queue-wide ring")
         parser.add_argument("--no-answer", action="store_true", help="hang up unanswered")
         parser.add_argument("--cause", help="hang-up cause (default normalClearing/noAnswer)")
-        parser.add_argument("--url", default="http://127.0.0.1:8000")
+        parser.add_argument(
+            "--url",
+            default=default_url(),
+            help=(
+                "address of the running app (default: http://127.0.0.1:$PORT, the port "
+                "`make run` serves on; 8000 when PORT is not set)"
+            ),
+        )
         parser.add_argument("--delay", type=float, default=2.0, help="seconds between events")
         parser.add_argument("--token", help="PBX token (default: the demo PBX)")
         parser.add_argument("--secret", help="PBX signing secret (default: from the database)")
