@@ -23,7 +23,9 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 # turns every security default on and refuses to start without a SECRET_KEY.
 HELPDESK_ENV = env.str("HELPDESK_ENV", default="development")
 PRODUCTION = HELPDESK_ENV == "production"
-DEBUG = env.bool("DEBUG", default=not PRODUCTION)
+# Off unless asked for, `make run` included: a DEBUG page lists the URL patterns and settings
+# to anyone. DEBUG=1 turns it on while developing (static files are served either way).
+DEBUG = env.bool("DEBUG", default=False)
 if PRODUCTION:
     SECRET_KEY = env.str("SECRET_KEY")
 else:
@@ -49,6 +51,7 @@ INSTALLED_APPS = [
     "tickets",
     "cti",
     "mail",
+    "sla",
 ]
 
 MIDDLEWARE = [
@@ -375,13 +378,28 @@ if env.bool("USE_X_FORWARDED_PROTO", default=False):
 SILENCED_SYSTEM_CHECKS = env.list("SILENCED_SYSTEM_CHECKS", default=["security.W021"])
 
 # --- Logging ---------------------------------------------------------------------------
+# A refused or missing page (4xx) is one line: Django logs it with the exception's traceback,
+# which says nothing for a 403 or 404 (helpdesk.logs.OneLineClientErrors); 5xx keep theirs.
+# Django's own console handler (DEBUG only) is dropped: every record reaches the root's once.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"one_line_client_errors": {"()": "helpdesk.logs.OneLineClientErrors"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["one_line_client_errors"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django": {"handlers": [], "level": "INFO"},
+        "django.request": {"filters": ["one_line_client_errors"]},
+        "django.security.csrf": {"filters": ["one_line_client_errors"]},
+        "django.db.backends": {"level": "WARNING"},
+    },
 }
 
 # --- E-mail ----------------------------------------------------------------------------
