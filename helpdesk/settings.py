@@ -191,7 +191,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "mail.send_due_outbound",
         "schedule": env.float("MAIL_RETRY_SWEEP_SECONDS", default=60.0),
     },
+    "sla-sweep": {
+        "task": "sla.sweep",
+        "schedule": env.float("SLA_SWEEP_SECONDS", default=60.0),
+    },
 }
+
+# --- Service levels --------------------------------------------------------------------
+# Pending reasons (tickets.models.PendingReason) that stop the SLA clocks while they last.
+SLA_PAUSING_REASONS = env.list("SLA_PAUSING_REASONS", default=["user", "third_party"])
 
 # --- Auth ------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -6,3 +6,9 @@ class SlaConfig(AppConfig):
     name = "sla"
     verbose_name = _("Service levels")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from sla import services
+        from tickets import events
+
+        events.subscribe(services.on_ticket_event)

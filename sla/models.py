@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import time, timedelta
 from itertools import pairwise
 from zoneinfo import available_timezones
 
@@ -11,7 +11,9 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from helpdesk.models import Service
 from sla.business_time import MIDNIGHT, Schedule
+from tickets.models import Priority, Ticket, TicketType
 
 
 class Weekday(models.IntegerChoices):
@@ -188,3 +190,197 @@ class CalendarDay(models.Model):
             _check_interval(self.start, self.end)
         elif self.start is not None or self.end is not None:
             raise ValidationError({"start": _("A closed day has no hours.")})
+
+
+# --- policies and the clocks they start ------------------------------------------------------
+
+
+class Target(models.TextChoices):
+    FIRST_RESPONSE = "first_response", _("First response")
+    NEXT_RESPONSE = "next_response", _("Next response")
+    RESOLUTION = "resolution", _("Resolution")
+
+
+class SlaPolicy(models.Model):
+    """Targets in business time for the tickets of one priority, optionally narrowed.
+
+    The policy for a ticket is the active one of its priority whose narrowing fields all
+    match; the most specific wins (a service outweighs a ticket type, which outweighs the VIP
+    flag), then the lowest id.
+    """
+
+    name = models.CharField(_("name"), max_length=120, unique=True)
+    priority = models.PositiveSmallIntegerField(_("priority"), choices=Priority.choices)
+    service = models.ForeignKey(
+        Service,
+        verbose_name=_("service"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="sla_policies",
+        help_text=_("Empty: any service."),
+    )
+    ticket_type = models.CharField(
+        _("ticket type"),
+        max_length=12,
+        choices=TicketType.choices,
+        blank=True,
+        help_text=_("Empty: any type."),
+    )
+    vip_only = models.BooleanField(_("VIP callers only"), default=False)
+    calendar = models.ForeignKey(
+        BusinessCalendar,
+        verbose_name=_("calendar"),
+        on_delete=models.PROTECT,
+        related_name="policies",
+    )
+    first_response = models.DurationField(_("first response within"))
+    next_response = models.DurationField(
+        _("next response within"),
+        null=True,
+        blank=True,
+        help_text=_("After the caller writes again; empty: no target."),
+    )
+    resolution = models.DurationField(_("resolution within"))
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["priority", "name"]
+        verbose_name = _("SLA policy")
+        verbose_name_plural = _("SLA policies")
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def specificity(self) -> int:
+        return 4 * (self.service_id is not None) + 2 * bool(self.ticket_type) + self.vip_only
+
+    def goal(self, target: str):
+        return {
+            Target.FIRST_RESPONSE: self.first_response,
+            Target.NEXT_RESPONSE: self.next_response,
+            Target.RESOLUTION: self.resolution,
+        }[target]
+
+    def clean(self):
+        for name in ("first_response", "next_response", "resolution"):
+            value = getattr(self, name)
+            if value is not None and value.total_seconds() <= 0:
+                raise ValidationError({name: _("A target must be longer than zero.")})
+
+
+class SlaClock(models.Model):
+    """One target of one ticket: running, paused, or stopped (met, breached, cancelled).
+
+    ``due_at`` (indexed) is when the target falls due: ``started_at`` plus the goal plus the
+    business time spent paused, in the calendar's working time; it is empty while paused or
+    stopped. ``next_alert_at`` is the next threshold instant the sweep looks for. A ticket
+    keeps every clock it ever had: its SLA history.
+    """
+
+    class Outcome(models.TextChoices):
+        RUNNING = "", _("running")
+        MET = "met", _("met")
+        BREACHED = "breached", _("breached")
+        CANCELLED = "cancelled", _("cancelled")
+
+    ticket = models.ForeignKey(
+        Ticket, verbose_name=_("ticket"), on_delete=models.CASCADE, related_name="sla_clocks"
+    )
+    target = models.CharField(_("target"), max_length=16, choices=Target.choices)
+    policy = models.ForeignKey(
+        SlaPolicy,
+        verbose_name=_("policy"),
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="clocks",
+    )
+    calendar = models.ForeignKey(
+        BusinessCalendar, verbose_name=_("calendar"), on_delete=models.PROTECT, related_name="+"
+    )
+    goal = models.DurationField(_("goal"))
+    started_at = models.DateTimeField(_("started"))
+    paused_since = models.DateTimeField(_("paused since"), null=True, blank=True)
+    paused_for = models.DurationField(_("paused for"), default=timedelta(0))
+    due_at = models.DateTimeField(_("due"), null=True, blank=True, db_index=True)
+    next_alert_at = models.DateTimeField(_("next alert"), null=True, blank=True)
+    stopped_at = models.DateTimeField(_("stopped"), null=True, blank=True)
+    outcome = models.CharField(
+        _("outcome"), max_length=10, choices=Outcome.choices, blank=True, default=Outcome.RUNNING
+    )
+    # Business time past the due time when it stopped (breached) or before it (met).
+    margin = models.DurationField(_("margin"), null=True, blank=True)
+    breached_at = models.DateTimeField(_("breached"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["started_at", "id"]
+        verbose_name = _("SLA clock")
+        verbose_name_plural = _("SLA clocks")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["ticket", "target"],
+                condition=models.Q(stopped_at__isnull=True),
+                name="sla_clock_one_live_per_target",
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_alert_at"],
+                condition=models.Q(next_alert_at__isnull=False),
+                name="sla_clock_alert_idx",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.ticket_id} {self.target} {self.outcome or 'running'}"
+
+    @property
+    def is_running(self) -> bool:
+        return self.stopped_at is None and self.paused_since is None
+
+
+class SlaThreshold(models.Model):
+    """An alert at a share of a target's time (75 %, 100 %), and what it does."""
+
+    percent = models.PositiveSmallIntegerField(
+        _("at % of the target"), unique=True, help_text=_("100 is the breach.")
+    )
+    notify = models.BooleanField(
+        _("notify"), default=True, help_text=_("The assignee, the group's members and managers.")
+    )
+    raise_priority = models.BooleanField(_("raise the priority one step"), default=False)
+    escalate = models.BooleanField(_("escalate a tier"), default=False)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["percent"]
+        verbose_name = _("SLA threshold")
+        verbose_name_plural = _("SLA thresholds")
+
+    def __str__(self):
+        return f"{self.percent} %"
+
+    def clean(self):
+        if self.percent is not None and not 1 <= self.percent <= 500:
+            raise ValidationError({"percent": _("Between 1 and 500 per cent.")})
+
+
+class SlaAlert(models.Model):
+    """A threshold reached by a clock: written once, by whichever sweep gets there first."""
+
+    clock = models.ForeignKey(
+        SlaClock, verbose_name=_("clock"), on_delete=models.CASCADE, related_name="alerts"
+    )
+    percent = models.PositiveSmallIntegerField(_("at %"))
+    at = models.DateTimeField(_("when"), default=timezone.now)
+    actions = models.CharField(_("actions taken"), max_length=120, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        verbose_name = _("SLA alert")
+        verbose_name_plural = _("SLA alerts")
+        constraints = [models.UniqueConstraint(fields=["clock", "percent"], name="sla_alert_once")]
+
+    def __str__(self):
+        return f"{self.clock_id} {self.percent} %"

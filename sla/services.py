@@ -1,0 +1,463 @@
+"""SLA clocks: started, paused, resumed and stopped by ticket events; alerts by the sweep.
+
+Every write of this app is here. The ticket register does not know SLAs: ``SlaConfig.ready``
+subscribes ``on_ticket_event`` to its events, and the periodic task ``sla.sweep`` calls
+``sla_sweep``. Clock arithmetic is in business time (``sla.business_time``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from helpdesk.roles import can_work_tickets
+from sla.business_time import Schedule, add_business_time, business_time_between
+from sla.models import BusinessCalendar, SlaAlert, SlaClock, SlaPolicy, SlaThreshold, Target
+from tickets import events
+from tickets.models import Comment, Status, Ticket
+
+logger = logging.getLogger(__name__)
+
+Outcome = SlaClock.Outcome
+SWEEP_BATCH = 500
+
+
+# --- calendars --------------------------------------------------------------------------------
+
+_schedules: dict[tuple[int, datetime], Schedule] = {}
+
+
+def schedule_for(calendar: BusinessCalendar) -> Schedule:
+    """The calendar's schedule, cached per process until the calendar is saved again."""
+    key = (calendar.pk, calendar.updated_at)
+    schedule = _schedules.get(key)
+    if schedule is None:
+        if len(_schedules) > 256:
+            _schedules.clear()
+        schedule = _schedules[key] = calendar.schedule()
+    return schedule
+
+
+def calendar_touch(*, calendar: BusinessCalendar) -> None:
+    """After hours or exceptions changed: new schedule, and running clocks' due times moved."""
+    calendar.updated_at = timezone.now()
+    calendar.save(update_fields=["updated_at"])
+    clocks = SlaClock.objects.filter(calendar=calendar, stopped_at__isnull=True).select_related(
+        "calendar"
+    )
+    thresholds = _thresholds()
+    for clock in clocks:
+        _schedule_alerts(clock, thresholds)
+        clock.save(update_fields=["due_at", "next_alert_at"])
+
+
+# --- choosing the policy ----------------------------------------------------------------------
+
+
+def policy_for(ticket: Ticket) -> SlaPolicy | None:
+    """The active policy of the ticket's priority that matches it most specifically."""
+    candidates = SlaPolicy.objects.filter(is_active=True, priority=ticket.priority).filter(
+        Q(service__isnull=True) | Q(service_id=ticket.service_id),
+        Q(ticket_type="") | Q(ticket_type=ticket.type),
+    )
+    if not ticket.caller.is_vip:
+        candidates = candidates.filter(vip_only=False)
+    candidates = list(candidates.select_related("calendar"))
+    if not candidates:
+        return None
+    return max(candidates, key=lambda policy: (policy.specificity, -policy.pk))
+
+
+# --- clock arithmetic -------------------------------------------------------------------------
+
+
+def _thresholds() -> list[int]:
+    return list(
+        SlaThreshold.objects.filter(is_active=True)
+        .order_by("percent")
+        .values_list("percent", flat=True)
+    )
+
+
+def _instant(clock: SlaClock, share: float) -> datetime:
+    """When ``share`` of the goal will have run, counting the time spent paused."""
+    return add_business_time(
+        schedule_for(clock.calendar), clock.started_at, clock.goal * share + clock.paused_for
+    )
+
+
+def _schedule_alerts(clock: SlaClock, thresholds: list[int], fired: Iterable[int] = ()) -> None:
+    if clock.stopped_at is not None or clock.paused_since is not None:
+        clock.due_at = clock.next_alert_at = None
+        return
+    clock.due_at = _instant(clock, 1)
+    pending = [percent for percent in thresholds if percent not in set(fired)]
+    clock.next_alert_at = _instant(clock, pending[0] / 100) if pending else None
+
+
+def elapsed(clock: SlaClock, at: datetime | None = None) -> timedelta:
+    """Business time the clock has run (pauses excluded) until ``at`` or its stop."""
+    end = clock.stopped_at or clock.paused_since or at or timezone.now()
+    schedule = schedule_for(clock.calendar)
+    return business_time_between(schedule, clock.started_at, end) - clock.paused_for
+
+
+def remaining(clock: SlaClock, at: datetime | None = None) -> timedelta:
+    """Business time left before the target falls due (negative once breached)."""
+    return clock.goal - elapsed(clock, at)
+
+
+def _start(ticket: Ticket, target: str, policy: SlaPolicy, at: datetime, thresholds) -> SlaClock:
+    clock = SlaClock(
+        ticket=ticket,
+        target=target,
+        policy=policy,
+        calendar=policy.calendar,
+        goal=policy.goal(target),
+        started_at=at,
+    )
+    _schedule_alerts(clock, thresholds)
+    clock.save()
+    return clock
+
+
+def _pause(clock: SlaClock, at: datetime) -> None:
+    if clock.paused_since is None and clock.stopped_at is None:
+        clock.paused_since = at
+        clock.due_at = clock.next_alert_at = None
+        clock.save(update_fields=["paused_since", "due_at", "next_alert_at"])
+
+
+def _resume(clock: SlaClock, at: datetime, thresholds) -> None:
+    if clock.paused_since is None:
+        return
+    clock.paused_for += business_time_between(schedule_for(clock.calendar), clock.paused_since, at)
+    clock.paused_since = None
+    _schedule_alerts(clock, thresholds, clock.fired)
+    clock.save(update_fields=["paused_since", "paused_for", "due_at", "next_alert_at"])
+
+
+def _stop(clock: SlaClock, at: datetime, *, cancelled: bool = False) -> None:
+    if clock.stopped_at is not None:
+        return
+    if clock.paused_since is not None:
+        clock.paused_for += business_time_between(
+            schedule_for(clock.calendar), clock.paused_since, at
+        )
+        clock.paused_since = None
+    clock.stopped_at = at
+    if cancelled:
+        clock.outcome = Outcome.CANCELLED
+    else:
+        clock.margin = clock.goal - elapsed(clock)
+        clock.outcome = Outcome.MET if clock.margin >= timedelta(0) else Outcome.BREACHED
+        if clock.outcome == Outcome.BREACHED and clock.breached_at is None:
+            clock.breached_at = _instant(clock, 1)
+    clock.due_at = clock.next_alert_at = None
+    clock.save()
+
+
+def _revive(clock: SlaClock, at: datetime, thresholds) -> None:
+    """A reopened ticket: the resolution clock runs on; the time it lay resolved is a pause."""
+    clock.paused_for += business_time_between(schedule_for(clock.calendar), clock.stopped_at, at)
+    clock.stopped_at = None
+    clock.outcome = Outcome.RUNNING
+    clock.margin = None
+    _schedule_alerts(clock, thresholds, clock.fired)
+    clock.save()
+
+
+def _rebase(clock: SlaClock, policy: SlaPolicy, thresholds) -> None:
+    """The ticket's policy changed (priority, service, type, VIP): same start, new goal."""
+    clock.policy = policy
+    clock.calendar = policy.calendar
+    clock.goal = policy.goal(clock.target) or clock.goal
+    _schedule_alerts(clock, thresholds, clock.fired)
+    clock.save(update_fields=["policy", "calendar", "goal", "due_at", "next_alert_at"])
+
+
+# --- reacting to ticket events ----------------------------------------------------------------
+
+
+def pausing_reasons() -> set[str]:
+    return set(settings.SLA_PAUSING_REASONS)
+
+
+def on_ticket_event(event: events.TicketEvent) -> None:
+    """Start, pause, resume, stop or re-base the ticket's clocks (listener of ticket events)."""
+    if event.kind == events.Kind.ATTACHED:
+        return
+    if event.kind == events.Kind.COMMENTED and event.is_internal:
+        return
+    with transaction.atomic():
+        ticket = (
+            Ticket.objects.select_related("caller")
+            .only(
+                "pk",
+                "status",
+                "priority",
+                "service_id",
+                "type",
+                "pending_reason",
+                "first_response_at",
+                "created_at",
+                "caller__is_vip",
+                "caller__user_id",
+            )
+            .filter(pk=event.ticket_id)
+            .first()
+        )
+        if ticket is None:
+            return
+        clocks = {
+            clock.target: clock
+            for clock in SlaClock.objects.select_related("calendar", "policy").filter(
+                ticket_id=ticket.pk, stopped_at__isnull=True
+            )
+        }
+        _apply(event, ticket, clocks)
+
+
+def _apply(event: events.TicketEvent, ticket: Ticket, clocks: dict[str, SlaClock]) -> None:
+    at = event.at
+    if event.kind == events.Kind.CREATED:
+        policy = policy_for(ticket)
+        if policy is None:
+            return
+        thresholds = _thresholds()
+        if ticket.first_response_at is None:
+            _start(ticket, Target.FIRST_RESPONSE, policy, ticket.created_at, thresholds)
+        if ticket.status in (Status.RESOLVED, Status.CLOSED):
+            return  # solved on first contact: nothing left to measure
+        clock = _start(ticket, Target.RESOLUTION, policy, ticket.created_at, thresholds)
+        if ticket.status == Status.PENDING:
+            _pause(clock, at)
+        return
+    _with_fired(clocks.values())
+    if event.kind == events.Kind.UPDATED:
+        if any(event.change(name) for name in ("priority", "service", "type")):
+            policy_changed(ticket, clocks, at)
+        return
+    if event.kind == events.Kind.COMMENTED:
+        _on_reply(event, ticket, clocks, at)
+        return
+    _on_transition(event, ticket, clocks, at)
+
+
+def _with_fired(clocks: Iterable[SlaClock]) -> None:
+    clocks = list(clocks)
+    fired: dict[int, list[int]] = {clock.pk: [] for clock in clocks}
+    if clocks:
+        for clock_id, percent in SlaAlert.objects.filter(clock__in=clocks).values_list(
+            "clock_id", "percent"
+        ):
+            fired[clock_id].append(percent)
+    for clock in clocks:
+        clock.fired = fired[clock.pk]
+
+
+def policy_changed(ticket: Ticket, clocks: dict[str, SlaClock], at: datetime) -> None:
+    policy = policy_for(ticket)
+    thresholds = _thresholds()
+    if policy is None:
+        for clock in clocks.values():
+            _stop(clock, at, cancelled=True)
+        return
+    for clock in clocks.values():
+        if clock.policy_id != policy.pk:
+            if clock.target == Target.NEXT_RESPONSE and policy.next_response is None:
+                _stop(clock, at, cancelled=True)
+            else:
+                _rebase(clock, policy, thresholds)
+    if (
+        not clocks
+        and ticket.status
+        in (
+            Status.NEW,
+            Status.ASSIGNED,
+            Status.IN_PROGRESS,
+            Status.PENDING,
+        )
+        and not SlaClock.objects.filter(ticket_id=ticket.pk).exists()
+    ):
+        # The ticket had no policy until now: its clocks run from its creation.
+        if ticket.first_response_at is None:
+            _start(ticket, Target.FIRST_RESPONSE, policy, ticket.created_at, thresholds)
+        _start(ticket, Target.RESOLUTION, policy, ticket.created_at, thresholds)
+
+
+def _on_transition(event, ticket, clocks, at) -> None:
+    status = event.change("status")
+    thresholds = _thresholds()
+    if status and status.old == Status.PENDING and status.new != Status.PENDING:
+        for clock in clocks.values():
+            _resume(clock, at, thresholds)
+    if event.change("first_response_at") and Target.FIRST_RESPONSE in clocks:
+        _stop(clocks.pop(Target.FIRST_RESPONSE), at)
+    if status is None:
+        return
+    if status.new == Status.PENDING and ticket.pending_reason in pausing_reasons():
+        for clock in clocks.values():
+            _pause(clock, at)
+    elif status.new == Status.RESOLVED:
+        for clock in clocks.values():
+            _stop(clock, at)
+    elif status.new in (Status.CLOSED, Status.CANCELLED) and status.old != Status.RESOLVED:
+        for clock in clocks.values():
+            _stop(clock, at, cancelled=True)
+    elif status.old == Status.RESOLVED and status.new in (Status.NEW, Status.ASSIGNED):
+        last = (
+            SlaClock.objects.select_related("calendar")
+            .filter(ticket_id=ticket.pk, target=Target.RESOLUTION, stopped_at__isnull=False)
+            .exclude(outcome=Outcome.CANCELLED)
+            .order_by("-stopped_at", "-pk")
+            .first()
+        )
+        if last is not None:
+            _with_fired([last])
+            _revive(last, at, thresholds)
+
+
+def _on_reply(event, ticket, clocks, at) -> None:
+    comment = (
+        Comment.objects.select_related("author")
+        .only("pk", "author__id", "author__is_active", "author__is_superuser", "author_person_id")
+        .filter(pk=event.comment_id)
+        .first()
+    )
+    if comment is None:
+        return
+    by_worker = comment.author is not None and can_work_tickets(comment.author)
+    if by_worker:
+        for target in (Target.FIRST_RESPONSE, Target.NEXT_RESPONSE):
+            if target in clocks:
+                _stop(clocks[target], at)
+        return
+    by_caller = (comment.author_id is not None and comment.author_id == ticket.caller.user_id) or (
+        comment.author_id is None and comment.author_person_id == ticket.caller_id
+    )
+    if not by_caller or Target.NEXT_RESPONSE in clocks or ticket.first_response_at is None:
+        return
+    if ticket.status not in (Status.NEW, Status.ASSIGNED, Status.IN_PROGRESS, Status.PENDING):
+        return
+    resolution = clocks.get(Target.RESOLUTION)
+    policy = resolution.policy if resolution is not None else policy_for(ticket)
+    if policy is not None and policy.next_response is not None:
+        _start(ticket, Target.NEXT_RESPONSE, policy, at, _thresholds())
+
+
+# --- the sweep: warnings and breaches, exactly once per clock and threshold ----------------
+
+
+@dataclass(frozen=True)
+class SlaNotice:
+    """A threshold reached, for the channels that tell people (mail, the console)."""
+
+    ticket_id: int
+    clock_id: int
+    target: str
+    percent: int
+    due_at: datetime
+    recipient_ids: tuple[int, ...]
+
+
+NoticeListener = Callable[[SlaNotice], None]
+_notice_listeners: list[NoticeListener] = []
+
+
+def subscribe_notices(listener: NoticeListener) -> None:
+    """Call ``listener`` with each ``SlaNotice`` after the sweep's transaction commits."""
+    if listener not in _notice_listeners:
+        _notice_listeners.append(listener)
+
+
+def _deliver(notice: SlaNotice) -> None:
+    for listener in list(_notice_listeners):
+        try:
+            listener(notice)
+        except Exception:
+            logger.exception(
+                "SLA notice listener %s failed for clock %s", listener, notice.clock_id
+            )
+
+
+def _recipients(ticket: Ticket) -> tuple[int, ...]:
+    from django.contrib.auth import get_user_model
+
+    User = get_user_model()
+    people = Q(groups__permissions__codename="view_reports", is_active=True)
+    if ticket.assignee_id:
+        people |= Q(pk=ticket.assignee_id)
+    elif ticket.group_id:
+        people |= Q(support_groups=ticket.group_id, is_active=True)
+    return tuple(sorted(set(User.objects.filter(people).values_list("pk", flat=True))))
+
+
+def sla_sweep(*, now: datetime | None = None, batch: int = SWEEP_BATCH) -> int:
+    """Fire every threshold reached by a running clock; returns the alerts written.
+
+    Safe to run twice at once: clocks are locked ``SKIP LOCKED`` (PostgreSQL), and an alert is
+    an insert under a unique (clock, percent) constraint, acted on only by whoever inserted it.
+    """
+    now = now or timezone.now()
+    thresholds = {
+        threshold.percent: threshold for threshold in SlaThreshold.objects.filter(is_active=True)
+    }
+    percents = sorted(thresholds)
+    written = 0
+    while True:
+        with transaction.atomic():
+            clocks = list(
+                SlaClock.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("calendar", "ticket")
+                .filter(next_alert_at__lte=now, stopped_at__isnull=True, paused_since__isnull=True)
+                .order_by("next_alert_at")[:batch]
+            )
+            if not clocks:
+                return written
+            _with_fired(clocks)
+            for clock in clocks:
+                written += _fire(clock, thresholds, percents, now)
+        if len(clocks) < batch:
+            return written
+
+
+def _fire(clock: SlaClock, thresholds, percents: list[int], now: datetime) -> int:
+    written = 0
+    for percent in percents:
+        if percent in clock.fired:
+            continue
+        instant = _instant(clock, percent / 100)
+        if instant > now:
+            break
+        try:
+            with transaction.atomic():
+                SlaAlert.objects.create(clock=clock, percent=percent, at=now)
+        except IntegrityError:
+            clock.fired.append(percent)  # another sweep got there first and acted
+            continue
+        clock.fired.append(percent)
+        written += 1
+        if percent >= 100 and clock.breached_at is None:
+            clock.breached_at = clock.due_at or instant
+        threshold = thresholds[percent]
+        if threshold.notify:
+            notice = SlaNotice(
+                ticket_id=clock.ticket_id,
+                clock_id=clock.pk,
+                target=clock.target,
+                percent=percent,
+                due_at=clock.due_at or instant,
+                recipient_ids=_recipients(clock.ticket),
+            )
+            transaction.on_commit(lambda notice=notice: _deliver(notice))
+    _schedule_alerts(clock, percents, clock.fired)
+    clock.save(update_fields=["due_at", "next_alert_at", "breached_at"])
+    return written

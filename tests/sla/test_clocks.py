@@ -1,0 +1,315 @@
+"""SLA clocks driven by ticket events, and the sweep's warnings and breaches."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection, connections
+from django.utils import timezone
+
+from sla import services as sla
+from sla.models import BusinessCalendar, SlaAlert, SlaClock, SlaPolicy, SlaThreshold, Target
+from tests.factories import PersonFactory, ServiceFactory, make_ticket
+from tickets import services
+from tickets.models import PendingReason, Priority, ResolutionCode, TicketType, Urgency
+
+H = timedelta(hours=1)
+Outcome = SlaClock.Outcome
+
+
+@pytest.fixture
+def always(db):
+    return BusinessCalendar.objects.create(name="24x7", always_open=True)
+
+
+@pytest.fixture
+def policies(always):
+    """P1: respond 1 h, resolve 4 h; every other priority: 8 h / 40 h, next response 4 h."""
+    made = {}
+    for priority in Priority.values:
+        made[priority] = SlaPolicy.objects.create(
+            name=f"P{priority}",
+            priority=priority,
+            calendar=always,
+            first_response=H if priority == 1 else 8 * H,
+            next_response=4 * H,
+            resolution=4 * H if priority == 1 else 40 * H,
+        )
+    return made
+
+
+@pytest.fixture
+def thresholds(db):
+    return [
+        SlaThreshold.objects.create(percent=75),
+        SlaThreshold.objects.create(percent=100),
+    ]
+
+
+@pytest.fixture
+def on_commit(monkeypatch):
+    """Deliver ticket events at once, as if each service call had committed (it is the
+    test's transaction that never commits)."""
+    from tickets import events
+
+    def deliver_now(event):
+        listeners = [
+            listener
+            for listener, kinds in events._subscriptions
+            if kinds is None or event.kind in kinds
+        ]
+        events._deliver(event, listeners)
+
+    monkeypatch.setattr(events, "emit_on_commit", deliver_now)
+
+
+def clocks(ticket) -> dict[str, SlaClock]:
+    return {
+        clock.target: clock for clock in SlaClock.objects.filter(ticket=ticket, stopped_at=None)
+    }
+
+
+def test_a_new_ticket_gets_response_and_resolution_clocks(policies, end_user, on_commit):
+    ticket = make_ticket(caller=end_user.person)
+    live = clocks(ticket)
+    assert set(live) == {Target.FIRST_RESPONSE, Target.RESOLUTION}
+    assert live[Target.RESOLUTION].policy == policies[ticket.priority]
+    assert live[Target.RESOLUTION].due_at == ticket.created_at + 40 * H
+    assert live[Target.FIRST_RESPONSE].due_at == ticket.created_at + 8 * H
+
+
+def test_no_policy_no_clocks(end_user, on_commit):
+    ticket = make_ticket(caller=end_user.person)
+    assert not SlaClock.objects.filter(ticket=ticket).exists()
+
+
+def test_the_most_specific_policy_wins(policies, always, end_user, on_commit):
+    email = ServiceFactory(name="E-mail")
+    priority = make_ticket(caller=end_user.person).priority
+    by_type = SlaPolicy.objects.create(
+        name="requests",
+        priority=priority,
+        ticket_type=TicketType.REQUEST,
+        calendar=always,
+        first_response=2 * H,
+        resolution=10 * H,
+    )
+    by_service = SlaPolicy.objects.create(
+        name="mail",
+        priority=priority,
+        service=email,
+        calendar=always,
+        first_response=3 * H,
+        resolution=11 * H,
+    )
+    vip = SlaPolicy.objects.create(
+        name="vip",
+        priority=priority,
+        vip_only=True,
+        calendar=always,
+        first_response=H,
+        resolution=5 * H,
+    )
+    request = make_ticket(caller=end_user.person, type=TicketType.REQUEST)
+    assert clocks(request)[Target.RESOLUTION].policy == by_type
+    both = make_ticket(caller=end_user.person, type=TicketType.REQUEST, service=email)
+    assert clocks(both)[Target.RESOLUTION].policy == by_service
+    boss = PersonFactory(is_vip=True)
+    assert clocks(make_ticket(caller=boss))[Target.RESOLUTION].policy == vip
+    plain = make_ticket(caller=end_user.person)
+    assert clocks(plain)[Target.RESOLUTION].policy == policies[priority]
+
+
+def test_a_priority_change_moves_the_due_times(policies, agent, end_user, on_commit):
+    ticket = make_ticket(caller=end_user.person)
+    before = clocks(ticket)[Target.RESOLUTION]
+    services.ticket_update(
+        ticket=ticket,
+        by=agent,
+        expected_version=ticket.version,
+        urgency=Urgency.CRITICAL,
+        impact=1,
+    )
+    ticket.refresh_from_db()
+    assert ticket.priority == Priority.P1
+    after = clocks(ticket)[Target.RESOLUTION]
+    assert after.pk == before.pk  # the same clock, same start, new goal
+    assert (after.policy, after.due_at) == (policies[1], ticket.created_at + 4 * H)
+
+
+def test_waiting_for_the_user_pauses_and_resuming_shifts_the_due_time(
+    policies, agent, end_user, on_commit
+):
+    ticket = make_ticket(caller=end_user.person)
+    services.ticket_assign(ticket=ticket, by=agent, assignee=agent)
+    services.ticket_pend(ticket=ticket, by=agent, reason=PendingReason.USER, note="Which floor?")
+    paused = clocks(ticket)[Target.RESOLUTION]
+    assert paused.paused_since is not None and paused.due_at is None
+    # Pretend the ticket waited three hours.
+    SlaClock.objects.filter(pk=paused.pk).update(paused_since=paused.paused_since - 3 * H)
+    services.ticket_resume(ticket=ticket, by=agent)
+    resumed = clocks(ticket)[Target.RESOLUTION]
+    assert resumed.paused_since is None
+    assert 3 * H <= resumed.paused_for < 3 * H + timedelta(minutes=1)
+    assert resumed.due_at == ticket.created_at + 40 * H + resumed.paused_for
+
+
+def test_waiting_for_a_change_does_not_pause(policies, agent, end_user, on_commit):
+    ticket = make_ticket(caller=end_user.person)
+    services.ticket_assign(ticket=ticket, by=agent, assignee=agent)
+    services.ticket_pend(ticket=ticket, by=agent, reason=PendingReason.CHANGE, note="CHG-1")
+    assert clocks(ticket)[Target.RESOLUTION].paused_since is None
+
+
+def test_first_response_met_then_resolution_met_and_a_reopen_runs_on(
+    policies, agent, end_user, on_commit
+):
+    ticket = make_ticket(caller=end_user.person)
+    services.ticket_assign(ticket=ticket, by=agent, assignee=agent)
+    first = SlaClock.objects.get(ticket=ticket, target=Target.FIRST_RESPONSE)
+    assert first.outcome == Outcome.MET and first.margin > 7 * H
+    services.ticket_resolve(
+        ticket=ticket, by=agent, code=ResolutionCode.SOLVED, notes="Replaced the toner."
+    )
+    resolution = SlaClock.objects.get(ticket=ticket, target=Target.RESOLUTION)
+    assert (resolution.outcome, resolution.due_at) == (Outcome.MET, None)
+    services.ticket_reopen(ticket=ticket, by=end_user, reason="Still streaks.")
+    revived = clocks(ticket)[Target.RESOLUTION]
+    assert revived.pk == resolution.pk and revived.outcome == Outcome.RUNNING
+    assert revived.due_at == ticket.created_at + 40 * H + revived.paused_for
+
+
+def test_the_callers_reply_starts_a_next_response_clock_the_agents_reply_stops_it(
+    policies, agent, end_user, on_commit
+):
+    ticket = make_ticket(caller=end_user.person)
+    services.comment_add(ticket=ticket, by=agent, body="Which printer?")
+    assert Target.FIRST_RESPONSE not in clocks(ticket)
+    services.ticket_reply_by_caller(ticket=ticket, by=end_user, body="The one by the lift.")
+    nxt = clocks(ticket)[Target.NEXT_RESPONSE]
+    assert nxt.due_at == nxt.started_at + 4 * H
+    services.comment_add(ticket=ticket, by=agent, body="Noted.", is_internal=True)
+    assert Target.NEXT_RESPONSE in clocks(ticket)  # a work note is no answer
+    services.comment_add(ticket=ticket, by=agent, body="A technician is on the way.")
+    assert Target.NEXT_RESPONSE not in clocks(ticket)
+    assert SlaClock.objects.get(ticket=ticket, target=Target.NEXT_RESPONSE).outcome == Outcome.MET
+
+
+def test_a_cancelled_ticket_cancels_its_clocks(policies, end_user, on_commit):
+    ticket = make_ticket(caller=end_user.person)
+    services.ticket_cancel(ticket=ticket, by=end_user, reason="Works again.")
+    assert set(SlaClock.objects.filter(ticket=ticket).values_list("outcome", flat=True)) == {
+        Outcome.CANCELLED
+    }
+
+
+@pytest.fixture
+def sweep(django_capture_on_commit_callbacks):
+    """Run the sweep and its after-commit notices."""
+
+    def run(now):
+        with django_capture_on_commit_callbacks(execute=True):
+            return sla.sla_sweep(now=now)
+
+    return run
+
+
+@pytest.fixture
+def notices():
+    heard = []
+    sla.subscribe_notices(heard.append)
+    yield heard
+    sla._notice_listeners.remove(heard.append)
+
+
+def test_the_sweep_warns_then_breaches_once_each(
+    policies, thresholds, agent, manager, end_user, notices, sweep, on_commit
+):
+    ticket = make_ticket(caller=end_user.person)
+    services.ticket_assign(ticket=ticket, by=agent, assignee=agent)
+    clock = clocks(ticket)[Target.RESOLUTION]
+    start = clock.started_at
+    assert clock.next_alert_at == start + 30 * H  # 75 % of 40 h
+    assert sweep(start + 29 * H) == 0
+    assert sweep(start + 31 * H) == 1
+    assert sweep(start + 31 * H) == 0  # a second run does nothing
+    [warning] = notices
+    assert (warning.percent, warning.target, warning.ticket_id) == (
+        75,
+        Target.RESOLUTION,
+        ticket.pk,
+    )
+    assert set(warning.recipient_ids) == {agent.pk, manager.pk}
+    clock.refresh_from_db()
+    assert clock.next_alert_at == start + 40 * H and clock.breached_at is None
+    assert sweep(start + 41 * H) == 1
+    clock.refresh_from_db()
+    assert (clock.breached_at, clock.next_alert_at) == (start + 40 * H, None)
+    assert [notice.percent for notice in notices] == [75, 100]
+    assert list(SlaAlert.objects.filter(clock=clock).values_list("percent", flat=True)) == [75, 100]
+
+
+def test_a_late_resolution_is_breached_by_how_much(policies, agent, end_user, on_commit):
+    ticket = make_ticket(caller=end_user.person)
+    SlaClock.objects.filter(ticket=ticket).update(started_at=timezone.now() - 42 * H)
+    services.ticket_resolve(ticket=ticket, by=agent, code=ResolutionCode.SOLVED, notes="Done.")
+    clock = SlaClock.objects.get(ticket=ticket, target=Target.RESOLUTION)
+    assert clock.outcome == Outcome.BREACHED
+    assert -2 * H - timedelta(minutes=1) < clock.margin <= -2 * H
+
+
+def test_a_sweep_catching_up_fires_every_passed_threshold(
+    policies, thresholds, end_user, notices, sweep, on_commit
+):
+    ticket = make_ticket(caller=end_user.person)
+    start = clocks(ticket)[Target.RESOLUTION].started_at
+    # First response (8 h) and resolution (40 h) both long past: 2 thresholds x 2 clocks.
+    assert sweep(start + 50 * H) == 4
+    assert sorted((n.target, n.percent) for n in notices) == [
+        (Target.FIRST_RESPONSE, 75),
+        (Target.FIRST_RESPONSE, 100),
+        (Target.RESOLUTION, 75),
+        (Target.RESOLUTION, 100),
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_sweeps_at_once_alert_exactly_once(always, thresholds, end_user):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs concurrent connections and SKIP LOCKED (PostgreSQL)")
+    for priority in Priority.values:
+        SlaPolicy.objects.create(
+            name=f"P{priority}",
+            priority=priority,
+            calendar=always,
+            first_response=H,
+            resolution=4 * H,
+        )
+    tickets = [make_ticket(caller=end_user.person) for _n in range(40)]
+    assert SlaClock.objects.filter(ticket__in=tickets).count() == 80
+    later = timezone.now() + 5 * H
+    heard = []
+    sla.subscribe_notices(heard.append)
+    barrier = threading.Barrier(2)
+    written = []
+
+    def sweep():
+        try:
+            barrier.wait(timeout=10)
+            written.append(sla.sla_sweep(now=later, batch=7))
+        finally:
+            connections.close_all()
+
+    try:
+        threads = [threading.Thread(target=sweep) for _n in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    finally:
+        sla._notice_listeners.remove(heard.append)
+    assert sum(written) == 160 == SlaAlert.objects.count()
+    assert len(heard) == 160
+    assert len({(notice.clock_id, notice.percent) for notice in heard}) == 160
