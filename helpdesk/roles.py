@@ -93,3 +93,24 @@ def can_work_tickets(user) -> bool:
     """Whether ``user`` may assign, transition and annotate tickets and handle calls: agents,
     engineers, managers and administrators (not end users, not the change board)."""
     return user.is_authenticated and user.has_perm("tickets.work_ticket")
+
+
+def landing_url(user) -> str:
+    """Where ``user`` starts after signing in and at ``/``: where their work is.
+
+    The rules are decided in docs/roles.md ("Where each role lands"). Several roles add up
+    to the widest start: an administrator or a manager sees every open ticket, whoever works
+    tickets their groups' queue, the change board (who works none) the read-only list of all
+    tickets, an end user the portal home. URLs are reversed by name: the core imports no app.
+    """
+    from django.urls import reverse
+
+    console = reverse("tickets:console")
+    roles = user_roles(user)
+    if Role.ADMINISTRATOR in roles or Role.MANAGER in roles:
+        return f"{console}?queue=open"
+    if can_work_tickets(user):
+        return f"{console}?queue=groups"
+    if is_staff_member(user):
+        return f"{console}?queue=all"
+    return reverse("home")

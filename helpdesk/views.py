@@ -12,6 +12,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.urls import reverse_lazy
 from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -23,19 +24,40 @@ from helpdesk import selectors, services
 from helpdesk.errors import ValidationError
 from helpdesk.forms import ApiTokenForm, LanguageForm
 from helpdesk.middleware import LANGUAGE_SESSION_KEY
+from helpdesk.roles import is_staff_member, landing_url
 
 logger = logging.getLogger("helpdesk.accounts")
 
 
 @login_required
-def home(request):
-    """The portal home.
+def home(request, *, portal: bool = False):
+    """``/``: the portal home for end users; staff are sent where their work is
+    (``roles.landing_url``). ``/portal/`` (``portal=True``) is the portal home for everyone:
+    staff are callers of their own tickets too.
 
     The core does not import ``tickets``: the project-level template pulls the user's open
     tickets in through the ``ticket_tags`` template library, and other apps add notices
     through the ``home_notices`` slot.
     """
+    if not portal and is_staff_member(request.user):
+        return redirect(landing_url(request.user))
     return render(request, "home.html")
+
+
+class LoginView(auth_views.LoginView):
+    """Django's sign-in; without a ``next`` the user lands where their work is."""
+
+    redirect_authenticated_user = True
+
+    def get_default_redirect_url(self):
+        return landing_url(self.request.user)
+
+
+def favicon(request):
+    """``/favicon.ico``, which browsers ask for on their own: the icon in the static files."""
+    response = HttpResponseRedirect(static("img/favicon.svg"))
+    response["Cache-Control"] = "max-age=86400"
+    return response
 
 
 @require_POST

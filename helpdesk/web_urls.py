@@ -10,7 +10,7 @@ from helpdesk.forms import PasswordResetForm
 urlpatterns = [
     path(
         "accounts/login/",
-        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        views.LoginView.as_view(),
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
@@ -46,5 +46,6 @@ urlpatterns = [
         views.api_token_revoke,
         name="api_token_revoke",
     ),
+    path("portal/", views.home, {"portal": True}, name="portal_home"),
     path("", views.home, name="home"),
 ]

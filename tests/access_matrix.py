@@ -98,6 +98,7 @@ API_ADMIN_WRITE = {"anonymous": 401, **dict.fromkeys(ROLES[1:], 403)}
 
 PAGES: dict[str, list[Probe]] = {
     "healthz": [Probe("GET", "/healthz", PUBLIC)],
+    "favicon": [Probe("GET", "/favicon.ico", expect(everyone=302))],
     "admin:*": [
         Probe("GET", "/admin/", expect(everyone=ADMIN_LOGIN, admin=200)),
         Probe("GET", "/admin/tickets/ticket/", expect(everyone=ADMIN_LOGIN, admin=200)),
@@ -180,7 +181,10 @@ PAGES: dict[str, list[Probe]] = {
             expect(anonymous=LOGIN, end_user=302, other_end_user=404, staff=404),
         )
     ],
-    "home": [Probe("GET", "/", SIGNED_IN_PAGE)],
+    # "/" sends staff where their work is (helpdesk.roles.landing_url); /portal/ is the
+    # portal home for everyone signed in.
+    "home": [Probe("GET", "/", expect(anonymous=LOGIN, end_users=200, staff=302))],
+    "portal_home": [Probe("GET", "/portal/", SIGNED_IN_PAGE)],
     # The portal. Staff who are not the caller read tickets on the console (a redirect),
     # and may not reply as the caller (403).
     "tickets:attachment": [
