@@ -8,7 +8,9 @@ class SlaConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from helpdesk import ui
         from sla import services
         from tickets import events
 
         events.subscribe(services.on_ticket_event)
+        ui.register_template("ticket_sidebar", "sla/ticket_sidebar.html")

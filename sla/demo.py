@@ -17,7 +17,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from sla.models import BusinessCalendar, CalendarDay, WorkingHours
+from sla import services
+from sla.models import BusinessCalendar, CalendarDay, SlaPolicy, SlaThreshold, WorkingHours
+from tickets.models import Priority
 
 OFFICE = "Office hours (Poland)"
 SPLIT = "Service desk (split day)"
@@ -59,6 +61,41 @@ def seed(stdout=None) -> None:
             )
         made += _calendar(SPLIT, [(time(8), time(12)), (time(13), time(17))], holiday_country="PL")
         made += _calendar(ALWAYS, [], always_open=True)
+        policies = _policies()
+        for percent in (75, 100):
+            SlaThreshold.objects.get_or_create(percent=percent)
+        started = services.clocks_start_for_open_tickets()
     stdout.write(
-        _("Service levels: %(count)d business calendars created.") % {"count": made} + "\n"
+        _(
+            "Service levels: %(count)d business calendars and %(policies)d policies created, "
+            "clocks started for %(started)d open tickets."
+        )
+        % {"count": made, "policies": policies, "started": started}
+        + "\n"
     )
+
+
+# (priority, calendar, first response, resolution) in hours of the calendar's working time.
+POLICIES = [
+    (Priority.P1, ALWAYS, 0.5, 4),
+    (Priority.P2, OFFICE, 1, 8),
+    (Priority.P3, OFFICE, 4, 24),
+    (Priority.P4, OFFICE, 8, 40),
+]
+
+
+def _policies() -> int:
+    created = 0
+    for priority, calendar_name, respond, resolve in POLICIES:
+        _policy, made = SlaPolicy.objects.get_or_create(
+            name=str(Priority(priority).label),
+            defaults={
+                "priority": priority,
+                "calendar": BusinessCalendar.objects.get(name=calendar_name),
+                "first_response": timedelta(hours=respond),
+                "next_response": timedelta(hours=respond),
+                "resolution": timedelta(hours=resolve),
+            },
+        )
+        created += made
+    return created

@@ -461,3 +461,46 @@ def _fire(clock: SlaClock, thresholds, percents: list[int], now: datetime) -> in
     _schedule_alerts(clock, percents, clock.fired)
     clock.save(update_fields=["due_at", "next_alert_at", "breached_at"])
     return written
+
+
+# --- admin changes and roll-out ---------------------------------------------------------------
+
+
+def policy_saved(*, policy: SlaPolicy) -> int:
+    """An admin changed a policy's goals or calendar: running clocks of it follow."""
+    thresholds = _thresholds()
+    clocks = list(
+        SlaClock.objects.select_related("calendar", "policy").filter(
+            policy=policy, stopped_at__isnull=True
+        )
+    )
+    _with_fired(clocks)
+    for clock in clocks:
+        if policy.goal(clock.target) is None:
+            _stop(clock, timezone.now(), cancelled=True)
+        else:
+            _rebase(clock, policy, thresholds)
+    return len(clocks)
+
+
+def clocks_start_for_open_tickets(*, batch: int = 1000) -> int:
+    """Start clocks for open tickets that have none (a new installation, a new policy)."""
+    started = 0
+    open_statuses = [Status.NEW, Status.ASSIGNED, Status.IN_PROGRESS, Status.PENDING]
+    tickets = (
+        Ticket.objects.select_related("caller")
+        .filter(status__in=open_statuses)
+        .exclude(sla_clocks__isnull=False)
+        .order_by("pk")
+    )
+    for ticket in tickets.iterator(chunk_size=batch):
+        with transaction.atomic():
+            before = SlaClock.objects.filter(ticket_id=ticket.pk).count()
+            policy_changed(ticket, {}, timezone.now())
+            if ticket.status == Status.PENDING and ticket.pending_reason in pausing_reasons():
+                for clock in SlaClock.objects.select_related("calendar").filter(
+                    ticket_id=ticket.pk, stopped_at__isnull=True
+                ):
+                    _pause(clock, timezone.now())
+            started += SlaClock.objects.filter(ticket_id=ticket.pk).count() - before
+    return started
