@@ -30,10 +30,14 @@ __all__ = [
 class ConflictError(Exception):
     """Someone else changed the record since the caller read it (optimistic locking)."""
 
-    def __init__(self, message: str, *, current_version: int | None = None):
+    def __init__(
+        self, message: str, *, current_version: int | None = None, fields: tuple[str, ...] = ()
+    ):
         super().__init__(message)
         self.message = message
         self.current_version = current_version
+        # The fields both sides changed, when the caller said what it had read (else empty).
+        self.fields = tuple(fields)
 
 
 class TransitionNotAllowedError(Exception):

@@ -175,8 +175,55 @@ class ClassificationForm(VersionForm):
     category = forms.ModelChoiceField(
         label=_("Category"), queryset=Category.objects.filter(is_active=True), required=False
     )
-    impact = forms.TypedChoiceField(label=_("Impact"), choices=Impact.choices, coerce=int)
-    urgency = forms.TypedChoiceField(label=_("Urgency"), choices=Urgency.choices, coerce=int)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.both_changed: tuple[str, ...] = ()
+
+    @classmethod
+    def values_of(cls, ticket) -> dict:
+        """The ticket's stored values as the form shows them."""
+        return {
+            "version": ticket.version,
+            "service": ticket.service_id,
+            "category": ticket.category_id,
+            "impact": ticket.impact,
+            "urgency": ticket.urgency,
+        }
+
+    @classmethod
+    def on_top_of(cls, ticket, submitted: ClassificationForm, both_changed=()):
+        """After a conflict: the current values with the user's own changes applied only to
+        the fields they changed, read again at the current version; the fields both changed
+        say what the other person chose."""
+        current = cls.values_of(ticket)
+        changed = set(submitted.changed_data)
+        data = {"version": ticket.version}
+        for name in cls.FIELDS:
+            stored = "" if current[name] is None else str(current[name])
+            data[submitted[name].html_initial_name] = stored
+            data[name] = submitted.data.get(name, "") if name in changed else stored
+        form = cls(data, ticket=ticket)
+        form.both_changed = tuple(name for name in both_changed if name in cls.FIELDS)
+        for name in form.both_changed:
+            display = getattr(ticket, f"get_{name}_display", None)
+            theirs = display() if display else (getattr(ticket, name) or "—")
+            form.fields[name].help_text = _(
+                "Someone else changed this to “%(value)s” meanwhile; your choice is shown."
+            ) % {"value": theirs}
+        form.is_valid()
+        return form
+
+    def changes(self) -> dict:
+        """The fields the user changed on the page, with their new values."""
+        return {name: self.cleaned_data[name] for name in self.FIELDS if name in self.changed_data}
+
+    def read_values(self) -> dict | None:
+        """What the page showed for each field, or None when the form came without them."""
+        names = {name: self[name].html_initial_name for name in self.FIELDS}
+        if not all(hidden in self.data for hidden in names.values()):
+            return None
+        return {name: self.data[hidden] for name, hidden in names.items()}
 
 
 class CommentForm(forms.Form):
@@ -190,6 +237,16 @@ class CommentForm(forms.Form):
             (Visibility.INTERNAL, _("Internal work note (agents only)")),
             (Visibility.PUBLIC, _("Public reply (the caller sees it)")),
         ],
+    """The ticket page's classification.
+
+    Each field also carries the value the page showed (Django's hidden initial,
+    ``initial-<name>``), so that a save writes only the fields the user changed
+    (:meth:`changes`) and the service can tell them from a colleague's newer edit
+    (:meth:`read_values`).
+    """
+
+    FIELDS = ("service", "category", "impact", "urgency")
+
         initial=Visibility.INTERNAL,
         widget=forms.RadioSelect,
     )
@@ -215,10 +272,19 @@ class ConsoleTicketForm(forms.Form):
     type = forms.ChoiceField(label=_("Type"), choices=TicketType.choices)
     channel = forms.ChoiceField(label=_("Channel"), choices=Channel.choices, initial=Channel.PHONE)
     service = forms.ModelChoiceField(
-        label=_("Service"), queryset=_service_choices(), required=False
+        label=_("Service"), queryset=_service_choices(), required=False, show_hidden_initial=True
     )
     category = forms.ModelChoiceField(
-        label=_("Category"), queryset=Category.objects.filter(is_active=True), required=False
+        label=_("Category"),
+        queryset=Category.objects.filter(is_active=True),
+        required=False,
+        show_hidden_initial=True,
+    )
+    impact = forms.TypedChoiceField(
+        label=_("Impact"), choices=Impact.choices, coerce=int, show_hidden_initial=True
+    )
+    urgency = forms.TypedChoiceField(
+        label=_("Urgency"), choices=Urgency.choices, coerce=int, show_hidden_initial=True
     )
     impact = forms.TypedChoiceField(
         label=_("Impact"), choices=Impact.choices, coerce=int, initial=Impact.SINGLE

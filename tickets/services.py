@@ -299,15 +299,24 @@ def ticket_update(
 ) -> Ticket:
     """Edit classification and text fields, recording each change (old -> new).
 
-    Raises :class:`ConflictError` when ``expected_version`` is not the stored version.
+    Pass only the fields the user changed. Raises :class:`ConflictError` when
+    ``expected_version`` is not the stored version, unless ``read`` says what the user's copy
+    held for each changed field (stored values: ids, choice keys, text): then the changes go
+    on top of the newer version, so a colleague's edit of other fields is kept, and only a
+    field someone else changed meanwhile (to another value) is a conflict, named in
+    ``ConflictError.fields``.
     """
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise ValidationError({name: _("This field cannot be changed here.") for name in unknown})
+    read: dict[str, Any] | None = None,
     if not can_work_tickets(by):
         raise PermissionDenied(_("Only agents edit tickets."))
     ticket = _lock(ticket)
-    _check_version(ticket, expected_version)
+    if read is None or expected_version is None or int(expected_version) == ticket.version:
+        _check_version(ticket, expected_version)
+    else:
+        _check_fields_unchanged_since_read(ticket, read, changes)
     changed = []
     for name, value in changes.items():
         old = getattr(ticket, name)
@@ -364,6 +373,33 @@ def _is_ancestor_or_self(ticket: Ticket, candidate: Ticket) -> bool:
             return True
         seen.add(node_id)
         node_id = Ticket.objects.filter(pk=node_id).values_list("parent_id", flat=True).first()
+def _as_read(value: Any) -> str:
+    """A field value as a page holds it: the id of a related row, text for everything else."""
+    value = _stored(value)
+    return "" if value is None else str(value)
+
+
+def _check_fields_unchanged_since_read(
+    ticket: Ticket, read: dict[str, Any], changes: dict[str, Any]
+) -> None:
+    """Refuse changes to fields someone else changed since the caller read them."""
+    both_changed = tuple(
+        name
+        for name, value in changes.items()
+        if name not in read
+        or (
+            _as_read(getattr(ticket, name)) != _as_read(read[name])
+            and _as_read(getattr(ticket, name)) != _as_read(value)
+        )
+    )
+    if both_changed:
+        raise ConflictError(
+            _("Someone else changed the same fields of this ticket meanwhile."),
+            current_version=ticket.version,
+            fields=both_changed,
+        )
+
+
     return False
 
 

@@ -135,8 +135,10 @@ def test_stale_edit_by_a_second_agent_shows_the_conflict(page, new_page, base_ur
     page.get_by_role("button", name="Save classification").click()
     expect(page.get_by_text("The classification was saved.")).to_be_visible()
 
+    # Bartek changes the same field (changes of other fields would go on top of Anna's).
     form = second.get_by_test_id("classification-form")
     form.get_by_label("Impact").select_option("1")
+    form.get_by_label("Urgency").select_option("4")
     form.get_by_label("Service").select_option(label="Printing")
     form.get_by_role("button", name="Save classification").click()
     expect(second.get_by_test_id("conflict")).to_contain_text(

@@ -138,6 +138,9 @@ def bs(field):
         attrs["aria-describedby"] = f"{field.auto_id}-errors"
     elif field.help_text:
         attrs["aria-describedby"] = f"{field.auto_id}-help"
+    if field.field.show_hidden_initial:
+        # What the page showed travels with the input, as ``{{ field }}`` would render it.
+        return field.as_widget(attrs=attrs) + field.as_hidden(only_initial=True)
     return field.as_widget(attrs=attrs)
 
 

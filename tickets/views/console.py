@@ -129,6 +129,9 @@ def _actions(ticket, user, forms):
         actions.append(
             {
                 "name": name,
+    if form.is_valid() and not form.changes():
+        messages.info(request, _("Nothing was changed."))
+        return redirect("tickets:console_detail", number=ticket.number)
                 "label": declared.label,
                 "style": declared.style,
                 "form": form,
@@ -148,6 +151,11 @@ def _render_detail(request, ticket, *, status=200, conflict=False, forms=None):
         .prefetch_related(Prefetch("phone_numbers", queryset=PhoneNumber.objects.all()))
         .get(pk=ticket.caller_id)
     )
+            if saved.version > read_version + 1:
+                messages.info(
+                    request,
+                    _("Someone else had changed this ticket meanwhile; their changes are kept."),
+                )
     timeline = selectors.timeline_for(user, ticket).prefetch_related(
         Prefetch("comment__attachments", queryset=Attachment.objects.order_by("id"))
     )
@@ -162,15 +170,7 @@ def _render_detail(request, ticket, *, status=200, conflict=False, forms=None):
         "actions": _actions(ticket, user, forms) if worker else [],
         "can_work": worker,
         "edit_form": forms.get("edit")
-        or ClassificationForm(
-            initial={
-                "version": ticket.version,
-                "service": ticket.service_id,
-                "category": ticket.category_id,
-                "impact": ticket.impact,
-                "urgency": ticket.urgency,
-            }
-        ),
+        or ClassificationForm(initial=ClassificationForm.values_of(ticket)),
         "comment_form": forms.get("comment") or CommentForm(),
         "conflict": conflict,
     }
@@ -223,16 +223,20 @@ def console_edit(request, number):
     ticket = ticket_or_404(request.user, number)
     form = ClassificationForm(request.POST)
     if form.is_valid():
-        changes = {k: v for k, v in form.cleaned_data.items() if k != "version"}
+        read_version = form.cleaned_data["version"]
         try:
-            services.ticket_update(
+            # Only what the user changed: a colleague's newer edit of other fields is kept.
+            saved = services.ticket_update(
                 ticket=ticket,
                 by=request.user,
-                expected_version=form.cleaned_data["version"],
-                **changes,
+                expected_version=read_version,
+                read=form.read_values(),
+                **form.changes(),
             )
-        except ConflictError:
-            return _conflict(request, ticket, "edit", ClassificationForm)
+        except ConflictError as error:
+            ticket.refresh_from_db()
+            form = ClassificationForm.on_top_of(ticket, form, both_changed=error.fields)
+            return _render_detail(request, ticket, status=409, conflict=True, forms={"edit": form})
         except ValidationError as error:
             add_service_errors(form, error)
         else:
