@@ -169,11 +169,30 @@ class EscalateForm(VersionForm):
 
 
 class ClassificationForm(VersionForm):
+    """The ticket page's classification.
+
+    Each field also carries the value the page showed (Django's hidden initial,
+    ``initial-<name>``), so that a save writes only the fields the user changed
+    (:meth:`changes`) and the service can tell them from a colleague's newer edit
+    (:meth:`read_values`).
+    """
+
+    FIELDS = ("service", "category", "impact", "urgency")
+
     service = forms.ModelChoiceField(
-        label=_("Service"), queryset=_service_choices(), required=False
+        label=_("Service"), queryset=_service_choices(), required=False, show_hidden_initial=True
     )
     category = forms.ModelChoiceField(
-        label=_("Category"), queryset=Category.objects.filter(is_active=True), required=False
+        label=_("Category"),
+        queryset=Category.objects.filter(is_active=True),
+        required=False,
+        show_hidden_initial=True,
+    )
+    impact = forms.TypedChoiceField(
+        label=_("Impact"), choices=Impact.choices, coerce=int, show_hidden_initial=True
+    )
+    urgency = forms.TypedChoiceField(
+        label=_("Urgency"), choices=Urgency.choices, coerce=int, show_hidden_initial=True
     )
 
     def __init__(self, *args, **kwargs):
@@ -237,16 +256,6 @@ class CommentForm(forms.Form):
             (Visibility.INTERNAL, _("Internal work note (agents only)")),
             (Visibility.PUBLIC, _("Public reply (the caller sees it)")),
         ],
-    """The ticket page's classification.
-
-    Each field also carries the value the page showed (Django's hidden initial,
-    ``initial-<name>``), so that a save writes only the fields the user changed
-    (:meth:`changes`) and the service can tell them from a colleague's newer edit
-    (:meth:`read_values`).
-    """
-
-    FIELDS = ("service", "category", "impact", "urgency")
-
         initial=Visibility.INTERNAL,
         widget=forms.RadioSelect,
     )
@@ -272,19 +281,10 @@ class ConsoleTicketForm(forms.Form):
     type = forms.ChoiceField(label=_("Type"), choices=TicketType.choices)
     channel = forms.ChoiceField(label=_("Channel"), choices=Channel.choices, initial=Channel.PHONE)
     service = forms.ModelChoiceField(
-        label=_("Service"), queryset=_service_choices(), required=False, show_hidden_initial=True
+        label=_("Service"), queryset=_service_choices(), required=False
     )
     category = forms.ModelChoiceField(
-        label=_("Category"),
-        queryset=Category.objects.filter(is_active=True),
-        required=False,
-        show_hidden_initial=True,
-    )
-    impact = forms.TypedChoiceField(
-        label=_("Impact"), choices=Impact.choices, coerce=int, show_hidden_initial=True
-    )
-    urgency = forms.TypedChoiceField(
-        label=_("Urgency"), choices=Urgency.choices, coerce=int, show_hidden_initial=True
+        label=_("Category"), queryset=Category.objects.filter(is_active=True), required=False
     )
     impact = forms.TypedChoiceField(
         label=_("Impact"), choices=Impact.choices, coerce=int, initial=Impact.SINGLE

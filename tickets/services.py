@@ -295,6 +295,7 @@ def ticket_update(
     ticket: Ticket,
     by: AbstractBaseUser,
     expected_version: int | None,
+    read: dict[str, Any] | None = None,
     **changes: Any,
 ) -> Ticket:
     """Edit classification and text fields, recording each change (old -> new).
@@ -309,7 +310,6 @@ def ticket_update(
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise ValidationError({name: _("This field cannot be changed here.") for name in unknown})
-    read: dict[str, Any] | None = None,
     if not can_work_tickets(by):
         raise PermissionDenied(_("Only agents edit tickets."))
     ticket = _lock(ticket)
@@ -364,15 +364,6 @@ def ticket_update(
     return ticket
 
 
-def _is_ancestor_or_self(ticket: Ticket, candidate: Ticket) -> bool:
-    """Whether making ``candidate`` the parent of ``ticket`` would close a loop."""
-    seen = set()
-    node_id = candidate.pk
-    while node_id is not None and node_id not in seen:
-        if node_id == ticket.pk:
-            return True
-        seen.add(node_id)
-        node_id = Ticket.objects.filter(pk=node_id).values_list("parent_id", flat=True).first()
 def _as_read(value: Any) -> str:
     """A field value as a page holds it: the id of a related row, text for everything else."""
     value = _stored(value)
@@ -400,6 +391,15 @@ def _check_fields_unchanged_since_read(
         )
 
 
+def _is_ancestor_or_self(ticket: Ticket, candidate: Ticket) -> bool:
+    """Whether making ``candidate`` the parent of ``ticket`` would close a loop."""
+    seen = set()
+    node_id = candidate.pk
+    while node_id is not None and node_id not in seen:
+        if node_id == ticket.pk:
+            return True
+        seen.add(node_id)
+        node_id = Ticket.objects.filter(pk=node_id).values_list("parent_id", flat=True).first()
     return False
 
 

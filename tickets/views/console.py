@@ -129,9 +129,6 @@ def _actions(ticket, user, forms):
         actions.append(
             {
                 "name": name,
-    if form.is_valid() and not form.changes():
-        messages.info(request, _("Nothing was changed."))
-        return redirect("tickets:console_detail", number=ticket.number)
                 "label": declared.label,
                 "style": declared.style,
                 "form": form,
@@ -151,11 +148,6 @@ def _render_detail(request, ticket, *, status=200, conflict=False, forms=None):
         .prefetch_related(Prefetch("phone_numbers", queryset=PhoneNumber.objects.all()))
         .get(pk=ticket.caller_id)
     )
-            if saved.version > read_version + 1:
-                messages.info(
-                    request,
-                    _("Someone else had changed this ticket meanwhile; their changes are kept."),
-                )
     timeline = selectors.timeline_for(user, ticket).prefetch_related(
         Prefetch("comment__attachments", queryset=Attachment.objects.order_by("id"))
     )
@@ -222,6 +214,9 @@ def console_edit(request, number):
     """Change the classification, refusing to overwrite someone else's newer change."""
     ticket = ticket_or_404(request.user, number)
     form = ClassificationForm(request.POST)
+    if form.is_valid() and not form.changes():
+        messages.info(request, _("Nothing was changed."))
+        return redirect("tickets:console_detail", number=ticket.number)
     if form.is_valid():
         read_version = form.cleaned_data["version"]
         try:
@@ -241,6 +236,11 @@ def console_edit(request, number):
             add_service_errors(form, error)
         else:
             messages.success(request, _("The classification was saved."))
+            if saved.version > read_version + 1:
+                messages.info(
+                    request,
+                    _("Someone else had changed this ticket meanwhile; their changes are kept."),
+                )
             return redirect("tickets:console_detail", number=ticket.number)
     return _render_detail(request, ticket, status=400, forms={"edit": form})
 
