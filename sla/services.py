@@ -16,7 +16,10 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from helpdesk.errors import TransitionNotAllowedError, ValidationError
+from helpdesk.models import SupportGroup
 from helpdesk.roles import can_work_tickets
 from sla.business_time import Schedule, add_business_time, business_time_between
 from sla.models import BusinessCalendar, SlaAlert, SlaClock, SlaPolicy, SlaThreshold, Target
@@ -400,6 +403,49 @@ def _recipients(ticket: Ticket) -> tuple[int, ...]:
     return tuple(sorted(set(User.objects.filter(people).values_list("pk", flat=True))))
 
 
+def _act(clock: SlaClock, threshold: SlaThreshold) -> str:
+    """The threshold's escalations by rule, in the sweep's transaction; what was done."""
+    from tickets import services as tickets
+
+    done = []
+    reason = _("%(target)s reached %(percent)d%% of its service-level target.") % {
+        "target": clock.get_target_display(),
+        "percent": threshold.percent,
+    }
+    if not (threshold.raise_priority or threshold.escalate):
+        return ""
+    # As stored now: an action for another clock of this ticket may have changed it.
+    ticket = Ticket.objects.select_related("group", "service__owner_group").get(pk=clock.ticket_id)
+    if threshold.raise_priority:
+        before = ticket.priority
+        ticket = tickets.ticket_priority_raise(ticket=ticket, by=None, reason=reason)
+        if ticket.priority != before:
+            done.append(f"priority P{before}->P{ticket.priority}")
+    if threshold.escalate:
+        group = _escalation_group(ticket)
+        if group is None:
+            done.append("escalation: no higher-tier group")
+        else:
+            try:
+                tickets.ticket_escalate(
+                    ticket=ticket, by=None, group=group, diagnostic_notes=reason
+                )
+                done.append(f"escalated to {group.code}")
+            except (ValidationError, TransitionNotAllowedError) as error:
+                done.append(f"escalation refused: {error}"[:80])
+    return ", ".join(done)[:120]
+
+
+def _escalation_group(ticket: Ticket):
+    """The service owner's group when it is above the ticket's tier (the next line)."""
+    service = ticket.service
+    owner = getattr(service, "owner_group", None) if service is not None else None
+    current = ticket.group.tier if ticket.group_id else SupportGroup.Tier.FIRST
+    if owner is not None and owner.is_active and owner.tier > current:
+        return owner
+    return None
+
+
 def sla_sweep(*, now: datetime | None = None, batch: int = SWEEP_BATCH) -> int:
     """Fire every threshold reached by a running clock; returns the alerts written.
 
@@ -416,7 +462,7 @@ def sla_sweep(*, now: datetime | None = None, batch: int = SWEEP_BATCH) -> int:
         with transaction.atomic():
             clocks = list(
                 SlaClock.objects.select_for_update(skip_locked=True, of=("self",))
-                .select_related("calendar", "ticket")
+                .select_related("calendar", "ticket__group", "ticket__service__owner_group")
                 .filter(next_alert_at__lte=now, stopped_at__isnull=True, paused_since__isnull=True)
                 .order_by("next_alert_at")[:batch]
             )
@@ -448,6 +494,9 @@ def _fire(clock: SlaClock, thresholds, percents: list[int], now: datetime) -> in
         if percent >= 100 and clock.breached_at is None:
             clock.breached_at = clock.due_at or instant
         threshold = thresholds[percent]
+        actions = _act(clock, threshold)
+        if actions:
+            SlaAlert.objects.filter(clock=clock, percent=percent).update(actions=actions)
         if threshold.notify:
             notice = SlaNotice(
                 ticket_id=clock.ticket_id,

@@ -958,3 +958,40 @@ def close_resolved_tickets(*, older_than_days: int | None = None) -> int:
             )
             closed += 1
     return closed
+
+
+# --- raised by the system (SLA escalations) ------------------------------------------------
+
+
+@transaction.atomic
+def ticket_priority_raise(*, ticket: Ticket, by=None, reason: str) -> Ticket:
+    """Raise an open ticket's priority one step (P3 -> P2), with the reason in the timeline.
+
+    For escalations by rule (an SLA threshold): ``by`` None is the system. A P1 ticket or a
+    finished one is left as it is.
+    """
+    if by is not None and not can_work_tickets(by):
+        raise PermissionDenied(_("Only agents edit tickets."))
+    ticket = _lock(ticket)
+    if ticket.priority <= Priority.P1 or not ticket.is_open:
+        return ticket
+    old = ticket.priority
+    ticket.priority = old - 1
+    _save(ticket, ["priority"])
+    entry = _timeline(
+        ticket,
+        by,
+        TimelineEntry.Kind.FIELD_CHANGE,
+        field="priority",
+        old_value=_display_field(ticket, "priority", old),
+        new_value=_display_field(ticket, "priority", ticket.priority),
+        note=(reason or "").strip()[:500],
+    )
+    _emit(
+        events.Kind.UPDATED,
+        ticket,
+        by,
+        changes=(events.FieldChange("priority", old, ticket.priority),),
+        timeline_ids=(entry.pk,),
+    )
+    return ticket

@@ -313,3 +313,23 @@ def test_two_sweeps_at_once_alert_exactly_once(always, thresholds, end_user):
     assert sum(written) == 160 == SlaAlert.objects.count()
     assert len(heard) == 160
     assert len({(notice.clock_id, notice.percent) for notice in heard}) == 160
+
+
+def test_a_breach_can_raise_the_priority_and_escalate_once(
+    policies, agent, end_user, network_group, sweep, on_commit
+):
+    SlaThreshold.objects.create(percent=100, raise_priority=True, escalate=True)
+    service = ServiceFactory(name="VPN", owner_group=network_group)
+    ticket = make_ticket(caller=end_user.person, service=service)
+    assert ticket.priority == Priority.P4
+    start = clocks(ticket)[Target.RESOLUTION].started_at
+    assert sweep(start + 41 * H) == 2  # first response and resolution both breached
+    ticket.refresh_from_db()
+    # Raised once per alert (two clocks breached: P4 -> P3 -> P2), escalated once.
+    assert ticket.priority == Priority.P2
+    assert ticket.group == network_group
+    actions = list(SlaAlert.objects.order_by("pk").values_list("actions", flat=True))
+    assert actions[0] == f"priority P4->P3, escalated to {network_group.code}"
+    assert actions[1] == "priority P3->P2, escalation: no higher-tier group"
+    assert sweep(start + 42 * H) == 0
+    assert ticket.timeline.filter(field="priority").count() == 2
