@@ -54,7 +54,8 @@ class Kind(models.TextChoices):
     # A lifecycle transition (``transition`` names it: assign, resolve, close ...); the
     # status change and every field the transition changed are in ``changes``.
     TRANSITIONED = "transitioned"
-    # A public reply or an internal work note (``comment_id``, ``is_internal``).
+    # A public reply or an internal work note (``comment_id``, ``is_internal``; ``mentions``:
+    # the colleagues a work note names with ``@login``).
     COMMENTED = "commented"
     # A file added on its own (files sent with a reply come with COMMENTED).
     ATTACHED = "attached"
@@ -81,6 +82,8 @@ class TicketEvent:
     comment_id: int | None = None
     is_internal: bool = False
     channel: str = ""  # the channel of a created ticket or a comment
+    # COMMENTED work notes: the colleagues named with ``@login`` (user ids, CommentMention rows)
+    mentions: tuple[int, ...] = ()
 
     def change(self, name: str) -> FieldChange | None:
         """The change of field ``name``, or None if this event did not change it."""

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
+import uuid
+
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from helpdesk.models import Category, Person, Service, SupportGroup
-from tickets import services
+from tickets import selectors, services, uploads
 from tickets.models import (
     Channel,
     Impact,
@@ -28,7 +32,7 @@ class MultipleFileField(forms.FileField):
     """Several files in one input; each is checked for size and real type like the API does."""
 
     widget = MultipleFileInput
-    max_files = 10
+    max_files = uploads.MAX_FILES
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("required", False)
@@ -73,7 +77,26 @@ def _service_choices():
 # --- portal ------------------------------------------------------------------------------------
 
 
-class PortalTicketForm(forms.Form):
+def _new_submission_key() -> str:
+    return uuid.uuid4().hex
+
+
+class SubmitOnceForm(forms.Form):
+    """A form that creates something once: a one-time token made when the form is first
+    shown (and kept when it comes back with errors) lets the service answer a repeated
+    submission with what the first one created (``services.ticket_create_once``)."""
+
+    submission_key = forms.CharField(
+        widget=forms.HiddenInput, required=False, initial=_new_submission_key
+    )
+
+    def clean_submission_key(self) -> str:
+        key = self.cleaned_data["submission_key"]
+        # Anything but the token the page was given (a hand-made request) is no token.
+        return key if re.fullmatch(r"[0-9a-f]{32}", key) else ""
+
+
+class PortalTicketForm(SubmitOnceForm):
     title = forms.CharField(
         label=_("What is the problem?"),
         max_length=200,
@@ -163,6 +186,24 @@ class EscalateForm(VersionForm):
     diagnostic_notes = forms.CharField(
         label=_("Diagnostics already done"), widget=forms.Textarea(attrs={"rows": 3})
     )
+
+
+class MergeForm(VersionForm):
+    into = forms.CharField(
+        label=_("Number of the ticket that continues"),
+        max_length=20,
+        help_text=_("This ticket closes as its duplicate, for example INC-000123."),
+    )
+
+    def clean_into(self):
+        from tickets.models import Ticket
+        from tickets.selectors import ticket_number_normalized
+
+        number = ticket_number_normalized(self.cleaned_data["into"])
+        ticket = Ticket.objects.filter(number=number).first() if number else None
+        if ticket is None:
+            raise ValidationError(_("There is no such ticket."))
+        return ticket
 
 
 # --- console: editing and comments -------------------------------------------------------------
@@ -259,7 +300,11 @@ class CommentForm(forms.Form):
         initial=Visibility.INTERNAL,
         widget=forms.RadioSelect,
     )
-    body = forms.CharField(label=_("Text"), widget=forms.Textarea(attrs={"rows": 3}))
+    body = forms.CharField(
+        label=_("Text"),
+        # The composer's script finds the text here (canned replies, @mentions, shortcuts).
+        widget=forms.Textarea(attrs={"rows": 3, "data-shortcut": "compose"}),
+    )
     attachments = MultipleFileField()
 
     @property
@@ -267,7 +312,7 @@ class CommentForm(forms.Form):
         return self.cleaned_data["visibility"] == self.Visibility.INTERNAL
 
 
-class ConsoleTicketForm(forms.Form):
+class ConsoleTicketForm(SubmitOnceForm):
     caller = forms.ModelChoiceField(
         label=_("Caller"),
         queryset=Person.objects.filter(is_active=True),
@@ -342,3 +387,163 @@ class QueueFilterForm(forms.Form):
     channel = forms.ChoiceField(
         label=_("Channel"), choices=[("", _("Any channel")), *Channel.choices], required=False
     )
+    tags = forms.CharField(
+        label=_("Tags"),
+        required=False,
+        max_length=200,
+        help_text=_("Tickets with all of these tags, separated by commas."),
+        widget=forms.TextInput(attrs={"placeholder": _("vpn, printer")}),
+    )
+
+    MAX_TAGS = 5
+
+    def clean_tags(self) -> list[str]:
+        # Tags are stored lower-case (tickets.models.Tag).
+        names = [name.lower() for name in re.split(r"[,\s]+", self.cleaned_data["tags"])]
+        names = list(dict.fromkeys(name for name in names if name))
+        if len(names) > self.MAX_TAGS:
+            raise ValidationError(_("Filter by at most %(count)s tags.") % {"count": self.MAX_TAGS})
+        if any(len(name) > 50 for name in names):
+            raise ValidationError(_("A tag has at most 50 characters."))
+        return names
+
+
+class SavedViewForm(forms.Form):
+    """Save the queue as shown (``query``: its query string) under a name."""
+
+    name = forms.CharField(label=_("Name of the view"), max_length=60)
+    query = forms.CharField(widget=forms.HiddenInput, required=False, max_length=2000)
+    # Set when the user confirmed that a view of the same name is replaced.
+    replace = forms.BooleanField(widget=forms.HiddenInput, required=False)
+
+    def clean_name(self) -> str:
+        name = " ".join(self.cleaned_data["name"].split())
+        if not name:
+            raise ValidationError(_("Give the view a name."))
+        return name
+
+
+class SavedViewRenameForm(forms.Form):
+    name = forms.CharField(label=_("New name"), max_length=60)
+
+    def clean_name(self) -> str:
+        name = " ".join(self.cleaned_data["name"].split())
+        if not name:
+            raise ValidationError(_("Give the view a name."))
+        return name
+
+
+class TicketSelectionField(forms.Field):
+    """The tickets ticked in the queue: ``<id>:<version>`` each, the version the row showed."""
+
+    widget = forms.MultipleHiddenInput
+
+    def __init__(self, *, limit: int, **kwargs):
+        self.limit = limit
+        kwargs.setdefault("error_messages", {"required": _("Select at least one ticket.")})
+        super().__init__(**kwargs)
+
+    def to_python(self, value) -> dict[int, int]:
+        if not value:
+            return {}
+        selected: dict[int, int] = {}
+        for item in value if isinstance(value, list | tuple) else [value]:
+            pk, _sep, version = str(item).partition(":")
+            if not pk.isdigit() or not version.isdigit():
+                raise ValidationError(_("The selection was out of date: reload the page."))
+            selected[int(pk)] = int(version)
+        return selected
+
+    def validate(self, value):
+        super().validate(value)
+        if len(value) > self.limit:
+            raise ValidationError(
+                _("Select at most %(limit)s tickets at a time (%(count)s were selected).")
+                % {"limit": self.limit, "count": len(value)}
+            )
+
+
+class BulkActionForm(forms.Form):
+    """One action on the tickets ticked in the queue. ``transition_kwargs`` are the keywords of
+    the transition's service (``tickets.services.transition_take``)."""
+
+    LIMIT = 100
+
+    class Action(models.TextChoices):
+        ASSIGN = "assign", _("Assign to")
+        TRANSFER = "transfer", _("Transfer to group")
+        START = "start", _("Start work")
+        PEND = "pend", _("Put on hold")
+        RESOLVE = "resolve", _("Resolve")
+        CANCEL = "cancel", _("Cancel")
+        CLOSE = "close", _("Close")
+        MERGE = "merge", _("Merge into one")
+
+    tickets = TicketSelectionField(limit=LIMIT)
+    action = forms.ChoiceField(label=_("Action"), choices=Action.choices)
+    assignee = forms.ModelChoiceField(
+        label=_("Assign to"), queryset=selectors.ticket_workers(), required=False
+    )
+    group = forms.ModelChoiceField(
+        label=_("Transfer to group"),
+        queryset=SupportGroup.objects.filter(is_active=True),
+        required=False,
+    )
+    transfer_reason = forms.CharField(label=_("Reason"), max_length=500, required=False)
+    pending_reason = forms.ChoiceField(
+        label=_("Waiting for"), choices=[("", "---------"), *PendingReason.choices], required=False
+    )
+    pending_note = forms.CharField(label=_("Note"), max_length=250, required=False)
+    code = forms.ChoiceField(
+        label=_("Resolution code"),
+        choices=[("", "---------"), *ResolutionCode.choices],
+        required=False,
+    )
+    notes = forms.CharField(label=_("Resolution notes (the caller sees them)"), required=False)
+    cancel_reason = forms.CharField(label=_("Reason (optional)"), max_length=500, required=False)
+    survivor = forms.IntegerField(label=_("Keep this ticket"), required=False, min_value=1)
+
+    def __init__(self, *args, merge_available: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not merge_available:
+            self.fields["action"].choices = [
+                choice for choice in self.Action.choices if choice[0] != self.Action.MERGE
+            ]
+        self.transition_kwargs: dict = {}
+
+    def _required(self, field: str, message) -> object:
+        value = self.cleaned_data.get(field)
+        if value in (None, "") or (isinstance(value, str) and not value.strip()):
+            self.add_error(field, message)
+        return value
+
+    def clean(self):
+        cleaned = super().clean()
+        action = cleaned.get("action")
+        kwargs: dict = {}
+        if action == self.Action.ASSIGN:
+            kwargs["assignee"] = self._required("assignee", _("Choose who gets the tickets."))
+        elif action == self.Action.TRANSFER:
+            kwargs["group"] = self._required("group", _("Choose the group to transfer to."))
+            kwargs["reason"] = self._required(
+                "transfer_reason", _("Say why the tickets are transferred.")
+            )
+        elif action == self.Action.PEND:
+            kwargs["reason"] = self._required(
+                "pending_reason", _("Choose why the tickets are pending.")
+            )
+            kwargs["note"] = cleaned.get("pending_note", "")
+        elif action == self.Action.RESOLVE:
+            kwargs["code"] = self._required("code", _("Choose a resolution code."))
+            kwargs["notes"] = self._required("notes", _("Say how the tickets were resolved."))
+        elif action == self.Action.CANCEL:
+            kwargs["reason"] = cleaned.get("cancel_reason", "")
+        elif action == self.Action.MERGE:
+            survivor = self._required("survivor", _("Choose the ticket to keep."))
+            selected = cleaned.get("tickets") or {}
+            if survivor and survivor not in selected:
+                self.add_error("survivor", _("Keep one of the selected tickets."))
+            elif selected and len(selected) < 2:
+                self.add_error("tickets", _("Select at least two tickets to merge."))
+        self.transition_kwargs = kwargs
+        return cleaned

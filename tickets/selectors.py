@@ -3,14 +3,39 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.contrib.auth import get_user_model
+from django.db.models import (
+    Case,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
 
 from helpdesk.models import Person
 from helpdesk.phones import normalize_phone_or_none
 from helpdesk.roles import is_staff_member
 from helpdesk.selectors import people_by_e164, people_by_email
-from tickets.models import OPEN_STATUSES, Attachment, Comment, Ticket, TimelineEntry
+from tickets.models import (
+    OPEN_STATUSES,
+    Attachment,
+    CannedReply,
+    Comment,
+    SavedView,
+    Status,
+    Tag,
+    Ticket,
+    TicketLink,
+    TicketWatcher,
+    TimelineEntry,
+)
 
 LIST_RELATED = ("caller", "group", "assignee", "service", "category")
 
@@ -152,3 +177,214 @@ def caller_card_tickets(person_id: int, *, limit: int, open_only: bool = False) 
         queryset = queryset.filter(status__in=OPEN_STATUSES)
     rows = queryset.order_by("-created_at").values_list(*CALLER_CARD_TICKET_FIELDS)
     return list(rows[:limit])
+
+
+# --- the agent's composer: canned replies, colleagues to mention -----------------------------
+
+
+def canned_replies_for(ticket: Ticket) -> list:
+    """The active canned replies offered on ``ticket``: its group's and the all-groups ones,
+    those in the caller's language first (then the others, by title)."""
+    replies = CannedReply.objects.filter(is_active=True).filter(
+        Q(group__isnull=True) | Q(group_id=ticket.group_id)
+    )
+    language = getattr(ticket.caller, "language", "") or ""
+    return sorted(
+        replies.only("pk", "title", "language", "group_id"),
+        key=lambda reply: (reply.language != language, reply.title.lower(), reply.language),
+    )
+
+
+def canned_reply_get_for(ticket: Ticket, pk: int):
+    """One active canned reply offered on ``ticket`` (``CannedReply.DoesNotExist`` else)."""
+    return CannedReply.objects.filter(is_active=True).get(
+        Q(group__isnull=True) | Q(group_id=ticket.group_id), pk=pk
+    )
+
+
+def ticket_workers() -> QuerySet:
+    """Active users who may work tickets (``tickets.work_ticket`` through a role, their own
+    permissions, or a superuser): the colleagues an agent may @mention. One query."""
+    permission = {"codename": "work_ticket", "content_type__app_label": "tickets"}
+    by_group = {f"groups__permissions__{key}": value for key, value in permission.items()}
+    by_user = {f"user_permissions__{key}": value for key, value in permission.items()}
+    workers = get_user_model().objects.filter(
+        Q(is_superuser=True) | Q(**by_group) | Q(**by_user), is_active=True
+    )
+    # distinct() through a subquery: the joins repeat a user per matching group.
+    return get_user_model().objects.filter(pk__in=workers.values("pk"))
+
+
+def colleagues_matching(prefix: str, *, limit: int = 10) -> list:
+    """Up to ``limit`` colleagues whose login, first or last name starts with ``prefix``
+    (for the composer's @ autocomplete), by login."""
+    prefix = prefix.strip().lstrip("@")
+    queryset = ticket_workers()
+    if prefix:
+        queryset = queryset.filter(
+            Q(username__istartswith=prefix)
+            | Q(first_name__istartswith=prefix)
+            | Q(last_name__istartswith=prefix)
+        )
+    fields = ("pk", "username", "first_name", "last_name", "person__full_name")
+    return list(queryset.select_related("person").order_by("username").only(*fields)[:limit])
+
+
+# --- the console's queue ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueueSort:
+    """A column the queue sorts by: the fields of the ORDER BY, in this order.
+
+    ``nullable``: rows without a value (no group, nobody assigned) come last in both
+    directions, on SQLite as on PostgreSQL (their defaults differ). Columns that cannot be
+    empty keep plain ``ORDER BY``, so that PostgreSQL can read an index backwards for them.
+    """
+
+    fields: tuple
+    nullable: bool = False
+
+
+# The lifecycle's order, not the stored keys' alphabet (which means nothing in Polish).
+_STATUS_ORDER = Case(
+    *(When(status=status, then=Value(index)) for index, status in enumerate(Status)),
+    default=Value(len(Status)),
+    output_field=IntegerField(),
+)
+
+# The queue's sort keys (``?sort=priority``, ``?sort=-created``). A key not listed is the
+# default sort, never an error. Each sort ends with the id in the same direction, so rows that
+# tie (same priority, same second) keep their order from page to page. An SLA due time is one
+# more entry here once the SLA clocks exist: ``"due": QueueSort(("sla_due_at",), nullable=True)``.
+QUEUE_SORTS: dict[str, QueueSort] = {
+    "number": QueueSort(("number",)),
+    "title": QueueSort(("title",)),
+    "caller": QueueSort(("caller__full_name",)),
+    # Ascending is P1 first: the most urgent work on top.
+    "priority": QueueSort(("priority",)),
+    "state": QueueSort((_STATUS_ORDER,)),
+    "group": QueueSort(("group__name",), nullable=True),
+    "assignee": QueueSort(
+        ("assignee__first_name", "assignee__last_name", "assignee__username"), nullable=True
+    ),
+    "created": QueueSort(("created_at",)),
+    "updated": QueueSort(("updated_at",)),
+}
+QUEUE_DEFAULT_SORT = "-created"
+
+
+def queue_ordering(value: str | None, default: str = QUEUE_DEFAULT_SORT) -> tuple[str, list]:
+    """(the sort as links show it, the ORDER BY) for a ``sort=`` value such as ``-priority``.
+
+    An unknown key gives the default sort."""
+    value = (value or "").strip()
+    if value.lstrip("-") not in QUEUE_SORTS:
+        value = default
+    descending = value.startswith("-")
+    sort = QUEUE_SORTS[value.lstrip("-")]
+    ordering = []
+    for field in sort.fields:
+        expression = F(field) if isinstance(field, str) else field
+        if sort.nullable:
+            expression = (expression.desc if descending else expression.asc)(nulls_last=True)
+        else:
+            expression = expression.desc() if descending else expression.asc()
+        ordering.append(expression)
+    ordering.append("-id" if descending else "id")
+    return value, ordering
+
+
+def ticket_queue_filter(tickets: QuerySet[Ticket], filters: dict) -> QuerySet[Ticket]:
+    """``tickets`` narrowed by the queue's filters (the cleaned fields of QueueFilterForm)."""
+    for name, lookup in (
+        ("state", "status"),
+        ("priority", "priority"),
+        ("group", "group"),
+        ("service", "service"),
+        ("channel", "channel"),
+    ):
+        if filters.get(name) not in (None, ""):
+            tickets = tickets.filter(**{lookup: filters[name]})
+    # Every tag named: one EXISTS per tag, so a ticket is never listed twice (a join would
+    # repeat it per tag, and DISTINCT would stop PostgreSQL from walking an index in order).
+    for name in filters.get("tags") or ():
+        tickets = tickets.filter(
+            Exists(Ticket.tags.through.objects.filter(ticket_id=OuterRef("pk"), tag__name=name))
+        )
+    if filters.get("q"):
+        tickets = ticket_search(tickets, filters["q"])
+    return tickets
+
+
+def ticket_queue_rows(tickets: QuerySet[Ticket], user) -> QuerySet[Ticket]:
+    """What a queue row shows beyond ``ticket_list``: the tags (one query per page) and
+    ``watched``, whether ``user`` watches the ticket (in the page's own query)."""
+    return tickets.annotate(
+        watched=Exists(TicketWatcher.objects.filter(ticket_id=OuterRef("pk"), user_id=user.pk))
+    ).prefetch_related(Prefetch("tags", queryset=Tag.objects.order_by("name")))
+
+
+def saved_views_for(user) -> QuerySet[SavedView]:
+    """The user's own saved views, by name (nobody sees another's)."""
+    return SavedView.objects.filter(owner_id=user.pk).order_by("name", "id")
+
+
+def saved_view_get_for(user, pk: int) -> SavedView:
+    """One of the user's saved views, or ``SavedView.DoesNotExist`` (a 404 for anyone else)."""
+    return saved_views_for(user).get(pk=pk)
+
+
+# --- relations: merged duplicates, related tickets, watchers, tags ---------------------------
+
+TAG_SUGGESTIONS = 20
+
+
+def tickets_with_tag(queryset: QuerySet[Ticket], name: str) -> QuerySet[Ticket]:
+    """``queryset`` narrowed to tickets tagged ``name`` (any case), each ticket once."""
+    name = (name or "").strip().lower()
+    return queryset.filter(
+        Exists(Ticket.tags.through.objects.filter(ticket_id=OuterRef("pk"), tag__name=name))
+    )
+
+
+def tag_names_starting(prefix: str, *, limit: int = TAG_SUGGESTIONS) -> list[str]:
+    """Existing tag names that start with ``prefix`` (any case), for autocomplete."""
+    prefix = (prefix or "").strip().lower()
+    tags = Tag.objects.order_by("name")
+    if prefix:
+        tags = tags.filter(name__startswith=prefix)
+    return list(tags.values_list("name", flat=True)[:limit])
+
+
+def related_tickets(ticket: Ticket) -> list[Ticket]:
+    """Tickets linked to ``ticket`` either way, oldest link first (for staff pages)."""
+    links = (
+        TicketLink.objects.filter(Q(source=ticket) | Q(target=ticket))
+        .select_related("source", "target")
+        .order_by("created_at", "pk")
+    )
+    return [link.target if link.source_id == ticket.pk else link.source for link in links]
+
+
+def ticket_watchers(ticket: Ticket) -> list:
+    """The users who watch ``ticket``, by name."""
+    return [
+        watcher.user
+        for watcher in TicketWatcher.objects.filter(ticket=ticket)
+        .select_related("user")
+        .order_by("user__first_name", "user__last_name", "user__username")
+    ]
+
+
+def merged_into_for(user, ticket: Ticket) -> tuple[str, bool] | None:
+    """Where a merged ticket continues, as ``(number, user may open it)``; None if it was
+    not merged. An end user is given the number of someone else's ticket, never a link."""
+    if ticket.merged_into_id is None:
+        return None
+    number = Ticket.objects.filter(pk=ticket.merged_into_id).values_list("number", flat=True)
+    number = number.first()
+    if number is None:
+        return None
+    visible = ticket_queryset_for(user).filter(pk=ticket.merged_into_id).exists()
+    return number, visible

@@ -17,8 +17,10 @@ transactions here begin IMMEDIATE, which serialises writers), refuses with
 from __future__ import annotations
 
 import hashlib
+import json
 import mimetypes
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -27,10 +29,12 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
-from django.db.models import F
-from django.utils import timezone
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.urls import reverse
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from helpdesk.errors import (
     ConflictError,
@@ -40,21 +44,28 @@ from helpdesk.errors import (
 )
 from helpdesk.models import Category, Person, Service, SupportGroup
 from helpdesk.roles import can_work_tickets
-from tickets import events
+from tickets import events, selectors
 from tickets.models import (
     TICKET_NUMBER_PREFIX,
     Attachment,
+    CannedReply,
     Channel,
     Comment,
+    CommentMention,
+    CreationKey,
     Impact,
     PendingReason,
     Priority,
     PriorityRule,
     ResolutionCode,
+    SavedView,
     Status,
+    Tag,
     Ticket,
     TicketCounter,
+    TicketLink,
     TicketType,
+    TicketWatcher,
     TimelineEntry,
     Urgency,
 )
@@ -631,6 +642,96 @@ def ticket_create_solved_on_first_contact(*, code: str, notes: str, **create: An
     )
 
 
+# --- creating once per submission --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CreatedOnce:
+    """What :func:`ticket_create_once` did. ``created`` is False for a repeated submission,
+    which gets the first one's ticket; ``same_input`` is False when the key came back with
+    different input (the API refuses that, a page simply shows the ticket)."""
+
+    ticket: Ticket
+    created: bool
+    same_input: bool = True
+
+
+def creation_fingerprint(fields: dict[str, Any]) -> str:
+    """sha256 of a creation's input, normalised: related rows by id, files by name and size."""
+
+    def normal(value):
+        if isinstance(value, list | tuple):
+            return [normal(item) for item in value]
+        if isinstance(value, UploadedFile):
+            return [value.name, value.size]
+        value = _stored(value)
+        return value if value is None or isinstance(value, bool | int | float) else str(value)
+
+    body = json.dumps({name: normal(value) for name, value in fields.items()}, sort_keys=True)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def ticket_create_once(
+    *,
+    user: AbstractBaseUser,
+    key: str,
+    create: Callable[..., Ticket] | None = None,
+    **fields: Any,
+) -> CreatedOnce:
+    """Create a ticket once per submission of a form or an API request.
+
+    ``key`` is the form's one-time token or the API's ``Idempotency-Key``, unique per user;
+    ``create`` is :func:`ticket_create` (the default) or
+    :func:`ticket_create_solved_on_first_contact`, called with ``fields``. A repeated
+    submission (a double click, a retried request) gets the ticket the first one created.
+    Without a key every call creates.
+
+    The key is claimed in the creating transaction, before the ticket: of two submissions
+    in parallel, the second one's INSERT of the same key waits until the first commits
+    (PostgreSQL; SQLite serialises writers) and then fails on the unique constraint, and the
+    second answers with the first one's ticket. A creation that fails rolls its claim back,
+    so the same key may be sent again.
+    """
+    create = create or ticket_create
+    if not key:
+        return CreatedOnce(create(**fields), created=True)
+    fingerprint = creation_fingerprint(fields)
+    earlier = _created_with_key(user, key, fingerprint)
+    if earlier is not None:
+        return earlier
+    try:
+        with transaction.atomic():
+            claim = CreationKey.objects.create(user=user, key=key, fingerprint=fingerprint)
+            ticket = create(**fields)
+            claim.ticket = ticket
+            claim.save(update_fields=["ticket"])
+    except IntegrityError:
+        earlier = _created_with_key(user, key, fingerprint)
+        if earlier is None:
+            raise
+        return earlier
+    return CreatedOnce(ticket, created=True)
+
+
+def _created_with_key(user, key: str, fingerprint: str) -> CreatedOnce | None:
+    claim = (
+        CreationKey.objects.filter(user=user, key=key, ticket__isnull=False)
+        .select_related("ticket")
+        .first()
+    )
+    if claim is None:
+        return None
+    return CreatedOnce(claim.ticket, created=False, same_input=claim.fingerprint == fingerprint)
+
+
+def creation_keys_delete(*, older_than_days: int = 30) -> int:
+    """Forget creation keys older than ``older_than_days`` (a repeat is minutes apart, not
+    weeks); returns how many went."""
+    cutoff = timezone.now() - timedelta(days=older_than_days)
+    deleted, _detail = CreationKey.objects.filter(created_at__lt=cutoff).delete()
+    return deleted
+
+
 @transaction.atomic
 def ticket_close(*, ticket: Ticket, by, expected_version: int | None = None) -> Ticket:
     return _transition(
@@ -792,6 +893,8 @@ def comment_add(
         )
     ):
         ticket.first_response_at = now
+    # Only a work note notifies the colleagues it names: a public reply goes to the caller.
+    mentioned = _mentions_record(comment, by) if is_internal and worker else ()
     _emit(
         events.Kind.COMMENTED,
         ticket,
@@ -800,8 +903,40 @@ def comment_add(
         comment_id=comment.pk,
         is_internal=is_internal,
         channel=channel,
+        mentions=mentioned,
     )
     return comment
+
+
+# ``@login`` not inside a word or an e-mail address; a sentence's final dot is not part of it.
+MENTION = re.compile(r"(?<![\w@.+-])@([\w][\w.+-]*)")
+MENTIONS_MAX = 20
+
+
+def mentioned_logins(body: str) -> list[str]:
+    """The logins named with ``@login`` in ``body``, in order, each once (case kept)."""
+    logins = (match.rstrip(".-") for match in MENTION.findall(body or ""))
+    return list(dict.fromkeys(login for login in logins if login))[:MENTIONS_MAX]
+
+
+def _mentions_record(comment: Comment, by) -> tuple[int, ...]:
+    """One ``CommentMention`` per colleague who may work tickets named in the note (the
+    author, unknown logins, end users and read-only staff are not); their ids."""
+    logins = mentioned_logins(comment.body)
+    if not logins:
+        return ()
+    named = Q()
+    for login in logins:
+        named |= Q(username__iexact=login)
+    # One query for the lookup, whatever the number of names.
+    user_ids = sorted(
+        set(selectors.ticket_workers().filter(named).exclude(pk=by.pk).values_list("pk", flat=True))
+    )
+    CommentMention.objects.bulk_create(
+        [CommentMention(comment=comment, user_id=user_id) for user_id in user_ids],
+        ignore_conflicts=True,
+    )
+    return tuple(user_ids)
 
 
 @dataclass(frozen=True)
@@ -958,6 +1093,451 @@ def close_resolved_tickets(*, older_than_days: int | None = None) -> int:
             )
             closed += 1
     return closed
+
+
+# --- canned replies ------------------------------------------------------------------------
+
+CANNED_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def canned_reply_placeholders(*, ticket: Ticket, agent) -> dict[str, str]:
+    """What each placeholder of a canned reply stands for on ``ticket``, written by ``agent``."""
+    caller = ticket.caller
+    caller_user = caller.user if caller.user_id else None
+    first_name = (caller_user.first_name if caller_user else "") or (
+        caller.full_name.split()[0] if caller.full_name.split() else ""
+    )
+    agent_person = getattr(agent, "person", None)
+    agent_name = (
+        (agent_person.full_name if agent_person else "")
+        or agent.get_full_name()
+        or agent.get_username()
+    )
+    return {
+        "caller_name": caller.full_name,
+        "caller_first_name": first_name,
+        "ticket_number": ticket.number,
+        "ticket_title": ticket.title,
+        "agent_name": agent_name,
+        "group_name": ticket.group.name if ticket.group_id else "",
+    }
+
+
+def canned_reply_render(*, reply: CannedReply, ticket: Ticket, agent) -> str:
+    """``reply``'s text with its placeholders filled for ``ticket``.
+
+    A plain substitution of ``{name}``, not ``str.format``: the text is written by people,
+    and format would raise on an unknown name or a lone brace and would follow attribute
+    and index lookups (``{ticket.caller.user.password}``). Unknown placeholders stay as typed.
+    """
+    values = canned_reply_placeholders(ticket=ticket, agent=agent)
+    return CANNED_PLACEHOLDER.sub(lambda match: values.get(match[1], match[0]), reply.body)
+
+
+# --- relations: merged duplicates, related tickets, watchers, tags ---------------------------
+# Links, watchers and tags are bookkeeping beside the ticket: they do not bump its version
+# (an agent tagging a ticket must not turn a colleague's open edit into a conflict). Links
+# and tags are written to the timeline as internal lines: they name other tickets and words
+# of the agents, which the caller has no use for.
+
+# Letters (Polish ones too), digits, "-" and "_".
+TAG_NAME = re.compile(r"[\w-]+")
+TAG_MAX_LENGTH = 50
+TAGS_PER_TICKET = 20
+
+
+def _require_worker(by, message: str) -> None:
+    if by is None or not can_work_tickets(by):
+        raise PermissionDenied(message)
+
+
+def _visible_to(by, other: Ticket | None, field: str) -> Ticket:
+    """``other`` as stored, if ``by`` may see it; a ticket they may not see does not exist."""
+    missing = ValidationError({field: _("There is no such ticket.")})
+    if other is None or other.pk is None:
+        raise missing
+    queryset = Ticket.objects.all() if by is None else selectors.ticket_queryset_for(by)
+    found = queryset.filter(pk=other.pk).first()
+    if found is None:
+        raise missing
+    return found
+
+
+@transaction.atomic
+def ticket_merge(
+    *, ticket: Ticket, by, into: Ticket, expected_version: int | None = None
+) -> Ticket:
+    """Close ``ticket`` as a duplicate of ``into``, which continues.
+
+    The duplicate's replies and notes stay where they were written (moving them would
+    rewrite two timelines); the survivor gets a work note naming the duplicate and how much
+    was said on it, the duplicate's caller a public reply saying where their request
+    continues, and the duplicate's watchers watch the survivor. Refused: into itself, into
+    a ticket that was merged (merge into the ticket it points to) or is finished.
+    """
+    _require_worker(by, _("Only agents merge tickets."))
+    if into is None:
+        raise ValidationError({"into": _("Name the ticket this one duplicates.")})
+    if into.pk == ticket.pk:
+        raise ValidationError({"into": _("A ticket cannot be merged into itself.")})
+    survivor = _visible_to(by, into, "into")
+    # Both rows locked in one order, so two merges of the same pair cannot deadlock.
+    locked = {
+        row.pk: row
+        for row in Ticket.objects.select_for_update(of=("self",))
+        .filter(pk__in=[ticket.pk, survivor.pk])
+        .order_by("pk")
+    }
+    survivor = locked[survivor.pk]
+    duplicate = locked[ticket.pk]
+    _check_version(duplicate, expected_version)
+    if survivor.merged_into_id is not None:
+        raise ValidationError(
+            {
+                "into": _("%(number)s was itself merged; merge into the ticket it points to.")
+                % {"number": survivor.number}
+            }
+        )
+    if not (survivor.is_open or survivor.status == Status.RESOLVED):
+        raise ValidationError(
+            {
+                "into": _("%(number)s is finished; merge only into a ticket still in work.")
+                % {"number": survivor.number}
+            }
+        )
+    if "merge" not in available_transitions(duplicate, by):
+        raise transition_not_allowed(duplicate, by, "merge")
+    said = duplicate.comments.count()
+    caller = duplicate.caller
+    # The caller's reply first, so that their history reads: told, then closed.
+    with translation.override(caller.language or None):
+        comment_add(
+            ticket=duplicate,
+            by=by,
+            body=_(
+                "Your request %(duplicate)s is about the same problem as %(survivor)s. We "
+                "continue working on it there, and this ticket is closed."
+            )
+            % {"duplicate": duplicate.number, "survivor": survivor.number},
+            is_internal=False,
+        )
+    duplicate = _transition(
+        duplicate,
+        by=by,
+        name="merge",
+        expected_version=None,
+        kwargs={"into": survivor},
+        extra_fields=[
+            "merged_into",
+            "resolution_code",
+            "resolved_at",
+            "closed_at",
+            "pending_reason",
+            "pending_note",
+        ],
+    )
+    # The number only: the survivor may be another caller's ticket.
+    _timeline(
+        duplicate,
+        by,
+        TimelineEntry.Kind.FIELD_CHANGE,
+        field="merged_into",
+        new_value=survivor.number,
+    )
+    comment_add(
+        ticket=survivor,
+        by=by,
+        is_internal=True,
+        body=ngettext(
+            "Merged %(number)s: %(title)s (caller %(caller)s), with its %(count)s reply or "
+            "note. %(url)s",
+            "Merged %(number)s: %(title)s (caller %(caller)s), with its %(count)s replies and "
+            "notes. %(url)s",
+            said,
+        )
+        % {
+            "number": duplicate.number,
+            "title": duplicate.title,
+            "caller": caller.full_name,
+            "count": said,
+            "url": reverse("tickets:console_detail", kwargs={"number": duplicate.number}),
+        },
+    )
+    watchers = TicketWatcher.objects.filter(ticket=duplicate).values_list("user_id", flat=True)
+    TicketWatcher.objects.bulk_create(
+        [TicketWatcher(ticket=survivor, user_id=user_id) for user_id in watchers],
+        ignore_conflicts=True,
+    )
+    return duplicate
+
+
+def _related_line(ticket: Ticket, by, *, old: str, new: str) -> TimelineEntry:
+    return _timeline(
+        ticket,
+        by,
+        TimelineEntry.Kind.FIELD_CHANGE,
+        field="related",
+        old_value=old,
+        new_value=new,
+        is_internal=True,
+    )
+
+
+@transaction.atomic
+def ticket_link(*, ticket: Ticket, other: Ticket, by) -> TicketLink:
+    """Say that ``ticket`` and ``other`` are about related things (both ways, stored once).
+
+    Linking again changes nothing; each ticket's timeline says it once."""
+    _require_worker(by, _("Only agents link tickets."))
+    if other is not None and other.pk == ticket.pk:
+        raise ValidationError({"other": _("A ticket cannot be linked to itself.")})
+    other = _visible_to(by, other, "other")
+    source, target = sorted((ticket, other), key=lambda row: row.pk)
+    link, created = TicketLink.objects.get_or_create(
+        source_id=source.pk, target_id=target.pk, defaults={"created_by": by}
+    )
+    if created:
+        for one, two in ((ticket, other), (other, ticket)):
+            entry = _related_line(one, by, old="", new=two.number)
+            _emit(
+                events.Kind.UPDATED,
+                one,
+                by,
+                changes=(events.FieldChange("related", None, two.pk),),
+                timeline_ids=(entry.pk,),
+            )
+    return link
+
+
+@transaction.atomic
+def ticket_unlink(*, ticket: Ticket, other: Ticket, by) -> bool:
+    """Remove the link between ``ticket`` and ``other``; False if there was none."""
+    _require_worker(by, _("Only agents link tickets."))
+    source_id, target_id = sorted((ticket.pk, other.pk))
+    deleted, _detail = TicketLink.objects.filter(source_id=source_id, target_id=target_id).delete()
+    if not deleted:
+        return False
+    for one, two in ((ticket, other), (other, ticket)):
+        entry = _related_line(one, by, old=two.number, new="")
+        _emit(
+            events.Kind.UPDATED,
+            one,
+            by,
+            changes=(events.FieldChange("related", two.pk, None),),
+            timeline_ids=(entry.pk,),
+        )
+    return True
+
+
+@transaction.atomic
+def ticket_watch(*, ticket: Ticket, user, by) -> TicketWatcher:
+    """``user`` gets the ticket's updates from now on (``by`` themselves, or a colleague)."""
+    _require_worker(by, _("Only agents add watchers."))
+    if user is None or not user.is_active or not can_work_tickets(user):
+        raise ValidationError({"user": _("Only colleagues who work tickets can watch them.")})
+    watcher, _created = TicketWatcher.objects.get_or_create(ticket=ticket, user=user)
+    return watcher
+
+
+@transaction.atomic
+def ticket_unwatch(*, ticket: Ticket, user, by) -> bool:
+    """``user`` no longer gets the ticket's updates; False if they did not watch it."""
+    _require_worker(by, _("Only agents remove watchers."))
+    deleted, _detail = TicketWatcher.objects.filter(ticket=ticket, user=user).delete()
+    return bool(deleted)
+
+
+def tag_names_normalized(names: Iterable[str] | str) -> list[str]:
+    """Tag names as stored (stripped, lower case, each once, in the order given); a
+    ``ValidationError`` on ``tags`` names the first one that is not a tag."""
+    if isinstance(names, str):
+        names = re.split(r"[,\s]+", names)
+    result: list[str] = []
+    for raw in names:
+        name = (raw or "").strip().lower()
+        if not name:
+            continue
+        if len(name) > TAG_MAX_LENGTH:
+            raise ValidationError(
+                {
+                    "tags": _("“%(tag)s” is too long: a tag has at most %(max)s characters.")
+                    % {"tag": name[:20] + "…", "max": TAG_MAX_LENGTH}
+                }
+            )
+        if not TAG_NAME.fullmatch(name):
+            raise ValidationError(
+                {
+                    "tags": _(
+                        "“%(tag)s” is not a tag: use letters, digits, “-” and “_”, no spaces."
+                    )
+                    % {"tag": name}
+                }
+            )
+        if name not in result:
+            result.append(name)
+    if len(result) > TAGS_PER_TICKET:
+        raise ValidationError(
+            {"tags": _("At most %(max)s tags per ticket.") % {"max": TAGS_PER_TICKET}}
+        )
+    return result
+
+
+@transaction.atomic
+def ticket_tags_set(*, ticket: Ticket, by, names: Iterable[str] | str) -> list[str]:
+    """Give the ticket exactly the tags ``names`` (new tag names are created); returns the
+    names, sorted. The timeline says ``tags: a, b → a, c``."""
+    _require_worker(by, _("Only agents tag tickets."))
+    wanted = tag_names_normalized(names)
+    old = sorted(ticket.tags.values_list("name", flat=True))
+    new = sorted(wanted)
+    if old == new:
+        return new
+    Tag.objects.bulk_create([Tag(name=name) for name in new], ignore_conflicts=True)
+    ticket.tags.set(Tag.objects.filter(name__in=new))
+    entry = _timeline(
+        ticket,
+        by,
+        TimelineEntry.Kind.FIELD_CHANGE,
+        field="tags",
+        old_value=_display(", ".join(old)),
+        new_value=_display(", ".join(new)),
+        is_internal=True,
+    )
+    _emit(
+        events.Kind.UPDATED,
+        ticket,
+        by,
+        changes=(events.FieldChange("tags", tuple(old), tuple(new)),),
+        timeline_ids=(entry.pk,),
+    )
+    return new
+
+
+# --- bulk actions ----------------------------------------------------------------------------
+
+BULK_LIMIT = 100
+
+
+@dataclass
+class BulkOutcome:
+    """What became of a bulk action: the tickets changed, and the others with the reason."""
+
+    updated: list[Ticket]
+    skipped: list[tuple[str, str]]  # (ticket number, why it was left as it was)
+
+
+def tickets_bulk_transition(
+    *, tickets: Iterable[tuple[Ticket, int | None]], by, name: str, **kwargs: Any
+) -> BulkOutcome:
+    """Take transition ``name`` on each ``(ticket, version seen)`` through its service.
+
+    Not atomic on purpose: each ticket is its own transaction (the service's), so a ticket
+    that refuses (a state that does not allow it, a colleague's newer change, a permission)
+    is skipped and reported, and leaves the others done. Every check is the service's own:
+    a bulk action never changes a ticket its single action would refuse.
+    """
+    tickets = list(tickets)
+    if len(tickets) > BULK_LIMIT:
+        raise ValidationError(
+            {"tickets": _("At most %(limit)s tickets at a time.") % {"limit": BULK_LIMIT}}
+        )
+    outcome = BulkOutcome(updated=[], skipped=[])
+    for ticket, version in tickets:
+        try:
+            changed = transition_take(
+                ticket=ticket, by=by, name=name, expected_version=version, **kwargs
+            )
+        except ConflictError:
+            reason = _("changed by someone else")
+        except TransitionNotAllowedError as error:
+            reason = _("not allowed in state %(state)s") % {
+                "state": Status(error.state).label if error.state in Status.values else error.state
+            }
+        except PermissionDenied:
+            reason = _("you may not change it")
+        except ValidationError as error:
+            # In brackets after the number: without the sentences' final stops.
+            reason = " ".join(message.rstrip(".") for message in error.messages)
+        else:
+            outcome.updated.append(changed)
+            continue
+        outcome.skipped.append((ticket.number, reason))
+    return outcome
+
+
+# --- saved views -----------------------------------------------------------------------------
+
+SAVED_VIEWS_PER_USER = 50
+
+
+def _saved_view_owned(view: SavedView, by) -> None:
+    if by is None or view.owner_id != by.pk:
+        raise PermissionDenied(_("Only the owner changes a saved view."))
+
+
+def _saved_view_name_taken(owner, name: str, *, exclude: int | None = None) -> bool:
+    views = SavedView.objects.filter(owner=owner, name=name)
+    if exclude is not None:
+        views = views.exclude(pk=exclude)
+    return views.exists()
+
+
+@transaction.atomic
+def saved_view_save(
+    *, owner, name: str, params: dict[str, str], replace: bool = False
+) -> SavedView:
+    """Keep the queue's ``params`` (queue, filters, sort) under ``name`` for ``owner``.
+
+    A view of the same name is replaced only with ``replace``; otherwise a ``ValidationError``
+    on ``name`` with code ``exists``, so the page can ask first."""
+    name = " ".join((name or "").split())
+    if not name:
+        raise ValidationError({"name": _("Give the view a name.")})
+    if len(name) > SavedView._meta.get_field("name").max_length:
+        raise ValidationError({"name": _("The name is too long.")})
+    existing = SavedView.objects.select_for_update().filter(owner=owner, name=name).first()
+    if existing is not None:
+        if not replace:
+            raise ValidationError(
+                {
+                    "name": ValidationError(
+                        _("You already have a view named “%(name)s”.") % {"name": name},
+                        code="exists",
+                    )
+                }
+            )
+        existing.params = params
+        existing.save(update_fields=["params"])
+        return existing
+    if SavedView.objects.filter(owner=owner).count() >= SAVED_VIEWS_PER_USER:
+        raise ValidationError(
+            {
+                "name": _("You have %(count)s saved views already: delete one first.")
+                % {"count": SAVED_VIEWS_PER_USER}
+            }
+        )
+    return SavedView.objects.create(owner=owner, name=name, params=params)
+
+
+@transaction.atomic
+def saved_view_rename(*, view: SavedView, by, name: str) -> SavedView:
+    _saved_view_owned(view, by)
+    name = " ".join((name or "").split())
+    if not name:
+        raise ValidationError({"name": _("Give the view a name.")})
+    if _saved_view_name_taken(view.owner_id, name, exclude=view.pk):
+        raise ValidationError(
+            {"name": _("You already have a view named “%(name)s”.") % {"name": name}}
+        )
+    view.name = name
+    view.save(update_fields=["name"])
+    return view
+
+
+@transaction.atomic
+def saved_view_delete(*, view: SavedView, by) -> None:
+    _saved_view_owned(view, by)
+    view.delete()
 
 
 # --- raised by the system (SLA escalations) ------------------------------------------------

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import filetype
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 _OOXML = {
     "word/": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
@@ -59,3 +63,61 @@ def detect_content_type(head: bytes, name: str = "") -> str:
             return "text/csv"
         return "text/plain"
     return "application/octet-stream"
+
+
+# At most this many files in one upload field (a form's, as the API's one file per request).
+MAX_FILES = 10
+
+# What people call the allowed types, and the file name endings a file picker offers for
+# them (the ``accept`` attribute: a hint for the picker; the server still checks the content).
+_TYPE_NAMES = {
+    "image/png": ("PNG", ".png"),
+    "image/jpeg": ("JPEG", ".jpg,.jpeg"),
+    "image/gif": ("GIF", ".gif"),
+    "image/webp": ("WebP", ".webp"),
+    "application/pdf": ("PDF", ".pdf"),
+    "text/plain": (_("text"), ".txt,.log"),
+    "text/csv": ("CSV", ".csv"),
+    "application/zip": ("ZIP", ".zip"),
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": (
+        "Word (.docx)",
+        ".docx",
+    ),
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": (
+        "Excel (.xlsx)",
+        ".xlsx",
+    ),
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": (
+        "PowerPoint (.pptx)",
+        ".pptx",
+    ),
+    "application/vnd.oasis.opendocument.text": ("OpenDocument (.odt)", ".odt"),
+    "application/vnd.oasis.opendocument.spreadsheet": ("OpenDocument (.ods)", ".ods"),
+    "message/rfc822": (_("e-mail (.eml)"), ".eml"),
+}
+
+
+@dataclass(frozen=True)
+class UploadLimits:
+    """What an upload may be, as the forms tell people before they choose files."""
+
+    type_names: tuple[str, ...]
+    accept: str  # for <input type="file" accept="...">
+    max_bytes: int
+    max_files: int
+
+
+def upload_limits() -> UploadLimits:
+    """The allowed types (``ATTACHMENT_ALLOWED_TYPES``) and size (``ATTACHMENT_MAX_BYTES``)
+    as read now from the settings; a type without a known name is shown as its MIME type."""
+    names, accept = [], []
+    for mime in settings.ATTACHMENT_ALLOWED_TYPES:
+        name, endings = _TYPE_NAMES.get(mime, (mime, ""))
+        names.append(str(name))
+        accept += [mime, *filter(None, endings.split(","))]
+    return UploadLimits(
+        type_names=tuple(dict.fromkeys(names)),
+        accept=",".join(dict.fromkeys(accept)),
+        max_bytes=settings.ATTACHMENT_MAX_BYTES,
+        max_files=MAX_FILES,
+    )

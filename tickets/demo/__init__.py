@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from helpdesk.demo import SEED, directory_people
 from helpdesk.demo import data as directory
-from tickets.demo import stories
+from tickets.demo import canned, stories
 from tickets.models import Ticket
 
 # Jan Kowalski's tickets, the first ones written: (status, channel).
@@ -47,6 +47,8 @@ def seed(*, stdout=None, tickets: int = 2000) -> int:
         if people and not Ticket.objects.filter(caller__in=people).exists():
             created = _seed(people, tickets)
     stdout.write(_("Demo tickets: %(tickets)d tickets created.") % {"tickets": created} + "\n")
+    replies = canned.seed_canned_replies()
+    stdout.write(_("Demo canned replies: %(count)d created.") % {"count": replies} + "\n")
     return created
 
 
