@@ -7,7 +7,7 @@ class CtiConfig(AppConfig):
     verbose_name = _("Telephony")
 
     def ready(self):
-        from cti.services import ticket_events
+        from cti.services import mentions, ticket_events
         from helpdesk import ui
         from tickets import events
 
@@ -17,6 +17,8 @@ class CtiConfig(AppConfig):
         )
         # The console's queues learn of tickets arriving in the agent's groups.
         events.subscribe(ticket_events.ticket_queue_push_on_ticket_event, kinds=ticket_events.KINDS)
+        # A colleague named in a work note (@login) is told on their console.
+        events.subscribe(mentions.mention_push_on_ticket_event, kinds=mentions.KINDS)
 
         # The screen pop lives on every console page.
         ui.register_template("console_widgets", "cti/console_widget.html")

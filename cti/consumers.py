@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from datetime import datetime
+
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
-from django.utils import translation
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from cti import notify
 from cti.models import AgentPresence, CallQueue
@@ -20,6 +25,8 @@ SELECTABLE_PRESENCE = (
     AgentPresence.State.AFTER_CALL_WORK,
     AgentPresence.State.AWAY,
 )
+logger = logging.getLogger(__name__)
+
 # 4403: the application-defined "forbidden" close code the console script recognises.
 CLOSE_FORBIDDEN = 4403
 # The close reason of a console whose person is not signed in (any more): its script sends
@@ -32,7 +39,7 @@ def _agent_snapshot(user, session=None) -> dict | None:
     if not can_work_tickets(user):
         return None
     queue_ids = list(CallQueue.objects.filter(members=user).values_list("pk", flat=True))
-    presence = AgentPresence.objects.filter(user=user).select_related("user").first()
+    presence = AgentPresence.objects.filter(user=user).select_related("user__person").first()
     return {
         "queue_ids": queue_ids,
         "support_group_ids": list(
@@ -68,7 +75,7 @@ def _presence_set(
                 user=user, state=state, expected_version=expected_version
             )
     except ConflictError as conflict:
-        presence = AgentPresence.objects.select_related("user").get(user=user)
+        presence = AgentPresence.objects.select_related("user__person").get(user=user)
         return notify.presence_payload(presence), conflict.message
     return notify.presence_payload(presence), None
 
@@ -126,6 +133,7 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
         )
         for message in cards:
             await self.send_json(_client_message(message))
+        self._after_call_work_watch(snapshot["presence"])
 
     async def _refuse(self, *, reason: str | None = None) -> None:
         """Accept, then close with 4403: a handshake refused before it is accepted reaches
@@ -135,6 +143,9 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
         await self.close(code=CLOSE_FORBIDDEN, reason=reason)
 
     async def disconnect(self, code):
+        timer = getattr(self, "after_call_work_timer", None)
+        if timer is not None:
+            timer.cancel()
         for group in getattr(self, "joined", []):
             await self.channel_layer.group_discard(group, self.channel_name)
 
@@ -189,7 +200,38 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
             self.presence_versions[event["user_id"]] = version
         await self._presence_forward(event)
 
+    def _after_call_work_watch(self, presence: dict | None) -> None:
+        """The agent's own presence as forwarded: in after-call work with a limit, ask the
+        server to end it when the time is up (``services.after_call_work_end_due``, which
+        decides from the database: a change meanwhile, or another console or the periodic
+        task ending it first, leaves nothing to do). Any other presence cancels the wait."""
+        timer = getattr(self, "after_call_work_timer", None)
+        if timer is not None:
+            timer.cancel()
+            self.after_call_work_timer = None
+        if not presence or presence.get("user_id") != self.user.pk or not presence.get("ends_at"):
+            return
+        if presence.get("state") != AgentPresence.State.AFTER_CALL_WORK:
+            return
+        delay = (datetime.fromisoformat(presence["ends_at"]) - timezone.now()).total_seconds()
+        loop = asyncio.get_running_loop()
+        # A little after the time: the server compares with its own clock.
+        self.after_call_work_timer = loop.call_later(
+            max(0.0, delay) + 0.1, lambda: loop.create_task(self._after_call_work_end())
+        )
+
+    async def _after_call_work_end(self):
+        from cti import services
+
+        self.after_call_work_timer = None
+        try:
+            await database_sync_to_async(services.after_call_work_end_due)(user_id=self.user.pk)
+        except Exception:
+            logger.exception("CTI: ending the after-call work of agent %s failed", self.user.pk)
+
     async def _presence_forward(self, event):
+        if event.get("user_id") == self.user.pk:
+            self._after_call_work_watch(event)
         await self.send_json(
             {
                 "type": "presence",
@@ -198,6 +240,8 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
                 "label": event.get("label", ""),
                 "name": event.get("name", ""),
                 "version": event.get("version"),
+                "changed_at": event.get("changed_at"),
+                "ends_at": event.get("ends_at"),
             }
         )
 
@@ -208,6 +252,27 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
                 "type": "ticket",
                 "event": event["event"],
                 "ticket": notify.ticket_labelled(event["ticket"], self.language),
+            }
+        )
+
+    async def cti_mention(self, event):
+        """A colleague named this agent in a work note (``cti.services.mentions``)."""
+        with translation.override(self.language):
+            text = gettext("%(name)s mentioned you in %(number)s") % {
+                "name": event["by"],
+                "number": event["number"],
+            }
+            link = gettext("Open the ticket")
+            close = gettext("Close")
+        await self.send_json(
+            {
+                "type": "mention",
+                "text": text,
+                "title": event["title"],
+                "number": event["number"],
+                "url": event["url"],
+                "link": link,
+                "close": close,
             }
         )
 

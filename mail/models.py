@@ -258,6 +258,7 @@ class OutboundMessage(models.Model):
         CLOSED = "closed", _("Closed")
         ASSIGNED = "assigned", _("Assigned to you")
         GROUP_NEW_TICKET = "group_new", _("New ticket in your group's queue")
+        MENTIONED = "mentioned", _("Mentioned in a work note")
         WATCHED = "watched", _("Update of a ticket you watch")
         UNKNOWN_SENDER = "unknown_sender", _("Reply to an unknown sender")
         TOO_LARGE = "too_large", _("Mail too large")

@@ -15,9 +15,13 @@ pend, waiting for the user                   WAITING_FOR_YOU      the caller
 resolve                                      RESOLVED             the caller
 close                                        CLOSED               the caller
 assign (to someone else)                     ASSIGNED             the new assignee
+work note naming colleagues with @login      MENTIONED            each colleague named
+a reply, work note, transition or edit       WATCHED              each watcher (staff)
 ============================================ ==================== ========================
 
-Nobody gets mail about their own action. Internal notes and internal attachments never
+Nobody gets mail about their own action, nor two mails about one change (a watcher who is
+also the new assignee gets the assignment). Watchers hear of work notes too, but only who
+wrote one: internal notes and internal attachments never
 go into any mail: only a public comment's body and its public files are sent, and the
 pending note and resolution notes, which the caller's portal page shows anyway.
 """
@@ -30,6 +34,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.exceptions import FieldDoesNotExist
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils.dateparse import parse_datetime
@@ -38,8 +43,16 @@ from helpdesk.models import Person
 from helpdesk.roles import can_work_tickets
 from mail.models import InboundMessage, NotificationMute, OutboundMessage, TicketCc
 from mail.services import outbound
-from tickets import events
-from tickets.models import Attachment, Comment, PendingReason, ResolutionCode, Ticket
+from tickets import events, transitions
+from tickets.models import (
+    Attachment,
+    Comment,
+    PendingReason,
+    ResolutionCode,
+    Ticket,
+    TicketWatcher,
+    TimelineEntry,
+)
 
 Kind = OutboundMessage.Kind
 
@@ -53,7 +66,11 @@ CALLER_KINDS = (
     Kind.RESOLVED,
     Kind.CLOSED,
 )
-STAFF_KINDS = (Kind.ASSIGNED, Kind.GROUP_NEW_TICKET)
+STAFF_KINDS = (Kind.ASSIGNED, Kind.GROUP_NEW_TICKET, Kind.WATCHED, Kind.MENTIONED)
+# What a watcher hears of: every change of the ticket but a file added on its own.
+WATCHED_EVENT_KINDS = frozenset(
+    {events.Kind.COMMENTED, events.Kind.TRANSITIONED, events.Kind.UPDATED}
+)
 
 
 # --- the listener -----------------------------------------------------------------------
@@ -64,7 +81,9 @@ def _may_notify(event: events.TicketEvent) -> bool:
     if event.kind == events.Kind.CREATED:
         return True
     if event.kind == events.Kind.COMMENTED:
-        return not event.is_internal and event.actor_id is not None
+        if event.is_internal:
+            return bool(event.mentions)
+        return event.actor_id is not None
     if event.kind == events.Kind.TRANSITIONED:
         return event.transition in NOTIFIED_TRANSITIONS
     return False
@@ -77,7 +96,13 @@ def event_to_dict(event: events.TicketEvent) -> dict:
 
 def on_ticket_event(event: events.TicketEvent) -> None:
     """Hand the event to a Celery task that writes and sends its notifications."""
-    if not _may_notify(event):
+    # One indexed query, and only for a change that would mail nobody else: a task for
+    # every work note of a ticket nobody watches would be a broker round trip for nothing.
+    watched = (
+        event.kind in WATCHED_EVENT_KINDS
+        and TicketWatcher.objects.filter(ticket_id=event.ticket_id).exists()
+    )
+    if not (_may_notify(event) or watched):
         return
     from mail import tasks
 
@@ -266,6 +291,94 @@ def _drafts_transition(ticket: Ticket, event: dict, actor) -> list:
     return []
 
 
+def _watched_change(ticket: Ticket, event: dict) -> dict:
+    """What a watcher is told of ``event``: a template context in no language yet."""
+    kind = event.get("kind")
+    if kind == events.Kind.COMMENTED:
+        if event.get("is_internal"):
+            return {"change": "note"}  # who wrote one, never its text
+        comment = Comment.objects.filter(
+            pk=event.get("comment_id"), ticket=ticket, is_internal=False
+        ).first()
+        return {"change": "reply", "body": comment.body if comment else ""}
+    if kind == events.Kind.TRANSITIONED:
+        declared = transitions.get(event.get("transition") or "")
+        return {"change": "transition", "transition": declared.label if declared else ""}
+    fields = []
+    for change in event.get("changes") or ():
+        name = change["field"]
+        try:
+            fields.append(Ticket._meta.get_field(name).verbose_name)
+        except FieldDoesNotExist:
+            fields.append(TimelineEntry.PSEUDO_FIELDS.get(name, name))
+    return {"change": "update", "fields": fields}
+
+
+def _drafts_watchers(ticket: Ticket, event: dict, actor, drafts: list) -> list:
+    """A WATCHED mail to each watcher who still works tickets, but the actor and anyone
+    this change already mails (the new assignee, a watcher who is the caller)."""
+    if event.get("kind") not in WATCHED_EVENT_KINDS:
+        return []
+    watchers = (
+        get_user_model()
+        .objects.filter(watched_tickets__ticket=ticket, is_active=True)
+        .select_related("person", "person__user")
+        .order_by("pk")
+    )
+    taken = {draft.to for draft in drafts} | {cc for draft in drafts for cc in draft.cc}
+    if actor is not None:
+        taken.add(user_address(actor)[0])
+    context = None
+    result = []
+    for watcher in watchers:
+        if (actor is not None and watcher.pk == actor.pk) or not can_work_tickets(watcher):
+            continue
+        address, person = user_address(watcher)
+        if not address or address in taken:
+            continue
+        taken.add(address)
+        if context is None:
+            context = {**_watched_change(ticket, event), "actor": actor}
+        result.append(
+            outbound.Draft(
+                kind=Kind.WATCHED,
+                to=address,
+                person=person,
+                anchor=_anchor(event),
+                context=context,
+            )
+        )
+    return result
+
+
+def _drafts_mentioned(ticket: Ticket, event: dict, actor) -> list:
+    """The colleagues a work note names with ``@login`` (``mentions``): who named them, on
+    which ticket; the note itself stays on the ticket (internal notes are never mailed)."""
+    mentioned = (
+        get_user_model()
+        .objects.filter(pk__in=event["mentions"], is_active=True)
+        .exclude(pk=getattr(actor, "pk", None))
+        .select_related("person", "person__user")
+        .order_by("pk")
+    )
+    drafts = []
+    for user in mentioned:
+        if not can_work_tickets(user):  # no longer an agent since the note was written
+            continue
+        address, person = user_address(user)
+        if address:
+            drafts.append(
+                outbound.Draft(
+                    kind=Kind.MENTIONED,
+                    to=address,
+                    person=person,
+                    anchor=_anchor(event),
+                    context={"mentioned_by": actor},
+                )
+            )
+    return drafts
+
+
 def notifications_for_event(event: dict) -> list[OutboundMessage]:
     """Write (and, after the commit, send) the mails a ticket event calls for.
 
@@ -289,10 +402,13 @@ def notifications_for_event(event: dict) -> list[OutboundMessage]:
         drafts = _drafts_created(ticket, event, actor)
     elif kind == events.Kind.COMMENTED and not event.get("is_internal"):
         drafts = _drafts_reply(ticket, event, actor)
+    elif kind == events.Kind.COMMENTED and event.get("mentions"):
+        drafts = _drafts_mentioned(ticket, event, actor)
     elif kind == events.Kind.TRANSITIONED:
         drafts = _drafts_transition(ticket, event, actor)
     else:
         drafts = []
+    drafts += _drafts_watchers(ticket, event, actor, drafts)
     if not drafts:
         return []
     return outbound.messages_queue(ticket=ticket, drafts=drafts)

@@ -8,6 +8,14 @@
  * ticket: a ticket arrived in the queue of one of the agent's support groups (created there
  * or moved there); re-dispatched on the document as a "console:ticket" event, which the
  * pages that show queues listen to without knowing this script.
+ *
+ * Cards are shown for live calls only (ringing, answered). When a call ends its card goes
+ * and the "Recent calls" list is reloaded from the server (GET data-recent-url: the agent's
+ * last ended calls, rendered in the agent's language), so the list is the same on every
+ * page and after a reload, and a missed call stays in it, marked, until handled. A card
+ * the agent was typing into is kept (ended) until they dismiss it.
+ * After-call work shows a running timer; the server ends it (cti.services.presence) and
+ * the presence message that follows stops the timer.
  */
 (function () {
   "use strict";
@@ -20,6 +28,11 @@
   var teamList = root.querySelector(".cti-console__team-list");
   var teamCount = root.querySelector(".cti-console__team-count");
   var notice = root.querySelector(".cti-console__notice");
+  var afterCallWork = root.querySelector(".cti-console__after-call-work");
+  var recentList = root.querySelector(".cti-console__recent-list");
+  var toggle = root.querySelector(".cti-console__toggle");
+  var toggleCount = root.querySelector(".cti-console__toggle-count");
+  var narrow = window.matchMedia("(max-width: 991.98px)");
   var members = {};  // colleague's user id -> {name, state, label}
   var STATE_BADGE = {
     available: "text-bg-success", busy: "text-bg-danger",
@@ -57,11 +70,11 @@
     return cards.querySelector('.cti-card[data-call-id="' + callId + '"]');
   }
 
-  function showCard(message) {
+  function cardFromHtml(html) {
     var holder = document.createElement("div");
-    holder.innerHTML = message.html;
+    holder.innerHTML = html;
     var card = holder.querySelector(".cti-card");
-    if (!card) { return; }
+    if (!card) { return null; }
     card.querySelectorAll('input[name="csrfmiddlewaretoken"]').forEach(function (input) {
       input.value = csrf;
     });
@@ -71,7 +84,42 @@
       next.value = window.location.pathname + window.location.search;
       form.appendChild(next);
     });
+    return card;
+  }
+
+  // Whether the agent has started something on the card (a ticket title, a name): such a
+  // card stays when its call ends, so that nothing typed is lost.
+  function hasInput(card) {
+    if (card.contains(document.activeElement) && document.activeElement.matches("input, select, textarea")) {
+      return true;
+    }
+    return Array.prototype.some.call(
+      card.querySelectorAll("input[type=text], input[type=email], input[type=search], textarea"),
+      function (input) { return input.value.trim() !== ""; }
+    );
+  }
+
+  function showCard(message) {
     var old = cardFor(message.call.id);
+    if (message.call.state === "ended") {
+      // The call is over: its card leaves the live cards for the recent calls, unless the
+      // agent was typing into it.
+      if (old && hasInput(old)) {
+        old.dataset.callState = "ended";
+        old.classList.remove("cti-card--ringing", "cti-card--answered");
+        old.classList.add("cti-card--ended");
+        var status = old.querySelector(".cti-card__status");
+        var fresh = cardFromHtml(message.html);
+        var freshStatus = fresh && fresh.querySelector(".cti-card__status");
+        if (status && freshStatus) { status.replaceWith(freshStatus); }
+      } else if (old) {
+        removeCard(old);
+      }
+      recentRefresh(message.call.id);
+      return;
+    }
+    var card = cardFromHtml(message.html);
+    if (!card) { return; }
     if (old) {
       // Keep what the agent was typing into the card while the call changes state.
       old.querySelectorAll("input[type=text], input[type=email]").forEach(function (input) {
@@ -82,29 +130,140 @@
       old.replaceWith(card);
     } else {
       cards.prepend(card);
+      if (message.call.state === "ringing") { expand(); }
     }
     card.classList.add("cti-card--new");
     root.classList.add("cti-console--has-cards");
+    countLive();
   }
 
+  // The call ended, or a colleague answered it: the card goes (one kept for what the agent
+  // typed says why), and the recent calls are reloaded.
   function closeCard(message) {
     var card = cardFor(message.call.id);
-    if (!card) { return; }
-    var status = card.querySelector(".cti-card__status");
-    var answeredElsewhere = message.call.answered_by && message.call.answered_by !== userId;
-    if (status) {
-      status.textContent = answeredElsewhere ? text.textAnsweredElsewhere
-        : (message.call.outcome_label ? text.textClosed + ": " + message.call.outcome_label : text.textClosed);
-      status.className = "cti-card__status badge text-bg-secondary";
+    if (card && hasInput(card)) {
+      var status = card.querySelector(".cti-card__status");
+      var answeredElsewhere = message.call.answered_by && message.call.answered_by !== userId;
+      if (status) {
+        status.textContent = answeredElsewhere ? text.textAnsweredElsewhere : text.textClosed;
+        status.className = "cti-card__status badge text-bg-secondary";
+      }
+      card.dataset.callState = "closed";
+    } else if (card) {
+      removeCard(card);
     }
-    card.classList.add("cti-card--closing");
-    card.dataset.callState = "closed";
-    window.setTimeout(function () { removeCard(card); }, 4000);
+    recentRefresh(message.call.id);
   }
 
   function removeCard(card) {
     card.remove();
     if (!cards.querySelector(".cti-card")) { root.classList.remove("cti-console--has-cards"); }
+    countLive();
+  }
+
+  function countLive() {
+    var live = cards.querySelectorAll(
+      '.cti-card[data-call-state="ringing"], .cti-card[data-call-state="answered"]').length;
+    toggleCount.textContent = String(live);
+    toggleCount.hidden = live === 0;
+  }
+
+  // Narrow screens: the widget is a bar at the bottom whose calls can be hidden.
+  function setCollapsed(collapsed) {
+    root.classList.toggle("cti-console--collapsed", collapsed);
+    toggle.setAttribute("aria-expanded", collapsed ? "false" : "true");
+  }
+
+  function expand() { setCollapsed(false); }
+
+  // The recent calls, from the server (the agent's last ended calls). ``endedId``: the
+  // call that has just ended, highlighted when it arrives.
+  var recentTimer = null;
+  var recentPending = [];
+  function recentRefresh(endedId) {
+    if (endedId) { recentPending.push(String(endedId)); }
+    window.clearTimeout(recentTimer);
+    recentTimer = window.setTimeout(recentLoad, 150);
+  }
+
+  function recentLoad() {
+    var highlight = recentPending;
+    recentPending = [];
+    var open = {};
+    recentList.querySelectorAll('.cti-recent__card[aria-expanded="true"]').forEach(function (button) {
+      var item = button.closest(".cti-recent__item");
+      open[item.dataset.callId] = item.querySelector(".cti-recent__card-holder").innerHTML;
+    });
+    window.fetch(text.recentUrl, {
+      credentials: "same-origin", headers: { "X-Requested-With": "XMLHttpRequest" }
+    }).then(function (response) {
+      if (!response.ok) { throw new Error("recent calls: HTTP " + response.status); }
+      return response.text();
+    }).then(function (html) {
+      recentList.innerHTML = html;
+      recentList.querySelectorAll(".cti-recent__item").forEach(function (item) {
+        if (highlight.indexOf(item.dataset.callId) !== -1) { item.classList.add("cti-recent__item--new"); }
+        if (open[item.dataset.callId]) {
+          item.querySelector(".cti-recent__card-holder").innerHTML = open[item.dataset.callId];
+          item.querySelector(".cti-recent__card").setAttribute("aria-expanded", "true");
+        }
+      });
+      root.dataset.recentLoaded = "true";
+    }).catch(function (error) { console.error(error); });
+  }
+
+  // "Card" on a recent call: its full card (to file a ticket linked to the call, attach
+  // the number ...) opens under it, and closes again.
+  function recentCardToggle(button) {
+    var holder = button.closest(".cti-recent__item").querySelector(".cti-recent__card-holder");
+    if (button.getAttribute("aria-expanded") === "true") {
+      holder.textContent = "";
+      button.setAttribute("aria-expanded", "false");
+      return;
+    }
+    window.fetch(button.dataset.cardUrl, { credentials: "same-origin" }).then(function (response) {
+      if (!response.ok) { throw new Error("card: HTTP " + response.status); }
+      return response.text();
+    }).then(function (html) {
+      var card = cardFromHtml(html);
+      if (!card) { return; }
+      var dismiss = card.querySelector(".cti-card__dismiss");
+      if (dismiss) { dismiss.remove(); }
+      holder.textContent = "";
+      holder.appendChild(card);
+      button.setAttribute("aria-expanded", "true");
+    }).catch(function (error) { console.error(error); });
+  }
+
+  // After-call work: a running timer from the moment it started ("After-call work 0:42"),
+  // and when it ends by itself. The end itself is the server's (a presence message).
+  var afterCallWorkTimer = null;
+  function clock(seconds) {
+    seconds = Math.max(0, Math.floor(seconds));
+    var minutes = Math.floor(seconds / 60);
+    var rest = seconds % 60;
+    return minutes + ":" + (rest < 10 ? "0" : "") + rest;
+  }
+
+  function afterCallWorkShow(state) {
+    window.clearInterval(afterCallWorkTimer);
+    afterCallWorkTimer = null;
+    if (state.state !== "after_call_work" || !state.changed_at) {
+      afterCallWork.hidden = true;
+      afterCallWork.textContent = "";
+      return;
+    }
+    var since = Date.parse(state.changed_at);
+    var endsAt = state.ends_at ? new Date(state.ends_at) : null;
+    afterCallWork.title = endsAt ? text.textAfterCallWorkEnds.replace(
+      "%(time)s", endsAt.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" })) : "";
+    function tick() {
+      afterCallWork.textContent = text.textAfterCallWork.replace(
+        "%(elapsed)s", clock((Date.now() - since) / 1000));
+    }
+    tick();
+    afterCallWork.hidden = false;
+    afterCallWorkTimer = window.setInterval(tick, 1000);
   }
 
   // The version of the agent's presence this console shows; sent back with a choice so
@@ -121,6 +280,12 @@
     presence.value = state.state;
     presence.dataset.state = state.state;
     presence.disabled = state.state === "busy" || root.dataset.connected !== "true";
+    afterCallWorkShow(state);
+  }
+
+  // Presence labels in the language of the page (the server's message may be in another).
+  function presenceLabel(state, fallback) {
+    return root.getAttribute("data-presence-" + state) || fallback || state;
   }
 
   function showNotice(message) {
@@ -146,7 +311,7 @@
       item.dataset.state = member.state;
       var badge = document.createElement("span");
       badge.className = "badge me-1 " + (STATE_BADGE[member.state] || "text-bg-secondary");
-      badge.textContent = member.label;
+      badge.textContent = presenceLabel(member.state, member.label);
       item.appendChild(badge);
       item.appendChild(document.createTextNode(member.name));
       teamList.appendChild(item);
@@ -165,6 +330,37 @@
     renderTeam();
   }
 
+  // "X mentioned you in INC-…": a toast at the bottom left, clear of navigation and cards.
+  function showMention(message) {
+    var stack = document.getElementById("console-toasts");
+    if (!stack) {
+      stack = document.createElement("div");
+      stack.id = "console-toasts";
+      stack.className = "toast-container position-fixed bottom-0 start-0 p-3";
+      document.body.append(stack);
+    }
+    var toast = document.createElement("div");
+    toast.className = "toast show";
+    toast.setAttribute("role", "status");
+    toast.dataset.testid = "mention-toast";
+    var body = document.createElement("div");
+    body.className = "toast-body d-flex gap-2 align-items-start";
+    var textBox = document.createElement("div");
+    textBox.className = "me-auto";
+    var link = document.createElement("a");
+    link.href = message.url;
+    link.textContent = message.link;
+    textBox.append(message.text, document.createElement("br"), message.title + " · ", link);
+    var close = document.createElement("button");
+    close.type = "button";
+    close.className = "btn-close";
+    close.setAttribute("aria-label", message.close);
+    close.addEventListener("click", function () { toast.remove(); });
+    body.append(textBox, close);
+    toast.append(body);
+    stack.append(toast);
+  }
+
   function handle(message) {
     switch (message.type) {
       case "hello":
@@ -181,6 +377,7 @@
             removeCard(card);
           }
         });
+        recentRefresh();
         break;
       case "screen_pop":
       case "call_update":
@@ -195,6 +392,9 @@
       case "presence":
         if (message.user_id === userId) { setPresence(message); } else { updateMember(message); }
         document.dispatchEvent(new CustomEvent("cti:presence", { detail: message }));
+        break;
+      case "mention":
+        showMention(message);
         break;
       case "error":
         if (message.code === "presence_conflict") { showNotice(message.error); }
@@ -250,11 +450,38 @@
   cards.addEventListener("click", function (event) {
     if (event.target.classList.contains("cti-card__dismiss")) {
       var card = event.target.closest(".cti-card");
-      if (card) { removeCard(card); }
+      if (card) {
+        var live = card.dataset.callState === "ringing" || card.dataset.callState === "answered";
+        removeCard(card);
+        if (!live) { recentRefresh(); }
+      }
     }
   });
 
+  recentList.addEventListener("click", function (event) {
+    var button = event.target.closest(".cti-recent__card");
+    if (button) { recentCardToggle(button); }
+  });
+
+  toggle.addEventListener("click", function () {
+    setCollapsed(!root.classList.contains("cti-console--collapsed"));
+  });
+  // On a narrow screen the calls start hidden (a ringing call opens them).
+  setCollapsed(narrow.matches);
+
+  // The column starts under the navbar: its height is the window's less the navbar's
+  // (which wraps on some widths and languages).
+  var navbar = document.querySelector("body > nav");
+  function navbarMeasure() {
+    if (navbar) {
+      document.documentElement.style.setProperty("--cti-nav-height", navbar.offsetHeight + "px");
+    }
+  }
+  navbarMeasure();
+  if (navbar && window.ResizeObserver) { new window.ResizeObserver(navbarMeasure).observe(navbar); }
+
   window.addEventListener("beforeunload", function () { stopped = true; });
   window.ctiConsole = { handle: handle };
+  recentRefresh();
   connect();
 })();
