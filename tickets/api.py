@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from django.db import transaction
 from django.db.models import Prefetch, Q
 from django.http import Http404
 from django.urls import reverse
@@ -42,7 +43,7 @@ from helpdesk.api import (
     UserBriefSerializer,
 )
 from helpdesk.models import Category, Person, Service, SupportGroup
-from helpdesk.roles import can_work_tickets
+from helpdesk.roles import can_work_tickets, is_staff_member
 from tickets import selectors, services, transitions
 from tickets.models import (
     OPEN_STATUSES,
@@ -53,8 +54,11 @@ from tickets.models import (
     PendingReason,
     ResolutionCode,
     Status,
+    Tag,
     Ticket,
+    TicketLink,
     TicketType,
+    TicketWatcher,
     TimelineEntry,
     Urgency,
 )
@@ -101,6 +105,17 @@ class TicketSerializer(serializers.ModelSerializer):
     )
     available_transitions = serializers.SerializerMethodField()
     web_url = serializers.SerializerMethodField()
+    # Relations: the caller is told where a merged ticket continues; tags, related tickets
+    # and watchers are the staff's (empty for anyone else).
+    merged_into = serializers.SlugRelatedField(
+        slug_field="number",
+        read_only=True,
+        allow_null=True,
+        help_text=_("The ticket this duplicate was merged into."),
+    )
+    tags = serializers.SerializerMethodField()
+    related = serializers.SerializerMethodField()
+    watchers = serializers.SerializerMethodField()
 
     class Meta:
         model = Ticket
@@ -134,8 +149,37 @@ class TicketSerializer(serializers.ModelSerializer):
             "version",
             "available_transitions",
             "web_url",
+            "merged_into",
+            "tags",
+            "related",
+            "watchers",
         ]
         read_only_fields = fields
+
+    def _for_staff(self) -> bool:
+        return is_staff_member(self.context["request"].user)
+
+    def get_tags(self, ticket) -> list[str]:
+        """Tag names, sorted (staff only)."""
+        if not self._for_staff():
+            return []
+        return sorted(tag.name for tag in ticket.tags.all())
+
+    def get_related(self, ticket) -> list[str]:
+        """Numbers of the related tickets (staff only)."""
+        if not self._for_staff():
+            return []
+        numbers = [link.target.number for link in ticket.links_out.all()]
+        numbers += [link.source.number for link in ticket.links_in.all()]
+        return sorted(numbers)
+
+    @extend_schema_field(UserBriefSerializer(many=True))
+    def get_watchers(self, ticket):
+        """Who gets the ticket's updates (staff only)."""
+        if not self._for_staff():
+            return []
+        users = [watcher.user for watcher in ticket.watchers.all()]
+        return UserBriefSerializer(users, many=True, context=self.context).data
 
     def get_available_transitions(self, ticket) -> list[str]:
         return services.available_transitions(ticket, self.context["request"].user)
@@ -361,6 +405,12 @@ class TicketUpdateSerializer(serializers.Serializer):
     parent = serializers.SlugRelatedField(
         slug_field="number", queryset=Ticket.objects.all(), required=False, allow_null=True
     )
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=50),
+        required=False,
+        max_length=20,
+        help_text=_("All the ticket's tags: letters, digits, “-” and “_” (stored lower-case)."),
+    )
 
 
 class TransitionInputSerializer(serializers.Serializer):
@@ -414,6 +464,20 @@ class EscalateInputSerializer(TransitionInputSerializer):
         data = super().service_kwargs()
         data["diagnostic_notes"] = data.pop("notes")
         return data
+
+
+class MergeInputSerializer(TransitionInputSerializer):
+    into = serializers.CharField(
+        max_length=20, help_text=_("Number of the ticket that continues (INC-000123).")
+    )
+
+    def validate_into(self, value):
+        number = selectors.ticket_number_normalized(value)
+        queryset = selectors.ticket_queryset_for(self.context["request"].user)
+        ticket = queryset.filter(number=number).first() if number else None
+        if ticket is None:
+            raise serializers.ValidationError(_("There is no such ticket."))
+        return ticket
 
 
 class CommentInputSerializer(serializers.Serializer):
@@ -499,6 +563,14 @@ class TicketFilter(ApiFilterSet):
 
 # --- views ----------------------------------------------------------------------------------
 
+# What a representation shows of tags, related tickets and watchers: one query each per page.
+RELATIONS_PREFETCH = (
+    Prefetch("tags", queryset=Tag.objects.order_by("name")),
+    Prefetch("links_out", queryset=TicketLink.objects.select_related("target")),
+    Prefetch("links_in", queryset=TicketLink.objects.select_related("source")),
+    Prefetch("watchers", queryset=TicketWatcher.objects.select_related("user")),
+)
+
 _NOT_FOUND = OpenApiResponse(description=_("No such ticket, or not yours."))
 
 
@@ -529,8 +601,8 @@ class TicketViewSet(
         return (
             selectors.ticket_list(self.request.user, search=search)
             .select_related(None)
-            .select_related("caller", "assignee", "opened_by", "parent")
-            .prefetch_related("group", "service", "category")
+            .select_related("caller", "assignee", "opened_by", "parent", "merged_into")
+            .prefetch_related("group", "service", "category", *RELATIONS_PREFETCH)
         )
 
     def get_object(self) -> Ticket:
@@ -587,9 +659,13 @@ class TicketViewSet(
         data.is_valid(raise_exception=True)
         changes = dict(data.validated_data)
         version = changes.pop("version")
-        ticket = services.ticket_update(
-            ticket=ticket, by=request.user, expected_version=version, **changes
-        )
+        tags = changes.pop("tags", None)
+        with transaction.atomic():
+            ticket = services.ticket_update(
+                ticket=ticket, by=request.user, expected_version=version, **changes
+            )
+            if tags is not None:
+                services.ticket_tags_set(ticket=ticket, by=request.user, names=tags)
         return Response(self._fresh(ticket))
 
     def _transition(self, request, name: str) -> Response:

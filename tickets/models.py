@@ -410,6 +410,17 @@ class Ticket(FSMModelMixin, models.Model):
         self.pending_reason = ""
         self.pending_note = ""
 
+    @transition(field=status, source=OPEN_STATUSES, target=Status.CLOSED, permission=_is_worker)
+    def merge(self, *, into):
+        # A duplicate is finished: it closes at once, pointing to the ticket that continues.
+        now = timezone.now()
+        self.merged_into = into
+        self.resolution_code = ResolutionCode.DUPLICATE
+        self.resolved_at = now
+        self.closed_at = now
+        self.pending_reason = ""
+        self.pending_note = ""
+
 
 class Comment(models.Model):
     """A public reply (seen by the caller) or an internal work note (agents only)."""
@@ -544,8 +555,18 @@ class TimelineEntry(models.Model):
     def __str__(self):
         return f"{self.ticket_id} {self.kind} {self.field} {self.old_value} -> {self.new_value}"
 
+    # Lines about what is kept beside the ticket rather than in a field of it.
+    PSEUDO_FIELDS = {"related": _("related tickets")}
+
+    @property
+    def field_label(self) -> str:
+        """The changed field's name in the reader's language."""
+        if self.field in self.PSEUDO_FIELDS:
+            return str(self.PSEUDO_FIELDS[self.field])
+        return str(Ticket._meta.get_field(self.field).verbose_name) if self.field else ""
+
     def _display(self, value: str) -> str:
-        if not self.field or value == "":
+        if not self.field or value == "" or self.field in self.PSEUDO_FIELDS:
             return value
         field = Ticket._meta.get_field(self.field)
         if field.choices:

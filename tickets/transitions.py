@@ -192,6 +192,16 @@ REGISTRY: dict[str, TicketTransition] = {
             history=_("Your ticket was passed to specialists."),
             summary=_("Escalate to a higher tier with diagnostic notes"),
         ),
+        TicketTransition(
+            name="merge",
+            service=f"{_SERVICES}.ticket_merge",
+            form=f"{_FORMS}.MergeForm",
+            serializer=f"{_API}.MergeInputSerializer",
+            label=_("Merge into"),
+            done=_("The ticket was merged; its caller was told where it continues."),
+            history=_("Your ticket was merged into another ticket about the same problem."),
+            summary=_("Merge a duplicate into the ticket that continues (closes the duplicate)"),
+        ),
     ]
 }
 

@@ -61,6 +61,7 @@ def test_list_is_paginated_and_rows_carry_transitions(as_agent, own_ticket):
         "cancel",
         "transfer",
         "escalate",
+        "merge",
     }
 
 
@@ -392,6 +393,7 @@ def test_illegal_transition_is_409_listing_the_allowed_ones(as_agent, own_ticket
         "cancel",
         "transfer",
         "escalate",
+        "merge",
     }
 
 

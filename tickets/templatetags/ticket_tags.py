@@ -73,7 +73,7 @@ def timeline_sentence(entry):
     if kind == TimelineEntry.Kind.CREATED:
         return _("Created the ticket")
     if kind == TimelineEntry.Kind.FIELD_CHANGE:
-        field = Ticket._meta.get_field(entry.field).verbose_name if entry.field else ""
+        field = entry.field_label
         return _("Changed %(field)s: %(old)s → %(new)s") % {
             "field": field,
             "old": entry.old_display or "—",
