@@ -84,6 +84,8 @@ CONSOLE_PAGE = expect(anonymous=LOGIN, end_users=403, staff=200)
 WORKER_PAGE = expect(anonymous=LOGIN, end_users=403, change_board=403, workers=200)
 # A write from a console page or the caller card: done (or refused with a message) and back.
 WORKER_WRITE = expect(anonymous=LOGIN, end_users=403, change_board=403, workers=302)
+# A saved view of ``agent``: theirs to use, a 404 to the rest of staff.
+OWN_SAVED_VIEW = expect(anonymous=LOGIN, end_users=403, staff=404, agent=302)
 PUBLIC = expect(everyone=200)
 # Telephone systems authenticate with the PBX's token or signature, never as a user.
 MACHINE = expect(everyone=401)
@@ -138,6 +140,7 @@ PAGES: dict[str, list[Probe]] = {
         Probe("POST", "/cti/calls/missed/handled/", WORKER_WRITE, data={"calls": ["{call}"]})
     ],
     "cti:call_card": [Probe("GET", "/cti/calls/{call}/card/", WORKER_PAGE)],
+    "cti:recent_calls": [Probe("GET", "/cti/calls/recent/", WORKER_PAGE)],
     "cti:call_candidates": [Probe("GET", "/cti/calls/{call}/candidates/?q=a", WORKER_PAGE)],
     "cti:call_ticket_create": [
         Probe("POST", "/cti/calls/{call}/ticket/", WORKER_WRITE, data={"title": "No network"})
@@ -252,6 +255,11 @@ PAGES: dict[str, list[Probe]] = {
     "tickets:console": [Probe("GET", "/console/", CONSOLE_PAGE)],
     "tickets:console_create": [Probe("GET", "/console/new/", WORKER_PAGE)],
     "tickets:caller_search": [Probe("GET", "/console/callers/?q=Stranger", WORKER_PAGE)],
+    # The composer's helpers: staff (who may read the ticket) only.
+    "tickets:colleague_search": [Probe("GET", "/console/colleagues/?q=ag", CONSOLE_PAGE)],
+    "tickets:console_canned_reply": [
+        Probe("GET", "/console/tickets/{own}/canned/{canned}/", CONSOLE_PAGE)
+    ],
     "tickets:console_detail": [Probe("GET", "/console/tickets/{own}/", CONSOLE_PAGE)],
     "tickets:console_edit": [
         Probe(
@@ -278,6 +286,53 @@ PAGES: dict[str, list[Probe]] = {
     ],
     "tickets:console_action": [
         Probe("POST", "/console/tickets/{own}/start/", WORKER_WRITE, data={"version": "1"})
+    ],
+    # The ticket page's relations: workers link, watch and tag (a refusal is a message on
+    # the page); staff read the tag suggestions.
+    "tickets:link_add": [
+        Probe("POST", "/console/tickets/{own}/links/add/", WORKER_WRITE, data={"number": "{own}"})
+    ],
+    "tickets:link_remove": [
+        Probe(
+            "POST", "/console/tickets/{own}/links/remove/", WORKER_WRITE, data={"number": "{own}"}
+        )
+    ],
+    "tickets:watch": [Probe("POST", "/console/tickets/{own}/watchers/add/", WORKER_WRITE)],
+    "tickets:unwatch": [Probe("POST", "/console/tickets/{own}/watchers/remove/", WORKER_WRITE)],
+    "tickets:tags": [
+        Probe("POST", "/console/tickets/{own}/tags/", WORKER_WRITE, data={"add": "vpn"})
+    ],
+    "tickets:tag_suggestions": [Probe("GET", "/console/tags/?q=v", CONSOLE_PAGE)],
+    # The queue's tools: bulk actions for workers; saved views are each user's own (the
+    # world's view belongs to ``agent``: every other member of staff gets a 404 for it).
+    "tickets:console_bulk": [
+        Probe(
+            "POST",
+            "/console/bulk/",
+            WORKER_WRITE,
+            data={"tickets": "{own_id}:1", "action": "start", "query": "queue=all"},
+        )
+    ],
+    "tickets:saved_views": [
+        Probe("GET", "/console/views/", CONSOLE_PAGE),
+        Probe(
+            "POST",
+            "/console/views/",
+            expect(anonymous=LOGIN, end_users=403, staff=302),
+            data={"name": "Matrix", "query": "queue=all&sort=priority"},
+        ),
+    ],
+    "tickets:saved_view_open": [Probe("GET", "/console/views/{saved_view}/", OWN_SAVED_VIEW)],
+    "tickets:saved_view_rename": [
+        Probe(
+            "POST",
+            "/console/views/{saved_view}/rename/",
+            OWN_SAVED_VIEW,
+            data={"name": "Renamed"},
+        )
+    ],
+    "tickets:saved_view_delete": [
+        Probe("POST", "/console/views/{saved_view}/delete/", OWN_SAVED_VIEW)
     ],
 }
 
@@ -538,6 +593,16 @@ API: dict[str, list[Probe]] = {
             "/api/tickets/{own}/transitions/transfer/",
             expect(anonymous=401, end_user=409, other_end_user=404, change_board=409, workers=200),
             data={"group": "{network_group}", "reason": "Network fault"},
+            format="json",
+        )
+    ],
+    # Merging into itself: refused naming ``into`` (400) to those who may merge.
+    "POST /api/tickets/{number}/transitions/merge/": [
+        Probe(
+            "POST",
+            "/api/tickets/{own}/transitions/merge/",
+            expect(anonymous=401, end_user=409, other_end_user=404, change_board=409, workers=400),
+            data={"into": "{own}"},
             format="json",
         )
     ],

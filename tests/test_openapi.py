@@ -28,6 +28,7 @@ TICKET_PATHS = [
             "cancel",
             "transfer",
             "escalate",
+            "merge",
         )
     ),
 ]
