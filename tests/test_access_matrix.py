@@ -41,6 +41,7 @@ from tests.factories import (
     make_ticket,
 )
 from tickets import services as ticket_services
+from tickets.models import CannedReply, SavedView
 
 ROLE_FIXTURES = {
     "end_user": "end_user",
@@ -222,6 +223,10 @@ def world(users, first_line, network_group):
         "service": ServiceFactory(owner_group=first_line).pk,
         "category": CategoryFactory().pk,
         "blocked": BlockedNumber.objects.create(e164="+48225550707").pk,
+        "canned": CannedReply.objects.create(title="Hello", body="Hello {caller_name}").pk,
+        "saved_view": SavedView.objects.create(
+            owner=users["agent"], name="Agent's view", params={"queue": "mine"}
+        ).pk,
     }
 
 

@@ -799,9 +799,9 @@ def test_too_many_files_at_once_are_refused(client, end_user, first_line):
 
 def test_large_queues_show_capped_counts_and_ask_to_narrow(client, agent, first_line, monkeypatch):
     from helpdesk import paging
-    from tickets.views import console
+    from tickets.views import queue
 
-    monkeypatch.setattr(console, "QUEUE_COUNT_CAP", 2)
+    monkeypatch.setattr(queue, "QUEUE_COUNT_CAP", 2)
     monkeypatch.setattr(paging.CappedPaginator, "cap", 2)
     for index in range(3):
         make_ticket(title=f"Flood {index}")

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from helpdesk.errors import ConflictError, TransitionNotAllowedError, ValidationError
-from helpdesk.models import Person, PhoneNumber, SupportGroup
-from helpdesk.paging import CappedPaginator, capped_count
+from helpdesk.models import Person, PhoneNumber
 from helpdesk.roles import can_work_tickets
 from helpdesk.selectors import people_by_phone, person_list, person_text_search
 from tickets import selectors, services, transitions
@@ -20,100 +18,17 @@ from tickets.forms import (
     ClassificationForm,
     CommentForm,
     ConsoleTicketForm,
-    QueueFilterForm,
     add_service_errors,
 )
-from tickets.models import OPEN_STATUSES, Attachment, Channel, Ticket
+from tickets.models import Attachment, Channel
 from tickets.views.common import (
     agent_required,
-    order_by_param,
     staff_required,
     ticket_or_404,
     transition_submit,
 )
 
-QUEUE_PAGE_SIZE = 50
-QUEUE_COUNT_CAP = 9999
-QUEUES = {
-    "mine": gettext_lazy("My tickets"),
-    "groups": gettext_lazy("My groups"),
-    "unassigned": gettext_lazy("Unassigned"),
-    "open": gettext_lazy("All open"),
-    "all": gettext_lazy("All tickets"),
-}
-
-
-def _queue_condition(queue: str, user) -> Q:
-    my_groups = SupportGroup.objects.filter(members=user).values("pk")
-    return {
-        "mine": Q(assignee=user),
-        "groups": Q(group__in=my_groups),
-        "unassigned": Q(assignee__isnull=True),
-        "open": Q(),
-    }[queue]
-
-
-def _queue_counts(user) -> dict[str, tuple[int, bool]]:
-    """Open tickets per queue as (count, more than the cap), one small query per queue.
-
-    Separate capped counts use the status/assignee/group indexes; one aggregate with
-    FILTER clauses scanned every open ticket (0.4 s at 1M tickets, 230k open).
-    """
-    open_tickets = Ticket.objects.filter(status__in=OPEN_STATUSES)
-    return {
-        queue: capped_count(open_tickets.filter(_queue_condition(queue, user)), QUEUE_COUNT_CAP)
-        for queue in ("mine", "groups", "unassigned", "open")
-    }
-
-
-@staff_required
-def console_queue(request):
-    """A queue with filters and search; htmx requests get only the refreshed list."""
-    queue = request.GET.get("queue", "groups")
-    if queue not in QUEUES:
-        queue = "groups"
-    form = QueueFilterForm(request.GET or None)
-    filters = form.cleaned_data if form.is_valid() else {}
-    tickets = selectors.ticket_list(request.user)
-    if queue != "all":
-        tickets = tickets.filter(_queue_condition(queue, request.user), status__in=OPEN_STATUSES)
-    for name, lookup in (
-        ("state", "status"),
-        ("priority", "priority"),
-        ("group", "group"),
-        ("service", "service"),
-        ("channel", "channel"),
-    ):
-        if filters.get(name) not in (None, ""):
-            tickets = tickets.filter(**{lookup: filters[name]})
-    if filters.get("q"):
-        tickets = selectors.ticket_search(tickets, filters["q"])
-    sort, ordering = order_by_param(request.GET.get("sort", "-created"), "-created")
-    paginator = CappedPaginator(tickets.order_by(*ordering), QUEUE_PAGE_SIZE)
-    page = paginator.get_page(request.GET.get("page"))
-    params = request.GET.copy()
-    for key in ("sort", "page"):
-        params.pop(key, None)
-    params["queue"] = queue
-    context = {
-        "page": page,
-        "queue": queue,
-        "sort": sort,
-        "base_query": params.urlencode(),
-        "form": form,
-    }
-    counts = _queue_counts(request.user)
-    context["queues"] = [
-        {"key": key, "label": label, "count": counts[key][0], "more": counts[key][1]}
-        if key in counts
-        else {"key": key, "label": label, "count": None}
-        for key, label in QUEUES.items()
-    ]
-    if request.headers.get("HX-Request"):
-        # The list and, out of band, the sort field and the queue counts.
-        context["is_htmx"] = True
-        return render(request, "tickets/console/partials/_ticket_list.html", context)
-    return render(request, "tickets/console/queue.html", context)
+# The queue and its tools (saved views, bulk actions) are in tickets.views.queue.
 
 
 def _actions(ticket, user, forms):
@@ -165,8 +80,22 @@ def _render_detail(request, ticket, *, status=200, conflict=False, forms=None):
         or ClassificationForm(initial=ClassificationForm.values_of(ticket)),
         "comment_form": forms.get("comment") or CommentForm(),
         "conflict": conflict,
+        # "Your input is kept" only when there is some: a one-click action carries none.
+        "conflict_kept_input": conflict and _has_input(forms),
     }
     return render(request, "tickets/console/detail.html", context, status=status)
+
+
+def _has_input(forms) -> bool:
+    """Whether a re-shown form carries something the user typed or chose (more than the
+    version it was read at)."""
+    return any(
+        value not in ("", None)
+        for form in forms.values()
+        if form.is_bound
+        for name, value in form.data.items()
+        if name not in ("version", "csrfmiddlewaretoken")
+    )
 
 
 @staff_required
@@ -321,13 +250,17 @@ def console_create(request):
                 "urgency": data["urgency"],
                 "attachments": data["attachments"],
             }
+            if data["first_contact"]:
+                create.update(
+                    create=services.ticket_create_solved_on_first_contact,
+                    code=data["code"],
+                    notes=data["notes"],
+                )
             try:
-                if data["first_contact"]:
-                    ticket = services.ticket_create_solved_on_first_contact(
-                        code=data["code"], notes=data["notes"], **create
-                    )
-                else:
-                    ticket = services.ticket_create(**create)
+                # A second submission of the same form (a double click) gets the same ticket.
+                ticket = services.ticket_create_once(
+                    user=request.user, key=data["submission_key"], **create
+                ).ticket
             except ValidationError as error:
                 add_service_errors(form, error, aliases={"file": "attachments"})
             except TransitionNotAllowedError as error:
