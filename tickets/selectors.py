@@ -147,7 +147,8 @@ def attachment_get_for(user, pk: int) -> Attachment:
 
 
 def timeline_for(user, ticket: Ticket) -> QuerySet[TimelineEntry]:
-    queryset = ticket.timeline.select_related("actor", "comment", "comment__author")
+    # The actor's directory entry names them on the page (ticket_tags.person_name).
+    queryset = ticket.timeline.select_related("actor__person", "comment", "comment__author")
     if not user.has_perm("tickets.view_internal_notes"):
         queryset = queryset.filter(is_internal=False)
     return queryset

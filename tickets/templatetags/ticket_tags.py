@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import template
+from django.contrib.auth import get_user_model
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
@@ -44,10 +45,65 @@ def priority_badge(ticket):
     )
 
 
+def person_name(user) -> str:
+    """How a user is named on a page: their directory entry's full name, else the login's
+    full name, else the login. Reads ``user.person`` as loaded (``select_related``)."""
+    person = getattr(user, "person", None)
+    if person is not None and person.full_name:
+        return person.full_name
+    return user.get_full_name() or user.get_username()
+
+
 def _actor(entry) -> str:
     if entry.actor is None:
         return _("the system")
-    return entry.actor.get_full_name() or entry.actor.get_username()
+    return person_name(entry.actor)
+
+
+# Timeline fields whose values are logins (stored as the user's ``str``: the username).
+_USER_FIELDS = frozenset(
+    field.name
+    for field in Ticket._meta.get_fields()
+    if field.is_relation and field.many_to_one and field.related_model is get_user_model()
+)
+
+
+@register.filter
+def timeline_words(entries):
+    """The timeline ready to be told, as a list: logins in field changes become people's
+    names (one query for all the rows, none without such rows), and a transfer or an
+    escalation is told by its group change, whose own line it takes over."""
+    entries = list(entries)
+    logins = {
+        value
+        for entry in entries
+        if entry.kind == TimelineEntry.Kind.FIELD_CHANGE and entry.field in _USER_FIELDS
+        for value in (entry.old_value, entry.new_value)
+        if value
+    }
+    names = {}
+    if logins:
+        users = get_user_model().objects.filter(username__in=logins).select_related("person")
+        names = {user.get_username(): person_name(user) for user in users}
+    told = []
+    taken_over = set()
+    for index, entry in enumerate(entries):
+        if entry.pk in taken_over:
+            continue
+        if entry.kind == TimelineEntry.Kind.FIELD_CHANGE and entry.field in _USER_FIELDS:
+            entry.old_words = names.get(entry.old_value, entry.old_value)
+            entry.new_words = names.get(entry.new_value, entry.new_value)
+        elif entry.kind in (TimelineEntry.Kind.TRANSFER, TimelineEntry.Kind.ESCALATION):
+            # The service writes the field changes of a transition right after it.
+            for later in entries[index + 1 :]:
+                if later.kind != TimelineEntry.Kind.FIELD_CHANGE:
+                    break
+                if later.field == "group":
+                    entry.old_words, entry.new_words = later.old_display, later.new_display
+                    taken_over.add(later.pk)
+                    break
+        told.append(entry)
+    return told
 
 
 @register.simple_tag
@@ -72,12 +128,15 @@ def timeline_sentence(entry):
     kind = entry.kind
     if kind == TimelineEntry.Kind.CREATED:
         return _("Created the ticket")
+    # Names for logins and a transfer's groups, when the list went through timeline_words.
+    old = getattr(entry, "old_words", None) or entry.old_display
+    new = getattr(entry, "new_words", None) or entry.new_display
     if kind == TimelineEntry.Kind.FIELD_CHANGE:
         field = entry.field_label
         return _("Changed %(field)s: %(old)s → %(new)s") % {
             "field": field,
-            "old": entry.old_display or "—",
-            "new": entry.new_display or "—",
+            "old": old or "—",
+            "new": new or "—",
         }
     if kind == TimelineEntry.Kind.ATTACHMENT:
         return _("Attached %(name)s") % {"name": entry.new_value}
@@ -89,10 +148,14 @@ def timeline_sentence(entry):
         TimelineEntry.Kind.TRANSFER: _("Transferred"),
         TimelineEntry.Kind.ESCALATION: _("Escalated"),
     }.get(kind, _("State"))
+    if old == new:
+        # A transition that kept the state (an escalation of a new ticket) and moved nothing
+        # the list could find: "Escalated: New → New" says nothing.
+        return str(label)
     return _("%(label)s: %(old)s → %(new)s") % {
         "label": label,
-        "old": entry.old_display or "—",
-        "new": entry.new_display or "—",
+        "old": old or "—",
+        "new": new or "—",
     }
 
 
