@@ -81,6 +81,7 @@ POLICIES = [
     (Priority.P2, OFFICE, 1, 8),
     (Priority.P3, OFFICE, 4, 24),
     (Priority.P4, OFFICE, 8, 40),
+    (Priority.P5, OFFICE, 16, 80),
 ]
 
 

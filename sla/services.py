@@ -391,16 +391,38 @@ def _deliver(notice: SlaNotice) -> None:
             )
 
 
-def _recipients(ticket: Ticket) -> tuple[int, ...]:
-    from django.contrib.auth import get_user_model
+class _Recipients:
+    """Who hears of a ticket's alert: its assignee, else its group's members; and managers.
 
-    User = get_user_model()
-    people = Q(groups__permissions__codename="view_reports", is_active=True)
-    if ticket.assignee_id:
-        people |= Q(pk=ticket.assignee_id)
-    elif ticket.group_id:
-        people |= Q(support_groups=ticket.group_id, is_active=True)
-    return tuple(sorted(set(User.objects.filter(people).values_list("pk", flat=True))))
+    Read once per sweep (managers) and once per group, not once per alert.
+    """
+
+    def __init__(self):
+        from django.contrib.auth import get_user_model
+
+        self.User = get_user_model()
+        self.managers = set(
+            self.User.objects.filter(
+                Q(groups__permissions__codename="view_reports")
+                | Q(user_permissions__codename="view_reports"),
+                is_active=True,
+            ).values_list("pk", flat=True)
+        )
+        self.groups: dict[int, set[int]] = {}
+
+    def __call__(self, ticket: Ticket) -> tuple[int, ...]:
+        people = set(self.managers)
+        if ticket.assignee_id:
+            people.add(ticket.assignee_id)
+        elif ticket.group_id:
+            if ticket.group_id not in self.groups:
+                self.groups[ticket.group_id] = set(
+                    self.User.objects.filter(
+                        support_groups=ticket.group_id, is_active=True
+                    ).values_list("pk", flat=True)
+                )
+            people |= self.groups[ticket.group_id]
+        return tuple(sorted(people))
 
 
 def _act(clock: SlaClock, threshold: SlaThreshold) -> str:
@@ -457,6 +479,7 @@ def sla_sweep(*, now: datetime | None = None, batch: int = SWEEP_BATCH) -> int:
         threshold.percent: threshold for threshold in SlaThreshold.objects.filter(is_active=True)
     }
     percents = sorted(thresholds)
+    recipients = _Recipients()
     written = 0
     while True:
         with transaction.atomic():
@@ -470,12 +493,12 @@ def sla_sweep(*, now: datetime | None = None, batch: int = SWEEP_BATCH) -> int:
                 return written
             _with_fired(clocks)
             for clock in clocks:
-                written += _fire(clock, thresholds, percents, now)
+                written += _fire(clock, thresholds, percents, now, recipients)
         if len(clocks) < batch:
             return written
 
 
-def _fire(clock: SlaClock, thresholds, percents: list[int], now: datetime) -> int:
+def _fire(clock: SlaClock, thresholds, percents: list[int], now: datetime, recipients) -> int:
     written = 0
     for percent in percents:
         if percent in clock.fired:
@@ -504,7 +527,7 @@ def _fire(clock: SlaClock, thresholds, percents: list[int], now: datetime) -> in
                 target=clock.target,
                 percent=percent,
                 due_at=clock.due_at or instant,
-                recipient_ids=_recipients(clock.ticket),
+                recipient_ids=recipients(clock.ticket),
             )
             transaction.on_commit(lambda notice=notice: _deliver(notice))
     _schedule_alerts(clock, percents, clock.fired)

@@ -100,7 +100,7 @@ def test_demo_policies_and_clocks_for_open_tickets(end_user):
     ticket = make_ticket(caller=end_user.person)
     demo.seed(stdout=StringIO())
     demo.seed(stdout=StringIO())
-    assert SlaPolicy.objects.count() == 4
+    assert SlaPolicy.objects.count() == 5
     assert set(
         SlaClock.objects.filter(ticket=ticket, stopped_at=None).values_list("target", flat=True)
     ) == {Target.FIRST_RESPONSE, Target.RESOLUTION}
