@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 
 from cti.models import Call, CallQueue
+from cti.selectors import agents_with_extensions, user_display_name
 
 
 class CallTicketCreateForm(forms.Form):
@@ -42,6 +43,13 @@ class MissedHandledForm(forms.Form):
         self.fields["calls"].choices = [(value, value) for value in values]
 
 
+class AgentChoiceField(forms.ModelChoiceField):
+    """Agents by the name people know them by, not by their login."""
+
+    def label_from_instance(self, obj):
+        return user_display_name(obj)
+
+
 class CallLogFilterForm(forms.Form):
     """The call log's filters; every field is optional."""
 
@@ -60,10 +68,10 @@ class CallLogFilterForm(forms.Form):
     queue = forms.ModelChoiceField(
         label=_("Queue"), required=False, queryset=CallQueue.objects.all(), empty_label=_("any")
     )
-    agent = forms.ModelChoiceField(
+    agent = AgentChoiceField(
         label=_("Agent"),
         required=False,
-        queryset=get_user_model().objects.filter(extensions__isnull=False).distinct(),
+        queryset=get_user_model().objects.none(),  # set per form: agents_with_extensions()
         empty_label=_("any"),
     )
     date_from = forms.DateField(
@@ -76,6 +84,7 @@ class CallLogFilterForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["agent"].queryset = agents_with_extensions()
         for field in self.fields.values():
             if isinstance(field.widget, forms.CheckboxInput):
                 field.widget.attrs["class"] = "form-check-input"

@@ -426,7 +426,11 @@ def _presence_message(card: CallCard) -> tuple[list[str], dict] | None:
     user_id = card.call.answered_by_id
     if not user_id or card.call.state == Call.State.RINGING:
         return None
-    presence = AgentPresence.objects.filter(user_id=user_id).select_related("user").first()
+    return _presence_groups_and_payload(user_id)
+
+
+def _presence_groups_and_payload(user_id: int) -> tuple[list[str], dict] | None:
+    presence = AgentPresence.objects.filter(user_id=user_id).select_related("user__person").first()
     if presence is None:
         return None
     queue_ids = CallQueue.objects.filter(members=user_id).values_list("pk", flat=True)
@@ -434,17 +438,44 @@ def _presence_message(card: CallCard) -> tuple[list[str], dict] | None:
     return groups, presence_payload(presence)
 
 
+def presence_changed(user_ids: list[int]) -> None:
+    """Tell the agents' consoles, and their queues' consoles, their presence as it is now
+    (a change that no call event and no console made: after-call work that ended by
+    itself). Sync, for ``transaction.on_commit``; a failing push is logged: the consoles
+    read the presence again when they reconnect."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    for user_id in user_ids:
+        found = _presence_groups_and_payload(user_id)
+        if found is None:
+            continue
+        try:
+            async_to_sync(_send_all)(layer, {}, found)
+        except Exception:
+            logger.warning("Could not push the presence of agent %s", user_id, exc_info=True)
+
+
 def presence_payload(presence: AgentPresence) -> dict:
-    """The ``cti.presence`` message of an agent (``presence.user`` is read for the name)."""
+    """The ``cti.presence`` message of an agent (``presence.user`` and its person are read
+    for the name: select them with it)."""
+    from cti.selectors import user_display_name
+    from cti.services.presence import after_call_work_ends_at
+
+    ends_at = after_call_work_ends_at(presence)
     return {
         "type": "cti.presence",
         "user_id": presence.user_id,
         "state": presence.state,
         "label": str(presence.get_state_display()),
-        "name": presence.user.get_full_name() or presence.user.get_username(),
+        "name": user_display_name(presence.user),
         # Consoles send it back with a choice (a change since is not undone) and forward
         # each version once (cti.consumers).
         "version": presence.version,
+        # Since when (the after-call work's timer) and, for after-call work with a limit,
+        # when it ends by itself (the console asks the server to end it then).
+        "changed_at": presence.changed_at.isoformat(),
+        "ends_at": ends_at.isoformat() if ends_at else None,
     }
 
 
@@ -458,13 +489,21 @@ def team_presence(queue_ids: list[int], *, exclude_user_id: int | None = None) -
         .objects.filter(call_queues__in=queue_ids, is_active=True)
         .exclude(pk=exclude_user_id)
         .distinct()
-        .values("pk", "username", "first_name", "last_name", "presence__state", "presence__version")
+        .values(
+            "pk",
+            "username",
+            "first_name",
+            "last_name",
+            "person__full_name",
+            "presence__state",
+            "presence__version",
+        )
     )
     labels = dict(AgentPresence.State.choices)
     team = []
     for member in members:
         state = member["presence__state"] or AgentPresence.State.AWAY
-        name = statements.display_name(
+        name = member["person__full_name"] or statements.display_name(
             member["first_name"], member["last_name"], member["username"]
         )
         team.append(

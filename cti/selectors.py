@@ -169,3 +169,57 @@ def person_for_attach(text: str) -> list[Person]:
         if found:
             return found
     return []
+
+
+def user_display_name(user) -> str:
+    """How people are named on the console: the person's full name, else the account's
+    full name, else the login (a service account without a person)."""
+    if user is None:
+        return ""
+    person = getattr(user, "person", None)  # a missing person raises an AttributeError
+    if person is not None and person.full_name:
+        return person.full_name
+    return user.get_full_name() or user.get_username()
+
+
+def agents_with_extensions() -> QuerySet:
+    """The agents the call log filters by (those with a telephone), by name."""
+    from django.contrib.auth import get_user_model
+
+    return (
+        get_user_model()
+        .objects.filter(extensions__isnull=False)
+        .select_related("person")
+        .distinct()
+        .order_by("person__full_name", "first_name", "last_name", "username")
+    )
+
+
+# How many ended calls the console's "Recent calls" list shows.
+RECENT_CALLS = 5
+
+
+def recent_calls_for_agent(user, *, limit: int = RECENT_CALLS) -> list[Call]:
+    """The agent's last ended calls, newest first: the calls the agent answered and the
+    calls offered to the agent that nobody answered (missed, abandoned); calls a colleague
+    took are theirs. What the console's "Recent calls" list shows, from the database, so it
+    is the same on every page and after a reload. Two queries, each on an index (answered
+    by; offers of the agent) and limited, merged here: an OR of the two made the database
+    walk every call by date."""
+    fields = ("caller_person", "answered_by")
+    answered = list(
+        Call.objects.filter(answered_by=user, state=Call.State.ENDED)
+        .select_related(*fields)
+        .order_by("-started_at", "-id")[:limit]
+    )
+    offered = list(
+        Call.objects.filter(
+            pk__in=Call.offered_to.through.objects.filter(user=user).values("call_id"),
+            answered_by__isnull=True,
+            state=Call.State.ENDED,
+        )
+        .select_related(*fields)
+        .order_by("-started_at", "-id")[:limit]
+    )
+    calls = {call.pk: call for call in (*answered, *offered)}
+    return sorted(calls.values(), key=lambda call: (call.started_at, call.pk), reverse=True)[:limit]

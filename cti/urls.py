@@ -8,6 +8,7 @@ urlpatterns = [
     # Console pages and the caller card's actions.
     path("calls/", views.call_log, name="call_log"),
     path("calls/missed/handled/", views.missed_mark_handled, name="missed_handled"),
+    path("calls/recent/", views.recent_calls, name="recent_calls"),
     path("calls/<int:pk>/card/", views.call_card, name="call_card"),
     path("calls/<int:pk>/ticket/", views.call_ticket_create, name="call_ticket_create"),
     path("calls/<int:pk>/link/", views.call_ticket_link, name="call_ticket_link"),

@@ -74,7 +74,11 @@ def _error_text(error: ValidationError) -> str:
 def call_log_queryset(filters: dict):
     """Calls with what a call log row shows, in a fixed number of queries per page."""
     queryset = Call.objects.select_related(
-        "caller_person", "answered_by", "queue", "pbx", "missed_handled_by"
+        "caller_person",
+        "answered_by__person",
+        "queue",
+        "pbx",
+        "missed_handled_by__person",
     ).prefetch_related("tickets")
     text = (filters.get("number") or "").strip()
     if text:
@@ -323,6 +327,22 @@ def call_card(request, pk):
     if card is None:
         raise Http404
     return HttpResponse(notify.render_card(card, language=request.LANGUAGE_CODE))
+
+
+@agent_required
+@require_GET
+def recent_calls(request):
+    """The agent's last ended calls (the console's "Recent calls" list, a partial that
+    console.js loads with each page and after each call ends)."""
+    return render(
+        request,
+        "cti/partials/_recent_calls.html",
+        {
+            "calls": selectors.recent_calls_for_agent(request.user),
+            "missed_outcomes": selectors.MISSED_OUTCOMES,
+            "today": timezone.localdate(),
+        },
+    )
 
 
 # --- benchmark baseline -----------------------------------------------------------------

@@ -183,6 +183,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "cti.end_stale_calls",
         "schedule": float(env.int("CTI_STALE_SWEEP_SECONDS", default=60)),
     },
+    "cti-end-after-call-work": {
+        "task": "cti.end_after_call_work",
+        "schedule": env.float("CTI_AFTER_CALL_WORK_SWEEP_SECONDS", default=30.0),
+    },
     "mail-fetch": {
         "task": "mail.fetch_all_mailboxes",
         "schedule": env.float("MAIL_FETCH_SECONDS", default=60.0),
@@ -281,6 +285,9 @@ TICKET_DEFAULT_GROUP = env.str("TICKET_DEFAULT_GROUP", default="")
 # default), the presence an agent gets after hanging up, and the AMI reconnect back-off cap.
 CTI_DEFAULT_QUEUE = env.str("CTI_DEFAULT_QUEUE", default="service-desk")
 CTI_PRESENCE_AFTER_CALL = env.str("CTI_PRESENCE_AFTER_CALL", default="after_call_work")
+# After-call work ends by itself after this many seconds (the agent becomes available);
+# 0: it lasts until the agent changes it (cti.services.presence.after_call_work_end_due).
+CTI_AFTER_CALL_WORK_SECONDS = env.int("CTI_AFTER_CALL_WORK_SECONDS", default=120)
 CTI_AMI_RECONNECT_MAX_SECONDS = env.float("CTI_AMI_RECONNECT_MAX_SECONDS", default=60.0)
 # A call whose hang-up never arrived is ended after this long ringing / talking, so it
 # does not pop on consoles for ever (cti.services.calls_end_stale).

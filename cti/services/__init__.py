@@ -21,7 +21,7 @@ from cti.services.identification import (
     caller_number_read,
 )
 from cti.services.ingest import IngestResult, InvalidCallEvent, PbxEvent, call_event_ingest
-from cti.services.presence import presence_set
+from cti.services.presence import after_call_work_end_due, presence_set
 from cti.services.routing import default_queue, queue_available_agents
 from cti.services.sweep import calls_end_stale
 
@@ -31,6 +31,7 @@ __all__ = [
     "IngestResult",
     "InvalidCallEvent",
     "PbxEvent",
+    "after_call_work_end_due",
     "blocked_number_add",
     "blocked_number_remove",
     "call_event_ingest",

@@ -4,9 +4,17 @@ Every change moves ``AgentPresence.version`` on. The console sends the version i
 with its choice: a choice made from an older view (the PBX made the agent busy, or put them
 in after-call work, meanwhile) is refused, and so is any choice while the agent is on a
 call: busy lasts until the call's hang-up, which then starts the after-call work.
+
+After-call work ends by itself after CTI_AFTER_CALL_WORK_SECONDS (0: never): the agent
+becomes available again (:func:`after_call_work_end_due`). The consoles of the agent ask for
+it when the time is up, and the periodic task ``cti.end_after_call_work`` catches the agents
+with no console open.
 """
 
 from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -16,6 +24,8 @@ from django.utils.translation import gettext as _
 
 from cti.models import AgentPresence, Call
 from helpdesk.errors import ConflictError, ValidationError
+
+logger = logging.getLogger(__name__)
 
 
 @transaction.atomic
@@ -72,3 +82,52 @@ def agent_call_ended(call: Call) -> None:
     AgentPresence.objects.filter(user_id=call.answered_by_id, current_call=call).update(
         state=after, current_call=None, changed_at=timezone.now(), version=F("version") + 1
     )
+
+
+def after_call_work_limit() -> timedelta | None:
+    """How long after-call work lasts before it ends by itself; None: until the agent ends it."""
+    seconds = settings.CTI_AFTER_CALL_WORK_SECONDS
+    return timedelta(seconds=seconds) if seconds > 0 else None
+
+
+def after_call_work_ends_at(presence: AgentPresence) -> datetime | None:
+    """When this presence's after-call work ends by itself (None: not in after-call work,
+    or no limit)."""
+    limit = after_call_work_limit()
+    if presence.state != AgentPresence.State.AFTER_CALL_WORK or limit is None:
+        return None
+    return presence.changed_at + limit
+
+
+@transaction.atomic
+def after_call_work_end_due(
+    *, now: datetime | None = None, user_id: int | None = None
+) -> list[int]:
+    """End the after-call work that has lasted CTI_AFTER_CALL_WORK_SECONDS: those agents
+    become available (their version moves on) and, after the commit, their consoles and
+    their queues' consoles are told. ``user_id``: only that agent (their console's timer).
+    Returns the agents' user ids. Safe to run at any time, from several processes at once
+    (rows another run holds are skipped; a run finds only what is still due)."""
+    limit = after_call_work_limit()
+    if limit is None:
+        return []
+    now = now or timezone.now()
+    due = AgentPresence.objects.select_for_update(skip_locked=True).filter(
+        state=AgentPresence.State.AFTER_CALL_WORK, changed_at__lte=now - limit
+    )
+    if user_id is not None:
+        due = due.filter(user_id=user_id)
+    ended = []
+    for presence in due:
+        presence.state = AgentPresence.State.AVAILABLE
+        presence.changed_at = now
+        presence.current_call = None
+        presence.version += 1
+        presence.save(update_fields=["state", "changed_at", "current_call", "version"])
+        ended.append(presence.user_id)
+    if ended:
+        from cti import notify
+
+        logger.info("CTI: after-call work ended by itself for %d agents", len(ended))
+        transaction.on_commit(lambda: notify.presence_changed(ended))
+    return ended

@@ -12,7 +12,7 @@ def ticket_calls(ticket, limit=20):
         return []
     return list(
         Call.objects.filter(tickets=ticket)
-        .select_related("answered_by")
+        .select_related("answered_by__person")
         .order_by("-started_at")[:limit]
     )
 
@@ -39,3 +39,11 @@ def call_number(call) -> str:
     from cti.notify import number_display
 
     return number_display(call)
+
+
+@register.filter
+def person_name(user) -> str:
+    """An agent as people know them: person's full name, else account name, else login."""
+    from cti.selectors import user_display_name
+
+    return user_display_name(user)

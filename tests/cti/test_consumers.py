@@ -20,6 +20,7 @@ from django.utils import timezone
 from cti import services
 from cti.consumers import ConsoleConsumer
 from cti.models import AgentPresence, Call, CallEvent
+from cti.selectors import user_display_name
 from helpdesk.asgi import application
 from helpdesk.roles import Role
 from tests.factories import (
@@ -279,12 +280,14 @@ def test_answer_keeps_the_card_for_the_answering_agent_and_closes_it_for_the_oth
         assert "html" not in for_alice
         # Bob's presence became busy through the event; his console hears about it.
         presence = await bob_console.receive_json_from(timeout=TIMEOUT)
+        assert presence.pop("changed_at")  # since when (the after-call work's timer)
+        assert presence.pop("ends_at") is None  # only after-call work ends by itself
         assert presence == {
             "type": "presence",
             "user_id": bob.pk,
             "state": "busy",
             "label": "Busy",
-            "name": bob.get_full_name() or bob.username,
+            "name": await database_sync_to_async(user_display_name)(bob),
             "version": 1,
         }
         await alice_console.disconnect()

@@ -256,10 +256,10 @@
     var since = Date.parse(state.changed_at);
     var endsAt = state.ends_at ? new Date(state.ends_at) : null;
     afterCallWork.title = endsAt ? text.textAfterCallWorkEnds.replace(
-      "%(time)s", endsAt.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" })) : "";
+      "{time}", endsAt.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" })) : "";
     function tick() {
       afterCallWork.textContent = text.textAfterCallWork.replace(
-        "%(elapsed)s", clock((Date.now() - since) / 1000));
+        "{elapsed}", clock((Date.now() - since) / 1000));
     }
     tick();
     afterCallWork.hidden = false;
@@ -350,7 +350,14 @@
     var link = document.createElement("a");
     link.href = message.url;
     link.textContent = message.link;
-    textBox.append(message.text, document.createElement("br"), message.title + " · ", link);
+    // The ticket number on one line ("INC-" and "000123" apart read badly).
+    var parts = message.text.split(message.number);
+    var number = document.createElement("span");
+    number.className = "text-nowrap";
+    number.textContent = message.number;
+    textBox.append(parts[0]);
+    if (parts.length > 1) { textBox.append(number, parts.slice(1).join(message.number)); }
+    textBox.append(document.createElement("br"), message.title + " · ", link);
     var close = document.createElement("button");
     close.type = "button";
     close.className = "btn-close";
