@@ -91,8 +91,8 @@ _TYPE_NAMES = {
         "PowerPoint (.pptx)",
         ".pptx",
     ),
-    "application/vnd.oasis.opendocument.text": ("OpenDocument (.odt)", ".odt"),
-    "application/vnd.oasis.opendocument.spreadsheet": ("OpenDocument (.ods)", ".ods"),
+    "application/vnd.oasis.opendocument.text": ("ODT", ".odt"),
+    "application/vnd.oasis.opendocument.spreadsheet": ("ODS", ".ods"),
     "message/rfc822": (_("e-mail (.eml)"), ".eml"),
 }
 

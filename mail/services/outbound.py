@@ -62,8 +62,9 @@ AUTO_REPLIED_KINDS = frozenset({Kind.UNKNOWN_SENDER, Kind.TOO_LARGE, Kind.RATE_L
 HUMAN_KINDS = frozenset({Kind.AGENT_REPLY})
 # A group's new-ticket mail goes once per member per ticket: it cannot loop, and a large
 # group must not use up the ticket's hourly cap before the caller hears anything. Nor may
-# its watchers (staff; each is still held to the cap per recipient).
-TICKET_CAP_EXEMPT_KINDS = frozenset({Kind.GROUP_NEW_TICKET, Kind.WATCHED})
+# its watchers, nor the colleagues a work note mentions (staff; each is still held to the cap
+# per recipient).
+TICKET_CAP_EXEMPT_KINDS = frozenset({Kind.GROUP_NEW_TICKET, Kind.WATCHED, Kind.MENTIONED})
 
 TEMPLATE_DIR = "mail/notifications"
 # How long a claimed message belongs to the sender that claimed it: longer than any SMTP
