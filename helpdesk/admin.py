@@ -28,21 +28,21 @@ class PersonAdmin(admin.ModelAdmin):
 
 @admin.register(SupportGroup)
 class SupportGroupAdmin(admin.ModelAdmin):
-    list_display = ["name", "code", "tier", "email", "is_active"]
+    list_display = ["name", "name_pl", "code", "tier", "email", "is_active"]
     list_filter = ["tier", "is_active"]
-    search_fields = ["name", "code"]
+    search_fields = ["name", "name_pl", "code"]
     filter_horizontal = ["members"]
 
 
 @admin.register(Service)
 class ServiceAdmin(admin.ModelAdmin):
-    list_display = ["name", "owner_group", "criticality", "is_active"]
+    list_display = ["name", "name_pl", "owner_group", "criticality", "is_active"]
     list_filter = ["criticality", "is_active", "owner_group"]
-    search_fields = ["name"]
+    search_fields = ["name", "name_pl"]
 
 
 @admin.register(Category)
 class CategoryAdmin(admin.ModelAdmin):
-    list_display = ["path", "is_active"]
-    search_fields = ["path"]
+    list_display = ["path", "path_pl", "is_active"]
+    search_fields = ["path", "path_pl"]
     list_filter = ["is_active"]

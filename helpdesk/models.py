@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Upper
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from helpdesk.phones import InvalidPhoneNumber, format_phone, normalize_phone
@@ -138,6 +138,24 @@ class PhoneNumber(models.Model):
         return f"{text} ext. {self.extension}" if self.extension else text
 
 
+def in_reader_language(stored: str, polish: str) -> str:
+    """A name of reference data in the active language: ``polish`` when the reader reads
+    Polish and one is filled in, else the stored name (the one the API and the history keep).
+    """
+    if polish and (translation.get_language() or "").split("-")[0] == "pl":
+        return polish
+    return stored
+
+
+def _polish_name_field():
+    return models.CharField(
+        _("name in Polish"),
+        max_length=120,
+        blank=True,
+        help_text=_("Shown to people who read Polish; empty: the name above."),
+    )
+
+
 class SupportGroup(models.Model):
     """A team that owns tickets: the first line or a second-line resolver group."""
 
@@ -147,6 +165,7 @@ class SupportGroup(models.Model):
         THIRD = 3, _("third line")
 
     name = models.CharField(_("name"), max_length=120, unique=True)
+    name_pl = _polish_name_field()
     code = models.SlugField(_("code"), max_length=40, unique=True)
     tier = models.PositiveSmallIntegerField(_("tier"), choices=Tier.choices, default=Tier.FIRST)
     email = models.EmailField(_("e-mail"), blank=True)
@@ -164,7 +183,11 @@ class SupportGroup(models.Model):
         verbose_name_plural = _("support groups")
 
     def __str__(self):
-        return self.name
+        return self.name_localized
+
+    @property
+    def name_localized(self) -> str:
+        return in_reader_language(self.name, self.name_pl)
 
 
 class Service(models.Model):
@@ -177,6 +200,7 @@ class Service(models.Model):
         CRITICAL = "critical", _("critical")
 
     name = models.CharField(_("name"), max_length=120, unique=True)
+    name_pl = _polish_name_field()
     description = models.TextField(_("description"), blank=True)
     owner_group = models.ForeignKey(
         SupportGroup,
@@ -195,13 +219,18 @@ class Service(models.Model):
         verbose_name_plural = _("services")
 
     def __str__(self):
-        return self.name
+        return self.name_localized
+
+    @property
+    def name_localized(self) -> str:
+        return in_reader_language(self.name, self.name_pl)
 
 
 class Category(models.Model):
     """A node of the category tree (``Hardware / Laptop / Battery``)."""
 
     name = models.CharField(_("name"), max_length=120)
+    name_pl = _polish_name_field()
     parent = models.ForeignKey(
         "self",
         verbose_name=_("parent"),
@@ -212,6 +241,8 @@ class Category(models.Model):
     )
     # Denormalised "A / B / C" so lists and search need no recursive queries.
     path = models.CharField(_("path"), max_length=500, editable=False, db_index=True)
+    # The same in Polish (each level's Polish name, else its name), kept like ``path``.
+    path_pl = models.CharField(_("path in Polish"), max_length=500, editable=False, blank=True)
     is_active = models.BooleanField(_("active"), default=True)
 
     class Meta:
@@ -223,13 +254,27 @@ class Category(models.Model):
         ]
 
     def __str__(self):
-        return self.path or self.name
+        return self.path_localized
 
     def save(self, *args, **kwargs):
         self.path = f"{self.parent.path} / {self.name}" if self.parent_id else self.name
+        own_pl = self.name_pl or self.name
+        if self.parent_id:
+            self.path_pl = f"{self.parent.path_pl or self.parent.path} / {own_pl}"
+        else:
+            self.path_pl = own_pl
         super().save(*args, **kwargs)
         for child in self.children.all():
             child.save()
+
+    @property
+    def name_localized(self) -> str:
+        return in_reader_language(self.name, self.name_pl)
+
+    @property
+    def path_localized(self) -> str:
+        """The whole path in the reader's language (``Sprzęt / Laptop``)."""
+        return in_reader_language(self.path or self.name, self.path_pl)
 
     def clean(self):
         node = self.parent

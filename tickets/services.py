@@ -29,7 +29,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 from django.core.files.uploadedfile import UploadedFile
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -184,6 +184,11 @@ def default_group() -> SupportGroup | None:
 def _display(value: Any) -> str:
     if value is None:
         return ""
+    if isinstance(value, models.Model):
+        # Reference data prints in the reader's language (Service.name_localized ...); the
+        # history keeps the stored name, whatever language the acting user reads.
+        with translation.override(settings.LANGUAGE_CODE):
+            return str(value)[:250]
     return str(value)[:250]
 
 

@@ -43,6 +43,7 @@ def seed_reference() -> tuple[dict, dict, dict, dict]:
             code=code,
             defaults={"name": name, "tier": tier, "email": f"{mailbox}@{data.EMAIL_DOMAIN}"},
         )
+        _fill_polish_name(groups[code], data.GROUP_NAMES_PL)
     services = {}
     for name, owner, criticality, description in data.SERVICES:
         services[name], _ = Service.objects.get_or_create(
@@ -53,14 +54,28 @@ def seed_reference() -> tuple[dict, dict, dict, dict]:
                 "description": description,
             },
         )
+        _fill_polish_name(services[name], data.SERVICE_NAMES_PL)
     categories = {}
     for parent_name, children in data.CATEGORIES.items():
         parent, _ = Category.objects.get_or_create(parent=None, name=parent_name)
+        # Before the children: a child's Polish path starts with its parent's.
+        _fill_polish_name(parent, data.CATEGORY_NAMES_PL)
         categories[parent.path] = parent
         for child_name in children:
             child, _ = Category.objects.get_or_create(parent=parent, name=child_name)
+            _fill_polish_name(child, data.CATEGORY_NAMES_PL)
             categories[child.path] = child
     return sites, groups, services, categories
+
+
+def _fill_polish_name(row, names: dict[str, str]) -> None:
+    """Give a demo row its Polish name, also in a database seeded before there were any
+    (an administrator's own Polish name is kept)."""
+    polish = names.get(row.name, "")
+    if polish and not row.name_pl:
+        row.name_pl = polish
+        # Category.save() also rebuilds the Polish paths below it.
+        row.save()
 
 
 def _shared_password_hash() -> str:
