@@ -31,7 +31,6 @@ from django.core.cache import cache
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, models, transaction
 from django.db.models import F, Q
-from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -1249,25 +1248,17 @@ def ticket_merge(
         field="merged_into",
         new_value=survivor.number,
     )
-    comment_add(
-        ticket=survivor,
-        by=by,
-        is_internal=True,
-        body=ngettext(
-            "Merged %(number)s: %(title)s (caller %(caller)s), with its %(count)s reply or "
-            "note. %(url)s",
+    names = {"number": duplicate.number, "title": duplicate.title, "caller": caller.full_name}
+    if said:
+        note = ngettext(
+            "Merged %(number)s: %(title)s (caller %(caller)s), with its %(count)s reply or note.",
             "Merged %(number)s: %(title)s (caller %(caller)s), with its %(count)s replies and "
-            "notes. %(url)s",
+            "notes.",
             said,
-        )
-        % {
-            "number": duplicate.number,
-            "title": duplicate.title,
-            "caller": caller.full_name,
-            "count": said,
-            "url": reverse("tickets:console_detail", kwargs={"number": duplicate.number}),
-        },
-    )
+        ) % {**names, "count": said}
+    else:
+        note = _("Merged %(number)s: %(title)s (caller %(caller)s).") % names
+    comment_add(ticket=survivor, by=by, is_internal=True, body=note)
     watchers = TicketWatcher.objects.filter(ticket=duplicate).values_list("user_id", flat=True)
     TicketWatcher.objects.bulk_create(
         [TicketWatcher(ticket=survivor, user_id=user_id) for user_id in watchers],

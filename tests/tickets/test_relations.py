@@ -147,7 +147,7 @@ def test_console_merges_from_the_ticket_page_and_shows_where_it_went(
     assert response.status_code == 302
     page = client.get(reverse("tickets:console_detail", args=[duplicate.number])).content.decode()
     survivor_url = reverse("tickets:console_detail", args=[survivor.number])
-    assert f'Merged into <a href="{survivor_url}">{survivor.number}</a>' in page
+    assert f'data-testid="merged-into" href="{survivor_url}">{survivor.number}</a>' in page
     page = client.get(survivor_url).content.decode()
     assert 'data-testid="merged-here"' in page and duplicate.number in page
 
