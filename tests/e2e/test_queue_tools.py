@@ -149,3 +149,27 @@ def test_merge_two_selected_tickets(desk, page, base_url):
     assert keep.is_open
     expect(page.locator(f'tr[data-number="{duplicate.number}"]')).to_have_count(0)
     expect(page.locator(f'tr[data-number="{keep.number}"]')).to_be_visible()
+
+
+@pytest.mark.parametrize("language", ["en", "pl"])
+def test_queue_with_the_action_bar_fits_1366_in_english_and_polish(
+    desk, new_page, base_url, language
+):
+    page = new_page(viewport={"width": 1366, "height": 768})
+    login(page, base_url, "anna", PASSWORD)
+    page.goto(f"{base_url}/console/?queue=open&sort=priority")
+    page.locator("#language-form, form:has(select[name=language])").first.locator(
+        "select[name=language]"
+    ).select_option(language)
+    page.locator("form:has(select[name=language]) button[type=submit]").first.click()
+    expect(page.locator("html")).to_have_attribute("lang", language)
+    page.goto(f"{base_url}/console/?queue=open&sort=priority")
+    page.locator(".bulk-select-all").check()
+    expect(page.locator("#bulk-form")).to_be_visible()
+    page.locator("#bulk-action").select_option("resolve")
+    # The list is not wider than its place: no column hidden behind a horizontal scroll.
+    widths = page.locator("#ticket-list .table-responsive").evaluate(
+        "box => [box.scrollWidth, box.clientWidth]"
+    )
+    screenshot(page, f"queue-action-bar-1366-{language}", full_page=False)
+    assert widths[0] <= widths[1], widths
