@@ -90,6 +90,27 @@ def test_sort_by_priority_and_keep_it_as_a_saved_view(desk, page, base_url):
     expect(page.get_by_test_id("result-count")).to_have_text("4 tickets")
     screenshot(page, "queue-saved-view")
 
+    # Saving again under the same name asks before replacing.
+    page.get_by_role("button", name="Saved views").click()
+    page.get_by_role("button", name="Save this view…").click()
+    page.get_by_label("Name of the view").fill("Most urgent first")
+    page.get_by_role("button", name="Save view").click()
+    expect(page.get_by_test_id("confirm-replace")).to_be_visible()
+    page.get_by_role("button", name="Replace").click()
+    expect(page.get_by_text("The view “Most urgent first” was saved.")).to_be_visible()
+
+    # Renamed and deleted on the page that lists them.
+    page.get_by_role("button", name="Saved views").click()
+    page.get_by_role("link", name="Manage saved views").click()
+    page.get_by_label("New name for “Most urgent first”").fill("P1 first")
+    page.get_by_role("button", name="Rename").click()
+    expect(page.get_by_text("The view was renamed.")).to_be_visible()
+    expect(page.get_by_test_id("saved-view")).to_contain_text("P1 first")
+    screenshot(page, "queue-saved-views-page")
+    page.get_by_role("button", name="Delete").click()
+    expect(page.get_by_text("The view “P1 first” was deleted.")).to_be_visible()
+    expect(page.get_by_test_id("saved-view")).to_have_count(0)
+
 
 def test_select_three_tickets_and_assign_them_to_a_colleague(desk, page, base_url):
     login(page, base_url, "anna", PASSWORD)
