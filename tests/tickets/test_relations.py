@@ -447,3 +447,16 @@ def test_api_list_queries_do_not_grow_with_tags_links_and_watchers(
     add(6)
     with django_assert_max_num_queries(len(few.captured_queries)):
         as_agent.get("/api/tickets/")
+
+
+def test_a_watcher_named_in_a_work_note_gets_the_mention_only(
+    wired, django_capture_on_commit_callbacks, agent, colleague, survivor
+):
+    services.ticket_watch(ticket=survivor, user=colleague, by=agent)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.comment_add(
+            ticket=survivor, by=agent, body="@colleague please check", is_internal=True
+        )
+    rows = OutboundMessage.objects.filter(ticket=survivor, to=colleague.email)
+    assert list(rows.values_list("kind", flat=True)) == [OutboundMessage.Kind.MENTIONED]
+    assert len(wired.to(colleague.email)) == 1
