@@ -50,6 +50,7 @@ class Kind(models.TextChoices):
 
     CREATED = "created"
     # Classification or text edited by an agent (ticket_update); ``changes`` lists the fields.
+    # Also tags set (``tags``) and a related ticket linked or unlinked (``related``).
     UPDATED = "updated"
     # A lifecycle transition (``transition`` names it: assign, resolve, close ...); the
     # status change and every field the transition changed are in ``changes``.
