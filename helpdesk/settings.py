@@ -204,6 +204,8 @@ CELERY_BEAT_SCHEDULE = {
 # --- Service levels --------------------------------------------------------------------
 # Pending reasons (tickets.models.PendingReason) that stop the SLA clocks while they last.
 SLA_PAUSING_REASONS = env.list("SLA_PAUSING_REASONS", default=["user", "third_party"])
+# The dashboard's call service level: the share of calls answered within this many seconds.
+SLA_CALL_ANSWER_SECONDS = env.int("SLA_CALL_ANSWER_SECONDS", default=20)
 
 # --- Auth ------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

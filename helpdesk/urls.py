@@ -24,6 +24,7 @@ urlpatterns = [
     path("api/v1/cti/", include("cti.zammad_urls")),
     path("api/", include("helpdesk.api_urls")),
     path("cti/", include("cti.urls")),
+    path("sla/", include("sla.urls")),
     path("", include("mail.urls")),
     path("", include("helpdesk.web_urls")),
     path("", include("tickets.urls")),

@@ -86,6 +86,7 @@ WORKER_PAGE = expect(anonymous=LOGIN, end_users=403, change_board=403, workers=2
 WORKER_WRITE = expect(anonymous=LOGIN, end_users=403, change_board=403, workers=302)
 # A saved view of ``agent``: theirs to use, a 404 to the rest of staff.
 OWN_SAVED_VIEW = expect(anonymous=LOGIN, end_users=403, staff=404, agent=302)
+REPORTS_PAGE = expect(anonymous=LOGIN, signed_in=403, manager=200, admin=200)
 PUBLIC = expect(everyone=200)
 # Telephone systems authenticate with the PBX's token or signature, never as a user.
 MACHINE = expect(everyone=401)
@@ -161,6 +162,11 @@ PAGES: dict[str, list[Probe]] = {
     ],
     "cti:call_dial": [Probe("POST", "/cti/calls/{call}/dial/", WORKER_WRITE)],
     "cti:call_end": [Probe("POST", "/cti/calls/{call}/end/", WORKER_WRITE)],
+    # Managers' reports (tickets.view_reports): managers and administrators only.
+    "sla:dashboard": [
+        Probe("GET", "/sla/dashboard/", REPORTS_PAGE),
+        Probe("GET", "/sla/dashboard/?format=csv&table=backlog", REPORTS_PAGE),
+    ],
     "mail:notification_settings": [Probe("GET", "/account/notifications/", SIGNED_IN_PAGE)],
     # Signed-in users are sent on from the login page.
     "login": [Probe("GET", "/accounts/login/", expect(anonymous=200, signed_in=302))],

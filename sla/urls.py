@@ -1,0 +1,8 @@
+from django.urls import path
+
+from sla import views
+
+app_name = "sla"
+urlpatterns = [
+    path("dashboard/", views.dashboard_page, name="dashboard"),
+]
