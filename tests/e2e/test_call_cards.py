@@ -251,3 +251,34 @@ def test_after_call_work_shows_a_timer_and_ends_by_itself(desk, asgi_server, new
     expect(presence).to_have_value("available", timeout=10_000)
     expect(timer).to_be_hidden()
     assert AgentPresence.objects.get(user=desk["alice"]).state == AgentPresence.State.AVAILABLE
+
+
+def test_on_a_phone_the_telephone_is_a_bar_at_the_bottom_that_a_ring_opens(
+    desk, asgi_server, new_page
+):
+    from tests.e2e.conftest import PHONE
+
+    page = new_page(viewport=PHONE)
+    open_console(page, asgi_server)
+    console = page.locator("#cti-console")
+    expect(console).to_have_class(re.compile("cti-console--collapsed"))
+    box = console.bounding_box()
+    assert abs(box["y"] + box["height"] - PHONE["height"]) <= 1  # at the bottom of the window
+    page.locator(".navbar-toggler").click(trial=True, timeout=3000)
+    post_event(
+        asgi_server,
+        desk["pbx"],
+        event="ring",
+        call_id="phone-1",
+        extension="201",
+        **{"from": CALLERS[0][0]},
+    )
+    card = page.locator(".cti-card[data-call-state=ringing]")
+    expect(card).to_be_visible()
+    expect(console).not_to_have_class(re.compile("cti-console--collapsed"))
+    page.locator(".navbar-toggler").click(trial=True, timeout=3000)
+    page.wait_for_timeout(400)
+    screenshot(page, "cti-phone-ringing", full_page=False)
+    page.locator(".cti-console__toggle").click()
+    expect(card).to_be_hidden()
+    expect(page.locator(".cti-console__toggle-count")).to_have_text("1")
