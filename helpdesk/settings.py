@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "cti",
     "mail",
     "sla",
+    "changes",
 ]
 
 MIDDLEWARE = [
