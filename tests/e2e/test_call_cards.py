@@ -282,3 +282,34 @@ def test_on_a_phone_the_telephone_is_a_bar_at_the_bottom_that_a_ring_opens(
     page.locator(".cti-console__toggle").click()
     expect(card).to_be_hidden()
     expect(page.locator(".cti-console__toggle-count")).to_have_text("1")
+
+
+def test_a_card_being_typed_into_stays_after_the_hang_up_and_a_recent_call_opens_its_card(
+    desk, asgi_server, new_page
+):
+    page = new_page(viewport=LAPTOP)
+    open_console(page, asgi_server)
+    pbx = desk["pbx"]
+    post_event(
+        asgi_server, pbx, event="ring", call_id="typed", extension="201", **{"from": CALLERS[0][0]}
+    )
+    post_event(asgi_server, pbx, event="answer", call_id="typed", answered_by="201")
+    card = page.locator(".cti-card[data-call-state=answered]")
+    card.locator("input[name=title]").fill("Monitor flickers")
+    post_event(asgi_server, pbx, event="hangup", call_id="typed", cause="normalClearing")
+    call = Call.objects.get(call_id="typed")
+    expect(page.locator(f'.cti-recent__item[data-call-id="{call.pk}"]')).to_be_visible()
+    kept = page.locator(f'#cti-cards .cti-card[data-call-id="{call.pk}"]')
+    expect(kept).to_have_attribute("data-call-state", "ended")
+    expect(kept.locator("input[name=title]")).to_have_value("Monitor flickers")
+    kept.locator(".cti-card__dismiss").click()
+    expect(page.locator("#cti-cards .cti-card")).to_have_count(0)
+    # The recent call's card, to file a ticket linked to the call after all.
+    item = page.locator(f'.cti-recent__item[data-call-id="{call.pk}"]')
+    item.locator(".cti-recent__card").click()
+    opened = item.locator(".cti-card")
+    expect(opened).to_be_visible()
+    opened.locator("input[name=title]").fill("Monitor flickers")
+    opened.locator("button.cti-create-ticket").click()
+    page.wait_for_url("**/tickets/**")
+    assert call.tickets.get().title == "Monitor flickers"
