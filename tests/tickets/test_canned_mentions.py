@@ -168,6 +168,7 @@ def test_a_work_note_records_one_mention_per_colleague_who_works_tickets(
         f"@{end_user.username}, @{change_board.username} or myself @{agent.username}."
     )
     comment = note(ticket, agent, body)
+    assert CommentMention.objects.filter(comment=comment).count() == 2
     assert set(CommentMention.objects.filter(comment=comment).values_list("user", flat=True)) == {
         colleague.pk,
         engineer.pk,
