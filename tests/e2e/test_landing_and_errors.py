@@ -119,3 +119,30 @@ def test_favicon_and_static_files_are_served_with_debug_off(asgi_server, db):
     assert icon.headers["content-type"].startswith("image/svg+xml")
     css = httpx.get(asgi_server + "/static/css/helpdesk.css")
     assert css.status_code == 200
+
+
+def test_timeline_tells_names_and_groups(new_page, asgi_server, demo_people):
+    from helpdesk.models import SupportGroup
+    from tests.factories import make_ticket
+    from tickets import services
+
+    agent = demo_people["agent"]
+    network = SupportGroupFactory(
+        name="Network Operations", code="network", tier=SupportGroup.Tier.SECOND
+    )
+    network.name_pl = "Zespół sieci"
+    network.save()
+    ticket = make_ticket(title="VPN drops every hour", caller=demo_people["jan.kowalski"].person)
+    services.ticket_assign(ticket=ticket, by=agent, assignee=agent)
+    services.ticket_escalate(
+        ticket=ticket, by=agent, group=network, diagnostic_notes="Router rebooted."
+    )
+    page = new_page()
+    login(page, asgi_server, "agent", PASSWORD)
+    page.goto(f"{asgi_server}/console/tickets/{ticket.number}/")
+    timeline = page.get_by_test_id("timeline")
+    expect(timeline).to_contain_text("Anna Nowak")
+    expect(timeline).to_contain_text("Escalated: Service Desk → Network Operations")
+    expect(timeline).not_to_contain_text("→ agent")
+    timeline.scroll_into_view_if_needed()
+    screenshot(page, "timeline-names-and-groups")
