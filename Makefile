@@ -22,7 +22,9 @@ demo: migrate
 	$(BIN)/python manage.py seed_demo
 
 # Installs, migrates, loads the demo organisation and serves http://127.0.0.1:8000 with the
-# Celery worker and beat (embedded default: SQLite + filesystem broker under var/).
+# Celery worker and beat (embedded default: SQLite + filesystem broker under var/). DEBUG is
+# off (the error pages users see; static files are served anyway): `DEBUG=1 make run` for
+# Django's debug pages while developing.
 run: demo
 	$(BIN)/python manage.py serve
 
