@@ -26,7 +26,7 @@ class DashboardFilterForm(forms.Form):
         ("custom", _("From … to …")),
     ]
 
-    period = forms.ChoiceField(label=_("Period"), choices=PERIODS, required=False)
+    period = forms.ChoiceField(label=_("Period"), choices=PERIODS, required=False, initial="7d")
     date_from = forms.DateField(
         label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )

@@ -61,10 +61,8 @@
   }
 
   document.addEventListener("DOMContentLoaded", drawAll);
-  document.body.addEventListener("htmx:afterSwap", function (event) {
-    if (event.detail.target && event.detail.target.id === "dashboard-figures") drawAll();
-  });
-  document.body.addEventListener("htmx:afterSettle", function () {
-    if (document.getElementById("dashboard-figures") && !charts.some(function (c) { return document.body.contains(c.canvas); })) drawAll();
+  // htmx announces the figures it swapped in (outerHTML: the old element is gone).
+  document.addEventListener("htmx:load", function (event) {
+    if (event.detail.elt && event.detail.elt.id === "dashboard-figures") drawAll();
   });
 })();
