@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from django.contrib.auth.models import Group, Permission
 from django.db import models
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 
@@ -103,8 +104,6 @@ def landing_url(user) -> str:
     tickets their groups' queue, the change board (who works none) the read-only list of all
     tickets, an end user the portal home. URLs are reversed by name: the core imports no app.
     """
-    from django.urls import reverse
-
     console = reverse("tickets:console")
     roles = user_roles(user)
     if Role.ADMINISTRATOR in roles or Role.MANAGER in roles:
