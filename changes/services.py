@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Iterable
+from datetime import UTC
 from decimal import Decimal
 from typing import Any
 
@@ -144,7 +145,9 @@ def _check_window(start, end) -> None:
             errors[field] = _("Give the time with its time zone.")
     if errors:
         raise ValidationError(errors)
-    if start is not None and end is not None and start >= end:
+    # In UTC: Python compares two datetimes of the same zone on the wall clock, so across
+    # the autumn DST switch 02:30 (summer time) would wrongly come after 02:00 (winter time).
+    if start is not None and end is not None and start.astimezone(UTC) >= end.astimezone(UTC):
         raise ValidationError({"planned_end": _("The planned end must be after the start.")})
 
 
