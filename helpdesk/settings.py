@@ -221,6 +221,7 @@ AUTHENTICATION_BACKENDS = [
     "helpdesk.auth.HelpdeskBackend",
 ]
 LOGIN_URL = "login"
+# "/" sends each role where its work is (helpdesk.roles.landing_url); so does the login page.
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 # Session lifetime in seconds: end users keep theirs for SESSION_COOKIE_AGE (two weeks),
