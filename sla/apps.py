@@ -9,8 +9,9 @@ class SlaConfig(AppConfig):
 
     def ready(self):
         from helpdesk import ui
-        from sla import services
-        from tickets import events
+        from sla import selectors, services
+        from tickets import display, events
 
         events.subscribe(services.on_ticket_event)
+        display.register_queue_rows(selectors.queue_rows_prepare)
         ui.register_template("ticket_sidebar", "sla/ticket_sidebar.html")

@@ -52,3 +52,35 @@ def clock_views(ticket_id: int, *, limit: int = 20) -> list[ClockView]:
         views.append(ClockView(clock, state, level, left, clock.due_at))
     views.sort(key=lambda view: view.clock.stopped_at is not None)
     return views
+
+
+def queue_rows_prepare(tickets: list, user) -> None:
+    """Queue row preparer (``tickets.display``): each ticket's earliest live clock, in words.
+
+    One query for the page's tickets: their live clocks with calendars (schedules are cached).
+    """
+    from django.utils.translation import gettext as _
+
+    from sla.templatetags.sla_tags import business_duration
+
+    by_ticket: dict[int, list[SlaClock]] = {}
+    for clock in SlaClock.objects.select_related("calendar").filter(
+        ticket_id__in=[ticket.pk for ticket in tickets], stopped_at__isnull=True
+    ):
+        by_ticket.setdefault(clock.ticket_id, []).append(clock)
+    now = timezone.now()
+    for ticket in tickets:
+        clocks = by_ticket.get(ticket.pk)
+        if not clocks:
+            continue
+        running = [clock for clock in clocks if clock.paused_since is None]
+        if not running:
+            ticket.due_level, ticket.due_text = "paused", _("paused")
+            continue
+        clock = min(running, key=lambda clock: clock.due_at or now)
+        left = remaining(clock, now)
+        ticket.due_level = level_for(left, clock.goal)
+        if left < timedelta(0):
+            ticket.due_text = _("overdue %(time)s") % {"time": business_duration(-left)}
+        else:
+            ticket.due_text = _("%(time)s left") % {"time": business_duration(left)}

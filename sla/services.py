@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -56,9 +56,25 @@ def calendar_touch(*, calendar: BusinessCalendar) -> None:
         "calendar"
     )
     thresholds = _thresholds()
+    touched = set()
     for clock in clocks:
         _schedule_alerts(clock, thresholds)
         clock.save(update_fields=["due_at", "next_alert_at"])
+        touched.add(clock.ticket_id)
+    due_sync(touched)
+
+
+def due_sync(ticket_ids) -> None:
+    """Copy the earliest due time of each ticket's running clocks onto the ticket (the queue
+    sorts and filters on ``Ticket.due_at``); no version bump, no event: it is derived."""
+    earliest = (
+        SlaClock.objects.filter(
+            ticket_id=OuterRef("pk"), stopped_at__isnull=True, due_at__isnull=False
+        )
+        .order_by("due_at")
+        .values("due_at")[:1]
+    )
+    Ticket.objects.filter(pk__in=list(ticket_ids)).update(due_at=Subquery(earliest))
 
 
 # --- choosing the policy ----------------------------------------------------------------------
@@ -225,33 +241,40 @@ def on_ticket_event(event: events.TicketEvent) -> None:
                 ticket_id=ticket.pk, stopped_at__isnull=True
             )
         }
-        _apply(event, ticket, clocks)
+        if _apply(event, ticket, clocks):
+            due_sync([ticket.pk])
 
 
-def _apply(event: events.TicketEvent, ticket: Ticket, clocks: dict[str, SlaClock]) -> None:
+def _apply(event: events.TicketEvent, ticket: Ticket, clocks: dict[str, SlaClock]) -> bool:
+    """Act on one event; False when no clock can have changed (the due time stays)."""
     at = event.at
     if event.kind == events.Kind.CREATED:
         policy = policy_for(ticket)
         if policy is None:
-            return
+            return False
         thresholds = _thresholds()
         if ticket.first_response_at is None:
             _start(ticket, Target.FIRST_RESPONSE, policy, ticket.created_at, thresholds)
         if ticket.status in (Status.RESOLVED, Status.CLOSED):
-            return  # solved on first contact: nothing left to measure
+            return True  # solved on first contact: nothing left to measure
         clock = _start(ticket, Target.RESOLUTION, policy, ticket.created_at, thresholds)
         if ticket.status == Status.PENDING:
             _pause(clock, at)
-        return
+        return True
     _with_fired(clocks.values())
     if event.kind == events.Kind.UPDATED:
-        if any(event.change(name) for name in ("priority", "service", "type")):
-            policy_changed(ticket, clocks, at)
-        return
+        if not any(event.change(name) for name in ("priority", "service", "type")):
+            return False
+        policy_changed(ticket, clocks, at)
+        return True
     if event.kind == events.Kind.COMMENTED:
         _on_reply(event, ticket, clocks, at)
-        return
+        return True
+    status = event.change("status")
+    if not clocks and not (status and status.old == Status.RESOLVED):
+        return False
     _on_transition(event, ticket, clocks, at)
+    return True
 
 
 def _with_fired(clocks: Iterable[SlaClock]) -> None:
@@ -552,6 +575,7 @@ def policy_saved(*, policy: SlaPolicy) -> int:
             _stop(clock, timezone.now(), cancelled=True)
         else:
             _rebase(clock, policy, thresholds)
+    due_sync({clock.ticket_id for clock in clocks})
     return len(clocks)
 
 
@@ -575,4 +599,5 @@ def clocks_start_for_open_tickets(*, batch: int = 1000) -> int:
                 ):
                     _pause(clock, timezone.now())
             started += SlaClock.objects.filter(ticket_id=ticket.pk).count() - before
+            due_sync([ticket.pk])
     return started

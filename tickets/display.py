@@ -1,4 +1,13 @@
-"""How the text a ticket received by some channel is shown: a hook for the channel's app.
+"""How tickets are shown where an app above tickets knows more: hooks for those apps.
+
+Queue rows: an app that keeps something per ticket (the SLA app: the time left before the due
+time, colour-coded) registers a row preparer, called once per queue page with the page's
+tickets (one query for all of them, never one per row), which sets attributes the row shows:
+``due_text`` and ``due_level`` (``ok``, ``warning``, ``danger``, ``paused``)::
+
+    display.register_queue_rows(sla_queue_rows)
+
+Texts: how the text a ticket received by some channel is shown.
 
 A mail's text carries the quoted history and the sender's signature; the ticket pages show
 what the sender wrote and fold the rest away behind a "Show quoted text" toggle. What counts
@@ -25,6 +34,25 @@ logger = logging.getLogger(__name__)
 
 Folder = Callable[[str], tuple[str, str]]
 _folders: dict[str, Folder] = {}
+RowPreparer = Callable[[list, object], None]
+_row_preparers: list[RowPreparer] = []
+
+
+def register_queue_rows(preparer: RowPreparer) -> None:
+    """Call ``preparer(tickets, user)`` with every queue page's tickets before rendering."""
+    if preparer not in _row_preparers:
+        _row_preparers.append(preparer)
+
+
+def prepare_queue_rows(tickets, user) -> None:
+    rows = list(tickets)
+    if not rows:
+        return
+    for preparer in _row_preparers:
+        try:
+            preparer(rows, user)
+        except Exception:
+            logger.exception("Queue row preparer %s failed; its cells stay plain", preparer)
 
 
 def register_folder(channel: str, folder: Folder) -> None:

@@ -271,6 +271,9 @@ class Ticket(FSMModelMixin, models.Model):
     resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
     version = models.PositiveIntegerField(_("version"), default=1, editable=False)
+    # Kept by the service-level app (sla): when the earliest running target falls due. The
+    # queue sorts and filters on it; empty when no clock runs (none applies, or paused).
+    due_at = models.DateTimeField(_("due"), null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -287,6 +290,11 @@ class Ticket(FSMModelMixin, models.Model):
             models.Index(fields=["assignee", "status", "-created_at"], name="ticket_assignee_idx"),
             models.Index(fields=["caller", "-created_at"], name="ticket_caller_idx"),
             models.Index(fields=["-updated_at"], name="ticket_updated_idx"),
+            models.Index(
+                fields=["due_at", "id"],
+                condition=models.Q(due_at__isnull=False),
+                name="ticket_due_idx",
+            ),
         ]
 
     def __str__(self):

@@ -256,8 +256,7 @@ _STATUS_ORDER = Case(
 
 # The queue's sort keys (``?sort=priority``, ``?sort=-created``). A key not listed is the
 # default sort, never an error. Each sort ends with the id in the same direction, so rows that
-# tie (same priority, same second) keep their order from page to page. An SLA due time is one
-# more entry here once the SLA clocks exist: ``"due": QueueSort(("sla_due_at",), nullable=True)``.
+# tie (same priority, same second) keep their order from page to page.
 QUEUE_SORTS: dict[str, QueueSort] = {
     "number": QueueSort(("number",)),
     "title": QueueSort(("title",)),
@@ -271,6 +270,8 @@ QUEUE_SORTS: dict[str, QueueSort] = {
     ),
     "created": QueueSort(("created_at",)),
     "updated": QueueSort(("updated_at",)),
+    # The earliest running service-level target (kept by the sla app); tickets without one last.
+    "due": QueueSort(("due_at",), nullable=True),
 }
 QUEUE_DEFAULT_SORT = "-created"
 

@@ -14,7 +14,8 @@ from sla import demo
 from sla.models import BusinessCalendar, SlaClock, SlaPolicy, Target
 from sla.templatetags.sla_tags import business_duration
 from tests.factories import make_ticket
-from tickets.models import Priority, Status
+from tickets import services
+from tickets.models import PendingReason, Priority, Status, Ticket
 
 pytestmark = pytest.mark.django_db
 H = timedelta(hours=1)
@@ -105,3 +106,67 @@ def test_demo_policies_and_clocks_for_open_tickets(end_user):
         SlaClock.objects.filter(ticket=ticket, stopped_at=None).values_list("target", flat=True)
     ) == {Target.FIRST_RESPONSE, Target.RESOLUTION}
     assert ticket.status == Status.NEW
+
+
+def queue(client, user, **params):
+    client.force_login(user)
+    return client.get(reverse("tickets:console"), params)
+
+
+def test_the_ticket_keeps_its_earliest_due_time(agent, end_user, policies, events_now):
+    ticket = make_ticket(caller=end_user.person)
+    ticket.refresh_from_db()
+    assert ticket.due_at == ticket.created_at + 2 * H  # the first response comes first
+    services.ticket_assign(ticket=ticket, by=agent, assignee=agent)
+    ticket.refresh_from_db()
+    assert ticket.due_at == ticket.created_at + 10 * H  # now the resolution
+    services.ticket_pend(ticket=ticket, by=agent, reason=PendingReason.USER, note="?")
+    ticket.refresh_from_db()
+    assert ticket.due_at is None
+
+
+def test_the_due_queue_lists_the_most_urgent_first_with_time_left(
+    client, agent, end_user, policies, events_now
+):
+    relaxed = make_ticket(caller=end_user.person, title="Relaxed")
+    late = make_ticket(caller=end_user.person, title="Late")
+    SlaClock.objects.filter(ticket=late).update(started_at=timezone.now() - 3 * H)
+    from sla.services import due_sync
+
+    for clock in SlaClock.objects.filter(ticket=late).select_related("calendar"):
+        from sla.services import _schedule_alerts
+
+        _schedule_alerts(clock, [])
+        clock.save()
+    due_sync([late.pk])
+    no_sla = make_ticket(caller=end_user.person, title="No clock")
+    Ticket.objects.filter(pk=no_sla.pk).update(due_at=None)
+    SlaClock.objects.filter(ticket=no_sla).delete()
+    html = queue(client, agent, queue="due").content.decode()
+    numbers = re.findall(r'data-number="([^"]+)"', html)
+    assert numbers == [late.number, relaxed.number]  # no_sla is not in the due queue
+    assert "due-danger" in html and "overdue 1 h 00 min" in html.replace("59 min", "00 min")
+    assert re.search(r"due-ok\"[^>]*>1 h (59|5\d) min left|due-ok\"[^>]*>2 h 00 min left", html)
+    # Every queue sorts by due time, both ways; tickets without one come last.
+    html = queue(client, agent, queue="open", sort="-due").content.decode()
+    assert re.findall(r'data-number="([^"]+)"', html) == [
+        relaxed.number,
+        late.number,
+        no_sla.number,
+    ]
+
+
+def test_the_due_column_costs_one_query_per_page(client, agent, end_user, policies, events_now):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for _n in range(3):
+        make_ticket(caller=end_user.person)
+    queue(client, agent, queue="open")  # caches filled (schedules, the priority matrix)
+    with CaptureQueriesContext(connection) as few:
+        queue(client, agent, queue="open")
+    for _n in range(12):
+        make_ticket(caller=end_user.person)
+    with CaptureQueriesContext(connection) as many:
+        queue(client, agent, queue="open")
+    assert len(many) == len(few)

@@ -139,7 +139,8 @@ def test_the_sort_whitelist_is_a_dict_ending_every_order_with_the_id():
     for key in selectors.QUEUE_SORTS:
         assert selectors.queue_ordering(key)[1][-1] == "id"
         assert selectors.queue_ordering(f"-{key}")[1][-1] == "-id"
-    assert selectors.queue_ordering("due")[0] == selectors.QUEUE_DEFAULT_SORT
+    assert selectors.queue_ordering("banana")[0] == selectors.QUEUE_DEFAULT_SORT
+    assert selectors.queue_ordering("due")[0] == "due"  # the SLA due time (Ticket.due_at)
 
 
 # --- tags and watchers -----------------------------------------------------------------------

@@ -15,7 +15,7 @@ from helpdesk.errors import ValidationError
 from helpdesk.models import SupportGroup
 from helpdesk.paging import CappedPaginator, capped_count
 from helpdesk.roles import can_work_tickets
-from tickets import selectors, services
+from tickets import display, selectors, services
 from tickets.forms import (
     BulkActionForm,
     QueueFilterForm,
@@ -34,8 +34,12 @@ QUEUES = {
     "groups": gettext_lazy("My groups"),
     "unassigned": gettext_lazy("Unassigned"),
     "open": gettext_lazy("All open"),
+    # Open tickets with a service-level due time, soonest (or most overdue) first.
+    "due": gettext_lazy("Due soonest"),
     "all": gettext_lazy("All tickets"),
 }
+# A queue's own default sort (the others: newest first).
+QUEUE_SORT_DEFAULTS = {"due": "due"}
 DEFAULT_QUEUE = "groups"
 # How many skipped tickets a bulk action's message names; the rest are counted.
 SKIPPED_NAMED = 10
@@ -48,6 +52,7 @@ def _queue_condition(queue: str, user) -> Q:
         "groups": Q(group__in=my_groups),
         "unassigned": Q(assignee__isnull=True),
         "open": Q(),
+        "due": Q(due_at__isnull=False),
     }[queue]
 
 
@@ -60,7 +65,7 @@ def _queue_counts(user) -> dict[str, tuple[int, bool]]:
     open_tickets = Ticket.objects.filter(status__in=OPEN_STATUSES)
     return {
         queue: capped_count(open_tickets.filter(_queue_condition(queue, user)), QUEUE_COUNT_CAP)
-        for queue in ("mine", "groups", "unassigned", "open")
+        for queue in ("mine", "groups", "unassigned", "open", "due")
     }
 
 
@@ -145,10 +150,14 @@ def console_queue(request):
     if queue != "all":
         tickets = tickets.filter(_queue_condition(queue, request.user), status__in=OPEN_STATUSES)
     tickets = selectors.ticket_queue_filter(tickets, filters)
-    sort, ordering = selectors.queue_ordering(request.GET.get("sort"))
+    sort, ordering = selectors.queue_ordering(
+        request.GET.get("sort"),
+        QUEUE_SORT_DEFAULTS.get(queue, selectors.QUEUE_DEFAULT_SORT),
+    )
     tickets = selectors.ticket_queue_rows(tickets.order_by(*ordering), request.user)
     paginator = CappedPaginator(tickets, QUEUE_PAGE_SIZE)
     page = paginator.get_page(request.GET.get("page"))
+    display.prepare_queue_rows(page.object_list, request.user)
     links = request.GET.copy()
     for key in ("sort", "page", "view"):
         links.pop(key, None)
