@@ -64,6 +64,8 @@ BUSINESS_RULES = {
     "POST /api/tickets/{number}/transitions/assign/",
     "POST /api/tickets/{number}/transitions/transfer/",
     "POST /api/tickets/{number}/transitions/escalate/",
+    # Not into itself, nor into a ticket that was merged or is finished.
+    "POST /api/tickets/{number}/transitions/merge/",
 }
 
 app = get_wsgi_application()
@@ -125,6 +127,7 @@ class Register:
             "owner_group": groups,
             "assignee": [agent.pk, engineer.pk],
             "parent": numbers,
+            "into": numbers,
         }
         self.category_ids = [category.pk, parent_category.pk]
 
