@@ -139,6 +139,11 @@ def test_three_calls_in_a_row_leave_no_pile_of_cards_and_the_navigation_free(
     page.reload()
     expect(page.locator(".cti-recent__item")).to_have_count(3)
     expect(page.locator("#cti-cards .cti-card")).to_have_count(1)
+    # The skip link still shows at the top when focused (the page is a grid now).
+    page.keyboard.press("Tab")
+    skip = page.locator("a.visually-hidden-focusable")
+    expect(skip).to_be_focused()
+    assert skip.bounding_box()["y"] < 60
 
 
 def test_three_calls_in_polish(desk, asgi_server, new_page):
