@@ -25,6 +25,7 @@ urlpatterns = [
     path("api/", include("helpdesk.api_urls")),
     path("cti/", include("cti.urls")),
     path("sla/", include("sla.urls")),
+    path("changes/", include("changes.urls")),
     path("", include("mail.urls")),
     path("", include("helpdesk.web_urls")),
     path("", include("tickets.urls")),

@@ -167,6 +167,9 @@ PAGES: dict[str, list[Probe]] = {
         Probe("GET", "/sla/dashboard/", REPORTS_PAGE),
         Probe("GET", "/sla/dashboard/?format=csv&table=backlog", REPORTS_PAGE),
     ],
+    # Calendar programs authenticate with the secret in the feed's URL, never a session: an
+    # unknown or revoked key is a 404 to everyone (tests/changes/test_feed.py reads a real one).
+    "changes:calendar_feed": [Probe("GET", "/changes/feed/not-a-key.ics", expect(everyone=404))],
     "mail:notification_settings": [Probe("GET", "/account/notifications/", SIGNED_IN_PAGE)],
     # Signed-in users are sent on from the login page.
     "login": [Probe("GET", "/accounts/login/", expect(anonymous=200, signed_in=302))],
