@@ -163,7 +163,13 @@ def test_seed_demo_calls_each_app_demo_module_in_installed_apps_order(monkeypatc
             stdout.write("later app's demo ready\n")
 
     modules = demo.app_demo_modules()
-    assert [module.__name__ for module in modules] == ["tickets.demo", "cti.demo", "mail.demo"]
+    assert [module.__name__ for module in modules] == [
+        "tickets.demo",
+        "cti.demo",
+        "mail.demo",
+        "sla.demo",
+        "changes.demo",
+    ]
     monkeypatch.setattr(demo, "app_demo_modules", lambda: [*modules, FakeDemo])
     out = StringIO()
     call_command("seed_demo", "--people", "40", "--tickets", "60", stdout=out)
