@@ -1,0 +1,333 @@
+"""The managers' dashboard over a large register: PostgreSQL, tickets, SLA clocks and calls.
+
+    .venv/bin/python bench/dashboard.py                          # hd_bench: 1M tickets, 1M calls
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/hd_dash .venv/bin/python bench/dashboard.py \\
+        --tickets 20000 --people 5000 --calls 20000 --runs 5    # small, to see it work
+
+Tickets, people and timelines come from ``bench/generate.py`` (``fill``; nothing is done
+when the database already holds the requested amount). This script adds what the
+dashboard reads besides: SLA clocks for every ticket (a first response and a resolution
+clock; stopped, met or breached, for answered and resolved tickets, running for the rest;
+one ``INSERT ... SELECT``) and ``--calls`` inbound calls over the same 90 days in the queues
+of the demo's groups (``COPY``), answered by the demo's agents, some missed or abandoned.
+
+Then it times the whole page (``GET /sla/dashboard/`` through Django's test client as the
+demo manager: every query, the template, the JSON of the charts) for each scenario:
+
+- default filters (the last 7 days, every group);
+- narrow: one group, the last 7 days;
+- wide: the last 30 days.
+
+``cold`` is the first request on a new database connection (no prepared statements, no
+cached plans, ``DISCARD ALL`` first; PostgreSQL's shared buffers are not emptied: the OS and
+the server keep their page caches). ``warm`` is the median of ``--runs`` repeated requests.
+Then the time of each figure alone (warm) and the number of SQL statements of the page.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/hd_bench"
+
+
+def build_clocks(conn) -> int:
+    """A first-response and a resolution clock per ticket, outcomes from its own times."""
+    from sla.models import BusinessCalendar, SlaClock
+    from tickets.models import Ticket
+
+    table, tickets = SlaClock._meta.db_table, Ticket._meta.db_table
+    conn.execute(f'TRUNCATE "{table}" RESTART IDENTITY CASCADE')
+    conn.commit()
+    calendar, _created = BusinessCalendar.objects.get_or_create(
+        name="Bench 24x7", defaults={"always_open": True}
+    )
+    # Goals by priority (P1 4 h ... P5 5 days); the clocks use wall time (a 24x7 calendar).
+    goals = "(ARRAY[4, 8, 24, 48, 120])[t.priority] * interval '1 hour'"
+    response = "(ARRAY[0.25, 0.5, 1, 4, 8])[t.priority] * interval '1 hour'"
+    conn.execute(
+        f"""
+        INSERT INTO "{table}" (ticket_id, target, calendar_id, goal, started_at, paused_for,
+                               due_at, stopped_at, outcome, margin, breached_at)
+        SELECT t.id, 'first_response', %(calendar)s, {response}, t.created_at, interval '0',
+               CASE WHEN t.first_response_at IS NULL AND t.resolved_at IS NULL
+                    THEN t.created_at + {response} END,
+               COALESCE(t.first_response_at, t.resolved_at),
+               CASE WHEN COALESCE(t.first_response_at, t.resolved_at) IS NULL THEN ''
+                    WHEN COALESCE(t.first_response_at, t.resolved_at) - t.created_at
+                         <= {response} THEN 'met' ELSE 'breached' END,
+               {response} - (COALESCE(t.first_response_at, t.resolved_at) - t.created_at),
+               NULL
+          FROM "{tickets}" t
+        UNION ALL
+        SELECT t.id, 'resolution', %(calendar)s, {goals}, t.created_at, interval '0',
+               CASE WHEN t.resolved_at IS NULL AND t.status IN ('new', 'assigned',
+                    'in_progress') THEN t.created_at + {goals} END,
+               COALESCE(t.resolved_at, CASE WHEN t.status = 'cancelled' THEN t.updated_at END),
+               CASE WHEN t.resolved_at IS NULL AND t.status = 'cancelled' THEN 'cancelled'
+                    WHEN t.resolved_at IS NULL THEN ''
+                    WHEN t.resolved_at - t.created_at <= {goals} THEN 'met'
+                    ELSE 'breached' END,
+               CASE WHEN t.resolved_at IS NOT NULL
+                    THEN {goals} - (t.resolved_at - t.created_at) END,
+               CASE WHEN t.resolved_at - t.created_at > {goals}
+                    THEN t.created_at + {goals} END
+          FROM "{tickets}" t
+        """,
+        {"calendar": calendar.pk},
+    )
+    # Pending tickets: their resolution clock is paused.
+    conn.execute(
+        f"""UPDATE "{table}" c SET paused_since = t.updated_at FROM "{tickets}" t
+             WHERE c.ticket_id = t.id AND t.status = 'pending' AND c.target = 'resolution'"""
+    )
+    conn.commit()
+    return conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
+
+
+def build_calls(conn, count: int, seed: int) -> int:
+    """``count`` inbound calls over the last 90 days, busier on weekday office hours."""
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+    from generate import Copier
+
+    from cti.models import Call, CallQueue
+    from helpdesk.models import SupportGroup
+
+    conn.execute(f'TRUNCATE "{Call._meta.db_table}" RESTART IDENTITY CASCADE')
+    conn.commit()
+    queues = []
+    for group in (
+        SupportGroup.objects.filter(tier=SupportGroup.Tier.FIRST)[:3]
+        or (SupportGroup.objects.all()[:3])
+    ):
+        queue, _created = CallQueue.objects.get_or_create(
+            code=f"bench-{group.code}"[:40],
+            defaults={"name": f"Bench {group.name}"[:120], "support_group": group},
+        )
+        queues.append(queue.pk)
+    agents = list(
+        get_user_model()
+        .objects.filter(groups__permissions__codename="work_ticket")
+        .values_list("pk", flat=True)
+        .distinct()[:50]
+    ) or [None]
+    rng = random.Random(seed)
+    now = timezone.now()
+    copier = Copier(
+        Call,
+        [
+            "id",
+            "call_id",
+            "direction",
+            "caller_number",
+            "queue_id",
+            "state",
+            "outcome",
+            "answered_by_id",
+            "started_at",
+            "answered_at",
+            "ended_at",
+        ],
+    )
+    rows = []
+    for number in range(1, count + 1):
+        day = rng.randrange(90)
+        weekend = (now - timedelta(days=day)).weekday() >= 5
+        hour = rng.choice(range(24)) if weekend or rng.random() < 0.1 else rng.randrange(8, 17)
+        started = (now - timedelta(days=day)).replace(
+            hour=hour, minute=rng.randrange(60), second=rng.randrange(60)
+        )
+        if started > now:
+            started -= timedelta(days=1)
+        draw = rng.random()
+        if draw < 0.8:
+            wait = timedelta(seconds=rng.expovariate(1 / 15))
+            outcome, answered = Call.Outcome.ANSWERED, started + wait
+            ended = answered + timedelta(seconds=rng.randrange(30, 900))
+            agent = rng.choice(agents)
+        else:
+            outcome = Call.Outcome.MISSED if draw < 0.9 else Call.Outcome.ABANDONED
+            answered, agent = None, None
+            ended = started + timedelta(seconds=rng.randrange(5, 60))
+        rows.append(
+            (
+                number,
+                f"bench-dash-{number}",
+                Call.Direction.INBOUND,
+                f"+4822{rng.randrange(10**7):07d}",
+                rng.choice(queues),
+                Call.State.ENDED,
+                outcome,
+                agent,
+                started,
+                answered,
+                ended,
+            )
+        )
+        if len(rows) == 20_000:
+            with conn.cursor() as cursor:
+                copier.copy(cursor, rows)
+            rows = []
+    with conn.cursor() as cursor:
+        copier.copy(cursor, rows)
+    conn.commit()
+    return count
+
+
+def analyze(conn) -> None:
+    from cti.models import Call
+    from sla.models import SlaClock
+
+    conn.autocommit = True
+    for model in (SlaClock, Call):
+        conn.execute(f'VACUUM ANALYZE "{model._meta.db_table}"')
+    conn.autocommit = False
+
+
+def time_page(client, params: dict, runs: int) -> dict:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    connection.close()  # the next request opens a new connection: cold
+    connection.ensure_connection()
+    with connection.cursor() as cursor:
+        cursor.execute("DISCARD ALL")
+    begin = time.perf_counter()
+    response = client.get("/sla/dashboard/", params)
+    cold = time.perf_counter() - begin
+    assert response.status_code == 200, response.status_code
+    assert b'data-testid="dashboard-figures"' in response.content, "the filters were refused"
+    warm = []
+    for _run in range(runs):
+        begin = time.perf_counter()
+        client.get("/sla/dashboard/", params)
+        warm.append(time.perf_counter() - begin)
+    with CaptureQueriesContext(connection) as queries:
+        client.get("/sla/dashboard/", params)
+    return {
+        "cold": cold,
+        "warm": statistics.median(warm),
+        "queries": len(queries.captured_queries),
+    }
+
+
+def time_figures(report_filter, runs: int) -> dict[str, float]:
+    from sla import reports
+
+    figures = {
+        "backlog": lambda: reports.backlog(report_filter),
+        "compliance": lambda: reports.compliance(report_filter),
+        "breaches": lambda: reports.breaches(report_filter),
+        "resolution_times": lambda: reports.resolution_times(report_filter),
+        "ticket_rates": lambda: reports.ticket_rates(report_filter),
+        "by_channel": lambda: reports.tickets_by(report_filter, "channel"),
+        "by_service": lambda: reports.tickets_by(report_filter, "service"),
+        "by_category": lambda: reports.tickets_by(report_filter, "category"),
+        "agent_scorecards": lambda: reports.agent_scorecards(report_filter),
+        "call_figures": lambda: reports.call_figures(report_filter),
+        "calls_heatmap": lambda: reports.calls_heatmap(report_filter),
+    }
+    timings = {}
+    for name, figure in figures.items():
+        figure()
+        samples = []
+        for _run in range(max(runs, 1)):
+            begin = time.perf_counter()
+            figure()
+            samples.append(time.perf_counter() - begin)
+        timings[name] = statistics.median(samples)
+    return timings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--tickets", type=int, default=1_000_000)
+    parser.add_argument("--people", type=int, default=200_000)
+    parser.add_argument("--calls", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=5, help="warm requests per scenario")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--rebuild", action="store_true", help="write clocks and calls again")
+    args = parser.parse_args()
+
+    url = os.environ.setdefault("DATABASE_URL", DEFAULT_URL)
+    if not url.startswith(("postgres://", "postgresql://")):
+        raise SystemExit("bench/dashboard.py needs a PostgreSQL DATABASE_URL")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
+    from generate import ensure_database, fill, psycopg_connect
+
+    ensure_database(url)
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from django.test import Client
+
+    from cti.models import Call
+    from helpdesk.models import SupportGroup
+    from sla.forms import DashboardFilterForm
+    from sla.models import SlaClock
+
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
+    call_command("migrate", interactive=False, verbosity=0, skip_checks=True)
+    with psycopg_connect() as conn:
+        step = time.perf_counter()
+        fill(conn, people=args.people, tickets=args.tickets, seed=args.seed)
+        print(f"tickets ready ({time.perf_counter() - step:.1f} s)")
+        if args.rebuild or not SlaClock.objects.exists():
+            step = time.perf_counter()
+            clocks = build_clocks(conn)
+            print(f"{clocks:,} SLA clocks written ({time.perf_counter() - step:.1f} s)")
+        if args.rebuild or Call.objects.count() != args.calls:
+            step = time.perf_counter()
+            build_calls(conn, args.calls, args.seed)
+            print(f"{args.calls:,} calls written ({time.perf_counter() - step:.1f} s)")
+        analyze(conn)
+
+    manager = get_user_model().objects.filter(groups__name="manager").first()
+    if manager is None:
+        raise SystemExit("no demo manager: bench/generate.py seeds one")
+    client = Client()
+    client.force_login(manager)
+    group = SupportGroup.objects.filter(tier=SupportGroup.Tier.FIRST).first()
+    scenarios = {
+        "default (7 days, all groups)": {},
+        f"narrow ({group.name}, 7 days)": {"period": "7d", "group": group.pk},
+        "wide (30 days, all groups)": {"period": "30d"},
+    }
+    from tickets.models import Ticket
+
+    print(
+        f"\n{Ticket.objects.count():,} tickets, {SlaClock.objects.count():,} clocks, "
+        f"{Call.objects.count():,} calls; {args.runs} warm runs each\n"
+    )
+    print(f"{'scenario':<40} {'cold ms':>9} {'warm ms':>9} {'queries':>8}")
+    for name, params in scenarios.items():
+        result = time_page(client, params, args.runs)
+        print(
+            f"{name:<40} {result['cold'] * 1000:>9.0f} {result['warm'] * 1000:>9.0f} "
+            f"{result['queries']:>8}"
+        )
+    for name, params in list(scenarios.items())[:2]:
+        form = DashboardFilterForm(params or {"period": "7d"})
+        assert form.is_valid(), form.errors
+        timings = time_figures(form.report_filter(), args.runs)
+        print(f"\nfigures, warm median ms: {name}")
+        for figure, seconds in sorted(timings.items(), key=lambda item: -item[1]):
+            print(f"  {figure:<20} {seconds * 1000:>8.1f}")
+
+
+if __name__ == "__main__":
+    main()
