@@ -507,6 +507,15 @@ class ChangeTimelineEntry(models.Model):
     comment = models.ForeignKey(
         ChangeComment, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
     )
+    # The approval step a vote or a step's opening and completion is about.
+    approval = models.ForeignKey(
+        "changes.ApprovalRequest",
+        verbose_name=_("approval step"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
     note = models.TextField(_("note"), blank=True)
     created_at = models.DateTimeField(_("when"), default=timezone.now)
 

@@ -488,6 +488,7 @@ def _instantiate_approvals(change: Change, by) -> None:
         state__in=[ApprovalRequest.State.WAITING, ApprovalRequest.State.OPEN]
     ).update(state=ApprovalRequest.State.CANCELLED, completed_at=timezone.now())
     now = timezone.now()
+    first = None
     for index, step in enumerate(steps):
         approvers = resolve_approvers(step, change)
         required = step.required_approvals(len(approvers))
@@ -512,8 +513,16 @@ def _instantiate_approvals(change: Change, by) -> None:
             opened_at=now if index == 0 else None,
         )
         request.approvers.set(approvers)
-    first = steps[0]
-    _timeline(change, by, Kind.APPROVAL_STEP, field="approval", new_value="open", note=first.name)
+        first = first or request
+    _timeline(
+        change,
+        by,
+        Kind.APPROVAL_STEP,
+        field="approval",
+        new_value="open",
+        note=first.name,
+        approval=first,
+    )
 
 
 @transaction.atomic
@@ -545,7 +554,7 @@ def change_reject(
     *, change: Change, by=None, expected_version: int | None = None, note: str = ""
 ) -> Change:
     """Reject the change: the system does it when a step can no longer be approved."""
-    return _transition(
+    change = _transition(
         change,
         by=by,
         name="reject",
@@ -553,6 +562,8 @@ def change_reject(
         note=note,
         extra_fields=["closed_at"],
     )
+    _release_waiting_tickets(change)
+    return change
 
 
 @transaction.atomic
@@ -634,7 +645,7 @@ def change_close(
         errors["problems"] = _("Say what went wrong.")
     if errors:
         raise ValidationError(errors)
-    return _transition(
+    change = _transition(
         stored,
         by=by,
         name="close",
@@ -643,6 +654,8 @@ def change_close(
         extra_fields=["close_code", "review_result", "review_problems", "closed_at"],
         locked=True,
     )
+    _release_waiting_tickets(change)
+    return change
 
 
 @transaction.atomic
@@ -659,6 +672,7 @@ def change_withdraw(
         extra_fields=["closed_at"],
     )
     _cancel_pending_requests(change)
+    _release_waiting_tickets(change)
     return change
 
 
@@ -677,6 +691,18 @@ def _cancel_pending_requests(change: Change) -> None:
     change.approvals.filter(
         state__in=[ApprovalRequest.State.WAITING, ApprovalRequest.State.OPEN]
     ).update(state=ApprovalRequest.State.CANCELLED, completed_at=timezone.now())
+
+
+def _release_waiting_tickets(change: Change) -> None:
+    """The change is over (closed, rejected, withdrawn): the linked tickets that wait for it
+    (pending, reason "change", its number as the note) go back to work, as the system."""
+    waiting = change.tickets.filter(
+        status=TicketStatus.PENDING,
+        pending_reason=PendingReason.CHANGE,
+        pending_note=change.number,
+    )
+    for ticket in waiting:
+        ticket_services.transition_take(ticket=ticket, by=None, name="resume")
 
 
 def _drop_conflicted_approvers(change: Change) -> None:
@@ -720,6 +746,7 @@ def _evaluate(request: ApprovalRequest, change: Change) -> None:
             field="approval",
             new_value="approved",
             note=request.name,
+            approval=request,
         )
         following = (
             change.approvals.filter(state=ApprovalRequest.State.WAITING)
@@ -738,6 +765,7 @@ def _evaluate(request: ApprovalRequest, change: Change) -> None:
                 field="approval",
                 new_value="open",
                 note=following.name,
+                approval=following,
             )
     elif count - rejections < required:
         request.state, request.completed_at = ApprovalRequest.State.REJECTED, now
@@ -749,6 +777,7 @@ def _evaluate(request: ApprovalRequest, change: Change) -> None:
             field="approval",
             new_value="rejected",
             note=request.name,
+            approval=request,
         )
         _cancel_pending_requests(change)
         change_reject(
@@ -819,7 +848,7 @@ def vote_cast(*, change: Change, by, decision: str, comment: str = "") -> Vote:
         old_value=old,
         new_value=decision,
         note=comment,
-        transition=request.name[:20],
+        approval=request,
     )
     _evaluate(request, change)
     return vote

@@ -229,6 +229,7 @@ def test_vote_changed_before_completion_counts_once(board, end_user, engineer):
         ("", "reject"),
         ("reject", "approve"),
     ]
+    assert {line.approval_id for line in changed} == {step.pk}
 
 
 @pytest.mark.django_db

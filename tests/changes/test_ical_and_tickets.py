@@ -166,3 +166,25 @@ def test_comments_go_to_the_timeline(end_user, other_end_user, engineer):
         services.change_comment_add(change=change, by=other_end_user, body="Me too")
     notes = change.timeline.filter(kind="comment").values_list("actor__username", "note")
     assert list(notes) == [("enduser", "Please hurry"), ("engineer", "Planned for Friday")]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("ending", ["close", "withdraw"])
+def test_waiting_ticket_goes_back_to_work_when_its_change_is_over(agent, end_user, ending):
+    from changes.models import CloseCode
+
+    ticket = make_ticket(caller=end_user.person)
+    other = make_ticket(caller=end_user.person)
+    change = services.change_from_ticket(ticket=ticket, by=agent)
+    services.change_from_ticket(ticket=other, by=agent)  # waits for another change
+    services.change_link_ticket(change=change, ticket=other, by=agent)
+    if ending == "close":
+        Change.objects.filter(pk=change.pk).update(state=State.REVIEW)
+        services.change_close(change=change, by=agent, code=CloseCode.SUCCESSFUL, result="Done")
+    else:
+        services.change_withdraw(change=change, by=agent)
+    ticket.refresh_from_db()
+    other.refresh_from_db()
+    assert (ticket.status, ticket.pending_reason) == (Status.IN_PROGRESS, "")
+    assert ticket.timeline.filter(transition="resume", actor=None).exists()
+    assert other.status == Status.PENDING  # it waits for its own change
