@@ -3,7 +3,10 @@ charts drawn by Chart.js under the Content-Security-Policy, a CSV export downloa
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import login, screenshot
@@ -83,6 +86,16 @@ def test_manager_sees_the_figures_charts_and_exports(
     text = path.read_text(encoding="utf-8-sig")
     assert text.splitlines()[0] == "Service,Tickets"
     assert "'+cmd,2" in text
+
+    # Dates make the period custom: twenty days ago, one resolution clock was breached.
+    day = (timezone.localdate() - timedelta(days=20)).isoformat()
+    page.fill("#id_date_from", day)
+    page.fill("#id_date_to", day)
+    expect(page.locator("#id_period")).to_have_value("custom")
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_url("**period=custom**")
+    expect(page.get_by_test_id("kpi-compliance-resolution")).to_contain_text("0.0 %")
+    expect(page.get_by_test_id("kpi-backlog")).to_contain_text("3")
 
     # A bad period is a form error on the page, not an error page.
     page.goto(f"{base_url}/sla/dashboard/?period=custom&date_from=2026-05-02&date_to=2026-05-01")

@@ -60,7 +60,22 @@
     });
   }
 
+  // Dates make the period custom; another period clears them (the server reads them only
+  // for a custom period).
+  function linkPeriodAndDates() {
+    var period = document.getElementById("id_period");
+    var dates = [document.getElementById("id_date_from"), document.getElementById("id_date_to")];
+    if (!period || !dates[0] || !dates[1]) return;
+    dates.forEach(function (input) {
+      input.addEventListener("change", function () { if (input.value) period.value = "custom"; });
+    });
+    period.addEventListener("change", function () {
+      if (period.value !== "custom") dates.forEach(function (input) { input.value = ""; });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", drawAll);
+  document.addEventListener("DOMContentLoaded", linkPeriodAndDates);
   // htmx announces the figures it swapped in (outerHTML: the old element is gone).
   document.addEventListener("htmx:load", function (event) {
     if (event.detail.elt && event.detail.elt.id === "dashboard-figures") drawAll();
