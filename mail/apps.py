@@ -1,4 +1,4 @@
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
 from django.utils.translation import gettext_lazy as _
 
 
@@ -15,6 +15,10 @@ class MailConfig(AppConfig):
         from tickets.models import Channel
 
         events.subscribe(notifications.on_ticket_event)
+        if apps.is_installed("sla"):
+            from sla import services as sla
+
+            sla.subscribe_notices(notifications.on_sla_notice)
         # The ticket pages fold a mail's quoted history and signature (display only).
         display.register_folder(Channel.EMAIL, parsing.split_quoted)
         ui.register_template("ticket_sidebar", "mail/ticket_sidebar.html")

@@ -260,6 +260,7 @@ class OutboundMessage(models.Model):
         GROUP_NEW_TICKET = "group_new", _("New ticket in your group's queue")
         MENTIONED = "mentioned", _("Mentioned in a work note")
         WATCHED = "watched", _("Update of a ticket you watch")
+        SLA_ALERT = "sla_alert", _("Service-level warning or breach")
         UNKNOWN_SENDER = "unknown_sender", _("Reply to an unknown sender")
         TOO_LARGE = "too_large", _("Mail too large")
         RATE_LIMITED = "rate_limited", _("Too many mails")

@@ -43,6 +43,14 @@ def notify_ticket_event(event: dict) -> None:
     notifications.notifications_for_event(event)
 
 
+@shared_task(name="mail.notify_sla_notice", ignore_result=True)
+def notify_sla_notice(notice: dict) -> None:
+    """``notice``: the JSON form of an ``sla.services.SlaNotice``."""
+    from mail.services import notifications
+
+    notifications.notifications_for_sla_notice(notice)
+
+
 @shared_task(name="mail.send_outbound", ignore_result=True)
 def send_outbound(outbound_id: int) -> None:
     from mail.services import outbound

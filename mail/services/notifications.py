@@ -17,6 +17,7 @@ close                                        CLOSED               the caller
 assign (to someone else)                     ASSIGNED             the new assignee
 work note naming colleagues with @login      MENTIONED            each colleague named
 a reply, work note, transition or edit       WATCHED              each watcher (staff)
+an SLA threshold reached (``sla`` notices)   SLA_ALERT            assignee or group, managers
 ============================================ ==================== ========================
 
 Nobody gets mail about their own action, nor two mails about one change (a watcher who is
@@ -66,7 +67,13 @@ CALLER_KINDS = (
     Kind.RESOLVED,
     Kind.CLOSED,
 )
-STAFF_KINDS = (Kind.ASSIGNED, Kind.GROUP_NEW_TICKET, Kind.WATCHED, Kind.MENTIONED)
+STAFF_KINDS = (
+    Kind.ASSIGNED,
+    Kind.GROUP_NEW_TICKET,
+    Kind.WATCHED,
+    Kind.MENTIONED,
+    Kind.SLA_ALERT,
+)
 # What a watcher hears of: every change of the ticket but a file added on its own.
 WATCHED_EVENT_KINDS = frozenset(
     {events.Kind.COMMENTED, events.Kind.TRANSITIONED, events.Kind.UPDATED}
@@ -411,6 +418,60 @@ def notifications_for_event(event: dict) -> list[OutboundMessage]:
     drafts += _drafts_watchers(ticket, event, actor, drafts)
     if not drafts:
         return []
+    return outbound.messages_queue(ticket=ticket, drafts=drafts)
+
+
+# --- service-level notices (the sla app's hook) -----------------------------------------
+
+
+def on_sla_notice(notice) -> None:
+    """Listener of ``sla.services.subscribe_notices``: hand the notice to a task (no query)."""
+    from mail import tasks
+
+    tasks.notify_sla_notice.delay(
+        json.loads(json.dumps(dataclasses.asdict(notice), cls=DjangoJSONEncoder))
+    )
+
+
+def notifications_for_sla_notice(notice: dict) -> list[OutboundMessage]:
+    """An SLA_ALERT mail to each recipient of the notice who still works tickets.
+
+    Idempotent: the anchor is the clock and the threshold, so a task run twice mails once."""
+    ticket = (
+        Ticket.objects.select_related("caller", "group", "assignee")
+        .filter(pk=notice.get("ticket_id"))
+        .first()
+    )
+    if ticket is None:
+        return []
+    due = parse_datetime(notice.get("due_at") or "")
+    recipients = (
+        get_user_model()
+        .objects.filter(pk__in=notice.get("recipient_ids") or (), is_active=True)
+        .select_related("person", "person__user")
+        .order_by("pk")
+    )
+    context = {
+        "target": notice.get("target", ""),
+        "percent": notice.get("percent"),
+        "breached": (notice.get("percent") or 0) >= 100,
+        "due_at": due,
+    }
+    drafts = []
+    for user in recipients:
+        if not can_work_tickets(user):
+            continue
+        address, person = user_address(user)
+        if address:
+            drafts.append(
+                outbound.Draft(
+                    kind=Kind.SLA_ALERT,
+                    to=address,
+                    person=person,
+                    anchor=f"sla{notice.get('clock_id')}-{notice.get('percent')}",
+                    context=context,
+                )
+            )
     return outbound.messages_queue(ticket=ticket, drafts=drafts)
 
 

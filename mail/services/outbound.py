@@ -64,7 +64,9 @@ HUMAN_KINDS = frozenset({Kind.AGENT_REPLY})
 # group must not use up the ticket's hourly cap before the caller hears anything. Nor may
 # its watchers, nor the colleagues a work note mentions (staff; each is still held to the cap
 # per recipient).
-TICKET_CAP_EXEMPT_KINDS = frozenset({Kind.GROUP_NEW_TICKET, Kind.WATCHED, Kind.MENTIONED})
+TICKET_CAP_EXEMPT_KINDS = frozenset(
+    {Kind.GROUP_NEW_TICKET, Kind.WATCHED, Kind.MENTIONED, Kind.SLA_ALERT}
+)
 
 TEMPLATE_DIR = "mail/notifications"
 # How long a claimed message belongs to the sender that claimed it: longer than any SMTP

@@ -50,9 +50,16 @@ def test_an_end_user_sees_the_mails_about_their_tickets_all_on(end_user):
     assert end_user.person.email in page
 
 
-def test_staff_also_choose_assignments_and_their_groups_new_tickets(agent):
+def test_staff_also_choose_assignments_their_groups_tickets_watched_mentions_and_sla(agent):
     boxes = checkboxes(signed_in(agent).get(URL).content.decode())
-    assert list(boxes) == [*CALLER_KINDS, "assigned", "group_new"]
+    assert list(boxes) == [
+        *CALLER_KINDS,
+        "assigned",
+        "group_new",
+        "watched",
+        "mentioned",
+        "sla_alert",
+    ]
 
 
 def test_unticking_mutes_and_ticking_again_unmutes(end_user):
