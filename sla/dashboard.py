@@ -172,7 +172,10 @@ def build(filters: ReportFilter) -> dict:
         "compliance",
         _("SLA compliance in the period"),
         [_("Target"), _("Met"), _("Breached"), _("Compliance %")],
-        note=_("Clocks stopped in the period; the console lists tickets, not clocks."),
+        note=_(
+            "Clocks stopped in the period: met / (met + breached). Links show all tickets: "
+            "the console lists tickets, not clocks."
+        ),
     )
     for row in compliance:
         table.rows.append(
@@ -189,15 +192,18 @@ def build(filters: ReportFilter) -> dict:
         "breaches",
         _("Breaches and near breaches now"),
         [_("Target"), _("Breached"), _("Due within a quarter of the goal"), _("Running")],
-        note=_("Links go to all open tickets: the console has no queue by due time yet."),
+        note=_(
+            "Links go to the console's “Due soonest” queue: open tickets with a due time, "
+            "the most overdue first."
+        ),
     )
     for row in breaches:
         table.rows.append(
             [
                 Cell(str(row["label"])),
-                Cell(row["breached"], link=links.tickets("open")),
-                Cell(row["near"], link=links.tickets("open")),
-                Cell(row["running"], link=links.tickets("open")),
+                Cell(row["breached"], link=links.tickets("due")),
+                Cell(row["near"], link=links.tickets("due")),
+                Cell(row["running"], link=links.tickets("due")),
             ]
         )
     tables["breaches"] = table
@@ -406,13 +412,13 @@ def build(filters: ReportFilter) -> dict:
             "key": "breached",
             "label": _("Breached now"),
             "text": str(sum(row["breached"] for row in breaches)),
-            "link": links.tickets("open"),
+            "link": links.tickets("due"),
         },
         {
             "key": "near",
             "label": _("Near breach"),
             "text": str(sum(row["near"] for row in breaches)),
-            "link": links.tickets("open"),
+            "link": links.tickets("due"),
         },
         {
             "key": "fcr",

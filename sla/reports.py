@@ -5,7 +5,7 @@ whatever the amount of data: counts and averages are ``GROUP BY``/``FILTER`` agg
 median or a percentile is one ``ORDER BY ... OFFSET`` read after the count. Nothing here
 loops over tickets or calls.
 
-Definitions (the page says them too):
+Definitions (the notes under the tables say them on the page):
 
 - backlog: open tickets now (new, assigned, in progress, pending), by group and priority;
 - compliance: clocks stopped in the period, met / (met + breached), per target;

@@ -498,3 +498,21 @@ def test_query_count_does_not_grow_with_data(client, manager, world, agent):
     after = count()
     assert before == after
     assert after < 40
+
+
+def test_a_backlog_figure_leads_to_its_tickets(client, manager, world, first_line):
+    response = _figures(client, manager)
+    backlog = response.context["figures"]["tables"]["backlog"]
+    desk = next(row for row in backlog.rows if row[0].value == "Service Desk")
+    html = client.get(desk[2].link).content.decode()  # open, Service Desk, priority 2
+    assert world["t1"].number in html
+    assert world["t3"].number not in html  # another group
+    assert world["r1"].number not in html  # resolved
+    breaches = response.context["figures"]["tables"]["breaches"]
+    due = client.get(breaches.rows[2][1].link)  # resolution, breached: the due queue
+    assert "queue=due" in breaches.rows[2][1].link
+    assert due.status_code == 200
+    calls = response.context["figures"]["tables"]["calls"]
+    missed = client.get(calls.rows[2][1].link)
+    assert missed.status_code == 200
+    assert len(missed.context["calls"]) == 2
