@@ -276,6 +276,42 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
             }
         )
 
+    async def cti_sla_alert(self, event):
+        """A ticket this agent works (or their group's, or any for a manager) reached an SLA
+        threshold (``cti.services.sla_alerts``)."""
+        with translation.override(self.language):
+            target = {
+                "first_response": gettext("first response"),
+                "next_response": gettext("next response"),
+                "resolution": gettext("resolution"),
+            }.get(event["target"], event["target"])
+            if event["percent"] >= 100:
+                text = gettext("%(number)s: the %(target)s target is breached") % {
+                    "number": event["number"],
+                    "target": target,
+                }
+            else:
+                text = gettext("%(number)s: %(percent)s%% of the %(target)s time used") % {
+                    "number": event["number"],
+                    "percent": event["percent"],
+                    "target": target,
+                }
+            link = gettext("Open the ticket")
+            close = gettext("Close")
+        await self.send_json(
+            {
+                "type": "notice",
+                "kind": "sla",
+                "level": "danger" if event["percent"] >= 100 else "warning",
+                "text": text,
+                "title": event["title"],
+                "number": event["number"],
+                "url": event["url"],
+                "link": link,
+                "close": close,
+            }
+        )
+
     async def cti_echo(self, event):
         """The benchmark's baseline: an empty message through the same layer, no DB work."""
         await self.send_json({"type": "echo", "seq": event.get("seq")})

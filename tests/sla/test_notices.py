@@ -79,3 +79,56 @@ def test_a_warning_and_a_breach_are_mailed_once_to_the_assignee_and_managers(
     assert subjects[-1].startswith(f"[{ticket.number}] Service level breached")
     assert len(sla_mails(received, manager.email)) == 1
     assert OutboundMessage.objects.filter(kind=Kind.SLA_ALERT, status="sent").count() == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_assignees_console_hears_of_the_breach_and_a_bystander_nothing(first_line):
+    from asgiref.sync import async_to_sync
+    from channels.db import database_sync_to_async
+    from channels.testing import WebsocketCommunicator
+
+    from cti.consumers import ConsoleConsumer
+    from helpdesk.roles import Role
+    from tests.factories import make_user
+
+    calendar = BusinessCalendar.objects.create(name="24x7", always_open=True)
+    for priority in Priority.values:
+        SlaPolicy.objects.create(
+            name=f"P{priority}",
+            priority=priority,
+            calendar=calendar,
+            first_response=2 * H,
+            resolution=10 * H,
+        )
+    SlaThreshold.objects.create(percent=100)
+    assignee = make_user(Role.AGENT, username="assignee")
+    bystander = make_user(Role.AGENT, username="bystander")
+    first_line.members.add(assignee)
+    ticket = make_ticket(opened_by=assignee, group=first_line, title="VPN drops")
+    services.ticket_assign(ticket=ticket, by=assignee, assignee=assignee)
+    start = SlaClock.objects.get(ticket=ticket, target=Target.RESOLUTION).started_at
+
+    async def connected(user):
+        communicator = WebsocketCommunicator(ConsoleConsumer.as_asgi(), "/ws/console/")
+        communicator.scope["user"] = user
+        ok, _code = await communicator.connect(timeout=3)
+        assert ok
+        assert (await communicator.receive_json_from(timeout=3))["type"] == "hello"
+        return communicator
+
+    async def scenario():
+        mine = await connected(assignee)
+        other = await connected(bystander)
+        written = await database_sync_to_async(sla.sla_sweep)(now=start + 11 * H)
+        assert written == 1
+        message = await mine.receive_json_from(timeout=3)
+        while message["type"] != "notice":
+            message = await mine.receive_json_from(timeout=3)
+        assert (message["kind"], message["level"]) == ("sla", "danger")
+        assert message["text"] == f"{ticket.number}: the resolution target is breached"
+        assert message["title"] == "VPN drops"
+        assert await other.receive_nothing(timeout=0.3)
+        await mine.disconnect()
+        await other.disconnect()
+
+    async_to_sync(scenario)()

@@ -342,7 +342,8 @@
     var toast = document.createElement("div");
     toast.className = "toast show";
     toast.setAttribute("role", "status");
-    toast.dataset.testid = "mention-toast";
+    toast.dataset.testid = message.kind === "sla" ? "sla-toast" : "mention-toast";
+    if (message.level) { toast.classList.add("border-" + message.level); }
     var body = document.createElement("div");
     body.className = "toast-body d-flex gap-2 align-items-start";
     var textBox = document.createElement("div");
@@ -401,6 +402,7 @@
         document.dispatchEvent(new CustomEvent("cti:presence", { detail: message }));
         break;
       case "mention":
+      case "notice":
         showMention(message);
         break;
       case "error":

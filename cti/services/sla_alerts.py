@@ -1,0 +1,47 @@
+"""SLA warnings and breaches on the consoles of the people they concern.
+
+Subscribed in ``CtiConfig.ready`` to the notices of the ``sla`` app (when it is installed);
+runs after the sweep's commit, usually in the Celery worker: the push reaches consoles
+through the Redis channel layer (with the embedded in-memory layer only what the web process
+itself pushes arrives; the mail still goes). One query (the ticket's number and title) and
+one group send per recipient; the consumer (``ConsoleConsumer.cti_sla_alert``) words it in
+the console's language. A failed push is logged and dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from channels.layers import get_channel_layer
+from django.urls import reverse
+
+from cti import notify
+from tickets.models import Ticket
+
+logger = logging.getLogger(__name__)
+
+
+def sla_alert_push(notice) -> None:
+    """Push "INC-…: resolution at 75 % of its target" to each recipient's console."""
+    row = Ticket.objects.filter(pk=notice.ticket_id).values("number", "title").first()
+    layer = get_channel_layer()
+    if row is None or layer is None:
+        return
+    message = {
+        "type": "cti.sla_alert",
+        "number": row["number"],
+        "title": row["title"],
+        "target": notice.target,
+        "percent": notice.percent,
+        "url": reverse("tickets:console_detail", args=[row["number"]]),
+    }
+    for user_id in notice.recipient_ids:
+        try:
+            notify._group_send_from_sync(layer, notify.agent_group(user_id), message)
+        except Exception:
+            logger.warning(
+                "Could not tell agent %s of the SLA alert on %s",
+                user_id,
+                row["number"],
+                exc_info=True,
+            )
