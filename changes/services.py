@@ -238,6 +238,10 @@ def change_update(
         fields.get("planned_start", change.planned_start),
         fields.get("planned_end", change.planned_end),
     )
+    if fields.get("implementer") is not None:
+        if not can_work_tickets(fields["implementer"]):
+            raise ValidationError({"implementer": _("Changes are implemented by the IT staff.")})
+        _check_implementer(change, fields["implementer"])
     changed = []
     for name, value in fields.items():
         if name in EDITABLE_RELATIONS:
@@ -278,6 +282,7 @@ def change_update(
         _save(change, changed)
     if "implementer" in changed:
         _drop_conflicted_approvers(change)
+        change.refresh_from_db()
     return change
 
 
@@ -595,6 +600,8 @@ def change_schedule(
 @transaction.atomic
 def change_implement(*, change: Change, by, expected_version: int | None = None) -> Change:
     """Start the work (the one starting it becomes the implementer when there is none)."""
+    stored = _lock(change)
+    _check_implementer(stored, stored.implementer or by)
     return _transition(
         change,
         by=by,
@@ -713,6 +720,22 @@ def _drop_conflicted_approvers(change: Change) -> None:
         state__in=[ApprovalRequest.State.WAITING, ApprovalRequest.State.OPEN]
     ):
         request.approvers.remove(*excluded)
+        if request.state == ApprovalRequest.State.OPEN:
+            # One approver fewer may complete the step either way (the others all approved,
+            # or too few are left to reach the quorum).
+            _evaluate(request, change)
+
+
+def _check_implementer(change: Change, user) -> None:
+    """Segregation of duties the other way round: who approved the change does not
+    implement it."""
+    if (
+        user is not None
+        and Vote.objects.filter(
+            request__change=change, voter=user, decision=Vote.Decision.APPROVE
+        ).exists()
+    ):
+        raise ValidationError({"implementer": _("Who approved this change may not implement it.")})
 
 
 def approval_tally(request: ApprovalRequest) -> tuple[int, int, int, int]:

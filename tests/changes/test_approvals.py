@@ -163,17 +163,59 @@ def test_requester_on_the_board_cannot_approve_their_change(board, engineer):
     assert _state(change) == State.APPROVED
 
 
+def _board_engineer():
+    from django.contrib.auth.models import Group
+
+    dual = make_user(Role.ENGINEER, username="dual")
+    dual.groups.add(Group.objects.get(name=Role.CHANGE_BOARD))
+    return dual
+
+
 @pytest.mark.django_db
 def test_implementer_cannot_approve_even_when_named_later(board, end_user, engineer):
+    dual = _board_engineer()
     add_rule(steps=[{"change_board": True, "quorum": Quorum.ALL}])
     change = _awaiting(end_user, engineer)
-    services.change_update(change=change, by=engineer, implementer=board[2])
-    assert set(change.approvals.get().approvers.all()) == {board[0], board[1]}
-    with pytest.raises(PermissionDenied):
-        _approve(change, board[2])
+    assert set(change.approvals.get().approvers.all()) == {*board, dual}
     _approve(change, board[0])
+    services.change_update(change=change, by=engineer, implementer=dual)
+    assert set(change.approvals.get().approvers.all()) == set(board)
+    with pytest.raises(PermissionDenied):
+        _approve(change, dual)
     _approve(change, board[1])
+    assert _state(change) == State.AWAITING_APPROVAL
+    _approve(change, board[2])
     assert _state(change) == State.APPROVED
+
+
+@pytest.mark.django_db
+def test_naming_the_implementer_can_complete_the_step(board, end_user, engineer):
+    dual = _board_engineer()
+    add_rule(steps=[{"change_board": True, "quorum": Quorum.ALL}])
+    change = _awaiting(end_user, engineer)
+    for member in board:
+        _approve(change, member)
+    assert _state(change) == State.AWAITING_APPROVAL  # dual has not voted
+    updated = services.change_update(change=change, by=engineer, implementer=dual)
+    assert updated.state == State.APPROVED
+
+
+@pytest.mark.django_db
+def test_who_approved_does_not_implement(board, end_user, engineer, agent):
+    approver = make_user(Role.ENGINEER, username="approving-engineer")
+    add_rule(steps=[{"users": [approver], "quorum": Quorum.ANY}])
+    change = _awaiting(end_user, engineer)
+    _approve(change, approver)
+    change = services.change_schedule(change=change, by=engineer)
+    with pytest.raises(ValidationError) as named:
+        services.change_update(change=change, by=engineer, implementer=approver)
+    assert "implementer" in named.value.message_dict
+    with pytest.raises(ValidationError):
+        services.change_implement(change=change, by=approver)
+    with pytest.raises(ValidationError):  # the staff implement, not the board
+        services.change_update(change=change, by=engineer, implementer=board[0])
+    started = services.change_implement(change=change, by=agent)
+    assert (started.state, started.implementer) == (State.IMPLEMENTING, agent)
 
 
 @pytest.mark.django_db
