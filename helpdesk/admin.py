@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from helpdesk import services
 from helpdesk.models import Category, Person, PhoneNumber, Service, Site, SupportGroup
 
 
@@ -24,6 +25,11 @@ class PersonAdmin(admin.ModelAdmin):
     raw_id_fields = ["user"]
     list_select_related = ["site"]
     inlines = [PhoneNumberInline]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change:
+            services.person_changed(person=obj, fields=form.changed_data)
 
 
 @admin.register(SupportGroup)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 
 from django.conf import settings
@@ -32,6 +33,37 @@ def person_language_set(*, person: Person, language: str) -> None:
         return
     person.language = language
     person.save(update_fields=["language"])
+
+
+# --- the directory changed: apps above the core follow --------------------------------------
+
+PersonListener = Callable[[int, frozenset[str]], None]
+_person_listeners: list[PersonListener] = []
+
+
+def subscribe_person_changes(listener: PersonListener) -> None:
+    """Call ``listener(person_id, changed_fields)`` after a change of a person commits.
+
+    An app that keeps something derived from people (the SLA app: VIP callers' policies)
+    subscribes in its ``AppConfig.ready``; the core does not know it."""
+    if listener not in _person_listeners:
+        _person_listeners.append(listener)
+
+
+def person_changed(*, person: Person, fields: Iterable[str]) -> None:
+    """Announce, after the commit, that ``fields`` of ``person`` were changed (the admin)."""
+    fields = frozenset(fields)
+    if not fields or not _person_listeners:
+        return
+
+    def deliver():
+        for listener in list(_person_listeners):
+            try:
+                listener(person.pk, fields)
+            except Exception:
+                logger.exception("Person listener %s failed for person %s", listener, person.pk)
+
+    transaction.on_commit(deliver)
 
 
 # --- API tokens -------------------------------------------------------------------------------

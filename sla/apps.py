@@ -8,10 +8,12 @@ class SlaConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from helpdesk import services as people
         from helpdesk import ui
         from sla import selectors, services
         from tickets import display, events
 
         events.subscribe(services.on_ticket_event)
+        people.subscribe_person_changes(services.on_person_changed)
         display.register_queue_rows(selectors.queue_rows_prepare)
         ui.register_template("ticket_sidebar", "sla/ticket_sidebar.html")

@@ -579,6 +579,29 @@ def policy_saved(*, policy: SlaPolicy) -> int:
     return len(clocks)
 
 
+def on_person_changed(person_id: int, fields: frozenset[str]) -> None:
+    """A caller became (or stopped being) a VIP: their open tickets' clocks follow the policy
+    that now matches (listener of ``helpdesk.services.subscribe_person_changes``)."""
+    if "is_vip" not in fields:
+        return
+    open_statuses = [Status.NEW, Status.ASSIGNED, Status.IN_PROGRESS, Status.PENDING]
+    tickets = Ticket.objects.select_related("caller").filter(
+        caller_id=person_id, status__in=open_statuses
+    )
+    now = timezone.now()
+    for ticket in tickets:
+        with transaction.atomic():
+            clocks = {
+                clock.target: clock
+                for clock in SlaClock.objects.select_related("calendar", "policy").filter(
+                    ticket_id=ticket.pk, stopped_at__isnull=True
+                )
+            }
+            _with_fired(clocks.values())
+            policy_changed(ticket, clocks, now)
+            due_sync([ticket.pk])
+
+
 def clocks_start_for_open_tickets(*, batch: int = 1000) -> int:
     """Start clocks for open tickets that have none (a new installation, a new policy)."""
     started = 0

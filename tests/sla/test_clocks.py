@@ -333,3 +333,41 @@ def test_a_breach_can_raise_the_priority_and_escalate_once(
     assert actions[1] == "priority P3->P2, escalation: no higher-tier group"
     assert sweep(start + 42 * H) == 0
     assert ticket.timeline.filter(field="priority").count() == 2
+
+
+def test_a_caller_made_vip_in_the_admin_moves_their_open_tickets_to_the_vip_policy(
+    client, policies, always, admin_user, end_user, django_capture_on_commit_callbacks, on_commit
+):
+    from django.urls import reverse
+
+    person = end_user.person
+    ticket = make_ticket(caller=person)
+    vip = SlaPolicy.objects.create(
+        name="vip",
+        priority=ticket.priority,
+        vip_only=True,
+        calendar=always,
+        first_response=H,
+        resolution=5 * H,
+    )
+    client.force_login(admin_user)
+    url = reverse("admin:helpdesk_person_change", args=[person.pk])
+    form = {
+        "full_name": person.full_name,
+        "email": person.email,
+        "language": person.language or "en",
+        "is_vip": "on",
+        "is_active": "on",
+        "origin": person.origin,
+        "phone_numbers-TOTAL_FORMS": "0",
+        "phone_numbers-INITIAL_FORMS": "0",
+        "phone_numbers-MIN_NUM_FORMS": "0",
+        "phone_numbers-MAX_NUM_FORMS": "1000",
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url, form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    clock = clocks(ticket)[Target.RESOLUTION]
+    assert (clock.policy, clock.due_at) == (vip, ticket.created_at + 5 * H)
+    ticket.refresh_from_db()
+    assert ticket.due_at == ticket.created_at + H
