@@ -344,7 +344,7 @@ class SlaThreshold(models.Model):
     """An alert at a share of a target's time (75 %, 100 %), and what it does."""
 
     percent = models.PositiveSmallIntegerField(
-        _("at % of the target"), unique=True, help_text=_("100 is the breach.")
+        _("per cent of the target"), unique=True, help_text=_("100 is the breach.")
     )
     notify = models.BooleanField(
         _("notify"), default=True, help_text=_("The assignee, the group's members and managers.")
@@ -372,7 +372,7 @@ class SlaAlert(models.Model):
     clock = models.ForeignKey(
         SlaClock, verbose_name=_("clock"), on_delete=models.CASCADE, related_name="alerts"
     )
-    percent = models.PositiveSmallIntegerField(_("at %"))
+    percent = models.PositiveSmallIntegerField(_("per cent of the target"))
     at = models.DateTimeField(_("when"), default=timezone.now)
     actions = models.CharField(_("actions taken"), max_length=120, blank=True)
 
