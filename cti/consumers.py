@@ -323,3 +323,106 @@ def _client_message(event: dict) -> dict:
     if "html" in event:
         message["html"] = event["html"]
     return message
+
+
+# The wallboard reads everything again at most this often per connection, however many
+# call events and presence changes arrive (seconds).
+WALLBOARD_INTERVAL = 1.0
+# And at least this often without any event: today's figures and the lost-call window move
+# on with the clock (seconds).
+WALLBOARD_REFRESH = 60.0
+
+
+def _wallboard_access(user, session) -> str | None:
+    """The language of a supervisor's wallboard, or None when ``user`` is no supervisor."""
+    from cti.wallboard import can_supervise_calls
+
+    if not can_supervise_calls(user):
+        return None
+    return _console_language(user, session)
+
+
+class WallboardConsumer(AsyncJsonWebsocketConsumer):
+    """ws/wallboard/: the supervisors' wallboard (``tickets.view_reports``), a socket of its
+    own rather than the console's: the console's socket is on every page of every agent and
+    carries their cards, the wallboard's is on one page and carries the whole contact
+    center; only wallboards join the ``wallboard`` group, so a nudge costs the consoles
+    nothing.
+
+    At connect it sends the full snapshot (``cti.wallboard.wallboard_snapshot``). Every call
+    event and presence change nudges the group after its commit (``notify.wallboard_changed``,
+    no data); the consumer answers nudges with a fresh snapshot, at most one per
+    WALLBOARD_INTERVAL: the first nudge after a quiet second at once, the rest of a burst
+    in one snapshot at the end of the interval. The database is the source of truth, so a
+    dropped nudge is made up by the next one, the WALLBOARD_REFRESH and any reconnect.
+    """
+
+    async def connect(self):
+        user = self.scope.get("user")
+        self.joined = False
+        self.pending: asyncio.Task | None = None
+        self.refresher: asyncio.Task | None = None
+        self.last_sent = float("-inf")
+        if user is None or not user.is_authenticated:
+            await self._refuse(reason=REASON_SIGNED_OUT)
+            return
+        language = await database_sync_to_async(_wallboard_access)(user, self.scope.get("session"))
+        if language is None:
+            await self._refuse()
+            return
+        self.language = language
+        # Join before reading: a change in between brings one snapshot more, never one less.
+        await self.channel_layer.group_add(notify.WALLBOARD_GROUP, self.channel_name)
+        self.joined = True
+        await self.accept()
+        await self._snapshot_send()
+        self.refresher = asyncio.get_running_loop().create_task(self._refresh())
+
+    async def _refuse(self, *, reason: str | None = None) -> None:
+        """As the console's: accepted, then closed with 4403 (see ConsoleConsumer)."""
+        await self.accept()
+        await self.close(code=CLOSE_FORBIDDEN, reason=reason)
+
+    async def disconnect(self, code):
+        for task in (self.pending, self.refresher):
+            if task is not None:
+                task.cancel()
+        if self.joined:
+            await self.channel_layer.group_discard(notify.WALLBOARD_GROUP, self.channel_name)
+
+    async def receive_json(self, content, **kwargs):
+        kind = content.get("type") if isinstance(content, dict) else None
+        if kind == "ping":
+            await self.send_json({"type": "pong", "seq": content.get("seq")})
+        else:
+            await self.send_json({"type": "error", "error": "unknown message type"})
+
+    async def wallboard_changed(self, event):
+        """Calls or presence changed: one snapshot now, or at the end of the interval when
+        one was sent less than WALLBOARD_INTERVAL ago (later nudges join that one)."""
+        if self.pending is not None:
+            return
+        loop = asyncio.get_running_loop()
+        delay = max(0.0, self.last_sent + WALLBOARD_INTERVAL - loop.time())
+        self.pending = loop.create_task(self._snapshot_send_after(delay))
+
+    async def _snapshot_send_after(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        # A nudge from now on is for changes this read may miss: it schedules another.
+        self.pending = None
+        try:
+            await self._snapshot_send()
+        except Exception:
+            logger.exception("CTI: the wallboard snapshot failed")
+
+    async def _snapshot_send(self) -> None:
+        from cti.wallboard import wallboard_snapshot
+
+        self.last_sent = asyncio.get_running_loop().time()
+        snapshot = await database_sync_to_async(wallboard_snapshot)(language=self.language)
+        await self.send_json(snapshot)
+
+    async def _refresh(self) -> None:
+        while True:
+            await asyncio.sleep(WALLBOARD_REFRESH)
+            await self.wallboard_changed({})

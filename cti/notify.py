@@ -73,6 +73,12 @@ def support_group_group(group_id: int) -> str:
     return f"support_group.{group_id}"
 
 
+# The supervisors' wallboards (cti.consumers.WallboardConsumer): told that calls or presence
+# changed, they read the whole wallboard again, at most once a second each.
+WALLBOARD_GROUP = "wallboard"
+WALLBOARD_CHANGED = {"type": "wallboard.changed"}
+
+
 def number_display(call: Call) -> str:
     if call.is_withheld:
         return ""
@@ -416,8 +422,10 @@ def _push(card: CallCard, *, presence: bool = True) -> None:
     if layer is None:
         return
     messages = messages_for(card)
+    # A card refreshed for a ticket (no presence change) changes nothing on the wallboard.
+    wallboard = presence
     presence = _presence_message(card) if presence else None
-    async_to_sync(_send_all)(layer, messages, presence)
+    async_to_sync(_send_all)(layer, messages, presence, wallboard=wallboard)
 
 
 def _presence_message(card: CallCard) -> tuple[list[str], dict] | None:
@@ -454,6 +462,20 @@ def presence_changed(user_ids: list[int]) -> None:
             async_to_sync(_send_all)(layer, {}, found)
         except Exception:
             logger.warning("Could not push the presence of agent %s", user_id, exc_info=True)
+    wallboard_changed()
+
+
+def wallboard_changed() -> None:
+    """Nudge the wallboards: calls or presence changed (no data: each wallboard reads the
+    snapshot again, coalesced). Sync, for ``transaction.on_commit``; a failing layer is
+    logged: a wallboard reads everything again when it reconnects, and every minute."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        _group_send_from_sync(layer, WALLBOARD_GROUP, WALLBOARD_CHANGED)
+    except Exception:
+        logger.warning("Could not nudge the wallboards", exc_info=True)
 
 
 def presence_payload(presence: AgentPresence) -> dict:
@@ -518,13 +540,18 @@ def team_presence(queue_ids: list[int], *, exclude_user_id: int | None = None) -
     return sorted(team, key=lambda member: member["name"].lower())
 
 
-async def _send_all(layer, messages: dict[int, dict], presence) -> None:
+async def _send_all(layer, messages: dict[int, dict], presence, *, wallboard=False) -> None:
     for user_id, message in messages.items():
         await layer.group_send(agent_group(user_id), message)
     if presence is not None:
         groups, payload = presence
         for group in groups:
             await layer.group_send(group, payload)
+    if wallboard:
+        try:
+            await layer.group_send(WALLBOARD_GROUP, WALLBOARD_CHANGED)
+        except Exception:
+            logger.warning("Could not nudge the wallboards", exc_info=True)
 
 
 def cards_for_agent(user) -> list[dict]:

@@ -1,7 +1,8 @@
 from django.urls import path
 
-from cti.consumers import ConsoleConsumer
+from cti.consumers import ConsoleConsumer, WallboardConsumer
 
 websocket_urlpatterns = [
     path("ws/console/", ConsoleConsumer.as_asgi()),
+    path("ws/wallboard/", WallboardConsumer.as_asgi()),
 ]

@@ -18,6 +18,13 @@ urlpatterns = [
     path("calls/<int:pk>/attach/", views.call_number_attach, name="call_number_attach"),
     path("calls/<int:pk>/dial/", views.call_dial, name="call_dial"),
     path("calls/<int:pk>/end/", views.call_end, name="call_end"),
+    # The supervisors' wallboard (its figures come over ws/wallboard/).
+    path("wallboard/", views.wallboard_page, name="wallboard"),
+    path(
+        "wallboard/agents/<int:user_id>/presence/",
+        views.wallboard_presence_set,
+        name="wallboard_presence_set",
+    ),
     # PBX events in (the Zammad-compatible endpoint lives at /api/v1/cti/, see helpdesk.urls).
     path("webhook/<int:pbx_id>/", api.generic_webhook, name="webhook"),
     path("api/blocked-numbers/", api.blocked_number_list, name="blocked_number_list"),

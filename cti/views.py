@@ -7,7 +7,9 @@ from datetime import datetime, time
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
@@ -20,7 +22,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from cti import console_services, notify, selectors
+from cti import console_services, notify, selectors, services, wallboard
 from cti.forms import (
     CallerChoiceForm,
     CallLogFilterForm,
@@ -30,8 +32,9 @@ from cti.forms import (
     NumberAttachForm,
     PersonCreateForm,
 )
-from cti.models import AgentExtension, Call
+from cti.models import AgentExtension, AgentPresence, Call
 from helpdesk.endpoints import machine_endpoint
+from helpdesk.errors import ConflictError
 from helpdesk.phones import normalize_phone_or_none
 from helpdesk.roles import can_work_tickets
 from tickets import selectors as ticket_selectors
@@ -343,6 +346,65 @@ def recent_calls(request):
             "today": timezone.localdate(),
         },
     )
+
+
+# --- the supervisors' wallboard ----------------------------------------------------------
+
+
+def supervisor_required(view):
+    """Signed in and a supervisor (``cti.wallboard.can_supervise_calls``); others get 403."""
+
+    @login_required
+    def wrapper(request, *args, **kwargs):
+        if not wallboard.can_supervise_calls(request.user):
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    wrapper.__name__ = view.__name__
+    wrapper.__doc__ = view.__doc__
+    return wrapper
+
+
+@supervisor_required
+@require_GET
+def wallboard_page(request):
+    """The live wallboard: the page is a frame, its figures come over ws/wallboard/."""
+    return render(
+        request,
+        "cti/wallboard.html",
+        {
+            "settable": [
+                (state, AgentPresence.State(state).label) for state in services.SUPERVISOR_SETTABLE
+            ],
+            "answer_seconds": settings.SLA_CALL_ANSWER_SECONDS,
+        },
+    )
+
+
+@supervisor_required
+@require_POST
+def wallboard_presence_set(request, user_id):
+    """A supervisor sets an agent's presence (``state``, and ``version``: the presence's
+    version the wallboard showed). JSON: 200 with the presence, 400 for an unknown state,
+    409 when the agent is on a call or the presence changed since; 404 for no such agent."""
+    agent = get_object_or_404(get_user_model(), pk=user_id, is_active=True)
+    if not can_work_tickets(agent):
+        raise Http404
+    version = request.POST.get("version", "")
+    try:
+        presence = services.presence_set_by_supervisor(
+            agent=agent,
+            state=request.POST.get("state", ""),
+            by=request.user,
+            expected_version=int(version) if version.isdigit() else None,
+        )
+    except ValidationError as error:
+        return JsonResponse({"error": _error_text(error)}, status=400)
+    except ConflictError as conflict:
+        return JsonResponse(
+            {"error": conflict.message, "version": conflict.current_version}, status=409
+        )
+    return JsonResponse({"user_id": agent.pk, "state": presence.state, "version": presence.version})
 
 
 # --- benchmark baseline -----------------------------------------------------------------

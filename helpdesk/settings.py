@@ -298,6 +298,12 @@ CTI_AMI_RECONNECT_MAX_SECONDS = env.float("CTI_AMI_RECONNECT_MAX_SECONDS", defau
 CTI_RING_TIMEOUT = env.int("CTI_RING_TIMEOUT", default=180)
 CTI_CALL_MAX_SECONDS = env.int("CTI_CALL_MAX_SECONDS", default=4 * 3600)
 CTI_STALE_SWEEP_SECONDS = env.int("CTI_STALE_SWEEP_SECONDS", default=60)
+# The wallboard's lost-call alarm (cti/wallboard.py): missed + abandoned above this share of
+# the inbound calls that ended in the last CTI_WALLBOARD_LOST_WINDOW_MINUTES, once at least
+# CTI_WALLBOARD_LOST_ALARM_MIN_CALLS ended in that window (one missed call at night is no alarm).
+CTI_WALLBOARD_LOST_ALARM_PERCENT = env.float("CTI_WALLBOARD_LOST_ALARM_PERCENT", default=20.0)
+CTI_WALLBOARD_LOST_ALARM_MIN_CALLS = env.int("CTI_WALLBOARD_LOST_ALARM_MIN_CALLS", default=5)
+CTI_WALLBOARD_LOST_WINDOW_MINUTES = env.int("CTI_WALLBOARD_LOST_WINDOW_MINUTES", default=15)
 # Click-to-dial (AMI Originate): the agent's channel and the dial-plan context for the number.
 CTI_AMI_ORIGINATE_CHANNEL = env.str("CTI_AMI_ORIGINATE_CHANNEL", default="PJSIP/{extension}")
 CTI_AMI_ORIGINATE_CONTEXT = env.str("CTI_AMI_ORIGINATE_CONTEXT", default="from-internal")

@@ -162,6 +162,16 @@ PAGES: dict[str, list[Probe]] = {
     ],
     "cti:call_dial": [Probe("POST", "/cti/calls/{call}/dial/", WORKER_WRITE)],
     "cti:call_end": [Probe("POST", "/cti/calls/{call}/end/", WORKER_WRITE)],
+    # The supervisors' wallboard (docs/roles.md): managers and administrators only.
+    "cti:wallboard": [Probe("GET", "/cti/wallboard/", REPORTS_PAGE)],
+    "cti:wallboard_presence_set": [
+        Probe(
+            "POST",
+            "/cti/wallboard/agents/{agent_id}/presence/",
+            REPORTS_PAGE,
+            data={"state": "away"},
+        )
+    ],
     # Managers' reports (tickets.view_reports): managers and administrators only.
     "sla:dashboard": [
         Probe("GET", "/sla/dashboard/", REPORTS_PAGE),
@@ -640,4 +650,5 @@ API: dict[str, list[Probe]] = {
 # without live calls: it answers none).
 WEBSOCKETS: dict[str, dict[str, object]] = {
     "ws/console/": expect(everyone=CLOSE_FORBIDDEN, workers=ACCEPT),
+    "ws/wallboard/": expect(everyone=CLOSE_FORBIDDEN, manager=ACCEPT, admin=ACCEPT),
 }

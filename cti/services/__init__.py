@@ -21,12 +21,18 @@ from cti.services.identification import (
     caller_number_read,
 )
 from cti.services.ingest import IngestResult, InvalidCallEvent, PbxEvent, call_event_ingest
-from cti.services.presence import after_call_work_end_due, presence_set
+from cti.services.presence import (
+    SUPERVISOR_SETTABLE,
+    after_call_work_end_due,
+    presence_set,
+    presence_set_by_supervisor,
+)
 from cti.services.routing import default_queue, queue_available_agents
 from cti.services.sweep import calls_end_stale
 
 __all__ = [
     "MAX_CANDIDATES",
+    "SUPERVISOR_SETTABLE",
     "CallerNumber",
     "IngestResult",
     "InvalidCallEvent",
@@ -41,5 +47,6 @@ __all__ = [
     "default_queue",
     "is_blocked",
     "presence_set",
+    "presence_set_by_supervisor",
     "queue_available_agents",
 ]

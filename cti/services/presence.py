@@ -27,6 +27,13 @@ from helpdesk.errors import ConflictError, ValidationError
 
 logger = logging.getLogger(__name__)
 
+# What an agent chooses, and a supervisor may set; busy is set by calls only.
+SUPERVISOR_SETTABLE = (
+    AgentPresence.State.AVAILABLE,
+    AgentPresence.State.AFTER_CALL_WORK,
+    AgentPresence.State.AWAY,
+)
+
 
 @transaction.atomic
 def presence_set(*, user, state: str, expected_version: int | None = None) -> AgentPresence:
@@ -55,6 +62,43 @@ def presence_set(*, user, state: str, expected_version: int | None = None) -> Ag
         presence.current_call = None
     presence.version += 1
     presence.save(update_fields=["state", "changed_at", "current_call", "version"])
+    from cti import notify
+
+    transaction.on_commit(notify.wallboard_changed)
+    return presence
+
+
+@transaction.atomic
+def presence_set_by_supervisor(
+    *, agent, state: str, by, expected_version: int | None = None
+) -> AgentPresence:
+    """A supervisor sets ``agent``'s presence from the wallboard (an agent who left without
+    signing off, a colleague to bring in at a peak). The same rules as the agent's own
+    choice (:func:`presence_set`: not while on a call, not over a change the supervisor did
+    not see); after the commit the agent's consoles and their queues' consoles are told, so
+    the agent's own status switch shows it. ``AgentPresence`` keeps no author: who changed
+    it is logged."""
+    if state not in SUPERVISOR_SETTABLE:
+        raise ValidationError({"state": _("Busy is set by calls only.")})
+    try:
+        presence = presence_set(user=agent, state=state, expected_version=expected_version)
+    except ConflictError as conflict:
+        current = AgentPresence.objects.get(user=agent)
+        if current.state == AgentPresence.State.BUSY and current.current_call_id is not None:
+            message = _("The agent is on a call: the status stays busy until the call ends.")
+        else:
+            message = _("The agent's status changed meanwhile; it is shown as it is now.")
+        raise ConflictError(message, current_version=conflict.current_version) from conflict
+    logger.info(
+        "CTI: presence of agent %s set to %s by supervisor %s (version %s)",
+        agent.pk,
+        state,
+        by.pk,
+        presence.version,
+    )
+    from cti import notify
+
+    transaction.on_commit(lambda: notify.presence_changed([agent.pk]))
     return presence
 
 
