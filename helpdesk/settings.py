@@ -180,6 +180,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tickets.close_resolved_tickets",
         "schedule": env.float("AUTO_CLOSE_SWEEP_SECONDS", default=300.0),
     },
+    "tickets-forget-creation-keys": {
+        "task": "tickets.forget_creation_keys",
+        "schedule": 3600.0,
+    },
     "cti-end-stale-calls": {
         "task": "cti.end_stale_calls",
         "schedule": float(env.int("CTI_STALE_SWEEP_SECONDS", default=60)),

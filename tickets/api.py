@@ -295,6 +295,11 @@ class ConflictSerializer(serializers.Serializer):
     current_version = serializers.IntegerField(allow_null=True)
 
 
+class IdempotencyConflictSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    code = serializers.CharField()
+
+
 class TransitionNotAllowedSerializer(serializers.Serializer):
     detail = serializers.CharField()
     code = serializers.CharField()
@@ -572,6 +577,9 @@ RELATIONS_PREFETCH = (
 )
 
 _NOT_FOUND = OpenApiResponse(description=_("No such ticket, or not yours."))
+# Ticket creation honours an optional Idempotency-Key (services.ticket_create_once).
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[!-~]{1,80}$")
 
 
 class TicketViewSet(
@@ -632,13 +640,63 @@ class TicketViewSet(
 
     @extend_schema(
         request=TicketCreateSerializer,
-        responses={201: TicketSerializer, 400: OpenApiResponse(description=_("Bad input."))},
+        parameters=[
+            OpenApiParameter(
+                IDEMPOTENCY_HEADER,
+                OpenApiTypes.STR,
+                location=OpenApiParameter.HEADER,
+                required=False,
+                pattern=IDEMPOTENCY_KEY_PATTERN.pattern,
+                description=_(
+                    "Optional: a key of your choice (for example a UUID), new for each ticket "
+                    "you mean to open. Sending the same request again with the same key "
+                    "(a retry after a timeout) opens no second ticket: the answer is 200 with "
+                    "the ticket the first request opened. The same key with a different body "
+                    "is refused with 409. Keys are kept for 30 days, per user."
+                ),
+            )
+        ],
+        responses={
+            201: TicketSerializer,
+            200: OpenApiResponse(
+                TicketSerializer,
+                description=_(
+                    "A repeated request with an Idempotency-Key already used: the "
+                    "ticket that key opened (nothing new was created)."
+                ),
+            ),
+            400: OpenApiResponse(description=_("Bad input.")),
+            409: OpenApiResponse(
+                IdempotencyConflictSerializer,
+                description=_("The Idempotency-Key was already used for a different request."),
+            ),
+        },
     )
     def create(self, request, *args, **kwargs):
+        key = request.headers.get(IDEMPOTENCY_HEADER)
+        if key is not None and not IDEMPOTENCY_KEY_PATTERN.fullmatch(key):
+            raise serializers.ValidationError(
+                {IDEMPOTENCY_HEADER: [_("Use 1 to 80 visible ASCII characters.")]}
+            )
         data = TicketCreateSerializer(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
-        ticket = services.ticket_create(opened_by=request.user, **data.validated_data)
-        return Response(self._fresh(ticket), status=status.HTTP_201_CREATED)
+        once = services.ticket_create_once(
+            user=request.user, key=key or "", opened_by=request.user, **data.validated_data
+        )
+        if not once.same_input:
+            return Response(
+                {
+                    "detail": _(
+                        "This Idempotency-Key was already used for a different request; "
+                        "use a new key for a new ticket."
+                    ),
+                    "code": "idempotency_key_reused",
+                },
+                status=status.HTTP_409_CONFLICT,
+            )
+        if not once.created:
+            return Response(self._fresh(once.ticket), headers={"Idempotent-Replayed": "true"})
+        return Response(self._fresh(once.ticket), status=status.HTTP_201_CREATED)
 
     @extend_schema(responses={200: TicketSerializer, 404: _NOT_FOUND})
     def retrieve(self, request, *args, **kwargs):

@@ -23,4 +23,40 @@
     if (event.target.matches && event.target.matches("[data-toggle-target]")) syncToggles();
   });
   document.addEventListener("DOMContentLoaded", syncToggles);
+  // Forms marked data-submit-once send once: a second click while the page is leaving is
+  // ignored and the buttons are disabled. The server answers a repeated ticket creation
+  // with the same ticket anyway (a one-time token); this spares people the second request.
+  function submitButtons(form) {
+    return form.querySelectorAll("button[type=submit], button:not([type]), input[type=submit]");
+  }
+  function release(form) {
+    delete form.dataset.submitting;
+    form.removeAttribute("aria-busy");
+    submitButtons(form).forEach(function (button) { button.disabled = false; });
+  }
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.matches || !form.matches("[data-submit-once]")) return;
+    if (form.dataset.submitting) {
+      event.preventDefault();
+      return;
+    }
+    if (event.defaultPrevented) return;  // another script handles this submission
+    form.dataset.submitting = "1";
+    form.setAttribute("aria-busy", "true");
+    // Disabled after the browser has taken the clicked button's value into the submission.
+    window.setTimeout(function () {
+      if (!form.dataset.submitting) return;
+      submitButtons(form).forEach(function (button) { button.disabled = true; });
+    }, 0);
+  });
+  // The browser refused the input (a required field): the form was not sent.
+  document.addEventListener("invalid", function (event) {
+    var form = event.target.form;
+    if (form && form.matches("[data-submit-once]")) release(form);
+  }, true);
+  // Back to this page from the next one: it may come from the cache with its buttons off.
+  window.addEventListener("pageshow", function () {
+    document.querySelectorAll("form[data-submit-once]").forEach(release);
+  });
 })();

@@ -106,7 +106,10 @@ def ticket_create(request):
     if request.method == "POST" and person is not None and form.is_valid():
         data = form.cleaned_data
         try:
-            ticket = services.ticket_create(
+            # A second submission of the same form (a double click) gets the same ticket.
+            ticket = services.ticket_create_once(
+                user=request.user,
+                key=data["submission_key"],
                 caller=person,
                 opened_by=request.user,
                 channel=Channel.PORTAL,
@@ -114,7 +117,7 @@ def ticket_create(request):
                 description=data["description"],
                 service=data["service"],
                 attachments=data["attachments"],
-            )
+            ).ticket
         except ValidationError as error:
             add_service_errors(form, error, aliases={"file": "attachments"})
         else:
