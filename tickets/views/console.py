@@ -104,16 +104,6 @@ def console_detail(request, number):
     return _render_detail(request, ticket)
 
 
-def _conflict(request, ticket, key, form_class):
-    """Re-show the page with the user's input kept, on top of the current version."""
-    ticket.refresh_from_db()
-    data = request.POST.copy()
-    data["version"] = ticket.version
-    form = form_class(data, ticket=ticket)
-    form.is_valid()
-    return _render_detail(request, ticket, status=409, conflict=True, forms={key: form})
-
-
 @agent_required
 @require_POST
 def console_action(request, number, action):
