@@ -40,6 +40,7 @@ from django.db.models.functions import ExtractHour, ExtractWeekDay
 from django.utils import timezone
 
 from cti.models import Call
+from helpdesk.models import in_reader_language
 from sla.models import SlaClock, Target
 from tickets.models import OPEN_STATUSES, Channel, Priority, Ticket, TimelineEntry
 
@@ -116,7 +117,7 @@ def backlog(filters: ReportFilter) -> dict:
     """Open tickets now by group and priority (one query)."""
     rows = (
         open_tickets(filters)
-        .values("group_id", "group__name", "priority")
+        .values("group_id", "group__name", "group__name_pl", "priority")
         .annotate(count=Count("id"))
         .order_by("group__name", "priority")
     )
@@ -127,7 +128,7 @@ def backlog(filters: ReportFilter) -> dict:
             row["group_id"],
             {
                 "group_id": row["group_id"],
-                "name": row["group__name"] or "",
+                "name": in_reader_language(row["group__name"] or "", row["group__name_pl"] or ""),
                 "counts": dict.fromkeys(Priority.values, 0),
                 "total": 0,
             },
@@ -281,11 +282,21 @@ def tickets_by(filters: ReportFilter, dimension: str) -> list[dict]:
         ]
     field = {"service": "service", "category": "category"}[dimension]
     name = "service__name" if field == "service" else "category__path"
-    rows = created.values(f"{field}_id", name).annotate(count=Count("id")).order_by("-count", name)
+    polish = "service__name_pl" if field == "service" else "category__path_pl"
+    rows = (
+        created.values(f"{field}_id", name, polish)
+        .annotate(count=Count("id"))
+        .order_by("-count", name)
+    )
     if field == "service":
         rows = rows[:TOP_SERVICES]
     return [
-        {"key": row[f"{field}_id"], "label": row[name] or "", "count": row["count"]} for row in rows
+        {
+            "key": row[f"{field}_id"],
+            "label": in_reader_language(row[name] or "", row[polish] or ""),
+            "count": row["count"],
+        }
+        for row in rows
     ]
 
 

@@ -89,6 +89,9 @@ def test_console_classification_and_group_in_polish(client, agent, first_line):
         .content.decode()
     )
     assert "Drukowanie i skanowanie" in content
+    assert 'data-testid="ticket-group">Pierwsza linia<' in content
+    queue = client.get(reverse("tickets:console"), {"queue": "open"}).content.decode()
+    assert "Pierwsza linia" in queue and ">Service Desk<" not in queue
 
 
 def test_api_keeps_the_stored_name(as_agent, db):
