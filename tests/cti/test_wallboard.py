@@ -12,7 +12,7 @@ from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -330,6 +330,38 @@ def test_supervisor_sets_an_agents_presence_and_the_agents_console_is_told(
     pushed = async_to_sync(layer.receive)("test-agent-console")
     assert (pushed["type"], pushed["state"], pushed["version"]) == ("cti.presence", "available", 4)
     assert async_to_sync(layer.receive)("test-wallboard") == notify.WALLBOARD_CHANGED
+
+
+@pytest.mark.django_db
+def test_an_agents_own_choice_and_the_end_of_after_call_work_nudge_the_wallboards(
+    agent, settings, django_capture_on_commit_callbacks
+):
+    settings.CTI_AFTER_CALL_WORK_SECONDS = 60
+    layer = get_channel_layer()
+    async_to_sync(layer.group_add)(notify.WALLBOARD_GROUP, "test-wallboard")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.presence_set(user=agent, state=AgentPresence.State.AFTER_CALL_WORK)
+    assert async_to_sync(layer.receive)("test-wallboard") == notify.WALLBOARD_CHANGED
+
+    with django_capture_on_commit_callbacks(execute=True):
+        ended = services.after_call_work_end_due(now=timezone.now() + timedelta(seconds=61))
+    assert ended == [agent.pk]
+    assert async_to_sync(layer.receive)("test-wallboard") == notify.WALLBOARD_CHANGED
+
+
+@pytest.mark.django_db
+def test_nothing_is_nudged_for_a_rolled_back_presence_change(
+    agent, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as callbacks:
+        try:
+            with transaction.atomic():
+                services.presence_set(user=agent, state=AgentPresence.State.AVAILABLE)
+                raise RuntimeError("rolled back")
+        except RuntimeError:
+            pass
+    assert callbacks == []
 
 
 @pytest.mark.django_db

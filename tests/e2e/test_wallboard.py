@@ -10,9 +10,13 @@ posted to the generic webhook as a PBX would.
 from __future__ import annotations
 
 import re
+import socket
+import threading
+import time
 from datetime import timedelta
 
 import pytest
+import uvicorn
 from django.utils import timezone
 from playwright.sync_api import expect
 
@@ -93,6 +97,13 @@ def test_wallboard_changes_when_a_ring_arrives_and_when_it_is_answered(
     floor, asgi_server, new_page
 ):
     page = new_page(viewport=LAPTOP)
+    requests = []
+    page.on(
+        "request",
+        lambda request: (
+            requests.append(request.url) if request.resource_type in ("fetch", "xhr") else None
+        ),
+    )
     open_wallboard(page, asgi_server)
     desk = queue_row(page, "Service desk")
     expect(desk.locator('[data-field="waiting"]')).to_have_text("0")
@@ -144,6 +155,8 @@ def test_wallboard_changes_when_a_ring_arrives_and_when_it_is_answered(
     expect(bob).to_have_attribute("data-state", "available")
     expect(page.locator(".wallboard__notice")).to_have_text("Status of Bob Colleague changed.")
     assert AgentPresence.objects.get(user=floor["bob"]).state == AgentPresence.State.AVAILABLE
+    # Everything came over the websocket: the page's only request is the status change.
+    assert requests == [f"{asgi_server}/cti/wallboard/agents/{floor['bob'].pk}/presence/"]
 
 
 def test_wallboard_in_polish(floor, asgi_server, new_page):
@@ -166,3 +179,51 @@ def test_agents_are_refused_the_wallboard(floor, asgi_server, page):
     expect(page.locator('[data-testid="nav-wallboard"]')).to_have_count(0)
     response = page.goto(f"{asgi_server}/cti/wallboard/")
     assert response.status == 403
+
+
+def serve(port: int):
+    """The ASGI application on ``port`` (a server this test can stop and start again)."""
+    from helpdesk.asgi import application
+
+    server = uvicorn.Server(
+        uvicorn.Config(
+            application, host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    return server, thread
+
+
+def stop(server, thread) -> None:
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_wallboard_says_reconnecting_and_comes_back_when_the_server_returns(floor, new_page):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    base_url = f"http://127.0.0.1:{port}"
+    server, thread = serve(port)
+    try:
+        page = new_page(viewport=LAPTOP)
+        open_wallboard(page, base_url)
+        link = page.locator('[data-testid="wallboard-link"]')
+        expect(link).to_have_text("Live")
+
+        stop(server, thread)
+        expect(link).to_have_text("Connection lost, reconnecting…")
+        expect(page.locator("#wallboard")).to_have_attribute("data-connected", "false")
+
+        server, thread = serve(port)
+        # Back-off: 0.25-0.5 s, then up to 1 s, 2 s ...: back within a few seconds.
+        expect(link).to_have_text("Live", timeout=15_000)
+        post_event(base_url, floor["pbx"], event="ring", call_id="wb-back", queue="vip")
+        expect(page.locator(".wallboard__alarm")).to_have_count(1)
+    finally:
+        stop(server, thread)
