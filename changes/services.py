@@ -197,6 +197,8 @@ def change_create(
     elif type == ChangeType.STANDARD:
         raise ValidationError({"template": _("A standard change comes from a template.")})
     _check_window(fields.get("planned_start"), fields.get("planned_end"))
+    if fields.get("implementer") is not None and not can_work_tickets(fields["implementer"]):
+        raise ValidationError({"implementer": _("Changes are implemented by the IT staff.")})
     change = Change.objects.create(
         number=_next_number(),
         title=title[:200],

@@ -5,4 +5,5 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("helpdesk.api")),
     path("", include("tickets.api")),
+    path("", include("changes.api")),
 ]

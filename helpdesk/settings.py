@@ -367,6 +367,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "PendingReasonEnum": "tickets.models.PendingReason",
         "ResolutionCodeEnum": "tickets.models.ResolutionCode",
+        "TicketTypeEnum": "tickets.models.TicketType",
+        "ChangeTypeEnum": "changes.models.ChangeType",
+        "CloseCodeEnum": "changes.models.CloseCode",
     },
 }
 

@@ -461,6 +461,107 @@ API: dict[str, list[Probe]] = {
     "DELETE /api/services/{id}/": [
         Probe("DELETE", "/api/services/{service}/", {**API_ADMIN_WRITE, "admin": 204})
     ],
+    # Changes (docs/roles.md "Changes"): ``{own_change}`` is a draft requested by ``end_user``.
+    # Everyone requests changes for themselves; the requester edits, submits and withdraws
+    # their draft; the change board reads every change and votes only when asked (a draft
+    # asks nobody: 403); workers do the rest. Transitions not open on a draft are a 409.
+    "GET /api/changes/": [Probe("GET", "/api/changes/", API_SIGNED_IN)],
+    "POST /api/changes/": [
+        Probe(
+            "POST",
+            "/api/changes/",
+            expect(anonymous=401, signed_in=201),
+            data={"title": "A second screen"},
+            format="json",
+        )
+    ],
+    "GET /api/changes/{number}/": [Probe("GET", "/api/changes/{own_change}/", API_OWN_OBJECT)],
+    "PATCH /api/changes/{number}/": [
+        Probe(
+            "PATCH",
+            "/api/changes/{own_change}/",
+            expect(anonymous=401, end_user=200, other_end_user=404, change_board=403, workers=200),
+            data={"version": 1, "budget_line": "IT-2027"},
+            format="json",
+        )
+    ],
+    "GET /api/changes/{number}/timeline/": [
+        Probe("GET", "/api/changes/{own_change}/timeline/", API_OWN_OBJECT)
+    ],
+    "POST /api/changes/{number}/votes/": [
+        Probe(
+            "POST",
+            "/api/changes/{own_change}/votes/",
+            expect(anonymous=401, end_user=403, other_end_user=404, staff=403),
+            data={"decision": "approve"},
+            format="json",
+        )
+    ],
+    "POST /api/changes/{number}/transitions/submit/": [
+        Probe(
+            "POST",
+            "/api/changes/{own_change}/transitions/submit/",
+            expect(anonymous=401, end_user=200, other_end_user=404, change_board=409, workers=200),
+            format="json",
+        )
+    ],
+    "POST /api/changes/{number}/transitions/withdraw/": [
+        Probe(
+            "POST",
+            "/api/changes/{own_change}/transitions/withdraw/",
+            expect(anonymous=401, end_user=200, other_end_user=404, change_board=409, workers=200),
+            format="json",
+        )
+    ],
+    "POST /api/changes/{number}/transitions/assess/": [
+        Probe(
+            "POST",
+            "/api/changes/{own_change}/transitions/assess/",
+            expect(anonymous=401, end_user=409, other_end_user=404, staff=409),
+            format="json",
+        )
+    ],
+    "POST /api/changes/{number}/transitions/request_approval/": [
+        Probe(
+            "POST",
+            "/api/changes/{own_change}/transitions/request_approval/",
+            expect(anonymous=401, end_user=409, other_end_user=404, staff=409),
+            format="json",
+        )
+    ],
+    "POST /api/changes/{number}/transitions/schedule/": [
+        Probe(
+            "POST",
+            "/api/changes/{own_change}/transitions/schedule/",
+            expect(anonymous=401, end_user=409, other_end_user=404, staff=409),
+            format="json",
+        )
+    ],
+    "POST /api/changes/{number}/transitions/implement/": [
+        Probe(
+            "POST",
+            "/api/changes/{own_change}/transitions/implement/",
+            expect(anonymous=401, end_user=409, other_end_user=404, staff=409),
+            format="json",
+        )
+    ],
+    "POST /api/changes/{number}/transitions/finish/": [
+        Probe(
+            "POST",
+            "/api/changes/{own_change}/transitions/finish/",
+            expect(anonymous=401, end_user=409, other_end_user=404, staff=409),
+            data={"code": "successful"},
+            format="json",
+        )
+    ],
+    "POST /api/changes/{number}/transitions/close/": [
+        Probe(
+            "POST",
+            "/api/changes/{own_change}/transitions/close/",
+            expect(anonymous=401, end_user=409, other_end_user=404, staff=409),
+            format="json",
+        )
+    ],
     # Tickets: end users see and act on their own only (others' are a 404); the change
     # board reads every ticket and changes none; workers do the rest.
     "GET /api/tickets/": [Probe("GET", "/api/tickets/", API_SIGNED_IN)],

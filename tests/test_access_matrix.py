@@ -28,6 +28,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from changes import services as change_services
 from cti.models import BlockedNumber, Call
 from helpdesk import services as core_services
 from tests import access_matrix as matrix
@@ -143,13 +144,13 @@ def test_a_route_without_an_entry_is_named():
 
 class _AnyId(dict):
     """Values of the placeholders, for checking paths without a database: an id, or a
-    ticket number for the tickets."""
+    ticket or change number."""
 
     def __missing__(self, key):
         return "1"
 
 
-_PLACEHOLDERS = _AnyId(own="INC-000001")
+_PLACEHOLDERS = _AnyId(own="INC-000001", own_change="CHG-000001")
 
 
 def test_every_probe_goes_where_its_entry_says():
@@ -207,7 +208,11 @@ def world(users, first_line, network_group):
     call.candidate_people.add(end_user.person)
     token, _key = core_services.api_token_create(user=end_user, name="laptop", lifetime_days=30)
     stranger = PersonFactory(full_name="Stranger")
+    own_change = change_services.change_create(
+        requester=end_user.person, by=end_user, title="A standing desk"
+    )
     return {
+        "own_change": own_change.number,
         "own": own.number,
         "own_id": own.pk,
         "attachment": attachment.pk,

@@ -28,6 +28,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import positive_data_acceptance
 from schemathesis.generation import GenerationMode
 
+from changes import services as change_services
 from helpdesk import services as helpdesk_services
 from helpdesk.models import SupportGroup
 from helpdesk.roles import Role
@@ -66,6 +67,13 @@ BUSINESS_RULES = {
     "POST /api/tickets/{number}/transitions/escalate/",
     # Not into itself, nor into a ticket that was merged or is finished.
     "POST /api/tickets/{number}/transitions/merge/",
+    # A change: the requester is yourself unless you are IT staff; records that exist; a
+    # planned window that ends after it starts; an implementer from the IT staff who did
+    # not approve it; a standard change from a template.
+    "POST /api/changes/",
+    "PATCH /api/changes/{number}/",
+    # A rejection needs its reason.
+    "POST /api/changes/{number}/votes/",
 }
 
 app = get_wsgi_application()
@@ -110,6 +118,14 @@ class Register:
         )
         others = make_ticket(caller=someone, opened_by=agent, group=first_line)
         numbers = [t.number for t in (mine, waiting, resolved, others)]
+        my_change = change_services.change_create(
+            requester=end_user.person, by=end_user, title="A second screen", services=[service]
+        )
+        their_change = change_services.change_create(
+            requester=someone, by=agent, title="New switch", services=[service]
+        )
+        change_services.change_submit(change=their_change, by=agent)
+        self.change_numbers = [my_change.number, their_change.number]
         groups = [first_line.pk, network.pk]
         # Path parameters: half of the valid cases name one of these.
         self.path_values = {
@@ -135,6 +151,8 @@ class Register:
         """Point a valid case at seeded records, the same way on every run."""
         for name, value in (case.path_parameters or {}).items():
             choices = self.path_values.get(name)
+            if name == "number" and case.path.startswith("/api/changes/"):
+                choices = self.change_numbers
             draw = _draw(value)
             if choices and not draw % 2:
                 case.path_parameters[name] = choices[(draw // 2) % len(choices)]
