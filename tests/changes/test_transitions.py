@@ -40,3 +40,16 @@ def test_unknown_transition_is_refused_with_the_allowed_ones(end_user, engineer)
         services.transition_take(change=change, by=engineer, name="teleport")
     assert error.value.transition == "teleport"
     assert error.value.allowed == ["submit", "withdraw"]
+
+
+@pytest.mark.parametrize("name", sorted(n for n, t in transitions.REGISTRY.items() if not t.system))
+def test_api_action_takes_the_declared_inputs(name):
+    from django.urls import reverse
+
+    from changes import api
+
+    serializer = api._TRANSITION_INPUTS.get(name, api.ChangeTransitionInputSerializer)()
+    assert set(serializer.fields) - {"version"} == set(transitions.REGISTRY[name].inputs)
+    assert reverse(f"api-change-transition-{name}", args=["CHG-000001"]).endswith(
+        f"/transitions/{name}/"
+    )
