@@ -4,11 +4,12 @@ coalesced)."""
 
 from __future__ import annotations
 
+import asyncio
 import time as clock
 from datetime import datetime, time, timedelta
 
 import pytest
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
@@ -285,6 +286,31 @@ def test_snapshot_queries_do_not_grow_with_agents_queues_and_calls(first_line):
 # --- the page and the presence change ----------------------------------------------------------
 
 
+def received_by(groups: list[str], action) -> dict[str, list[dict]]:
+    """Run ``action`` (in the test's thread: it sees the test's transaction) and collect what
+    each group received through the channel layer; one event loop throughout, as the Redis
+    pub/sub layer keeps one connection per loop (see tests/cti/test_notify.py)."""
+
+    async def scenario():
+        layer = get_channel_layer()
+        channels = {group: await layer.new_channel() for group in groups}
+        for group, channel in channels.items():
+            await layer.group_add(group, channel)
+        await sync_to_async(action)()
+        received = {}
+        for group, channel in channels.items():
+            received[group] = []
+            while True:
+                try:
+                    received[group].append(await asyncio.wait_for(layer.receive(channel), 0.3))
+                except TimeoutError:
+                    break
+            await layer.group_discard(group, channel)
+        return received
+
+    return async_to_sync(scenario)()
+
+
 @pytest.mark.django_db
 def test_wallboard_page_is_for_supervisors_only(client, agent, manager, end_user):
     url = reverse("cti:wallboard")
@@ -313,23 +339,26 @@ def test_supervisor_sets_an_agents_presence_and_the_agents_console_is_told(
     queue = CallQueueFactory()
     queue.members.add(agent)
     presence(agent, AgentPresence.State.AWAY)
-    layer = get_channel_layer()
-    async_to_sync(layer.group_add)(notify.agent_group(agent.pk), "test-agent-console")
-    async_to_sync(layer.group_add)(notify.WALLBOARD_GROUP, "test-wallboard")
     client.force_login(manager)
+    answers = []
 
-    with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(
-            reverse("cti:wallboard_presence_set", args=[agent.pk]),
-            {"state": "available", "version": "3"},
-        )
+    def change():
+        with django_capture_on_commit_callbacks(execute=True):
+            answers.append(
+                client.post(
+                    reverse("cti:wallboard_presence_set", args=[agent.pk]),
+                    {"state": "available", "version": "3"},
+                )
+            )
 
-    assert response.status_code == 200
-    assert response.json() == {"user_id": agent.pk, "state": "available", "version": 4}
+    received = received_by([notify.agent_group(agent.pk), notify.WALLBOARD_GROUP], change)
+
+    assert answers[0].status_code == 200
+    assert answers[0].json() == {"user_id": agent.pk, "state": "available", "version": 4}
     assert AgentPresence.objects.get(user=agent).state == AgentPresence.State.AVAILABLE
-    pushed = async_to_sync(layer.receive)("test-agent-console")
+    [pushed] = received[notify.agent_group(agent.pk)]
     assert (pushed["type"], pushed["state"], pushed["version"]) == ("cti.presence", "available", 4)
-    assert async_to_sync(layer.receive)("test-wallboard") == notify.WALLBOARD_CHANGED
+    assert notify.WALLBOARD_CHANGED in received[notify.WALLBOARD_GROUP]
 
 
 @pytest.mark.django_db
@@ -337,17 +366,21 @@ def test_an_agents_own_choice_and_the_end_of_after_call_work_nudge_the_wallboard
     agent, settings, django_capture_on_commit_callbacks
 ):
     settings.CTI_AFTER_CALL_WORK_SECONDS = 60
-    layer = get_channel_layer()
-    async_to_sync(layer.group_add)(notify.WALLBOARD_GROUP, "test-wallboard")
 
-    with django_capture_on_commit_callbacks(execute=True):
-        services.presence_set(user=agent, state=AgentPresence.State.AFTER_CALL_WORK)
-    assert async_to_sync(layer.receive)("test-wallboard") == notify.WALLBOARD_CHANGED
+    def choose():
+        with django_capture_on_commit_callbacks(execute=True):
+            services.presence_set(user=agent, state=AgentPresence.State.AFTER_CALL_WORK)
 
-    with django_capture_on_commit_callbacks(execute=True):
-        ended = services.after_call_work_end_due(now=timezone.now() + timedelta(seconds=61))
-    assert ended == [agent.pk]
-    assert async_to_sync(layer.receive)("test-wallboard") == notify.WALLBOARD_CHANGED
+    received = received_by([notify.WALLBOARD_GROUP], choose)
+    assert received[notify.WALLBOARD_GROUP] == [notify.WALLBOARD_CHANGED]
+
+    def end_due():
+        with django_capture_on_commit_callbacks(execute=True):
+            ended = services.after_call_work_end_due(now=timezone.now() + timedelta(seconds=61))
+        assert ended == [agent.pk]
+
+    received = received_by([notify.WALLBOARD_GROUP], end_due)
+    assert received[notify.WALLBOARD_GROUP] == [notify.WALLBOARD_CHANGED]
 
 
 @pytest.mark.django_db
