@@ -91,9 +91,19 @@
     lostBox.classList.toggle("wallboard__figure--alarm", today.lost_alarm);
   }
 
+  // The alarms are a live region: redrawn (and announced) only when they change, not with
+  // every snapshot.
+  var shownAlarms = null;
+
   function renderAlarms(list) {
+    var key = JSON.stringify(list.map(function (alarm) { return alarm.text; }));
+    if (key === shownAlarms) { return; }
+    shownAlarms = key;
     alarms.replaceChildren();
     root.dataset.alarms = String(list.length);
+    if (!list.length) {
+      alarms.appendChild(element("p", "small text-success mb-0 wallboard__no-alarm", text.textNoAlarms));
+    }
     list.forEach(function (alarm) {
       var box = element("div", "alert alert-danger py-2 mb-1 fw-semibold wallboard__alarm", alarm.text);
       box.dataset.kind = alarm.kind;
@@ -137,6 +147,17 @@
     var select = element("select", "form-select form-select-sm");
     select.name = "state";
     select.setAttribute("aria-label", fill(text.textSetLabel, { name: agent.name }));
+    var settable = Array.prototype.some.call(stateOptions, function (option) {
+      return option.value === agent.state;
+    });
+    if (!settable) {
+      // Busy (set by calls) or offline: shown, not offered.
+      var current = element("option", "", agent.label);
+      current.value = agent.state;
+      current.disabled = true;
+      current.selected = true;
+      select.appendChild(current);
+    }
     Array.prototype.forEach.call(stateOptions, function (option) {
       var copy = element("option", "", option.textContent);
       copy.value = option.value;
@@ -148,7 +169,8 @@
     var button = element("button", "btn btn-sm btn-outline-primary", text.textSet);
     button.type = "submit";
     button.disabled = !!busy;
-    button.setAttribute("aria-label", fill(text.textSetLabel, { name: agent.name }));
+    // The visible "Set" starts the accessible name; whose status it sets is read after it.
+    button.appendChild(element("span", "visually-hidden", " " + fill(text.textSetLabel, { name: agent.name })));
     form.appendChild(select);
     form.appendChild(button);
     return form;
