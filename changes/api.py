@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.db.models import Prefetch
 from django.http import Http404
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
 from django_filters.fields import IsoDateTimeField
@@ -24,6 +25,7 @@ from rest_framework.routers import DefaultRouter
 from changes import selectors, services, transitions
 from changes.models import (
     ApprovalRequest,
+    CalendarFeedToken,
     Change,
     ChangeTemplate,
     ChangeTimelineEntry,
@@ -34,6 +36,7 @@ from changes.models import (
     Vote,
 )
 from helpdesk.api import (
+    MAX_ID,
     ApiFilterSet,
     ApiViewMixin,
     BooleanFilter,
@@ -616,8 +619,68 @@ for _declared in transitions.REGISTRY.values():
             _transition_action(_declared.name, _declared.summary),
         )
 
+# --- calendar feeds -------------------------------------------------------------------------
+
+
+class CalendarFeedSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CalendarFeedToken
+        fields = ["id", "prefix", "created_at", "last_used_at", "revoked_at"]
+        read_only_fields = fields
+
+
+class CalendarFeedCreatedSerializer(CalendarFeedSerializer):
+    url = serializers.URLField(
+        read_only=True,
+        help_text=_("The feed's address with its secret: shown this once, keep it private."),
+    )
+
+    class Meta(CalendarFeedSerializer.Meta):
+        fields = [*CalendarFeedSerializer.Meta.fields, "url"]
+        read_only_fields = fields
+
+
+class CalendarFeedViewSet(
+    ApiViewMixin,
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """The user's iCalendar feeds of changes, for calendar programs: ``POST`` makes one and
+    answers its URL once (only a digest of the secret is kept), ``DELETE`` revokes one.
+    Another user's feed is a 404."""
+
+    serializer_class = CalendarFeedSerializer
+    lookup_value_regex = "[0-9]+"
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return CalendarFeedToken.objects.none()
+        return CalendarFeedToken.objects.filter(user=self.request.user).order_by("-id")
+
+    def get_object(self):
+        token_id = int(self.kwargs["pk"])
+        token = self.get_queryset().filter(pk=token_id).first() if token_id <= MAX_ID else None
+        if token is None:
+            raise Http404
+        return token
+
+    @extend_schema(request=None, responses={201: CalendarFeedCreatedSerializer})
+    def create(self, request, *args, **kwargs):
+        token, key = services.calendar_feed_token_create(user=request.user)
+        token.url = request.build_absolute_uri(reverse("changes:calendar_feed", args=[key]))
+        return Response(CalendarFeedCreatedSerializer(token).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={204: None, 404: OpenApiResponse(description=_("No such feed."))})
+    def destroy(self, request, *args, **kwargs):
+        services.calendar_feed_token_revoke(token=self.get_object(), by=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
 router.register("changes", ChangeViewSet, basename="api-change")
+router.register("calendar-feeds", CalendarFeedViewSet, basename="api-calendar-feed")
 
 urlpatterns = router.urls

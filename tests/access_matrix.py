@@ -466,6 +466,18 @@ API: dict[str, list[Probe]] = {
     # their draft; the change board reads every change and votes only when asked (a draft
     # asks nobody: 403); workers do the rest. Transitions not open on a draft are a 409.
     "GET /api/changes/": [Probe("GET", "/api/changes/", API_SIGNED_IN)],
+    # Each user's own calendar feeds of changes; another user's is a 404.
+    "GET /api/calendar-feeds/": [Probe("GET", "/api/calendar-feeds/", API_SIGNED_IN)],
+    "POST /api/calendar-feeds/": [
+        Probe("POST", "/api/calendar-feeds/", expect(anonymous=401, signed_in=201), format="json")
+    ],
+    "DELETE /api/calendar-feeds/{id}/": [
+        Probe(
+            "DELETE",
+            "/api/calendar-feeds/{feed}/",
+            expect(anonymous=401, signed_in=404, end_user=204),
+        )
+    ],
     "POST /api/changes/": [
         Probe(
             "POST",

@@ -211,8 +211,10 @@ def world(users, first_line, network_group):
     own_change = change_services.change_create(
         requester=end_user.person, by=end_user, title="A standing desk"
     )
+    feed, _feed_key = change_services.calendar_feed_token_create(user=end_user)
     return {
         "own_change": own_change.number,
+        "feed": feed.pk,
         "own": own.number,
         "own_id": own.pk,
         "attachment": attachment.pk,

@@ -33,6 +33,8 @@ TICKET_PATHS = [
     ),
 ]
 CHANGE_PATHS = [
+    "/api/calendar-feeds/",
+    "/api/calendar-feeds/{id}/",
     "/api/changes/",
     "/api/changes/{number}/",
     "/api/changes/{number}/timeline/",
