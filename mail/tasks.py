@@ -43,12 +43,13 @@ def notify_ticket_event(event: dict) -> None:
     notifications.notifications_for_event(event)
 
 
-@shared_task(name="mail.notify_sla_notice", ignore_result=True)
-def notify_sla_notice(notice: dict) -> None:
-    """``notice``: the JSON form of an ``sla.services.SlaNotice``."""
+@shared_task(name="mail.notify_sla_notices", ignore_result=True)
+def notify_sla_notices(notices: list[dict]) -> None:
+    """``notices``: the JSON forms of ``sla.services.SlaNotice`` of one sweep batch."""
     from mail.services import notifications
 
-    notifications.notifications_for_sla_notice(notice)
+    for notice in notices:
+        notifications.notifications_for_sla_notice(notice)
 
 
 @shared_task(name="mail.send_outbound", ignore_result=True)

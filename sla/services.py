@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -394,24 +394,23 @@ class SlaNotice:
     recipient_ids: tuple[int, ...]
 
 
-NoticeListener = Callable[[SlaNotice], None]
+NoticeListener = Callable[[list[SlaNotice]], None]
 _notice_listeners: list[NoticeListener] = []
 
 
 def subscribe_notices(listener: NoticeListener) -> None:
-    """Call ``listener`` with each ``SlaNotice`` after the sweep's transaction commits."""
+    """Call ``listener(notices)`` with the list of ``SlaNotice`` of each sweep batch, after
+    the batch's transaction commits."""
     if listener not in _notice_listeners:
         _notice_listeners.append(listener)
 
 
-def _deliver(notice: SlaNotice) -> None:
+def _deliver(notices: list[SlaNotice]) -> None:
     for listener in list(_notice_listeners):
         try:
-            listener(notice)
+            listener(notices)
         except Exception:
-            logger.exception(
-                "SLA notice listener %s failed for clock %s", listener, notice.clock_id
-            )
+            logger.exception("SLA notice listener %s failed for %d notices", listener, len(notices))
 
 
 class _Recipients:
@@ -494,8 +493,12 @@ def _escalation_group(ticket: Ticket):
 def sla_sweep(*, now: datetime | None = None, batch: int = SWEEP_BATCH) -> int:
     """Fire every threshold reached by a running clock; returns the alerts written.
 
-    Safe to run twice at once: clocks are locked ``SKIP LOCKED`` (PostgreSQL), and an alert is
-    an insert under a unique (clock, percent) constraint, acted on only by whoever inserted it.
+    Works in batches of clocks, each in one transaction with a bounded number of statements:
+    the clocks locked ``SKIP LOCKED`` (PostgreSQL: two sweeps at once share the work), their
+    fired thresholds read, the new alerts inserted in one statement that skips the ones
+    already there (``ON CONFLICT DO NOTHING RETURNING``: only the sweep whose row went in acts
+    on it), the clocks' next alert times written back in one statement. Notices are handed to
+    the listeners as one list per batch, after its commit.
     """
     now = now or timezone.now()
     thresholds = {
@@ -508,35 +511,34 @@ def sla_sweep(*, now: datetime | None = None, batch: int = SWEEP_BATCH) -> int:
         with transaction.atomic():
             clocks = list(
                 SlaClock.objects.select_for_update(skip_locked=True, of=("self",))
-                .select_related("calendar", "ticket__group", "ticket__service__owner_group")
+                .select_related("calendar", "ticket")
                 .filter(next_alert_at__lte=now, stopped_at__isnull=True, paused_since__isnull=True)
                 .order_by("next_alert_at")[:batch]
             )
             if not clocks:
                 return written
-            _with_fired(clocks)
-            for clock in clocks:
-                written += _fire(clock, thresholds, percents, now, recipients)
+            written += _fire_batch(clocks, thresholds, percents, now, recipients)
         if len(clocks) < batch:
             return written
 
 
-def _fire(clock: SlaClock, thresholds, percents: list[int], now: datetime, recipients) -> int:
-    written = 0
-    for percent in percents:
-        if percent in clock.fired:
-            continue
-        instant = _instant(clock, percent / 100)
-        if instant > now:
-            break
-        try:
-            with transaction.atomic():
-                SlaAlert.objects.create(clock=clock, percent=percent, at=now)
-        except IntegrityError:
-            clock.fired.append(percent)  # another sweep got there first and acted
-            continue
+def _fire_batch(clocks: list[SlaClock], thresholds, percents, now, recipients) -> int:
+    _with_fired(clocks)
+    reached = []  # (clock, percent, instant)
+    for clock in clocks:
+        for percent in percents:
+            if percent in clock.fired:
+                continue
+            instant = _instant(clock, percent / 100)
+            if instant > now:
+                break
+            reached.append((clock, percent, instant))
+    inserted = _alerts_insert([(clock.pk, percent) for clock, percent, _at in reached], now)
+    notices = []
+    for clock, percent, instant in reached:
         clock.fired.append(percent)
-        written += 1
+        if (clock.pk, percent) not in inserted:
+            continue  # another sweep got there first and acted
         if percent >= 100 and clock.breached_at is None:
             clock.breached_at = clock.due_at or instant
         threshold = thresholds[percent]
@@ -544,18 +546,41 @@ def _fire(clock: SlaClock, thresholds, percents: list[int], now: datetime, recip
         if actions:
             SlaAlert.objects.filter(clock=clock, percent=percent).update(actions=actions)
         if threshold.notify:
-            notice = SlaNotice(
-                ticket_id=clock.ticket_id,
-                clock_id=clock.pk,
-                target=clock.target,
-                percent=percent,
-                due_at=clock.due_at or instant,
-                recipient_ids=recipients(clock.ticket),
+            notices.append(
+                SlaNotice(
+                    ticket_id=clock.ticket_id,
+                    clock_id=clock.pk,
+                    target=clock.target,
+                    percent=percent,
+                    due_at=clock.due_at or instant,
+                    recipient_ids=recipients(clock.ticket),
+                )
             )
-            transaction.on_commit(lambda notice=notice: _deliver(notice))
-    _schedule_alerts(clock, percents, clock.fired)
-    clock.save(update_fields=["due_at", "next_alert_at", "breached_at"])
-    return written
+    for clock in clocks:
+        _schedule_alerts(clock, percents, clock.fired)
+    SlaClock.objects.bulk_update(clocks, ["due_at", "next_alert_at", "breached_at"])
+    if notices:
+        transaction.on_commit(lambda: _deliver(notices))
+    return len(inserted)
+
+
+def _alerts_insert(rows: list[tuple[int, int]], at: datetime) -> set[tuple[int, int]]:
+    """Insert (clock, percent) alerts; the ones this call inserted (not those already there)."""
+    if not rows:
+        return set()
+    table = connection.ops.quote_name(SlaAlert._meta.db_table)
+    stamp = connection.ops.adapt_datetimefield_value(at)
+    placeholders = ", ".join(["(%s, %s, %s, %s)"] * len(rows))
+    params = [value for clock_id, percent in rows for value in (clock_id, percent, stamp, "")]
+    with connection.cursor() as cursor:
+        # The table name comes from the model and the placeholders are only "%s": no input
+        # reaches the SQL text.
+        cursor.execute(
+            f"INSERT INTO {table} (clock_id, percent, at, actions) VALUES {placeholders} "  # noqa: S608
+            "ON CONFLICT (clock_id, percent) DO NOTHING RETURNING clock_id, percent",
+            params,
+        )
+        return {(clock_id, percent) for clock_id, percent in cursor.fetchall()}
 
 
 # --- admin changes and roll-out ---------------------------------------------------------------

@@ -122,3 +122,10 @@ def as_end_user(api, end_user):
 def as_admin(api, admin_user):
     api.force_login(admin_user)
     return api
+
+
+def pytest_collection_modifyitems(config, items):
+    """Browser tests run last. Playwright's sync API leaves an asyncio event loop set on the
+    main thread for the rest of the session, and ``async_to_sync`` (the websocket tests of
+    cti, sla and tickets) refuses to run in a thread that has one."""
+    items.sort(key=lambda item: "/tests/e2e/" in str(item.path).replace("\\", "/"))

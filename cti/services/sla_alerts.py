@@ -21,27 +21,36 @@ from tickets.models import Ticket
 logger = logging.getLogger(__name__)
 
 
-def sla_alert_push(notice) -> None:
+def sla_alert_push(notices) -> None:
     """Push "INC-…: resolution at 75 % of its target" to each recipient's console."""
-    row = Ticket.objects.filter(pk=notice.ticket_id).values("number", "title").first()
     layer = get_channel_layer()
-    if row is None or layer is None:
+    if layer is None or not notices:
         return
-    message = {
-        "type": "cti.sla_alert",
-        "number": row["number"],
-        "title": row["title"],
-        "target": notice.target,
-        "percent": notice.percent,
-        "url": reverse("tickets:console_detail", args=[row["number"]]),
+    rows = {
+        row["pk"]: row
+        for row in Ticket.objects.filter(pk__in={n.ticket_id for n in notices}).values(
+            "pk", "number", "title"
+        )
     }
-    for user_id in notice.recipient_ids:
-        try:
-            notify._group_send_from_sync(layer, notify.agent_group(user_id), message)
-        except Exception:
-            logger.warning(
-                "Could not tell agent %s of the SLA alert on %s",
-                user_id,
-                row["number"],
-                exc_info=True,
-            )
+    for notice in notices:
+        row = rows.get(notice.ticket_id)
+        if row is None:
+            continue
+        message = {
+            "type": "cti.sla_alert",
+            "number": row["number"],
+            "title": row["title"],
+            "target": notice.target,
+            "percent": notice.percent,
+            "url": reverse("tickets:console_detail", args=[row["number"]]),
+        }
+        for user_id in notice.recipient_ids:
+            try:
+                notify._group_send_from_sync(layer, notify.agent_group(user_id), message)
+            except Exception:
+                logger.warning(
+                    "Could not tell agent %s of the SLA alert on %s",
+                    user_id,
+                    row["number"],
+                    exc_info=True,
+                )

@@ -424,12 +424,15 @@ def notifications_for_event(event: dict) -> list[OutboundMessage]:
 # --- service-level notices (the sla app's hook) -----------------------------------------
 
 
-def on_sla_notice(notice) -> None:
-    """Listener of ``sla.services.subscribe_notices``: hand the notice to a task (no query)."""
+def on_sla_notice(notices) -> None:
+    """Listener of ``sla.services.subscribe_notices``: one task per sweep batch (no query)."""
     from mail import tasks
 
-    tasks.notify_sla_notice.delay(
-        json.loads(json.dumps(dataclasses.asdict(notice), cls=DjangoJSONEncoder))
+    tasks.notify_sla_notices.delay(
+        [
+            json.loads(json.dumps(dataclasses.asdict(notice), cls=DjangoJSONEncoder))
+            for notice in notices
+        ]
     )
 
 

@@ -219,9 +219,9 @@ def sweep(django_capture_on_commit_callbacks):
 @pytest.fixture
 def notices():
     heard = []
-    sla.subscribe_notices(heard.append)
+    sla.subscribe_notices(heard.extend)
     yield heard
-    sla._notice_listeners.remove(heard.append)
+    sla._notice_listeners.remove(heard.extend)
 
 
 def test_the_sweep_warns_then_breaches_once_each(
@@ -291,7 +291,7 @@ def test_two_sweeps_at_once_alert_exactly_once(always, thresholds, end_user):
     assert SlaClock.objects.filter(ticket__in=tickets).count() == 80
     later = timezone.now() + 5 * H
     heard = []
-    sla.subscribe_notices(heard.append)
+    sla.subscribe_notices(heard.extend)
     barrier = threading.Barrier(2)
     written = []
 
@@ -309,7 +309,7 @@ def test_two_sweeps_at_once_alert_exactly_once(always, thresholds, end_user):
         for thread in threads:
             thread.join(timeout=60)
     finally:
-        sla._notice_listeners.remove(heard.append)
+        sla._notice_listeners.remove(heard.extend)
     assert sum(written) == 160 == SlaAlert.objects.count()
     assert len(heard) == 160
     assert len({(notice.clock_id, notice.percent) for notice in heard}) == 160
