@@ -627,9 +627,37 @@ def on_person_changed(person_id: int, fields: frozenset[str]) -> None:
             due_sync([ticket.pk])
 
 
+ROLL_OUT_NOTE = "passed before the clocks started"
+
+
+def _mark_passed_silently(ticket_id: int, now: datetime, percents: list[int]) -> None:
+    """Clocks started for an old ticket: the thresholds it passed long ago are recorded as
+    fired, without notices or escalations (a roll-out must not send a mail per old ticket),
+    and the clocks wait for the next threshold still ahead."""
+    clocks = list(
+        SlaClock.objects.select_related("calendar").filter(
+            ticket_id=ticket_id, stopped_at__isnull=True, paused_since__isnull=True
+        )
+    )
+    for clock in clocks:
+        passed = [p for p in percents if _instant(clock, p / 100) <= now]
+        SlaAlert.objects.bulk_create(
+            [SlaAlert(clock=clock, percent=p, at=now, actions=ROLL_OUT_NOTE) for p in passed],
+            ignore_conflicts=True,
+        )
+        if any(p >= 100 for p in passed) and clock.breached_at is None:
+            clock.breached_at = _instant(clock, 1)
+        _schedule_alerts(clock, percents, passed)
+        clock.save(update_fields=["due_at", "next_alert_at", "breached_at"])
+
+
 def clocks_start_for_open_tickets(*, batch: int = 1000) -> int:
-    """Start clocks for open tickets that have none (a new installation, a new policy)."""
+    """Start clocks for open tickets that have none (a new installation, a new policy).
+
+    The clocks run from each ticket's creation; thresholds already passed are recorded
+    without notices (see ``_mark_passed_silently``)."""
     started = 0
+    percents = _thresholds()
     open_statuses = [Status.NEW, Status.ASSIGNED, Status.IN_PROGRESS, Status.PENDING]
     tickets = (
         Ticket.objects.select_related("caller")
@@ -646,6 +674,7 @@ def clocks_start_for_open_tickets(*, batch: int = 1000) -> int:
                     ticket_id=ticket.pk, stopped_at__isnull=True
                 ):
                     _pause(clock, timezone.now())
+            _mark_passed_silently(ticket.pk, timezone.now(), percents)
             started += SlaClock.objects.filter(ticket_id=ticket.pk).count() - before
             due_sync([ticket.pk])
     return started

@@ -13,7 +13,7 @@ from sla import services as sla
 from sla.models import BusinessCalendar, SlaAlert, SlaClock, SlaPolicy, SlaThreshold, Target
 from tests.factories import PersonFactory, ServiceFactory, make_ticket
 from tickets import services
-from tickets.models import PendingReason, Priority, ResolutionCode, TicketType, Urgency
+from tickets.models import PendingReason, Priority, ResolutionCode, Ticket, TicketType, Urgency
 
 H = timedelta(hours=1)
 Outcome = SlaClock.Outcome
@@ -371,3 +371,31 @@ def test_a_caller_made_vip_in_the_admin_moves_their_open_tickets_to_the_vip_poli
     assert (clock.policy, clock.due_at) == (vip, ticket.created_at + 5 * H)
     ticket.refresh_from_db()
     assert ticket.due_at == ticket.created_at + H
+
+
+def test_a_roll_out_on_old_tickets_sends_no_storm_of_alerts(
+    always, thresholds, end_user, notices, sweep, django_capture_on_commit_callbacks
+):
+    ticket = make_ticket(caller=end_user.person)  # no policy yet: no clocks
+    Ticket.objects.filter(pk=ticket.pk).update(created_at=timezone.now() - 50 * H)
+    for priority in Priority.values:
+        SlaPolicy.objects.create(
+            name=f"P{priority}",
+            priority=priority,
+            calendar=always,
+            first_response=8 * H,
+            resolution=60 * H,
+        )
+    assert sla.clocks_start_for_open_tickets() == 2
+    first = SlaClock.objects.get(ticket=ticket, target=Target.FIRST_RESPONSE)
+    resolution = SlaClock.objects.get(ticket=ticket, target=Target.RESOLUTION)
+    # First response: both thresholds long passed, recorded silently, breached.
+    assert list(first.alerts.values_list("percent", "actions")) == [
+        (75, sla.ROLL_OUT_NOTE),
+        (100, sla.ROLL_OUT_NOTE),
+    ]
+    assert first.breached_at is not None and first.next_alert_at is None
+    # Resolution: 50 of 60 h gone, so 75 % (45 h) passed; 100 % is still ahead.
+    assert list(resolution.alerts.values_list("percent", flat=True)) == [75]
+    assert resolution.next_alert_at == resolution.started_at + 60 * H
+    assert sweep(timezone.now()) == 0 and notices == []
