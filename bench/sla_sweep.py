@@ -6,14 +6,17 @@
 
 Uses the tickets ``bench/generate.py`` wrote (DATABASE_URL, default hd_bench). Seeds the SLA
 demo (calendars, one policy per priority, thresholds 75 % and 100 %), then writes a first
-response and a resolution clock for every open ticket with ``COPY``, their due and next
-alert times computed by ``sla.business_time`` as the event listener would. Then it times:
+response (for tickets not answered yet) and a resolution clock for every open ticket with
+``COPY``. A clock starts at a random moment of the last ``--spread-days`` days (default 5),
+as if every open ticket had been opened then: the generated tickets are up to 90 days old,
+and clocks that old would all be long breached, leaving a sweep nothing to do. Thresholds
+already passed are written as fired (what ``clocks_start_for_open_tickets`` does at a
+roll-out), so each clock waits for its next threshold, computed by ``sla.business_time``.
 
-1. the catch-up: the first sweep after the clocks exist, which finds every threshold the
-   generated (up to 90 days old) tickets have already passed;
-2. steady state: sweeps one minute apart after that (what beat runs every minute).
-
-Figures: wall time per run, alerts written, SQL statements per run.
+Then it times sweeps one minute apart (what beat runs every minute: the steady state), and
+one sweep an hour later (the catch-up after an hour without beat). Each line: wall time,
+alerts written, SQL statements. Notices go to the mail and console listeners as in
+production (the mail tasks queue on the broker; no worker is needed).
 """
 
 from __future__ import annotations
@@ -23,17 +26,22 @@ import os
 import statistics
 import sys
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
+from datetime import time as time_of_day
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/hd_bench"
+WARSAW = ZoneInfo("Europe/Warsaw")
 
 
-def build_clocks(conn) -> int:
-    from generate import Copier
+def build_clocks(conn, spread_days: float, now, seed: int = 7) -> int:
+    import random
+
+    from generate import Copier, bump_sequences
 
     from sla import demo, services
     from sla.models import SlaAlert, SlaClock, SlaPolicy, Target
@@ -50,11 +58,10 @@ def build_clocks(conn) -> int:
         demo.seed(stdout=sys.stdout)
     finally:
         services.clocks_start_for_open_tickets = real
-    # One per priority (the demo's); an older run may have left fewer: fill the gaps.
-    demo._policies()
+    demo._policies()  # one per priority, whatever an older run left
     policies = {p.priority: p for p in SlaPolicy.objects.select_related("calendar")}
-    thresholds = services._thresholds()
-    copier = Copier(
+    percents = services._thresholds()
+    clock_copier = Copier(
         SlaClock,
         [
             "id",
@@ -66,57 +73,81 @@ def build_clocks(conn) -> int:
             "started_at",
             "due_at",
             "next_alert_at",
+            "breached_at",
         ],
     )
+    alert_copier = Copier(SlaAlert, ["id", "clock_id", "percent", "at", "actions"])
     rows = Ticket.objects.filter(status__in=OPEN_STATUSES).values_list(
-        "pk", "priority", "created_at", "first_response_at"
+        "pk", "priority", "first_response_at"
     )
-    count = 0
-    batch = []
+    rng = random.Random(seed)
+    clock_id = alert_id = 0
+    clocks, alerts = [], []
     started = time.perf_counter()
 
     def flush():
         with conn.cursor() as cursor:
-            copier.copy(cursor, batch)
+            clock_copier.copy(cursor, clocks)
+            alert_copier.copy(cursor, alerts)
         conn.commit()
-        batch.clear()
+        clocks.clear()
+        alerts.clear()
 
-    for pk, priority, created_at, first_response_at in rows.iterator(chunk_size=20_000):
+    for pk, priority, first_response_at in rows.iterator(chunk_size=20_000):
         policy = policies[priority]
+        begin = now - timedelta(seconds=rng.uniform(0, spread_days * 86400))
         targets = (
             [Target.RESOLUTION] if first_response_at else [Target.FIRST_RESPONSE, Target.RESOLUTION]
         )
         for target in targets:
-            clock = SlaClock(
-                goal=policy.goal(target), started_at=created_at, calendar=policy.calendar
-            )
-            services._schedule_alerts(clock, thresholds)
-            count += 1
-            batch.append(
+            clock = SlaClock(goal=policy.goal(target), started_at=begin, calendar=policy.calendar)
+            passed = [p for p in percents if services._instant(clock, p / 100) <= now]
+            services._schedule_alerts(clock, percents, passed)
+            breached = services._instant(clock, 1) if 100 in passed else None
+            clock_id += 1
+            clocks.append(
                 (
-                    count,
+                    clock_id,
                     pk,
                     target,
                     policy.pk,
                     policy.calendar_id,
                     clock.goal,
-                    created_at,
+                    begin,
                     clock.due_at,
                     clock.next_alert_at,
+                    breached,
                 )
             )
-        if len(batch) >= 20_000:
+            for percent in passed:
+                alert_id += 1
+                alerts.append((alert_id, clock_id, percent, now, services.ROLL_OUT_NOTE))
+        if len(clocks) >= 20_000:
             flush()
-    if batch:
-        flush()
-    from generate import bump_sequences
-
-    bump_sequences(conn, [SlaClock])
+    flush()
+    bump_sequences(conn, [SlaClock, SlaAlert])
     conn.autocommit = True
     conn.execute(f'VACUUM ANALYZE "{SlaClock._meta.db_table}"')
+    conn.execute(f'VACUUM ANALYZE "{SlaAlert._meta.db_table}"')
     conn.autocommit = False
-    print(f"{count:,} clocks written in {time.perf_counter() - started:.1f} s")
-    return count
+    print(
+        f"{clock_id:,} clocks and {alert_id:,} thresholds passed before now written "
+        f"in {time.perf_counter() - started:.1f} s"
+    )
+    return clock_id
+
+
+def working_moment():
+    """The next weekday 10:00 in Warsaw that is not a Polish public holiday: office-hours
+    clocks move then (at night they all wait for the morning and a sweep has nothing to do)."""
+    import holidays
+    from django.utils import timezone
+
+    day = timezone.now().astimezone(WARSAW).date() + timedelta(days=1)
+    closed = holidays.country_holidays("PL", years=[day.year, day.year + 1])
+    while day.weekday() >= 5 or day in closed:
+        day += timedelta(days=1)
+    return datetime.combine(day, time_of_day(10), tzinfo=WARSAW)
 
 
 def timed_sweep(now) -> tuple[float, int, int]:
@@ -137,6 +168,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=5, help="steady-state sweeps, 1 min apart")
     parser.add_argument("--reset", action="store_true", help="rebuild the clocks")
+    parser.add_argument("--spread-days", type=float, default=5.0, help="clock starts spread")
     args = parser.parse_args()
     os.environ.setdefault("DATABASE_URL", DEFAULT_URL)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
@@ -144,23 +176,22 @@ def main() -> None:
 
     django.setup()
     from django.core.management import call_command
-    from django.utils import timezone
     from generate import psycopg_connect
 
     from sla.models import SlaClock
     from tickets.models import OPEN_STATUSES, Ticket
 
     call_command("migrate", verbosity=0)
+    at = working_moment()
+    print(f"the sweeps run as if it were {at.astimezone(WARSAW):%A %Y-%m-%d %H:%M} in Warsaw")
     conn = psycopg_connect()
     open_tickets = Ticket.objects.filter(status__in=OPEN_STATUSES).count()
     print(f"{Ticket.objects.count():,} tickets, {open_tickets:,} open")
-    if args.reset or not SlaClock.objects.exists():
-        build_clocks(conn)
+    if args.reset or not SlaClock.objects.exists():  # (clocks are built around ``at``)
+        build_clocks(conn, args.spread_days, at)
     live = SlaClock.objects.filter(stopped_at__isnull=True).count()
     print(f"{live:,} running clocks")
-    now = timezone.now()
-    elapsed, written, queries = timed_sweep(now)
-    print(f"catch-up sweep: {elapsed:.2f} s, {written:,} alerts, {queries:,} SQL statements")
+    now = at
     times = []
     for run in range(1, args.runs + 1):
         elapsed, written, queries = timed_sweep(now + timedelta(minutes=run))
@@ -169,6 +200,11 @@ def main() -> None:
     print(
         f"steady state: median {statistics.median(times) * 1000:.1f} ms, "
         f"max {max(times) * 1000:.1f} ms over {len(times)} runs"
+    )
+    elapsed, written, queries = timed_sweep(now + timedelta(minutes=args.runs + 60))
+    print(
+        f"catch-up after an hour without a sweep: {elapsed:.2f} s, {written:,} alerts, "
+        f"{queries:,} SQL statements"
     )
 
 
