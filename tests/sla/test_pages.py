@@ -60,6 +60,8 @@ def test_the_ticket_page_shows_time_left_colour_coded(
     ticket = make_ticket(caller=end_user.person)
     html = page(client, agent, ticket).content.decode()
     assert 'data-testid="ticket-sla"' in html
+    # The header shows the earliest target's time left, as the queue row does.
+    assert re.search(r'data-testid="ticket-due"[^>]*>1 h (59|5\d) min left<', html)
     assert 'data-target="resolution" data-state="running" data-level="ok"' in html
     assert "9 h 59 min left" in html or "10 h 00 min left" in html
     # Nine of ten hours gone: a warning; past due: danger, with how much.
@@ -81,6 +83,7 @@ def test_the_ticket_page_shows_time_left_colour_coded(
 def test_no_policy_says_so(client, agent, end_user):
     html = page(client, agent, make_ticket(caller=end_user.person)).content.decode()
     assert "No service level applies to this ticket." in html
+    assert 'data-testid="ticket-due"' not in html
 
 
 def test_the_portal_shows_no_sla(client, end_user, policies, events_now):

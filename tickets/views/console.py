@@ -13,7 +13,7 @@ from helpdesk.errors import ConflictError, TransitionNotAllowedError, Validation
 from helpdesk.models import Person, PhoneNumber
 from helpdesk.roles import can_work_tickets
 from helpdesk.selectors import people_by_phone, person_list, person_text_search
-from tickets import selectors, services, transitions
+from tickets import display, selectors, services, transitions
 from tickets.forms import (
     ClassificationForm,
     CommentForm,
@@ -67,6 +67,8 @@ def _render_detail(request, ticket, *, status=200, conflict=False, forms=None):
         Prefetch("comment__attachments", queryset=Attachment.objects.order_by("id"))
     )
     worker = can_work_tickets(user)
+    # The time left before the due time, as the queue rows show it (the SLA app's preparer).
+    display.prepare_queue_rows([ticket], user)
     context = {
         "ticket": ticket,
         "caller": caller,
