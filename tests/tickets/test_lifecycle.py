@@ -19,10 +19,10 @@ STATES = ["new", "assigned", "in_progress", "pending", "resolved", "closed", "ca
 
 # What someone who works tickets may do in each state (ticket with the first line).
 WORKER_TRANSITIONS = {
-    "new": {"assign", "start", "resolve", "cancel", "transfer", "escalate"},
-    "assigned": {"assign", "start", "pend", "resolve", "cancel", "transfer", "escalate"},
-    "in_progress": {"pend", "resolve", "cancel", "transfer", "escalate"},
-    "pending": {"resume", "resolve", "cancel", "transfer", "escalate"},
+    "new": {"assign", "start", "resolve", "cancel", "transfer", "escalate", "merge"},
+    "assigned": {"assign", "start", "pend", "resolve", "cancel", "transfer", "escalate", "merge"},
+    "in_progress": {"pend", "resolve", "cancel", "transfer", "escalate", "merge"},
+    "pending": {"resume", "resolve", "cancel", "transfer", "escalate", "merge"},
     "resolved": {"close", "reopen"},
     "closed": set(),
     "cancelled": set(),
@@ -51,6 +51,7 @@ TARGETS = {
     "cancel": {"*": "cancelled"},
     "transfer": {"*": "new"},
     "escalate": {"*": "new"},
+    "merge": {"*": "closed"},
 }
 
 
@@ -67,13 +68,21 @@ def _arguments(name, *, by, groups):
         "cancel": {"reason": "Found it myself."},
         "transfer": {"group": groups["other_first_line"], "reason": "Other site's printer."},
         "escalate": {"group": groups["network"], "diagnostic_notes": "Pinged it: no answer."},
+        "merge": {"into": groups["survivor"]},
     }[name]
 
 
 @pytest.fixture
 def groups(first_line, network_group):
     other = SupportGroupFactory(name="Service Desk Kraków", code="desk-krk")
-    return {"first_line": first_line, "network": network_group, "other_first_line": other}
+    # Not a group: the open ticket a duplicate is merged into.
+    survivor = make_ticket(title="The same printer, reported first")
+    return {
+        "first_line": first_line,
+        "network": network_group,
+        "other_first_line": other,
+        "survivor": survivor,
+    }
 
 
 @pytest.fixture
@@ -539,4 +548,4 @@ def test_refused_first_contact_resolution_leaves_no_ticket(agent, end_user, grou
             caller=end_user.person, opened_by=agent, title="Password reset", code="", notes=""
         )
     assert {"code", "notes"} <= set(error.value.message_dict)
-    assert not Ticket.objects.exists()
+    assert not Ticket.objects.exclude(pk=groups["survivor"].pk).exists()
