@@ -94,14 +94,28 @@ def change_conflicts(change: Change) -> ChangeConflicts:
             .distinct()
             .order_by("planned_start", "id")
         )
-    freezes = FreezePeriod.objects.filter(start__lt=end, end__gt=start).filter(
-        Q(is_global=True) | Q(services__in=service_ids) | Q(sites__in=site_ids)
+    freezes = freezes_in_window(
+        start=start,
+        end=end,
+        service_ids=service_ids,
+        site_ids=site_ids,
+        emergency=change.type == ChangeType.EMERGENCY,
     )
-    if change.type == ChangeType.EMERGENCY:
+    return ChangeConflicts(changes=list(others), freezes=freezes)
+
+
+def freezes_in_window(
+    *, start: datetime, end: datetime, service_ids, site_ids, emergency: bool
+) -> list[FreezePeriod]:
+    """The freeze periods overlapping [start, end) that bind work on these services and
+    sites: global ones and ones naming one of them; an emergency passes the freezes that
+    allow emergencies."""
+    freezes = FreezePeriod.objects.filter(start__lt=_utc(end), end__gt=_utc(start)).filter(
+        Q(is_global=True) | Q(services__in=list(service_ids)) | Q(sites__in=list(site_ids))
+    )
+    if emergency:
         freezes = freezes.filter(allows_emergency=False)
-    return ChangeConflicts(
-        changes=list(others), freezes=list(freezes.distinct().order_by("start", "id"))
-    )
+    return list(freezes.distinct().order_by("start", "id"))
 
 
 def calendar_changes(user, *, start: datetime, end: datetime) -> QuerySet[Change]:

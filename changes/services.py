@@ -23,6 +23,7 @@ from django.contrib.auth import get_user_model
 from django.db import models, transaction
 from django.db.models import F
 from django.utils import timezone, translation
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from changes.models import (
@@ -151,6 +152,35 @@ def _check_window(start, end) -> None:
         raise ValidationError({"planned_end": _("The planned end must be after the start.")})
 
 
+def _check_freezes(change: Change, start, end) -> None:
+    """Work is not booked into a freeze period; an emergency change passes the freezes that
+    allow emergencies (the issue: "freeze periods an admin defines, with exceptions for
+    emergency changes")."""
+    from changes.selectors import freezes_in_window
+
+    freezes = freezes_in_window(
+        start=start,
+        end=end,
+        service_ids=change.services.values_list("pk", flat=True),
+        site_ids=change.sites.values_list("pk", flat=True),
+        emergency=change.type == ChangeType.EMERGENCY,
+    )
+    if freezes:
+        raise ValidationError(
+            {
+                "planned_start": _(
+                    "The window falls into the freeze period “%(freeze)s” (%(start)s – "
+                    "%(end)s); only emergency changes it allows may be booked then."
+                )
+                % {
+                    "freeze": freezes[0].name,
+                    "start": date_format(timezone.localtime(freezes[0].start), "SHORT_DATE_FORMAT"),
+                    "end": date_format(timezone.localtime(freezes[0].end), "SHORT_DATE_FORMAT"),
+                }
+            }
+        )
+
+
 # --- create / update ------------------------------------------------------------------------
 
 
@@ -236,10 +266,13 @@ def change_update(
         raise ValidationError({name: _("This field cannot be edited.") for name in unknown})
     if "title" in fields and not (fields["title"] or "").strip():
         raise ValidationError({"title": _("Give the change a title.")})
-    _check_window(
-        fields.get("planned_start", change.planned_start),
-        fields.get("planned_end", change.planned_end),
-    )
+    new_start = fields.get("planned_start", change.planned_start)
+    new_end = fields.get("planned_end", change.planned_end)
+    _check_window(new_start, new_end)
+    moved = (new_start, new_end) != (change.planned_start, change.planned_end)
+    if change.state == State.SCHEDULED and moved and new_start and new_end:
+        # A booked window moved later is booked again: the freezes apply as to scheduling.
+        _check_freezes(change, new_start, new_end)
     if fields.get("implementer") is not None:
         if not can_work_tickets(fields["implementer"]):
             raise ValidationError({"implementer": _("Changes are implemented by the IT staff.")})
@@ -589,6 +622,7 @@ def change_schedule(
     if start is None or end is None:
         raise ValidationError({"planned_start": _("Give the planned start and end of the work.")})
     _check_window(start, end)
+    _check_freezes(change, start, end)
     return _transition(
         change,
         by=by,

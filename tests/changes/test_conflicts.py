@@ -4,9 +4,11 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.utils import timezone
 
 from changes import selectors, services
 from changes.models import Change, ChangeType, FreezePeriod, State
+from helpdesk.errors import ValidationError
 from tests.changes.conftest import make_change
 from tests.factories import ServiceFactory, SiteFactory
 
@@ -209,3 +211,88 @@ def test_window_must_be_ordered_and_aware(end_user):
     change = make_change(requester=end_user.person, by=end_user)
     with pytest.raises(ValidationError):
         services.change_update(change=change, by=end_user, planned_end=change.planned_start)
+
+
+def _freeze(start, end, **fields):
+    freeze = FreezePeriod.objects.create(
+        name=fields.pop("name", "Year end"), start=start, end=end, **fields
+    )
+    return freeze
+
+
+def _approved(requester, by, start, end, **fields):
+    change = services.change_create(
+        requester=requester,
+        by=by,
+        title="Patch the mail server",
+        planned_start=start,
+        planned_end=end,
+        **fields,
+    )
+    Change.objects.filter(pk=change.pk).update(state=State.APPROVED)
+    change.refresh_from_db()
+    return change
+
+
+def test_scheduling_into_a_freeze_is_refused(end_user, engineer, service):
+    start = timezone.now().replace(microsecond=0) + timedelta(days=3)
+    _freeze(start - timedelta(days=1), start + timedelta(days=1), is_global=True)
+    change = _approved(end_user.person, engineer, start, start + timedelta(hours=2))
+    with pytest.raises(ValidationError) as refused:
+        services.change_schedule(change=change, by=engineer)
+    assert "Year end" in str(refused.value.message_dict["planned_start"])
+    change.refresh_from_db()
+    assert change.state == State.APPROVED
+    # Outside the freeze (it ends where the new window starts) the same change is booked.
+    later = start + timedelta(days=1)
+    booked = services.change_schedule(
+        change=change, by=engineer, planned_start=later, planned_end=later + timedelta(hours=2)
+    )
+    assert booked.state == State.SCHEDULED
+
+
+def test_a_freeze_of_another_service_does_not_refuse(end_user, engineer, service):
+    start = timezone.now().replace(microsecond=0) + timedelta(days=3)
+    freeze = _freeze(start - timedelta(hours=1), start + timedelta(hours=5))
+    freeze.services.set([ServiceFactory(name="Payroll")])
+    change = _approved(end_user.person, engineer, start, start + timedelta(hours=2))
+    change.services.set([service])
+    assert services.change_schedule(change=change, by=engineer).state == State.SCHEDULED
+    freeze.services.add(service)
+    other = _approved(end_user.person, engineer, start, start + timedelta(hours=2))
+    other.services.set([service])
+    with pytest.raises(ValidationError):
+        services.change_schedule(change=other, by=engineer)
+
+
+@pytest.mark.parametrize("allows_emergency, booked", [(True, True), (False, False)])
+def test_an_emergency_change_passes_a_freeze_that_allows_emergencies(
+    end_user, engineer, allows_emergency, booked
+):
+    start = timezone.now().replace(microsecond=0) + timedelta(days=3)
+    _freeze(start, start + timedelta(days=1), is_global=True, allows_emergency=allows_emergency)
+    change = _approved(
+        end_user.person, engineer, start, start + timedelta(hours=2), type=ChangeType.EMERGENCY
+    )
+    if booked:
+        assert services.change_schedule(change=change, by=engineer).state == State.SCHEDULED
+    else:
+        with pytest.raises(ValidationError):
+            services.change_schedule(change=change, by=engineer)
+
+
+def test_moving_a_scheduled_window_into_a_freeze_is_refused(end_user, engineer):
+    start = timezone.now().replace(microsecond=0) + timedelta(days=3)
+    change = _approved(end_user.person, engineer, start, start + timedelta(hours=2))
+    change = services.change_schedule(change=change, by=engineer)
+    _freeze(start + timedelta(days=5), start + timedelta(days=8), is_global=True)
+    moved = start + timedelta(days=6)
+    with pytest.raises(ValidationError):
+        services.change_update(
+            change=change, by=engineer, planned_start=moved, planned_end=moved + timedelta(hours=1)
+        )
+    # A draft's window is only a wish: editing it into a freeze is allowed (a warning).
+    draft = services.change_create(requester=end_user.person, by=engineer, title="Later")
+    services.change_update(
+        change=draft, by=engineer, planned_start=moved, planned_end=moved + timedelta(hours=1)
+    )
