@@ -204,6 +204,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "sla.sweep",
         "schedule": env.float("SLA_SWEEP_SECONDS", default=60.0),
     },
+    "sla-weekly-reports": {
+        "task": "sla.send_weekly_reports",
+        "schedule": env.float("SLA_WEEKLY_REPORTS_SECONDS", default=3600.0),
+    },
 }
 
 # --- Service levels --------------------------------------------------------------------

@@ -46,22 +46,33 @@ def csv_response(name: str, header: list, rows: list[list]) -> HttpResponse:
     return response
 
 
-def xlsx_response(name: str, header: list, rows: list[list]) -> HttpResponse:
+def workbook_bytes(sheets: list[tuple[str, list, list[list]]]) -> bytes:
+    """An XLSX workbook with one sheet per ``(name, header, rows)``, every text cell text."""
     from openpyxl import Workbook
     from openpyxl.cell.cell import TYPE_STRING
 
     workbook = Workbook(write_only=False)
-    sheet = workbook.active
-    sheet.title = slugify(name)[:31] or "table"
-    for values in [header, *rows]:
-        sheet.append([safe_text(cell) for cell in values])
-    # openpyxl reads any text starting with "=" as a formula: force every text cell to text.
-    for row in sheet.iter_rows():
-        for cell in row:
-            if isinstance(cell.value, str):
-                cell.data_type = TYPE_STRING
+    workbook.remove(workbook.active)
+    used = set()
+    for name, header, rows in sheets:
+        title = slugify(name)[:31] or "table"
+        while title in used:  # sheet names are unique, at most 31 characters
+            title = f"{title[:28]}-{len(used)}"
+        used.add(title)
+        sheet = workbook.create_sheet(title)
+        for values in [header, *rows]:
+            sheet.append([safe_text(cell) for cell in values])
+        # openpyxl reads any text starting with "=" as a formula: force every text cell to text.
+        for row in sheet.iter_rows():
+            for cell in row:
+                if isinstance(cell.value, str):
+                    cell.data_type = TYPE_STRING
     buffer = io.BytesIO()
     workbook.save(buffer)
-    response = HttpResponse(buffer.getvalue(), content_type=XLSX_TYPE)
+    return buffer.getvalue()
+
+
+def xlsx_response(name: str, header: list, rows: list[list]) -> HttpResponse:
+    response = HttpResponse(workbook_bytes([(name, header, rows)]), content_type=XLSX_TYPE)
     response["Content-Disposition"] = f'attachment; filename="{slugify(name)}.xlsx"'
     return response

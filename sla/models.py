@@ -6,6 +6,7 @@ from datetime import time, timedelta
 from itertools import pairwise
 from zoneinfo import available_timezones
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
@@ -384,3 +385,44 @@ class SlaAlert(models.Model):
 
     def __str__(self):
         return f"{self.clock_id} {self.percent} %"
+
+
+class ReportSubscription(models.Model):
+    """A manager's weekly summary of the dashboard, mailed as an XLSX workbook.
+
+    Each Monday (in the site's time zone) the job ``sla.send_weekly_reports`` mails last
+    week's figures, narrowed like the dashboard was when the manager subscribed; ``last_week``
+    (the Monday of the week last sent) makes it once per week, and a failed send is retried
+    by the next run."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("manager"),
+        on_delete=models.CASCADE,
+        related_name="sla_report_subscription",
+    )
+    site = models.ForeignKey(
+        "helpdesk.Site", verbose_name=_("site"), on_delete=models.SET_NULL, null=True, blank=True
+    )
+    group = models.ForeignKey(
+        "helpdesk.SupportGroup",
+        verbose_name=_("group"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+    )
+    service = models.ForeignKey(
+        Service, verbose_name=_("service"), on_delete=models.SET_NULL, null=True, blank=True
+    )
+    channel = models.CharField(_("channel"), max_length=16, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    last_week = models.DateField(_("last week sent"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("weekly report subscription")
+        verbose_name_plural = _("weekly report subscriptions")
+
+    def __str__(self):
+        return str(self.user)

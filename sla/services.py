@@ -8,23 +8,34 @@ subscribes ``on_ticket_event`` to its events, and the periodic task ``sla.sweep`
 from __future__ import annotations
 
 import logging
+import smtplib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
+from django.core.mail import EmailMessage
 from django.db import connection, transaction
 from django.db.models import OuterRef, Q, Subquery
-from django.utils import timezone
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from helpdesk.errors import TransitionNotAllowedError, ValidationError
+from helpdesk.errors import PermissionDenied, TransitionNotAllowedError, ValidationError
 from helpdesk.models import SupportGroup
 from helpdesk.roles import can_work_tickets
 from sla.business_time import Schedule, add_business_time, business_time_between
-from sla.models import BusinessCalendar, SlaAlert, SlaClock, SlaPolicy, SlaThreshold, Target
+from sla.models import (
+    BusinessCalendar,
+    ReportSubscription,
+    SlaAlert,
+    SlaClock,
+    SlaPolicy,
+    SlaThreshold,
+    Target,
+)
 from tickets import events
-from tickets.models import Comment, Status, Ticket
+from tickets.models import Channel, Comment, Status, Ticket
 
 logger = logging.getLogger(__name__)
 
@@ -678,3 +689,133 @@ def clocks_start_for_open_tickets(*, batch: int = 1000) -> int:
             started += SlaClock.objects.filter(ticket_id=ticket.pk).count() - before
             due_sync([ticket.pk])
     return started
+
+
+# --- the weekly summary ------------------------------------------------------------------
+
+
+def week_start(day: date) -> date:
+    """The Monday of ``day``'s week."""
+    return day - timedelta(days=day.weekday())
+
+
+def last_complete_week(now: datetime | None = None) -> date:
+    """The Monday of the last week that has ended, in the site's time zone."""
+    today = timezone.localdate(now or timezone.now(), timezone.get_default_timezone())
+    return week_start(today) - timedelta(days=7)
+
+
+def report_subscription_set(
+    *, user, active: bool, narrowing: dict | None = None, now: datetime | None = None
+) -> ReportSubscription | None:
+    """Subscribe ``user`` to the weekly summary of the dashboard, narrowed by ``narrowing``
+    (``site``, ``group``, ``service``: rows or None; ``channel``), or end the subscription.
+
+    The first summary goes out the next Monday (the week that has already ended is not
+    sent again when a manager changes the narrowing)."""
+    if not user.has_perm("tickets.view_reports"):
+        raise PermissionDenied
+    if not active:
+        ReportSubscription.objects.filter(user=user).update(is_active=False)
+        return None
+    if not (user.email or getattr(getattr(user, "person", None), "email", "")):
+        raise ValidationError(
+            {"email": _("Your account has no e-mail address to send the summary to.")}
+        )
+    narrowing = narrowing or {}
+    subscription, created = ReportSubscription.objects.update_or_create(
+        user=user,
+        defaults={
+            "site": narrowing.get("site"),
+            "group": narrowing.get("group"),
+            "service": narrowing.get("service"),
+            "channel": narrowing.get("channel") or "",
+            "is_active": True,
+        },
+    )
+    if created or subscription.last_week is None:
+        subscription.last_week = last_complete_week(now)
+        subscription.save(update_fields=["last_week"])
+    return subscription
+
+
+def weekly_reports_send(*, now: datetime | None = None) -> int:
+    """Mail each due subscription last week's summary; the number sent.
+
+    Once per subscription and week, even when two workers run it at once (the row is locked
+    and skipped by the other; on SQLite writes are serialised). A send that fails (the mail
+    server refuses or is down) leaves the week unsent with the error noted: the next run
+    retries it."""
+    monday = last_complete_week(now)
+    not_sent = Q(last_week__isnull=True) | Q(last_week__lt=monday)
+    due = ReportSubscription.objects.filter(not_sent, is_active=True, user__is_active=True)
+    sent = 0
+    for pk in due.order_by("pk").values_list("pk", flat=True):
+        with transaction.atomic():
+            subscription = (
+                ReportSubscription.objects.select_for_update(skip_locked=True, of=("self",))
+                .filter(not_sent, pk=pk, is_active=True)
+                .select_related("user", "site", "group", "service")
+                .first()
+            )
+            if subscription is None:
+                continue
+            try:
+                weekly_report_mail(subscription=subscription, monday=monday).send()
+            except (OSError, smtplib.SMTPException) as error:
+                logger.warning(
+                    "weekly report for user %s not sent: %s", subscription.user_id, error
+                )
+                subscription.last_error = str(error)[:1000]
+                subscription.save(update_fields=["last_error"])
+                continue
+            subscription.last_week = monday
+            subscription.last_error = ""
+            subscription.save(update_fields=["last_week", "last_error"])
+            sent += 1
+    return sent
+
+
+def weekly_report_mail(*, subscription: ReportSubscription, monday: date) -> EmailMessage:
+    """The summary of the week starting ``monday`` for ``subscription``: the headline figures
+    in the text, every dashboard table as a sheet of the attached workbook, in the manager's
+    language and time zone."""
+    from sla import dashboard, exports
+    from sla.reports import ReportFilter
+
+    user = subscription.user
+    person = getattr(user, "person", None)
+    language = (person.language if person else "") or settings.LANGUAGE_CODE
+    zone = (person.time_zone if person else "") or settings.TIME_ZONE
+    with translation.override(language), timezone.override(zone):
+        filters = ReportFilter.for_days(
+            monday,
+            monday + timedelta(days=6),
+            site_id=subscription.site_id,
+            group_id=subscription.group_id,
+            service_id=subscription.service_id,
+            channel=subscription.channel,
+        )
+        figures = dashboard.build(filters)
+        context = {
+            "user": user,
+            "first": monday,
+            "last": monday + timedelta(days=6),
+            "subscription": subscription,
+            "channel": Channel(subscription.channel).label if subscription.channel else "",
+            "kpis": figures["kpis"],
+        }
+        subject = render_to_string("sla/weekly/subject.txt", context).strip()
+        body = render_to_string("sla/weekly/body.txt", context)
+        tables = figures["tables"].values()
+        workbook = exports.workbook_bytes(
+            [(str(table.title), table.header, table.values()) for table in tables]
+        )
+    message = EmailMessage(
+        subject=" ".join(subject.split()),
+        body=body,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[(person.email if person and person.email else "") or user.email],
+    )
+    message.attach(f"service-summary-{monday.isoformat()}.xlsx", workbook, exports.XLSX_TYPE)
+    return message

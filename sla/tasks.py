@@ -7,3 +7,9 @@ from sla import services
 def sweep() -> int:
     """Warnings and breaches of running SLA clocks (beat: every minute)."""
     return services.sla_sweep()
+
+
+@shared_task(name="sla.send_weekly_reports", ignore_result=True)
+def send_weekly_reports() -> int:
+    """Managers' weekly summaries of last week (beat: hourly; each goes once per week)."""
+    return services.weekly_reports_send()

@@ -177,6 +177,14 @@ PAGES: dict[str, list[Probe]] = {
         Probe("GET", "/sla/dashboard/", REPORTS_PAGE),
         Probe("GET", "/sla/dashboard/?format=csv&table=backlog", REPORTS_PAGE),
     ],
+    "sla:weekly_subscription": [
+        Probe(
+            "POST",
+            "/sla/dashboard/weekly-summary/",
+            expect(anonymous=LOGIN, signed_in=403, manager=302, admin=302),
+            data={"period": "7d"},
+        )
+    ],
     # Calendar programs authenticate with the secret in the feed's URL, never a session: an
     # unknown or revoked key is a 404 to everyone (tests/changes/test_feed.py reads a real one).
     "changes:calendar_feed": [Probe("GET", "/changes/feed/not-a-key.ics", expect(everyone=404))],
