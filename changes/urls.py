@@ -4,5 +4,18 @@ from changes import views
 
 app_name = "changes"
 urlpatterns = [
+    path("", views.change_list, name="list"),
+    path("new/", views.change_create, name="new"),
+    path("board/", views.board, name="board"),
+    path("calendar/", views.calendar_view, name="calendar"),
+    path("feed/", views.feed_tokens, name="feed_tokens"),
+    path("feed/<int:token_id>/revoke/", views.feed_token_revoke, name="feed_token_revoke"),
     path("feed/<str:key>.ics", views.calendar_feed, name="calendar_feed"),
+    path("from-ticket/<str:ticket_number>/", views.change_from_ticket, name="from_ticket"),
+    path("<str:number>/", views.change_detail, name="detail"),
+    path("<str:number>/edit/", views.change_edit, name="edit"),
+    path("<str:number>/comment/", views.change_comment, name="comment"),
+    path("<str:number>/risk/", views.change_risk, name="risk"),
+    path("<str:number>/vote/", views.change_vote, name="vote"),
+    path("<str:number>/transitions/<str:name>/", views.change_action, name="action"),
 ]

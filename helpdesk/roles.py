@@ -101,8 +101,9 @@ def landing_url(user) -> str:
 
     The rules are decided in docs/roles.md ("Where each role lands"). Several roles add up
     to the widest start: an administrator or a manager sees every open ticket, whoever works
-    tickets their groups' queue, the change board (who works none) the read-only list of all
-    tickets, an end user the portal home. URLs are reversed by name: the core imports no app.
+    tickets their groups' queue, the change board (who works none) the changes awaiting
+    their vote, an end user the portal home. URLs are reversed by name: the core imports no
+    app.
     """
     console = reverse("tickets:console")
     roles = user_roles(user)
@@ -111,5 +112,5 @@ def landing_url(user) -> str:
     if can_work_tickets(user):
         return f"{console}?queue=groups"
     if is_staff_member(user):
-        return f"{console}?queue=all"
+        return reverse("changes:board")
     return reverse("home")

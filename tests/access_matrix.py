@@ -185,9 +185,104 @@ PAGES: dict[str, list[Probe]] = {
             data={"period": "7d"},
         )
     ],
+    # Survey results and their follow-up notes: managers and administrators (docs/roles.md).
+    "surveys:results": [Probe("GET", "/surveys/results/", REPORTS_PAGE)],
+    "surveys:follow_up": [
+        Probe(
+            "POST",
+            "/surveys/results/999999/follow-up/",
+            expect(anonymous=LOGIN, signed_in=403, manager=404, admin=404),
+            data={"note": "Called back"},
+        )
+    ],
+    # The survey opens from its signed link without signing in; an altered link is a 400
+    # page to everyone (tests/surveys/test_surveys.py opens real and expired links).
+    "surveys:answer": [Probe("GET", "/surveys/s/not-a-signed-link/", expect(everyone=400))],
     # Calendar programs authenticate with the secret in the feed's URL, never a session: an
     # unknown or revoked key is a 404 to everyone (tests/changes/test_feed.py reads a real one).
     "changes:calendar_feed": [Probe("GET", "/changes/feed/not-a-key.ics", expect(everyone=404))],
+    # Change pages (docs/roles.md "Changes"): ``{own_change}`` is a draft requested by
+    # ``end_user``. Every signed-in user has the list, the board, the calendar and the feed
+    # page, each showing what they may see; a change of someone else is a 404 to an end user.
+    "changes:list": [Probe("GET", "/changes/?state=draft&sort=-risk", SIGNED_IN_PAGE)],
+    "changes:new": [Probe("GET", "/changes/new/", SIGNED_IN_PAGE)],
+    "changes:board": [Probe("GET", "/changes/board/", SIGNED_IN_PAGE)],
+    "changes:calendar": [
+        Probe("GET", "/changes/calendar/", SIGNED_IN_PAGE),
+        Probe("GET", "/changes/calendar/?view=week&date=2026-12-21", SIGNED_IN_PAGE),
+    ],
+    # Making a feed shows its address once (200); revoking is the owner's (others: 404).
+    "changes:feed_tokens": [
+        Probe("GET", "/changes/feed/", SIGNED_IN_PAGE),
+        Probe("POST", "/changes/feed/", SIGNED_IN_PAGE),
+    ],
+    "changes:feed_token_revoke": [
+        Probe(
+            "POST",
+            "/changes/feed/{feed}/revoke/",
+            expect(anonymous=LOGIN, signed_in=404, end_user=302),
+        )
+    ],
+    "changes:detail": [
+        Probe(
+            "GET",
+            "/changes/{own_change}/",
+            expect(anonymous=LOGIN, end_user=200, other_end_user=404, staff=200),
+        )
+    ],
+    # The requester edits their draft, the workers until the work starts; the board never
+    # (403). An empty form is a 400 with the fields' messages.
+    "changes:edit": [
+        Probe(
+            "POST",
+            "/changes/{own_change}/edit/",
+            expect(
+                anonymous=LOGIN, end_user=400, other_end_user=404, change_board=403, workers=400
+            ),
+            data={"title": ""},
+        )
+    ],
+    "changes:comment": [
+        Probe(
+            "POST",
+            "/changes/{own_change}/comment/",
+            expect(anonymous=LOGIN, end_user=302, other_end_user=404, staff=302),
+            data={"body": "When?"},
+        )
+    ],
+    "changes:risk": [
+        Probe(
+            "GET",
+            "/changes/{own_change}/risk/",
+            expect(anonymous=LOGIN, end_users=403, change_board=403, workers=200),
+        )
+    ],
+    # A draft asks nobody: every vote is refused with a message on the page it came from.
+    "changes:vote": [
+        Probe(
+            "POST",
+            "/changes/{own_change}/vote/",
+            expect(anonymous=LOGIN, end_user=302, other_end_user=404, staff=302),
+            data={"decision": "approve"},
+        )
+    ],
+    # Transitions from the registry; one not open to the user is refused with a message.
+    "changes:action": [
+        Probe(
+            "POST",
+            "/changes/{own_change}/transitions/submit/",
+            expect(anonymous=LOGIN, end_user=302, other_end_user=404, staff=302),
+            data={"version": 1},
+        ),
+        Probe(
+            "POST",
+            "/changes/{own_change}/transitions/approve/",
+            expect(anonymous=LOGIN, signed_in=404),
+            data={"version": 1},
+        ),
+    ],
+    # "This is a request for change" on the ticket page: the workers' button.
+    "changes:from_ticket": [Probe("POST", "/changes/from-ticket/{own}/", WORKER_WRITE)],
     "mail:notification_settings": [Probe("GET", "/account/notifications/", SIGNED_IN_PAGE)],
     # Signed-in users are sent on from the login page.
     "login": [Probe("GET", "/accounts/login/", expect(anonymous=200, signed_in=302))],

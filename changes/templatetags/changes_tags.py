@@ -1,4 +1,5 @@
 from django import template
+from django.utils.html import format_html
 
 from changes import selectors
 
@@ -9,3 +10,41 @@ register = template.Library()
 def ticket_changes(ticket):
     """The changes linked to ``ticket``, newest first (the ticket page's card)."""
     return selectors.changes_for_ticket(ticket)
+
+
+@register.simple_tag
+def change_state_badge(change):
+    return format_html(
+        '<span class="badge change-state change-state-{}" data-state="{}">{}</span>',
+        change.state,
+        change.state,
+        change.get_state_display(),
+    )
+
+
+@register.simple_tag
+def risk_badge(change):
+    return format_html(
+        '<span class="badge risk-{}" data-risk="{}">{}</span>',
+        change.risk,
+        change.risk,
+        change.get_risk_display(),
+    )
+
+
+@register.filter
+def user_name(user):
+    if user is None:
+        return "—"
+    return user.get_full_name() or user.get_username()
+
+
+@register.filter
+def state_label(value):
+    """A stored change state ("awaiting_approval") as its label, in the page's language."""
+    from changes.models import State
+
+    try:
+        return State(value).label
+    except ValueError:
+        return value

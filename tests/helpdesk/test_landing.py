@@ -13,7 +13,7 @@ LANDINGS = {
     "end_user": "/",
     "agent": "/console/?queue=groups",
     "engineer": "/console/?queue=groups",
-    "change_board": "/console/?queue=all",
+    "change_board": "/changes/board/",
     "manager": "/console/?queue=open",
     "admin_user": "/console/?queue=open",
 }
@@ -87,6 +87,10 @@ def test_navbar_entries_per_role(client, end_user, agent, change_board, admin_us
     assert 'data-testid="nav-admin"' not in agent_bar
     board_bar = navbar(change_board)  # reads tickets, answers no calls
     assert 'data-testid="nav-call-log"' not in board_bar
+    # Change management: the board's work; end users follow the changes they requested.
+    assert 'data-testid="nav-changes"' in board_bar
+    assert 'data-testid="nav-changes"' in agent_bar
+    assert 'data-testid="nav-changes"' in end_user_bar
     admin_bar = navbar(admin_user)
     assert reverse("cti:call_log") in admin_bar
     assert 'href="/admin/"' in admin_bar
