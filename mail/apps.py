@@ -19,6 +19,10 @@ class MailConfig(AppConfig):
             from sla import services as sla
 
             sla.subscribe_notices(notifications.on_sla_notice)
+        if apps.is_installed("surveys"):
+            from surveys import services as surveys
+
+            surveys.subscribe_invitations(notifications.on_survey_invitations)
         # The ticket pages fold a mail's quoted history and signature (display only).
         display.register_folder(Channel.EMAIL, parsing.split_quoted)
         ui.register_template("ticket_sidebar", "mail/ticket_sidebar.html")

@@ -261,6 +261,7 @@ class OutboundMessage(models.Model):
         MENTIONED = "mentioned", _("Mentioned in a work note")
         WATCHED = "watched", _("Update of a ticket you watch")
         SLA_ALERT = "sla_alert", _("Service-level warning or breach")
+        SURVEY_INVITATION = "survey", _("Satisfaction survey invitation")
         UNKNOWN_SENDER = "unknown_sender", _("Reply to an unknown sender")
         TOO_LARGE = "too_large", _("Mail too large")
         RATE_LIMITED = "rate_limited", _("Too many mails")

@@ -52,6 +52,15 @@ def notify_sla_notices(notices: list[dict]) -> None:
         notifications.notifications_for_sla_notice(notice)
 
 
+@shared_task(name="mail.notify_survey_invitations", ignore_result=True)
+def notify_survey_invitations(invitations: list[dict]) -> None:
+    """``invitations``: the JSON forms of ``surveys.services.InvitationSent`` of one run."""
+    from mail.services import notifications
+
+    for invitation in invitations:
+        notifications.notifications_for_survey_invitation(invitation)
+
+
 @shared_task(name="mail.send_outbound", ignore_result=True)
 def send_outbound(outbound_id: int) -> None:
     from mail.services import outbound

@@ -10,6 +10,7 @@ to the nearest list and the table's note says so.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -111,6 +112,26 @@ class Links:
             if value not in (None, ""):
                 query[key] = str(value)
         return f"{self.call_log}?{query.urlencode()}"
+
+
+@dataclass(frozen=True)
+class AgentColumn:
+    """A column another app adds to the agent scorecards (surveys: the survey score).
+
+    ``values(filters, user_ids)`` runs once per dashboard, in a fixed number of queries, and
+    returns ``{user id: (value, text)}``; agents missing from it show a dash."""
+
+    title: object
+    values: Callable[[ReportFilter, list[int]], dict[int, tuple[object, str]]]
+
+
+_agent_columns: list[AgentColumn] = []
+
+
+def register_agent_column(title, values) -> None:
+    """Add a column to the agent scorecards (from the other app's ``ready``; once)."""
+    if all(column.values is not values for column in _agent_columns):
+        _agent_columns.append(AgentColumn(title, values))
 
 
 def build(filters: ReportFilter) -> dict:
@@ -307,13 +328,13 @@ def build(filters: ReportFilter) -> dict:
             _("SLA met %"),
             _("Calls answered"),
             _("Average handling time (s)"),
-            _("Survey score"),
+            *[str(column.title) for column in _agent_columns],
         ],
-        note=_(
-            "Links go to all resolved tickets: the console has no assignee filter. "
-            "Survey scores appear once surveys exist."
-        ),
+        note=_("Links go to all resolved tickets: the console has no assignee filter."),
     )
+    extra = [
+        column.values(filters, [card["user_id"] for card in cards]) for column in _agent_columns
+    ]
     for card in cards:
         table.rows.append(
             [
@@ -323,7 +344,7 @@ def build(filters: ReportFilter) -> dict:
                 Cell(card["sla_percent"], percent(card["sla_percent"])),
                 Cell(card["answered"], link=links.calls(outcome=Call.Outcome.ANSWERED)),
                 Cell(seconds(card["handling"]), duration(card["handling"])),
-                Cell(None),
+                *[Cell(*values.get(card["user_id"], (None, ""))) for values in extra],
             ]
         )
     tables["agents"] = table

@@ -18,6 +18,7 @@ assign (to someone else)                     ASSIGNED             the new assign
 work note naming colleagues with @login      MENTIONED            each colleague named
 a reply, work note, transition or edit       WATCHED              each watcher (staff)
 an SLA threshold reached (``sla`` notices)   SLA_ALERT            assignee or group, managers
+a survey invitation sent (``surveys``)        SURVEY_INVITATION    the caller
 ============================================ ==================== ========================
 
 Nobody gets mail about their own action, nor two mails about one change (a watcher who is
@@ -476,6 +477,47 @@ def notifications_for_sla_notice(notice: dict) -> list[OutboundMessage]:
                 )
             )
     return outbound.messages_queue(ticket=ticket, drafts=drafts)
+
+
+# --- survey invitations (the surveys app's hook) ------------------------------------------
+
+
+def on_survey_invitations(invitations) -> None:
+    """Listener of ``surveys.services.subscribe_invitations``: one task per send run."""
+    from mail import tasks
+
+    tasks.notify_survey_invitations.delay(
+        [
+            json.loads(json.dumps(dataclasses.asdict(invitation), cls=DjangoJSONEncoder))
+            for invitation in invitations
+        ]
+    )
+
+
+def notifications_for_survey_invitation(invitation: dict) -> list[OutboundMessage]:
+    """A SURVEY_INVITATION mail to the ticket's caller with the survey's link, in the
+    caller's language. Idempotent: the anchor is the invitation."""
+    ticket = (
+        Ticket.objects.select_related("caller", "caller__user")
+        .filter(pk=invitation.get("ticket_id"))
+        .first()
+    )
+    if ticket is None or ticket.caller_id != invitation.get("person_id"):
+        return []
+    address = person_address(ticket.caller)
+    if not address:
+        return []
+    draft = outbound.Draft(
+        kind=Kind.SURVEY_INVITATION,
+        to=address,
+        person=ticket.caller,
+        anchor=f"survey{invitation.get('invitation_id')}",
+        context={
+            "survey_url": invitation.get("url", ""),
+            "expires_at": parse_datetime(invitation.get("expires_at") or ""),
+        },
+    )
+    return outbound.messages_queue(ticket=ticket, drafts=[draft])
 
 
 # --- what a person chose ----------------------------------------------------------------
