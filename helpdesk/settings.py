@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "mail",
     "sla",
     "changes",
+    "surveys",
 ]
 
 MIDDLEWARE = [
@@ -203,6 +204,10 @@ CELERY_BEAT_SCHEDULE = {
     "sla-sweep": {
         "task": "sla.sweep",
         "schedule": env.float("SLA_SWEEP_SECONDS", default=60.0),
+    },
+    "surveys-send-invitations": {
+        "task": "surveys.send_due_invitations",
+        "schedule": env.float("SURVEYS_SEND_SECONDS", default=300.0),
     },
     "sla-weekly-reports": {
         "task": "sla.send_weekly_reports",

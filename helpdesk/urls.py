@@ -26,6 +26,7 @@ urlpatterns = [
     path("cti/", include("cti.urls")),
     path("sla/", include("sla.urls")),
     path("changes/", include("changes.urls")),
+    path("surveys/", include("surveys.urls")),
     path("", include("mail.urls")),
     path("", include("helpdesk.web_urls")),
     path("", include("tickets.urls")),
