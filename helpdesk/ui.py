@@ -6,6 +6,9 @@ registered template for that slot with ``{% render_slot "console_widgets" %}``. 
 - ``console_widgets``: rendered on every agent console page (the CTI screen pop lives here)
 - ``home_notices``: rendered on the portal home page (the bulletin board, later)
 - ``ticket_sidebar``: rendered on the agent ticket page, with ``ticket`` in the context
+- ``portal_ticket_sidebar``: rendered on the caller's (portal) ticket page, with ``ticket``
+- ``portal_ticket_create``: rendered under the title of the portal's new-ticket form (the
+  knowledge base's suggestions)
 """
 
 from __future__ import annotations
