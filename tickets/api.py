@@ -146,6 +146,7 @@ class TicketSerializer(serializers.ModelSerializer):
             "first_response_at",
             "resolved_at",
             "closed_at",
+            "due_at",
             "version",
             "available_transitions",
             "web_url",
@@ -596,7 +597,7 @@ class TicketViewSet(
     lookup_value_regex = r"[A-Za-z]+-[0-9]+"
     filterset_class = TicketFilter
     filter_backends = [filters.DjangoFilterBackend, OrderingFilter]
-    ordering_fields = ["created_at", "updated_at", "priority", "number", "status"]
+    ordering_fields = ["created_at", "updated_at", "priority", "number", "status", "due_at"]
     ordering = ["-created_at", "-id"]
     http_method_names = ["get", "post", "patch", "head", "options"]
 

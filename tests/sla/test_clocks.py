@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.db import connection, connections
@@ -399,3 +399,18 @@ def test_a_roll_out_on_old_tickets_sends_no_storm_of_alerts(
     assert list(resolution.alerts.values_list("percent", flat=True)) == [75]
     assert resolution.next_alert_at == resolution.started_at + 60 * H
     assert sweep(timezone.now()) == 0 and notices == []
+
+
+def test_the_api_shows_and_sorts_by_the_due_time(policies, as_agent, end_user, on_commit):
+    urgent = make_ticket(caller=end_user.person, urgency=Urgency.CRITICAL, title="Core down")
+    later = make_ticket(caller=end_user.person, title="Printer")
+    paused = make_ticket(caller=end_user.person, title="Waiting")
+    Ticket.objects.filter(pk=paused.pk).update(due_at=None)
+    urgent.refresh_from_db()
+    detail = as_agent.get(f"/api/tickets/{urgent.number}/").json()
+    assert detail["due_at"] is not None
+    assert datetime.fromisoformat(detail["due_at"]) == urgent.due_at
+    rows = as_agent.get("/api/tickets/", {"ordering": "due_at"}).json()["results"]
+    numbers = [row["number"] for row in rows if row["due_at"]]
+    assert numbers[:2] == [urgent.number, later.number]
+    assert as_agent.get("/api/tickets/", {"ordering": "-due_at"}).status_code == 200
