@@ -6,4 +6,5 @@ urlpatterns = [
     path("", include("helpdesk.api")),
     path("", include("tickets.api")),
     path("", include("changes.api")),
+    path("", include("kb.api")),
 ]

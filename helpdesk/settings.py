@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "sla",
     "changes",
     "surveys",
+    "kb",
 ]
 
 MIDDLEWARE = [
@@ -208,6 +209,10 @@ CELERY_BEAT_SCHEDULE = {
     "surveys-send-invitations": {
         "task": "surveys.send_due_invitations",
         "schedule": env.float("SURVEYS_SEND_SECONDS", default=300.0),
+    },
+    "kb-remind-overdue-reviews": {
+        "task": "kb.remind_overdue_reviews",
+        "schedule": 3600.0,
     },
     "sla-weekly-reports": {
         "task": "sla.send_weekly_reports",
@@ -379,6 +384,7 @@ SPECTACULAR_SETTINGS = {
         "TicketTypeEnum": "tickets.models.TicketType",
         "ChangeTypeEnum": "changes.models.ChangeType",
         "CloseCodeEnum": "changes.models.CloseCode",
+        "ArticleStateEnum": "kb.models.State",
     },
 }
 

@@ -27,6 +27,7 @@ urlpatterns = [
     path("sla/", include("sla.urls")),
     path("changes/", include("changes.urls")),
     path("surveys/", include("surveys.urls")),
+    path("kb/", include("kb.urls")),
     path("", include("mail.urls")),
     path("", include("helpdesk.web_urls")),
     path("", include("tickets.urls")),

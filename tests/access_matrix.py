@@ -283,6 +283,53 @@ PAGES: dict[str, list[Probe]] = {
     ],
     # "This is a request for change" on the ticket page: the workers' button.
     "changes:from_ticket": [Probe("POST", "/changes/from-ticket/{own}/", WORKER_WRITE)],
+    # Knowledge base (docs/kb.md): ``{article}`` is published and public, ``{internal_article}``
+    # published for staff, ``{draft_article}`` a draft. What a role may not read is a 404.
+    "kb:index": [Probe("GET", "/kb/?q=vpn", SIGNED_IN_PAGE)],
+    "kb:article": [
+        Probe("GET", "/kb/{article}/", SIGNED_IN_PAGE),
+        Probe("GET", "/kb/{internal_article}/", expect(anonymous=LOGIN, end_users=404, staff=200)),
+        Probe(
+            "GET",
+            "/kb/{draft_article}/",
+            expect(anonymous=LOGIN, end_users=404, change_board=404, workers=200),
+        ),
+    ],
+    "kb:article_create": [Probe("GET", "/kb/new/", WORKER_PAGE)],
+    "kb:article_edit": [Probe("GET", "/kb/{draft_article}/edit/", WORKER_PAGE)],
+    "kb:article_history": [Probe("GET", "/kb/{article}/history/", WORKER_PAGE)],
+    "kb:article_transition": [
+        Probe(
+            "POST",
+            "/kb/{draft_article}/workflow/submit/",
+            expect(anonymous=LOGIN, end_users=404, change_board=404, workers=302),
+        )
+    ],
+    "kb:article_rate": [
+        Probe(
+            "POST",
+            "/kb/{article}/rate/",
+            expect(anonymous=LOGIN, signed_in=302),
+            {"helpful": "yes"},
+        )
+    ],
+    "kb:suggest": [Probe("GET", "/kb/suggest/?title=vpn", SIGNED_IN_PAGE)],
+    "kb:deflect": [
+        Probe("POST", "/kb/{article}/solved/", expect(anonymous=LOGIN, signed_in=302)),
+        Probe(
+            "POST",
+            "/kb/{internal_article}/solved/",
+            expect(anonymous=LOGIN, end_users=404, staff=302),
+        ),
+    ],
+    "kb:stats": [Probe("GET", "/kb/stats/", REPORTS_PAGE)],
+    "kb:ticket_search": [Probe("GET", "/kb/tickets/{own}/search/?q=vpn", WORKER_PAGE)],
+    "kb:ticket_link": [
+        Probe("POST", "/kb/tickets/{own}/link/", WORKER_WRITE, data={"article": "{article}"})
+    ],
+    "kb:ticket_unlink": [
+        Probe("POST", "/kb/tickets/{own}/unlink/", WORKER_WRITE, data={"article": "{article}"})
+    ],
     "mail:notification_settings": [Probe("GET", "/account/notifications/", SIGNED_IN_PAGE)],
     # Signed-in users are sent on from the login page.
     "login": [Probe("GET", "/accounts/login/", expect(anonymous=200, signed_in=302))],
@@ -840,6 +887,17 @@ API: dict[str, list[Probe]] = {
             data={"into": "{own}"},
             format="json",
         )
+    ],
+    # Knowledge base: the pages' rules (published public for end users, internal for staff).
+    "GET /api/kb/articles/": [Probe("GET", "/api/kb/articles/", API_SIGNED_IN)],
+    "GET /api/kb/articles/search/": [Probe("GET", "/api/kb/articles/search/?q=vpn", API_SIGNED_IN)],
+    "GET /api/kb/articles/{id}/": [
+        Probe("GET", "/api/kb/articles/{article}/", API_SIGNED_IN),
+        Probe(
+            "GET",
+            "/api/kb/articles/{internal_article}/",
+            expect(anonymous=401, end_users=404, staff=200),
+        ),
     ],
     # The block list: administrators (model permissions).
     "GET /cti/api/blocked-numbers/": [

@@ -41,6 +41,7 @@ from tests.factories import (
     SupportGroupFactory,
     make_ticket,
 )
+from tests.kb.factories import kb_articles
 from tickets import services as ticket_services
 from tickets.models import CannedReply, SavedView
 
@@ -212,7 +213,9 @@ def world(users, first_line, network_group):
         requester=end_user.person, by=end_user, title="A standing desk"
     )
     feed, _feed_key = change_services.calendar_feed_token_create(user=end_user)
+    articles = kb_articles(author=users["agent"], publisher=users["manager"])
     return {
+        **articles,
         "own_change": own_change.number,
         "feed": feed.pk,
         "own": own.number,

@@ -1,0 +1,53 @@
+from django.contrib import admin
+
+from kb.models import (
+    Article,
+    ArticleCategory,
+    ArticleVersion,
+    Deflection,
+    ReviewReminder,
+)
+
+
+@admin.register(ArticleCategory)
+class ArticleCategoryAdmin(admin.ModelAdmin):
+    list_display = ["name", "order"]
+
+
+class ArticleVersionInline(admin.TabularInline):
+    model = ArticleVersion
+    fields = ["number", "title", "state", "created_by", "created_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Article)
+class ArticleAdmin(admin.ModelAdmin):
+    """Reading and the details that sit outside the text; the text and the workflow are
+    changed on the knowledge-base pages, which keep the versions."""
+
+    list_display = ["title", "language", "audience", "state", "owner", "review_by"]
+    list_filter = ["state", "audience", "language", "category"]
+    search_fields = ["title"]
+    fields = ["title", "summary", "language", "audience", "category", "services", "owner",
+              "review_by", "translation_of", "state", "version"]  # fmt: skip
+    readonly_fields = ["title", "summary", "state", "version"]
+    autocomplete_fields = ["translation_of"]
+    raw_id_fields = ["owner"]
+    inlines = [ArticleVersionInline]
+
+
+@admin.register(Deflection)
+class DeflectionAdmin(admin.ModelAdmin):
+    list_display = ["article", "query", "at"]
+    readonly_fields = ["article", "user", "query", "at"]
+
+
+@admin.register(ReviewReminder)
+class ReviewReminderAdmin(admin.ModelAdmin):
+    list_display = ["article", "review_by", "owner", "sent_at"]
+    readonly_fields = ["article", "review_by", "owner", "sent_at"]

@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class KbConfig(AppConfig):
+    name = "kb"
+    verbose_name = _("Knowledge base")
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from helpdesk import ui
+
+        ui.register_template("ticket_sidebar", "kb/ticket_sidebar.html")
+        ui.register_template("portal_ticket_create", "kb/portal_suggestions.html")

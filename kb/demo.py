@@ -1,0 +1,137 @@
+"""Knowledge-base demo data for ``manage.py seed_demo``: articles of the mobile operator's IT
+call centre in English and Polish, some internal, published through the workflow (written by
+the agent ``agent``, published by ``manager``). Idempotent: an article whose title exists is
+left alone."""
+
+from __future__ import annotations
+
+import sys
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+from helpdesk.models import Service
+from kb import services
+from kb.models import Article, ArticleCategory
+
+CATEGORIES = ["Remote access", "Accounts and passwords", "Printing", "E-mail", "Mobile phones"]
+
+# (key, category, language, audience, title, summary, body, translation of key, services)
+ARTICLES = [
+    ("vpn", "Remote access", "en", "public", "Connect to the VPN from home",
+     "Install the client, sign in with your company account, approve the push.",
+     "1. Open **GlobalProtect** (installed on every company laptop).\n"
+     "2. Portal: `vpn.mobilnet.example`.\n3. Sign in with your company e-mail and password.\n"
+     "4. Approve the push notification on your phone.\n\n"
+     "If it says *gateway unreachable*, check that your home internet works and restart the "
+     "laptop. Hotel and airport networks sometimes block VPN: use your phone's hotspot.",
+     None, ["VPN"]),
+    ("vpn-pl", "Remote access", "pl", "public", "Połączenie z VPN z domu",
+     "Zainstaluj klienta, zaloguj się kontem firmowym, zatwierdź powiadomienie.",
+     "1. Otwórz **GlobalProtect** (jest na każdym laptopie firmowym).\n"
+     "2. Portal: `vpn.mobilnet.example`.\n3. Zaloguj się firmowym adresem e-mail i hasłem.\n"
+     "4. Zatwierdź powiadomienie push w telefonie.\n\n"
+     "Komunikat *gateway unreachable*: sprawdź domowy internet i uruchom laptop ponownie. "
+     "Sieci w hotelach i na lotniskach bywają zablokowane: użyj hotspotu w telefonie.",
+     "vpn", ["VPN"]),
+    ("password", "Accounts and passwords", "en", "public", "Reset a forgotten password",
+     "Self-service reset at passwords.mobilnet.example with your phone.",
+     "Go to `https://passwords.mobilnet.example`, enter your login and the code sent by SMS "
+     "to your company phone. The new password needs 12 characters and may not repeat the last "
+     "five.\n\nAfter the change, sign in again on your phone's mail app and the Wi-Fi.",
+     None, []),
+    ("password-pl", "Accounts and passwords", "pl", "public", "Reset zapomnianego hasła",
+     "Samodzielny reset na passwords.mobilnet.example przez SMS.",
+     "Wejdź na `https://passwords.mobilnet.example`, podaj login i kod z SMS-a wysłanego na "
+     "telefon służbowy. Nowe hasło ma mieć 12 znaków i nie może powtarzać pięciu ostatnich.\n\n"
+     "Po zmianie zaloguj się ponownie w poczcie na telefonie i w Wi-Fi.",
+     "password", []),
+    ("printer", "Printing", "en", "public", "Printer shows paper jam but no paper is stuck",
+     "Open every tray, remove the toner, check the rear door.",
+     "- Switch the printer off.\n- Open trays 1 and 2 and the **rear door**; remove torn "
+     "scraps.\n- Take out the toner cartridge and look for paper behind it.\n- Switch on.\n\n"
+     "Still jammed? Report it with the printer's asset number (sticker on the front).",
+     None, []),
+    ("printer-pl", "Printing", "pl", "public", "Drukarka zgłasza zacięcie papieru, choć go nie ma",
+     "Otwórz wszystkie podajniki, wyjmij toner, sprawdź tylną klapkę.",
+     "- Wyłącz drukarkę.\n- Otwórz podajniki 1 i 2 oraz **tylną klapkę**; usuń skrawki.\n"
+     "- Wyjmij kasetę z tonerem i sprawdź, czy za nią nie ma papieru.\n- Włącz drukarkę.\n\n"
+     "Nadal zacięta? Zgłoś to z numerem inwentarzowym (żółta naklejka z przodu).",
+     "printer", []),
+    ("outlook", "E-mail", "en", "public", "Outlook keeps asking for the password",
+     "Clear the stored credentials and sign in again.",
+     "Close Outlook. Open *Credential Manager* > *Windows Credentials* and remove every entry "
+     "with `MicrosoftOffice`. Start Outlook and sign in with your company account.\n\n"
+     "On a phone: remove the account from the Outlook app and add it again.",
+     None, []),
+    ("apn", "Mobile phones", "en", "public", "Mobile data does not work: set the APN",
+     "APN internet.mobilnet.example, no user name or password.",
+     "Settings > Mobile network > Access point names > **Add**:\n\n"
+     "| Field | Value |\n|---|---|\n| Name | Mobilnet |\n| APN | `internet.mobilnet.example` |"
+     "\n| MMSC | empty |\n\nSave, choose it and restart the phone.",
+     None, []),
+    ("apn-pl", "Mobile phones", "pl", "public", "Nie działa transmisja danych: ustaw APN",
+     "APN internet.mobilnet.example, bez użytkownika i hasła.",
+     "Ustawienia > Sieć komórkowa > Nazwy punktów dostępu > **Dodaj**: nazwa Mobilnet, "
+     "APN `internet.mobilnet.example`. Zapisz, wybierz i uruchom telefon ponownie. Żółty "
+     "wykrzyknik przy zasięgu znika po minucie.",
+     "apn", []),
+    ("unlock-internal", "Accounts and passwords", "en", "internal",
+     "Agents: unlocking an account after the caller is verified",
+     "Verify two facts from the directory before unlocking; never read the password out.",
+     "Ask for the employee number **and** the manager's name; compare with the caller card. "
+     "Then in the admin console: *Users* > the user > *Unlock*. Log the verification in a "
+     "work note. Three failed verifications: escalate to Access (IAM).",
+     None, []),
+    ("vpn-internal", "Remote access", "pl", "internal",
+     "Agenci: VPN nie łączy się po zmianie hasła",
+     "Stare hasło w pamięci klienta VPN blokuje konto po kilku próbach.",
+     "Poproś dzwoniącego o wylogowanie z GlobalProtect i ponowne logowanie nowym hasłem. "
+     "Jeśli konto jest już zablokowane, odblokuj je (artykuł o weryfikacji) i poczekaj pięć "
+     "minut na synchronizację.",
+     None, ["VPN"]),
+]  # fmt: skip
+
+
+def seed(stdout=None) -> None:
+    stdout = stdout or sys.stdout
+    User = get_user_model()
+    author = User.objects.filter(username="agent").first()
+    publisher = User.objects.filter(username="manager").first()
+    if author is None or publisher is None:
+        stdout.write("kb: the demo logins 'agent' and 'manager' are missing; no articles.\n")
+        return
+    categories = {
+        name: ArticleCategory.objects.get_or_create(name=name, defaults={"order": index})[0]
+        for index, name in enumerate(CATEGORIES)
+    }
+    made: dict[str, Article] = {}
+    created = 0
+    today = timezone.localdate()
+    for index, row in enumerate(ARTICLES):
+        key, category, language, audience, title, summary, body, original, service_names = row
+        existing = Article.objects.filter(title=title).first()
+        if existing is not None:
+            made[key] = existing
+            continue
+        with transaction.atomic():
+            article = services.article_create(
+                by=author,
+                title=title,
+                summary=summary,
+                body=body,
+                language=language,
+                audience=audience,
+                category=categories[category],
+                services=list(Service.objects.filter(name__in=service_names)),
+                # One article is overdue for review, so the owner's page shows a reminder.
+                review_by=today - timedelta(days=3) if index == 0 else today + timedelta(days=180),
+                translation_of=made.get(original) if original else None,
+            )
+            services.article_transition(article=article, by=author, name="submit")
+            services.article_transition(article=article, by=publisher, name="publish")
+        made[key] = article
+        created += 1
+    stdout.write(f"kb: {created} articles created ({len(ARTICLES) - created} already there).\n")

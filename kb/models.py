@@ -1,0 +1,342 @@
+"""The knowledge base: articles in Markdown with their versions, review workflow, links to
+tickets, ratings and the portal's deflections.
+
+Later parts of the app (diagnostic scripts, the bulletin board) add their models below the
+article's; nothing here needs to know about them.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_fsm import FSMField, FSMModelMixin, transition
+
+from helpdesk.models import Service
+from helpdesk.roles import can_work_tickets
+from kb import text
+
+TITLE_MAX_LENGTH = 200
+BODY_MAX_LENGTH = 100_000
+
+
+class Language(models.TextChoices):
+    ENGLISH = "en", _("English")
+    POLISH = "pl", _("Polish")
+
+
+class Audience(models.TextChoices):
+    PUBLIC = "public", _("Public (end users and staff)")
+    INTERNAL = "internal", _("Internal (staff only)")
+
+
+class State(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    REVIEW = "review", _("In review")
+    PUBLISHED = "published", _("Published")
+    RETIRED = "retired", _("Retired")
+
+
+def can_write(user) -> bool:
+    """Who writes articles and submits them for review: everyone who works tickets."""
+    return can_work_tickets(user)
+
+
+def can_publish(user) -> bool:
+    """Who publishes, sends back and retires articles: managers and administrators (the
+    people who read the reports, ``tickets.view_reports``)."""
+    return user.is_authenticated and user.has_perm("tickets.view_reports")
+
+
+def _is_writer(instance, user) -> bool:
+    return can_write(user)
+
+
+def _is_publisher(instance, user) -> bool:
+    return can_publish(user)
+
+
+class ArticleCategory(models.Model):
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    order = models.PositiveSmallIntegerField(_("order"), default=0)
+
+    class Meta:
+        ordering = ["order", "name"]
+        verbose_name = _("article category")
+        verbose_name_plural = _("article categories")
+
+    def __str__(self):
+        return self.name
+
+
+class Article(FSMModelMixin, models.Model):
+    """One article in one language. ``translation_of`` joins the Polish and the English
+    text of the same article. The current text is on the row; every saved text is also an
+    :class:`ArticleVersion`.
+
+    ``search_title`` and ``search_body`` are the folded text search reads (``kb.text.fold``),
+    kept by ``save``. On PostgreSQL the migration adds a generated ``search_vector`` column
+    (title weight A, body weight B) with a GIN index, and a trigram index on the title;
+    Django does not know those columns (see ``kb.search``).
+    """
+
+    title = models.CharField(_("title"), max_length=TITLE_MAX_LENGTH)
+    summary = models.CharField(_("summary"), max_length=300, blank=True)
+    body = models.TextField(_("text (Markdown)"), max_length=BODY_MAX_LENGTH)
+    language = models.CharField(
+        _("language"), max_length=2, choices=Language.choices, default=Language.ENGLISH
+    )
+    translation_of = models.ForeignKey(
+        "self",
+        verbose_name=_("translation of"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="translations",
+    )
+    audience = models.CharField(
+        _("audience"), max_length=10, choices=Audience.choices, default=Audience.PUBLIC
+    )
+    category = models.ForeignKey(
+        ArticleCategory,
+        verbose_name=_("category"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="articles",
+    )
+    services = models.ManyToManyField(
+        Service, verbose_name=_("services"), blank=True, related_name="kb_articles"
+    )
+    state = FSMField(
+        _("state"), max_length=10, choices=State.choices, default=State.DRAFT, protected=True
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        on_delete=models.PROTECT,
+        related_name="kb_articles",
+    )
+    review_by = models.DateField(_("review by"), null=True, blank=True)
+    version = models.PositiveIntegerField(_("version"), default=1, editable=False)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated"), default=timezone.now)
+    published_at = models.DateTimeField(_("published"), null=True, blank=True)
+    search_title = models.CharField(max_length=TITLE_MAX_LENGTH * 2, editable=False, default="")
+    search_body = models.TextField(editable=False, default="")
+
+    class Meta:
+        ordering = ["title", "id"]
+        verbose_name = _("article")
+        verbose_name_plural = _("articles")
+        indexes = [
+            models.Index(fields=["state", "audience", "language"], name="kb_article_visible_idx"),
+            models.Index(fields=["owner", "review_by"], name="kb_article_owner_review_idx"),
+        ]
+
+    def __str__(self):
+        return f"KB-{self.pk} {self.title}"
+
+    def save(self, *args, **kwargs):
+        self.refresh_search_text()
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and {"title", "summary", "body"} & set(update_fields):
+            kwargs["update_fields"] = {*update_fields, "search_title", "search_body"}
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self):
+        return reverse("kb:article", args=[self.pk])
+
+    @property
+    def reference(self) -> str:
+        return f"KB-{self.pk}"
+
+    def refresh_search_text(self) -> None:
+        self.search_title = text.fold(self.title)
+        self.search_body = text.fold(f"{self.summary} {text.plain_text(self.body)}".strip())
+
+    @property
+    def is_public(self) -> bool:
+        return self.state == State.PUBLISHED and self.audience == Audience.PUBLIC
+
+    def review_overdue(self, today=None) -> bool:
+        today = today or timezone.localdate()
+        return (
+            self.state == State.PUBLISHED and self.review_by is not None and self.review_by < today
+        )
+
+    # --- workflow (fields of self only; kb.services saves, versions and audits) ------------
+
+    @transition(field=state, source=State.DRAFT, target=State.REVIEW, permission=_is_writer)
+    def submit(self):
+        pass
+
+    @transition(field=state, source=State.REVIEW, target=State.DRAFT, permission=_is_publisher)
+    def send_back(self):
+        pass
+
+    @transition(field=state, source=State.REVIEW, target=State.PUBLISHED, permission=_is_publisher)
+    def publish(self):
+        self.published_at = timezone.now()
+
+    @transition(
+        field=state, source=[State.PUBLISHED, State.RETIRED], target=State.DRAFT,
+        permission=_is_writer,
+    )  # fmt: skip
+    def revise(self):
+        pass
+
+    @transition(
+        field=state, source=[State.DRAFT, State.PUBLISHED], target=State.RETIRED,
+        permission=_is_publisher,
+    )  # fmt: skip
+    def retire(self):
+        pass
+
+
+class ArticleVersion(models.Model):
+    """An article's text as it was saved, never changed afterwards."""
+
+    article = models.ForeignKey(
+        Article, verbose_name=_("article"), on_delete=models.CASCADE, related_name="versions"
+    )
+    number = models.PositiveIntegerField(_("version"))
+    title = models.CharField(_("title"), max_length=TITLE_MAX_LENGTH)
+    summary = models.CharField(_("summary"), max_length=300, blank=True)
+    body = models.TextField(_("text (Markdown)"))
+    state = models.CharField(_("state when saved"), max_length=10, choices=State.choices)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("saved"), default=timezone.now)
+
+    class Meta:
+        ordering = ["article", "-number"]
+        verbose_name = _("article version")
+        verbose_name_plural = _("article versions")
+        constraints = [
+            models.UniqueConstraint(fields=["article", "number"], name="kb_version_unique")
+        ]
+
+    def __str__(self):
+        return f"KB-{self.article_id} v{self.number}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValueError("Article versions are immutable.")
+        super().save(*args, **kwargs)
+
+
+class ArticleEvent(models.Model):
+    """The article's audit trail: who moved it through the workflow, when."""
+
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(_("what"), max_length=20)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    at = models.DateTimeField(_("when"), default=timezone.now)
+    note = models.CharField(_("note"), max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = _("article event")
+        verbose_name_plural = _("article events")
+
+    def __str__(self):
+        return f"KB-{self.article_id} {self.kind}"
+
+
+class ArticleTicketLink(models.Model):
+    """An article that helped with (or solved) a ticket: linked by an agent."""
+
+    article = models.ForeignKey(
+        Article, verbose_name=_("article"), on_delete=models.CASCADE, related_name="ticket_links"
+    )
+    ticket = models.ForeignKey(
+        "tickets.Ticket",
+        verbose_name=_("ticket"),
+        on_delete=models.CASCADE,
+        related_name="kb_links",
+    )
+    linked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    linked_at = models.DateTimeField(_("linked"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-linked_at", "-id"]
+        verbose_name = _("article linked to a ticket")
+        verbose_name_plural = _("articles linked to tickets")
+        constraints = [models.UniqueConstraint(fields=["article", "ticket"], name="kb_link_unique")]
+
+    def __str__(self):
+        return f"KB-{self.article_id} -> {self.ticket_id}"
+
+
+class ArticleRating(models.Model):
+    """Helpful or not: one per user and article, changeable."""
+
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="ratings")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="kb_ratings"
+    )
+    helpful = models.BooleanField(_("helpful"))
+    rated_at = models.DateTimeField(_("rated"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("article rating")
+        verbose_name_plural = _("article ratings")
+        constraints = [models.UniqueConstraint(fields=["article", "user"], name="kb_rating_unique")]
+
+    def __str__(self):
+        return f"KB-{self.article_id} {'+' if self.helpful else '-'}"
+
+
+class Deflection(models.Model):
+    """An end user who, filing a ticket, found the answer in a suggested article and filed
+    none."""
+
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="deflections")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    query = models.CharField(_("what they typed"), max_length=TITLE_MAX_LENGTH, blank=True)
+    at = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = _("deflection")
+        verbose_name_plural = _("deflections")
+
+    def __str__(self):
+        return f"KB-{self.article_id} {self.at:%Y-%m-%d}"
+
+
+class ReviewReminder(models.Model):
+    """The owner was reminded that the article's review-by date passed: once per article
+    and date (a new date is a new reminder)."""
+
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="reminders")
+    review_by = models.DateField(_("review by"))
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    sent_at = models.DateTimeField(_("sent"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("review reminder")
+        verbose_name_plural = _("review reminders")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["article", "review_by"], name="kb_reminder_once_per_date"
+            )
+        ]
+
+    def __str__(self):
+        return f"KB-{self.article_id} {self.review_by}"

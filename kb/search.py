@@ -1,0 +1,206 @@
+"""Searching articles: ranked, typo-tolerant, diacritics folded, with highlighted snippets.
+
+Both databases search the folded text (``kb.text.fold``) with the same meaning of a query:
+each word matches as a word prefix (``pass`` finds ``password``), articles with every word
+come first and, when fewer than asked have them all, articles with some of them follow; a
+title match outranks a body match and the exact phrase outranks scattered words; a word
+with a typo still finds a title by trigram similarity.
+
+- PostgreSQL: the generated ``search_vector`` column (title weight A, body B) with its GIN
+  index, ``ts_rank_cd`` (cover density: words close together rank higher), a bonus for the
+  phrase in the title and in the text, and ``pg_trgm``'s ``<%`` (word similarity, GIN
+  trigram index on the folded title) for typos. One query per attempt.
+- SQLite (the embedded run): ``LIKE`` on the folded columns finds at most
+  ``SQLITE_CANDIDATES`` candidates, ranked in Python with the same weights; typos are
+  matched against titles by the same trigram similarity.
+
+Snippets are cut from the article's plain text in Python (``kb.text.highlight``), so they
+show the original diacritics while matching folded words.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import connection
+from django.db.models import QuerySet
+from django.utils.safestring import SafeString
+
+from kb import text
+from kb.models import Article
+
+MAX_RESULTS = 50
+SQLITE_CANDIDATES = 500
+SQLITE_TYPO_SCAN = 2000
+# Trigram similarity from which a word with a typo matches a title word (pg_trgm's default
+# for word_similarity is 0.6).
+TYPO_SIMILARITY = 0.5
+PHRASE_IN_TITLE_BONUS = 1.0
+PHRASE_IN_BODY_BONUS = 0.3
+ALL_WORDS_BONUS = 1.0
+
+
+@dataclass
+class Hit:
+    article: Article
+    rank: float
+    snippet: SafeString
+    title_html: SafeString
+
+
+def search(queryset: QuerySet[Article], query: str, *, limit: int = 10) -> list[Hit]:
+    """The articles of ``queryset`` (already scoped to what the user may see) that match
+    ``query``, best first, at most ``limit`` (capped at ``MAX_RESULTS``)."""
+    terms = text.query_terms(query)
+    limit = max(1, min(limit, MAX_RESULTS))
+    if not terms:
+        return []
+    if connection.vendor == "postgresql":
+        ranked = _postgresql(queryset, terms, limit)
+    else:
+        ranked = _sqlite(queryset, terms, limit)
+    if not ranked:
+        return []
+    articles = queryset.select_related("category").in_bulk([pk for pk, _rank in ranked])
+    hits = []
+    for pk, rank in ranked:
+        article = articles.get(pk)
+        if article is None:
+            continue
+        body = text.plain_text(article.body)
+        source = f"{article.summary} {body}".strip() if article.summary else body
+        hits.append(
+            Hit(
+                article=article,
+                rank=rank,
+                snippet=text.highlight(source, terms),
+                title_html=text.highlight(article.title, terms, width=text.MAX_TERM_LENGTH * 10),
+            )
+        )
+    return hits
+
+
+# --- PostgreSQL ---------------------------------------------------------------------------
+
+
+def _tsquery(terms: list[str], operator: str) -> str:
+    # Terms are letters and digits only (kb.text.query_terms): safe in to_tsquery's syntax.
+    return f" {operator} ".join(f"{term}:*" for term in terms)
+
+
+def _postgresql(queryset: QuerySet[Article], terms: list[str], limit: int) -> list:
+    phrase = " ".join(terms)
+    like = f"%{_like_escape(phrase)}%"
+    scope_sql, scope_params = queryset.values("pk").query.sql_with_params()
+    # Only the scope SQL Django compiled goes in by format; every value is a parameter.
+    sql = f"""
+        SELECT a.id,
+               ts_rank_cd(a.search_vector, q.all_words)
+               + ts_rank_cd(a.search_vector, q.any_word) * 0.5
+               + CASE WHEN a.search_vector @@ q.all_words THEN %s ELSE 0 END
+               + CASE WHEN a.search_title LIKE %s THEN %s ELSE 0 END
+               + CASE WHEN a.search_body LIKE %s THEN %s ELSE 0 END
+               + word_similarity(%s, a.search_title) * 0.5 AS rank
+        FROM kb_article a,
+             (SELECT to_tsquery('simple', %s) AS all_words,
+                     to_tsquery('simple', %s) AS any_word) q
+        WHERE a.id IN ({scope_sql})
+          AND (a.search_vector @@ q.{{match}} OR %s <%% a.search_title)
+        ORDER BY rank DESC, a.id DESC
+        LIMIT %s
+    """  # noqa: S608
+    params_head = [
+        ALL_WORDS_BONUS,
+        like,
+        PHRASE_IN_TITLE_BONUS,
+        like,
+        PHRASE_IN_BODY_BONUS,
+        phrase,
+        _tsquery(terms, "&"),
+        _tsquery(terms, "|"),
+        *scope_params,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql.replace("{match}", "all_words"), [*params_head, phrase, limit])
+        rows = cursor.fetchall()
+        if len(rows) < limit and len(terms) > 1:
+            cursor.execute(sql.replace("{match}", "any_word"), [*params_head, phrase, limit])
+            rows = cursor.fetchall()
+    return [(pk, float(rank)) for pk, rank in rows]
+
+
+def _like_escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+# --- SQLite (and any other database): bounded candidates ranked in Python ------------------
+
+
+def _word_match(term: str, folded: str) -> int:
+    """How often ``term`` starts a word of ``folded``."""
+    count, start = 0, 0
+    while True:
+        index = folded.find(term, start)
+        if index < 0:
+            return count
+        if index == 0 or not folded[index - 1].isalnum():
+            count += 1
+        start = index + 1
+
+
+def _typo_match(term: str, title_words: list[str]) -> float:
+    if len(term) < 4:
+        return 0.0
+    return max((text.similarity(term, word) for word in title_words), default=0.0)
+
+
+def _score(terms: list[str], phrase: str, title: str, body: str) -> float:
+    title_words = title.split()
+    score, matched = 0.0, 0
+    for term in terms:
+        in_title = _word_match(term, title)
+        in_body = _word_match(term, body)
+        if in_title or in_body:
+            matched += 1
+        elif (similar := _typo_match(term, title_words)) >= TYPO_SIMILARITY:
+            matched += 1
+            score += similar * 0.5
+        score += min(in_title, 3) * 1.0 + min(in_body, 10) * 0.1
+    if not matched:
+        return 0.0
+    if matched == len(terms):
+        score += ALL_WORDS_BONUS
+    if len(terms) > 1 and phrase in title:
+        score += PHRASE_IN_TITLE_BONUS
+    if len(terms) > 1 and phrase in body:
+        score += PHRASE_IN_BODY_BONUS
+    return score
+
+
+def _sqlite(queryset: QuerySet[Article], terms: list[str], limit: int) -> list:
+    from django.db.models import Q
+
+    phrase = " ".join(terms)
+    condition = Q()
+    for term in terms:
+        condition |= Q(search_title__contains=term) | Q(search_body__contains=term)
+    rows = list(
+        queryset.filter(condition)
+        .order_by("-id")
+        .values_list("pk", "search_title", "search_body")[:SQLITE_CANDIDATES]
+    )
+    if len(rows) < limit:
+        # Typos: titles near the words, among the newest visible articles.
+        seen = {pk for pk, _title, _body in rows}
+        rows += [
+            row
+            for row in queryset.order_by("-id").values_list("pk", "search_title", "search_body")[
+                :SQLITE_TYPO_SCAN
+            ]
+            if row[0] not in seen
+        ]
+    scored = [
+        (pk, score) for pk, title, body in rows if (score := _score(terms, phrase, title, body)) > 0
+    ]
+    scored.sort(key=lambda item: (-item[1], -item[0]))
+    return scored[:limit]

@@ -1,0 +1,248 @@
+"""Every write of the knowledge base: keyword-only, one transaction each, audited.
+
+Later parts of the app (diagnostic scripts, the bulletin board) add their own sections.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+
+from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+from django_fsm import can_proceed, has_transition_perm
+
+from helpdesk.errors import ConflictError, TransitionNotAllowedError, ValidationError
+from kb.models import (
+    BODY_MAX_LENGTH,
+    TITLE_MAX_LENGTH,
+    Article,
+    ArticleEvent,
+    ArticleRating,
+    ArticleTicketLink,
+    ArticleVersion,
+    Deflection,
+    ReviewReminder,
+    State,
+    can_write,
+)
+
+logger = logging.getLogger(__name__)
+
+# The workflow, in the order pages offer it.
+TRANSITIONS = ("submit", "publish", "send_back", "retire", "revise")
+CONTENT_FIELDS = ("title", "summary", "body")
+
+
+def available_transitions(article: Article, user) -> list[str]:
+    """The workflow steps ``user`` may take on ``article`` now (pages offer only these)."""
+    return [
+        name
+        for name in TRANSITIONS
+        if can_proceed(getattr(article, name)) and has_transition_perm(getattr(article, name), user)
+    ]
+
+
+def _check_text(title: str, body: str) -> None:
+    errors = {}
+    if not title.strip():
+        errors["title"] = "Give the article a title."
+    elif len(title) > TITLE_MAX_LENGTH:
+        errors["title"] = f"At most {TITLE_MAX_LENGTH} characters."
+    if not body.strip():
+        errors["body"] = "Write the article's text."
+    elif len(body) > BODY_MAX_LENGTH:
+        errors["body"] = f"At most {BODY_MAX_LENGTH} characters."
+    if errors:
+        raise ValidationError(errors)
+
+
+def _version_write(article: Article, by, note: str = "") -> ArticleVersion:
+    return ArticleVersion.objects.create(
+        article=article,
+        number=article.version,
+        title=article.title,
+        summary=article.summary,
+        body=article.body,
+        state=article.state,
+        note=note[:200],
+        created_by=by,
+    )
+
+
+@transaction.atomic
+def article_create(
+    *,
+    by,
+    title: str,
+    body: str,
+    summary: str = "",
+    language: str = "en",
+    audience: str = "public",
+    category=None,
+    services=(),
+    owner=None,
+    review_by: date | None = None,
+    translation_of: Article | None = None,
+) -> Article:
+    """A new draft, version 1, owned by ``owner`` (the author when not given)."""
+    if not can_write(by):
+        raise PermissionDenied
+    _check_text(title, body)
+    article = Article.objects.create(
+        title=title.strip(),
+        summary=summary.strip()[:300],
+        body=body,
+        language=language,
+        audience=audience,
+        category=category,
+        owner=owner or by,
+        review_by=review_by,
+        translation_of=translation_of,
+    )
+    if services:
+        article.services.set(services)
+    _version_write(article, by, "created")
+    ArticleEvent.objects.create(article=article, kind="created", by=by)
+    return article
+
+
+@transaction.atomic
+def article_update(
+    *, article: Article, by, expected_version: int | None = None, services=None, **fields
+) -> Article:
+    """Change a draft's text or details. A change of the text is a new version; an
+    article that is not a draft is refused (``revise`` makes a published one a draft)."""
+    if not can_write(by):
+        raise PermissionDenied
+    article = Article.objects.select_for_update().get(pk=article.pk)
+    if expected_version is not None and expected_version != article.version:
+        raise ConflictError(
+            "The article was changed since you read it.", current_version=article.version
+        )
+    if article.state != State.DRAFT:
+        raise ValidationError({"state": "Only a draft can be edited: revise the article first."})
+    allowed = {*CONTENT_FIELDS, "language", "audience", "category", "owner", "review_by"}
+    unknown = set(fields) - allowed
+    if unknown:
+        raise ValidationError(dict.fromkeys(unknown, "Not an article field."))
+    _check_text(fields.get("title", article.title), fields.get("body", article.body))
+    text_changed = any(
+        name in fields and fields[name] != getattr(article, name) for name in CONTENT_FIELDS
+    )
+    for name, value in fields.items():
+        setattr(article, name, value)
+    if text_changed:
+        article.version += 1
+    article.updated_at = timezone.now()
+    article.save()
+    if services is not None:
+        article.services.set(services)
+    if text_changed:
+        _version_write(article, by, "edited")
+    ArticleEvent.objects.create(article=article, kind="edited", by=by)
+    return article
+
+
+@transaction.atomic
+def article_transition(*, article: Article, by, name: str, note: str = "") -> Article:
+    """Take a workflow step (``submit``, ``publish``, ``send_back``, ``retire``,
+    ``revise``) if it is open to ``by``."""
+    article = Article.objects.select_for_update().get(pk=article.pk)
+    allowed = available_transitions(article, by)
+    if name not in allowed:
+        raise TransitionNotAllowedError(
+            f"{name} is not open on this article.",
+            transition=name,
+            state=article.state,
+            allowed=allowed,
+        )
+    getattr(article, name)()
+    article.updated_at = timezone.now()
+    article.save()
+    ArticleEvent.objects.create(article=article, kind=name, by=by, note=note[:300])
+    return article
+
+
+@transaction.atomic
+def article_rate(*, article: Article, by, helpful: bool) -> ArticleRating:
+    """Helpful or not: one rating per user and article; rating again changes it."""
+    rating, _created = ArticleRating.objects.update_or_create(
+        article=article, user=by, defaults={"helpful": helpful, "rated_at": timezone.now()}
+    )
+    return rating
+
+
+@transaction.atomic
+def article_link_ticket(*, article: Article, ticket, by) -> ArticleTicketLink:
+    """Record that ``article`` helped with ``ticket`` (once per pair)."""
+    if not can_write(by):
+        raise PermissionDenied
+    link, _created = ArticleTicketLink.objects.get_or_create(
+        article=article, ticket=ticket, defaults={"linked_by": by}
+    )
+    return link
+
+
+@transaction.atomic
+def article_unlink_ticket(*, article: Article, ticket, by) -> None:
+    if not can_write(by):
+        raise PermissionDenied
+    ArticleTicketLink.objects.filter(article=article, ticket=ticket).delete()
+
+
+@transaction.atomic
+def deflection_record(*, article: Article, by, query: str = "") -> Deflection:
+    """An end user found the answer in a suggested article and filed no ticket."""
+    return Deflection.objects.create(article=article, user=by, query=query.strip()[:200])
+
+
+def review_reminders_send(*, today: date | None = None) -> int:
+    """Remind the owners of published articles whose review-by date has passed: once per
+    article and review-by date (a ``ReviewReminder`` row claims it; a second run, even in
+    parallel, finds the row and sends nothing). Answers how many were sent."""
+    today = today or timezone.localdate()
+    reminded = ReviewReminder.objects.filter(
+        article=OuterRef("pk"), review_by=OuterRef("review_by")
+    )
+    due = Article.objects.filter(state=State.PUBLISHED, review_by__lt=today).filter(
+        ~Exists(reminded)
+    )
+    sent = 0
+    for article in due.select_related("owner").only("id", "title", "review_by", "owner"):
+        try:
+            with transaction.atomic():
+                ReviewReminder.objects.create(
+                    article=article, review_by=article.review_by, owner=article.owner
+                )
+        except IntegrityError:
+            continue
+        _notify_owner(article)
+        sent += 1
+    return sent
+
+
+def _notify_owner(article: Article) -> None:
+    """The reminder itself: the owner's knowledge-base page lists overdue reviews; a mail
+    goes to owners with an address (after the reminder's commit)."""
+    from django.core.mail import send_mail
+    from django.utils.translation import gettext as _
+
+    owner = article.owner
+    if not owner.email:
+        return
+    subject = _("Review due: %(title)s") % {"title": article.title}
+    message = _(
+        'The knowledge-base article %(reference)s "%(title)s" was due for review on '
+        "%(date)s. Please check that it is still right."
+    ) % {"reference": article.reference, "title": article.title, "date": article.review_by}
+    transaction.on_commit(lambda: _send_quietly(send_mail, subject, message, None, [owner.email]))
+
+
+def _send_quietly(send, *args) -> None:
+    try:
+        send(*args, fail_silently=False)
+    except Exception:  # a mail server down must not undo the reminder
+        logger.exception("kb: review reminder mail failed")
