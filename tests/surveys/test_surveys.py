@@ -244,7 +244,7 @@ def test_the_invitation_is_mailed_once_in_the_callers_language(
     config,
     close_ticket,
     committed,
-    smtp,
+    smtp,  # noqa: F811
     eager_celery,  # noqa: F811
 ):
     Mailbox.objects.create(name="Service desk", address="servicedesk@helpdesk.test")
