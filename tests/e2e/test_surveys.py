@@ -86,3 +86,25 @@ def test_the_caller_rates_from_the_portal_ticket_page(page, base_url, invitation
     screenshot(page, "surveys-04-portal-card")
     card.get_by_role("link", name="Rate this ticket").click()
     expect(page.get_by_role("heading", name="How did we do?")).to_be_visible()
+
+
+def test_a_manager_reads_the_results_and_notes_a_follow_up(page, base_url, invitation):
+    make_user(Role.MANAGER, username="boss", first_name="Maria", last_name="Manager")
+    services.response_submit(
+        invitation=invitation,
+        answers={question.pk: value for question, value in zip(
+            Question.objects.order_by("order"), [1, False, ""], strict=True
+        )},
+        comment="Nobody called me back.",
+    )  # fmt: skip
+    login(page, base_url, "boss", PASSWORD)
+    page.get_by_test_id("nav-surveys").click()
+    expect(page.get_by_role("heading", name="Survey results")).to_be_visible()
+    expect(page.get_by_test_id("survey-average")).to_have_text("1.0")
+    expect(page.get_by_test_id("averages-agent")).to_contain_text("Anna Agent")
+    low = page.get_by_test_id("low-rating")
+    expect(low).to_contain_text("Nobody called me back.")
+    low.get_by_label("What was done").fill("Called Ewa, the rollers were replaced again.")
+    low.get_by_role("button", name="Save the follow-up").click()
+    expect(page.get_by_test_id("follow-up-note")).to_contain_text("Followed up by Maria Manager")
+    screenshot(page, "surveys-05-results")
