@@ -48,3 +48,16 @@ def state_label(value):
         return State(value).label
     except ValueError:
         return value
+
+
+@register.filter
+def change_field_label(name):
+    """A change's field name in a timeline line ("planned_start") as its label."""
+    from django.core.exceptions import FieldDoesNotExist
+
+    from changes.models import Change
+
+    try:
+        return Change._meta.get_field(name).verbose_name
+    except FieldDoesNotExist:
+        return name
