@@ -124,7 +124,15 @@ def article_update(
         )
     if article.state != State.DRAFT:
         raise ValidationError({"state": "Only a draft can be edited: revise the article first."})
-    allowed = {*CONTENT_FIELDS, "language", "audience", "category", "owner", "review_by"}
+    allowed = {
+        *CONTENT_FIELDS,
+        "language",
+        "audience",
+        "category",
+        "owner",
+        "review_by",
+        "translation_of",
+    }
     unknown = set(fields) - allowed
     if unknown:
         raise ValidationError(dict.fromkeys(unknown, "Not an article field."))
