@@ -8,18 +8,20 @@ from __future__ import annotations
 
 from functools import wraps
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from helpdesk.errors import ValidationError
+from helpdesk.middleware import LANGUAGE_SESSION_KEY
 from surveys import selectors, services
 from surveys.forms import FollowUpForm, ResultsFilterForm, SurveyForm
 from surveys.models import SurveyResponse, SurveySettings
@@ -46,6 +48,7 @@ def survey_answer(request, token: str):
         return _link_problem(request, expired=True)
     except services.SurveyLinkInvalid:
         return _link_problem(request, expired=False)
+    _speak_the_callers_language(request, invitation)
     response = invitation.cached_response
     config = SurveySettings.load()
     now = timezone.now()
@@ -89,6 +92,17 @@ def survey_answer(request, token: str):
         "surveys/answer.html",
         {**context, "form": form, "editing": editing, "answers": answers},
     )
+
+
+def _speak_the_callers_language(request, invitation) -> None:
+    """The page in the caller's language (the one their invitation mail was in), unless a
+    language was chosen in this session or the visitor is signed in (their own profile)."""
+    if request.user.is_authenticated or request.session.get(LANGUAGE_SESSION_KEY):
+        return
+    language = invitation.person.language
+    if language in {code for code, _name in settings.LANGUAGES}:
+        translation.activate(language)
+        request.LANGUAGE_CODE = language
 
 
 def _add_errors(form, error: ValidationError) -> None:

@@ -352,3 +352,25 @@ def test_the_agent_scorecard_shows_the_survey_score(
     assert table.header[-1] == "Survey score"
     [row] = [row for row in table.rows if row[-1].value is not None]
     assert row[-1].value == 3.5 and row[-1].text == "3.50 (2)"
+
+
+def test_the_page_speaks_the_callers_language(client, config, questions, close_ticket, committed):
+    invitation = _send(close_ticket(PersonFactory(language="pl")), committed)
+    html = client.get(reverse("surveys:answer", args=[services.invitation_token(invitation)]))
+    assert '<html lang="pl">' in html.content.decode()
+    assert "Jak bardzo jesteś zadowolony?" in html.content.decode()
+
+
+def test_the_admin_edits_settings_questions_and_reads_responses(
+    client, config, questions, close_ticket, committed, admin_user
+):
+    invitation = _send(close_ticket(PersonFactory()), committed)
+    services.response_submit(invitation=invitation, answers=_answers(questions, 4))
+    client.force_login(admin_user)
+    for url in (
+        "/admin/surveys/surveysettings/1/change/",
+        "/admin/surveys/question/",
+        "/admin/surveys/surveyinvitation/",
+        f"/admin/surveys/surveyresponse/{SurveyResponse.objects.get().pk}/change/",
+    ):
+        assert client.get(url).status_code == 200, url
