@@ -136,6 +136,8 @@ def change_create(request):
     template = None
     template_id = request.POST.get("template") or request.GET.get("template")
     if template_id:
+        if not str(template_id).isdigit():
+            raise Http404
         template = ChangeTemplate.objects.filter(is_active=True, pk=template_id).first()
         if template is None:
             raise Http404

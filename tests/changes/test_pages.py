@@ -491,3 +491,11 @@ def test_the_board_sees_no_request_for_change_button(client, change_board, end_u
     page = client.get(reverse("tickets:console_detail", args=[ticket.number])).content.decode()
     assert 'data-testid="request-for-change"' not in page
     assert client.post(reverse("changes:from_ticket", args=[ticket.number])).status_code == 403
+
+
+def test_an_unknown_or_inactive_template_is_a_404(client, agent, template):
+    client.force_login(agent)
+    assert client.get(reverse("changes:new"), {"template": "x"}).status_code == 404
+    template.is_active = False
+    template.save()
+    assert client.get(reverse("changes:new"), {"template": template.pk}).status_code == 404

@@ -5,6 +5,7 @@ Polish."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -59,6 +60,7 @@ def test_ticket_becomes_an_approved_change_in_the_calendar(page, new_page, base_
     # The agent: "This is a request for change" on the ticket page.
     login(page, base_url, "anna", PASSWORD)
     page.goto(f"{base_url}/console/tickets/{ticket.number}/")
+    screenshot(page, "changes-09-ticket-request-for-change-en")
     page.get_by_test_id("request-for-change").click()
     page.wait_for_url("**/changes/CHG-*/")
     change = Change.objects.get()
@@ -154,3 +156,14 @@ def test_ticket_becomes_an_approved_change_in_the_calendar(page, new_page, base_
     page.goto(f"{base_url}/changes/{change.number}/")
     expect(page.locator("[data-action='schedule']")).to_be_visible()
     screenshot(page, "changes-18-detail-agent-en")
+    page.goto(f"{base_url}/changes/?state=approved")
+    expect(
+        page.get_by_test_id("change-list").locator(f"[data-change='{change.number}']")
+    ).to_be_visible()
+    screenshot(page, "changes-19-list-agent-en")
+    page.goto(f"{base_url}/changes/feed/")
+    page.get_by_test_id("make-feed").click()
+    expect(page.get_by_test_id("new-feed").locator("input")).to_have_value(
+        re.compile(r"/changes/feed/[\w-]+\.ics$")
+    )
+    screenshot(page, "changes-20-feed-en")
