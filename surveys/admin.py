@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from surveys.models import Answer, Question, SurveyInvitation, SurveyResponse, SurveySettings
@@ -15,6 +16,7 @@ class SurveySettingsAdmin(admin.ModelAdmin):
         "link_valid_days",
         "low_rating_threshold",
     ]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def has_add_permission(self, request):
         # One row: the admin edits it (created with the defaults on first use).

@@ -16,6 +16,7 @@ class SurveysConfig(AppConfig):
 
         events.subscribe(services.on_ticket_event, kinds=[events.Kind.TRANSITIONED])
         ui.register_template("portal_ticket_sidebar", "surveys/portal_ticket_card.html")
+        ui.register_template("ticket_sidebar", "surveys/ticket_sidebar.html")
         if apps.is_installed("sla"):
             from sla import dashboard
 

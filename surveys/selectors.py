@@ -202,3 +202,23 @@ def agent_scores_for_dashboard(filters, user_ids: list[int]) -> dict[int, tuple[
         )
         for row in rows
     }
+
+
+# --- the agent's ticket page ---------------------------------------------------------------
+
+
+def ticket_survey(ticket: Ticket) -> dict | None:
+    """The ticket's invitation with its response and answers (two queries), or None."""
+    invitation = (
+        SurveyInvitation.objects.filter(ticket=ticket)
+        .select_related("response")
+        .prefetch_related("response__answers__question")
+        .first()
+    )
+    if invitation is None:
+        return None
+    return {
+        "invitation": invitation,
+        "response": getattr(invitation, "response", None),
+        "low": SurveySettings.load().low_rating_threshold,
+    }

@@ -22,3 +22,9 @@ def survey_portal_card(context):
         {"card": card, "url": reverse("surveys:answer", kwargs={"token": token})},
         request=request,
     )
+
+
+@register.simple_tag
+def ticket_survey(ticket):
+    """The ticket's survey for the agent's ticket page (two queries), or None."""
+    return selectors.ticket_survey(ticket)

@@ -374,3 +374,19 @@ def test_the_admin_edits_settings_questions_and_reads_responses(
         f"/admin/surveys/surveyresponse/{SurveyResponse.objects.get().pk}/change/",
     ):
         assert client.get(url).status_code == 200, url
+
+
+def test_the_agents_ticket_page_shows_the_survey(
+    client, config, questions, close_ticket, committed, agent
+):
+    ticket = close_ticket(PersonFactory())
+    client.force_login(agent)
+    url = reverse("tickets:console_detail", args=[ticket.number])
+    assert "The caller will be invited" in client.get(url).content.decode()
+    invitation = _send(ticket, committed)
+    services.response_submit(
+        invitation=invitation, answers=_answers(questions, 2), comment="<b>slow</b>"
+    )
+    html = client.get(url).content.decode()
+    assert 'data-testid="ticket-survey"' in html
+    assert "2 / 5" in html and "&lt;b&gt;slow&lt;/b&gt;" in html
