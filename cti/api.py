@@ -261,10 +261,32 @@ _pbx_cache: dict[int, tuple[float, Pbx]] = {}
 _pbx_cache_lock = threading.Lock()
 
 
+_pbx_token_cache: dict[str, tuple[float, Pbx]] = {}
+
+
 def pbx_cache_clear() -> None:
     """Forget the PBXes this process read for the webhook: call it after writing a PBX."""
     with _pbx_cache_lock:
         _pbx_cache.clear()
+        _pbx_token_cache.clear()
+
+
+def pbx_for_token(token: str) -> Pbx | None:
+    """The active PBX whose token is ``token`` (compared in constant time), cached like the
+    webhook's PBX: for other apps' machine endpoints that a PBX calls with its token (the
+    outages app's voice-menu announcement)."""
+    if not token or len(token) > 64:
+        return None
+    now = time.monotonic()
+    cached = _pbx_token_cache.get(token)
+    if cached is not None and now - cached[0] < PBX_CACHE_SECONDS:
+        return cached[1]
+    pbx = Pbx.objects.filter(token=token, is_active=True).first()
+    if pbx is None or not hmac.compare_digest(pbx.token, token):
+        return None
+    with _pbx_cache_lock:
+        _pbx_token_cache[token] = (now, pbx)
+    return pbx
 
 
 def _pbx_accepts(request: HttpRequest, pbx: Pbx) -> bool:

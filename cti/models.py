@@ -322,6 +322,7 @@ class Call(FSMModelMixin, models.Model):
         SEVERAL = "several", _("Several people have this number")
         MAYBE = "maybe", _("Possibly (from earlier calls and tickets)")
         WITHHELD = "withheld", _("Number withheld")
+        IVR = "ivr", _("By the employee number typed in the voice menu")
 
     pbx = models.ForeignKey(
         Pbx,
@@ -416,6 +417,12 @@ class Call(FSMModelMixin, models.Model):
     tickets = models.ManyToManyField(
         "tickets.Ticket", verbose_name=_("tickets"), blank=True, related_name="calls"
     )
+    # What the caller chose or typed in the PBX's voice menu before the ring (docs/pbx.md,
+    # "Data from the voice menu"): shown on the card, so nobody is asked twice.
+    ivr_option = models.CharField(_("voice menu option"), max_length=16, blank=True)
+    ivr_ticket = models.CharField(_("ticket number typed"), max_length=20, blank=True)
+    ivr_employee = models.CharField(_("employee number typed"), max_length=20, blank=True)
+    ivr_service = models.CharField(_("service chosen in the voice menu"), max_length=40, blank=True)
 
     class Meta:
         ordering = ["-started_at", "-id"]

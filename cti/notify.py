@@ -87,6 +87,28 @@ def number_display(call: Call) -> str:
     return call.caller_number
 
 
+# Apps beside cti add notices to the card (architecture point 12): ``fn(card)`` returns
+# objects with ``title``, ``text`` (in the active language), ``url`` and ``expected_end``,
+# called once per card (not per language); the outages app shows the outages affecting
+# the caller.
+_card_notice_providers: list = []
+
+
+def register_card_notices(provider) -> None:
+    if provider not in _card_notice_providers:
+        _card_notice_providers.append(provider)
+
+
+def card_notices(card: CallCard) -> list:
+    notices = []
+    for provider in _card_notice_providers:
+        try:
+            notices += provider(card)
+        except Exception:  # a notice never stops the card
+            logger.exception("Card notices of %r failed", provider)
+    return notices
+
+
 @dataclass
 class CallCard:
     """Everything the card shows, loaded with a fixed number of queries."""
@@ -102,6 +124,12 @@ class CallCard:
     last_calls: list = field(default_factory=list)
     linked_tickets: list = field(default_factory=list)
     languages: dict = field(default_factory=dict)  # offered agent id -> language code
+    # The ticket whose number the caller typed in the voice menu (a card row), if found.
+    ivr_ticket: object = None
+
+    @functools.cached_property
+    def notices(self) -> list:
+        return card_notices(self)
 
     def context(self, labels: dict[str, dict[str, str]]) -> dict:
         """The template's context; ``labels`` are the choice labels of the language."""
@@ -122,6 +150,8 @@ class CallCard:
             "more_candidates": self.more_candidates(),
             "urls": self.urls(),
             "stale": self.stale,
+            "ivr_ticket": self.ivr_ticket,
+            "notices": self.notices,
         }
 
     @property
@@ -234,12 +264,32 @@ def load_card(
     if not call.caller_person_id:
         card.candidates = list(call.candidate_people.select_related("site").order_by("full_name"))
     _history_load(card)
+    if call.ivr_ticket:
+        card.ivr_ticket = ivr_ticket_row(call)
     if not fresh:
         card.linked_tickets = [
             SimpleNamespace(**row)
             for row in call.tickets.order_by("-created_at").values(*CARD_TICKET_FIELDS)
         ]
     return card
+
+
+def ivr_ticket_row(call: Call) -> SimpleNamespace | None:
+    """The ticket whose number the caller typed in the voice menu (digits of its number, or
+    the whole number), when it is the caller's or the caller is not known: agents may see
+    every ticket, but a typed number must not pin a stranger's ticket on a known caller."""
+    from tickets.models import TICKET_NUMBER_PREFIX
+
+    typed = call.ivr_ticket.strip().upper()
+    if typed.isdigit():
+        numbers = [f"{prefix}-{int(typed):06d}" for prefix in TICKET_NUMBER_PREFIX.values()]
+    else:
+        numbers = [typed]
+    rows = Ticket.objects.filter(number__in=numbers)
+    if call.caller_person_id:
+        rows = rows.filter(caller_id=call.caller_person_id)
+    row = rows.order_by("-created_at").values(*CARD_TICKET_FIELDS).first()
+    return SimpleNamespace(**row) if row else None
 
 
 def _history_load(card: CallCard) -> None:
@@ -301,7 +351,8 @@ def render_card(card: CallCard, *, language: str | None = None) -> str:
     language = language or settings.LANGUAGE_CODE
     with translation.override(language):
         labels = _choice_labels(language)
-        for ticket in (*card.open_tickets, *card.recent_tickets, *card.linked_tickets):
+        typed = (card.ivr_ticket,) if card.ivr_ticket is not None else ()
+        for ticket in (*typed, *card.open_tickets, *card.recent_tickets, *card.linked_tickets):
             ticket.status_label = labels["status"].get(ticket.status, ticket.status)
             ticket.url = ticket_url(ticket.number)
         for earlier in card.last_calls:

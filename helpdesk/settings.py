@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "mail",
     "sla",
     "changes",
+    "outages",
     "surveys",
     "kb",
 ]
@@ -225,6 +226,13 @@ CELERY_BEAT_SCHEDULE = {
 SLA_PAUSING_REASONS = env.list("SLA_PAUSING_REASONS", default=["user", "third_party"])
 # The dashboard's call service level: the share of calls answered within this many seconds.
 SLA_CALL_ANSWER_SECONDS = env.int("SLA_CALL_ANSWER_SECONDS", default=20)
+
+# --- Mass outages (docs/outages.md) -----------------------------------------------------
+# Suggest declaring an outage when this many tickets for one service arrive within minutes.
+OUTAGES_SUGGEST_TICKETS = env.int("OUTAGES_SUGGEST_TICKETS", default=3)
+OUTAGES_SUGGEST_MINUTES = env.int("OUTAGES_SUGGEST_MINUTES", default=15)
+# The caller card matches outages against the services of the caller's tickets of these days.
+OUTAGES_CARD_TICKET_DAYS = env.int("OUTAGES_CARD_TICKET_DAYS", default=30)
 
 # --- Auth ------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

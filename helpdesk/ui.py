@@ -8,7 +8,12 @@ registered template for that slot with ``{% render_slot "console_widgets" %}``. 
 - ``ticket_sidebar``: rendered on the agent ticket page, with ``ticket`` in the context
 - ``portal_ticket_sidebar``: rendered on the caller's (portal) ticket page, with ``ticket``
 - ``portal_ticket_create``: rendered under the title of the portal's new-ticket form (the
-  knowledge base's suggestions)
+  knowledge base's suggestions; the outages app's "we know" for the service picked)
+- ``page_notices``: rendered at the top of every page's content, portal and console (the
+  outages app's banner and console notice)
+- ``queue_bulk_actions``: rendered after "Apply" in the console queue's bulk action bar,
+  inside its form (the outages app's "Attach to outage…", a button with its own
+  ``formaction``)
 """
 
 from __future__ import annotations

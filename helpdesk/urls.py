@@ -22,10 +22,12 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     # Zammad-compatible CTI (PBXes set up for Zammad post here unchanged) and routing hints.
     path("api/v1/cti/", include("cti.zammad_urls")),
+    path("api/v1/ivr/", include("outages.ivr_urls")),
     path("api/", include("helpdesk.api_urls")),
     path("cti/", include("cti.urls")),
     path("sla/", include("sla.urls")),
     path("changes/", include("changes.urls")),
+    path("outages/", include("outages.urls")),
     path("surveys/", include("surveys.urls")),
     path("kb/", include("kb.urls")),
     path("", include("mail.urls")),

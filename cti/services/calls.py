@@ -22,7 +22,9 @@ from cti.services.identification import (
     Caller,
     caller_candidates_add,
     caller_identify,
+    caller_identify_by_employee,
     caller_number_set,
+    ivr_data,
 )
 
 if TYPE_CHECKING:
@@ -143,6 +145,12 @@ def _call_get_or_create(
         if number_given:
             caller_number_set(call, event.outside)
             caller = caller_identify(call, lookup=reads.lookup if reads is not None else None)
+        if event.kind == Kind.RING:
+            for name, value in ivr_data(event.payload).items():
+                setattr(call, name, value)
+            if call.ivr_employee and caller_identify_by_employee(call):
+                # Identified by the menu, not the number: the card reads the person itself.
+                caller = Caller(blocked=caller.blocked)
         return call, caller
 
     if event.kind == Kind.RING and pbx is not None:

@@ -122,3 +122,53 @@ def caller_candidates_from_history(e164: str) -> list[int]:
         | {row["caller_id"] for row in from_tickets[:50]}
     )
     return ids[:MAX_CANDIDATES]
+
+
+# --- data from the PBX's voice menu (docs/pbx.md, "Data from the voice menu") ------------
+
+# field -> longest value kept; keypad input (digits, * and #, or a whole ticket number).
+IVR_FIELDS = {"ivr_option": 16, "ivr_ticket": 20, "ivr_employee": 20, "ivr_service": 40}
+_KEYPAD = frozenset("0123456789*#-ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+
+
+def ivr_data(payload: dict | None) -> dict[str, str]:
+    """What the voice menu gathered, from a ring's payload (top-level ``ivr_*`` fields or
+    an ``ivr`` object with ``option``, ``ticket``, ``employee``, ``service``): bounded, and
+    dropped when it is not what a keypad or a menu sends."""
+    if not isinstance(payload, dict):
+        return {}
+    nested = payload.get("ivr") if isinstance(payload.get("ivr"), dict) else {}
+    found = {}
+    for name, limit in IVR_FIELDS.items():
+        value = payload.get(name, nested.get(name.removeprefix("ivr_")))
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            value = str(int(value))
+        if not isinstance(value, str):
+            continue
+        value = value.strip()
+        if not value or len(value) > limit:
+            continue
+        if name == "ivr_service":
+            if not value.isprintable():
+                continue
+        elif not set(value) <= _KEYPAD:
+            continue
+        found[name] = value
+    return found
+
+
+def caller_identify_by_employee(call: Call) -> bool:
+    """A caller the number did not identify, named by the employee number typed in the
+    voice menu (the person's id in the directory): set on ``call`` (not saved)."""
+    typed = call.ivr_employee
+    if call.caller_person_id or not typed.isdigit() or len(typed) > 18:
+        return False
+    from helpdesk.models import Person
+
+    person_id = Person.objects.filter(pk=int(typed), is_active=True).values_list("pk", flat=True)
+    found = person_id.first()
+    if found is None:
+        return False
+    call.caller_person_id = found
+    call.identification = Call.Identification.IVR
+    return True

@@ -251,7 +251,13 @@ def _pusher(applied: Applied, *, reads: statements.RingReads | None):
     # of the caller (with the caller's history, when read before) were read here. Any other
     # change is pushed as the database has it.
     call, offered = applied.call, applied.offered
-    if applied.created and offered is not None and applied.caller.people is not None:
+    # A ticket number typed in the voice menu is read by load_card (call_changed).
+    if (
+        applied.created
+        and offered is not None
+        and applied.caller.people is not None
+        and not call.ivr_ticket
+    ):
         history = (reads.tickets, reads.calls) if reads is not None else None
         people = applied.caller.people
         return lambda: notify.call_pushed(call, offered=offered, people=people, history=history)
