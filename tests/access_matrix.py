@@ -126,6 +126,33 @@ PAGES: dict[str, list[Probe]] = {
         Probe("POST", "/api/v1/cti/not-the-token", MACHINE, data={"event": "newCall"}),
     ],
     "cti-route": [Probe("GET", "/api/v1/cti/not-the-token/route?from=123", MACHINE)],
+    # The voice menu asks with the PBX's token too (X-Helpdesk-Token or ?token=).
+    "ivr-announcement": [Probe("GET", "/api/v1/ivr/announcement?from=123", MACHINE)],
+    # Mass outages: managed by those who work tickets; every signed-in user reads the
+    # notices, sees the outage of a service on the new-ticket form and adds themselves
+    # (docs/outages.md). Writes with an empty form are refused with a message (302).
+    "outages:list": [Probe("GET", "/outages/?state=active", WORKER_PAGE)],
+    "outages:new": [Probe("GET", "/outages/new/", WORKER_PAGE)],
+    "outages:detail": [Probe("GET", "/outages/{outage}/", WORKER_PAGE)],
+    "outages:update": [Probe("POST", "/outages/{outage}/update/", WORKER_WRITE, data={})],
+    "outages:link": [Probe("POST", "/outages/{outage}/link/", WORKER_WRITE, data={})],
+    "outages:resolve": [Probe("POST", "/outages/{outage}/resolve/", WORKER_WRITE, data={})],
+    "outages:cancel": [Probe("POST", "/outages/{outage}/cancel/", WORKER_WRITE, data={})],
+    "outages:attach": [Probe("POST", "/outages/attach/", WORKER_WRITE, data={})],
+    "outages:suggestion_dismiss": [
+        Probe(
+            "POST",
+            "/outages/suggestions/999999/dismiss/",
+            expect(anonymous=LOGIN, end_users=403, change_board=403, workers=404),
+        )
+    ],
+    "outages:notices": [Probe("GET", "/outages/notices/", SIGNED_IN_PAGE)],
+    "outages:for_service": [
+        Probe("GET", "/outages/for-service/?service={service}", SIGNED_IN_PAGE)
+    ],
+    "outages:join": [
+        Probe("POST", "/outages/{outage}/join/", expect(anonymous=LOGIN, signed_in=302))
+    ],
     "cti:webhook": [
         Probe(
             "POST",

@@ -42,6 +42,7 @@ from tests.factories import (
     make_ticket,
 )
 from tests.kb.factories import kb_articles
+from tests.outages.factories import declare as outage_declare
 from tickets import services as ticket_services
 from tickets.models import CannedReply, SavedView
 
@@ -214,7 +215,9 @@ def world(users, first_line, network_group):
     )
     feed, _feed_key = change_services.calendar_feed_token_create(user=end_user)
     articles = kb_articles(author=users["agent"], publisher=users["manager"])
+    vpn = ServiceFactory(owner_group=first_line)
     return {
+        "outage": outage_declare(users["agent"], services_=[vpn]).pk,
         **articles,
         "own_change": own_change.number,
         "feed": feed.pk,

@@ -125,9 +125,7 @@ def test_a_typed_ticket_number_opens_that_ticket_first_on_the_card(client, pbx, 
     assert html.index("Laptop does not boot") < html.index("Newer ticket")
 
 
-def test_a_typed_number_of_someone_elses_ticket_is_not_shown_for_a_known_caller(
-    client, pbx, alice
-):
+def test_a_typed_number_of_someone_elses_ticket_is_not_shown_for_a_known_caller(client, pbx, alice):
     PhoneNumberFactory(raw=CALLER)
     stranger = make_ticket(caller=PersonFactory(), title="Somebody else's secret")
     call = ring(client, pbx, ivr_ticket=stranger.number)
@@ -206,18 +204,14 @@ def test_card_of_a_caller_elsewhere_shows_no_outage(client, pbx, alice, agent, v
     assert "Warsaw VPN" not in card_html(ring(client, pbx))
 
 
-def test_card_shows_the_outage_of_the_service_of_a_recent_ticket(
-    client, pbx, alice, agent, vpn
-):
+def test_card_shows_the_outage_of_the_service_of_a_recent_ticket(client, pbx, alice, agent, vpn):
     person = PhoneNumberFactory(raw=CALLER, person__site=SiteFactory(code="krk")).person
     make_ticket(caller=person, service=vpn)
     declare(agent, services_=[vpn], sites=[SiteFactory(code="waw")], title="Warsaw VPN")
     assert "Warsaw VPN" in card_html(ring(client, pbx))
 
 
-def test_card_shows_the_outage_of_the_service_chosen_in_the_menu(
-    client, pbx, alice, agent, vpn
-):
+def test_card_shows_the_outage_of_the_service_chosen_in_the_menu(client, pbx, alice, agent, vpn):
     declare(agent, services_=[vpn], sites=[SiteFactory(code="waw")], title="Warsaw VPN")
     assert "Warsaw VPN" not in card_html(ring(client, pbx, caller="+48 601 999 999"))
     call = ring(client, pbx, call_id="ivr-2", caller="+48 601 999 998", ivr_service="VPN")
