@@ -146,8 +146,29 @@ def _freeze() -> None:
 
 
 def _next_week(hour: int) -> datetime:
+    """Tuesday next week at ``hour``, or the first day at that hour after the freezes it
+    would fall into (scheduling into a freeze is refused: a demo seeded in December)."""
     day = timezone.localdate() + timedelta(days=7 - timezone.localdate().weekday() + 1)
-    return datetime(day.year, day.month, day.day, hour, tzinfo=WARSAW)
+    start = datetime(day.year, day.month, day.day, hour, tzinfo=WARSAW)
+    return _clear_of_freezes(start, timedelta(hours=4))
+
+
+def _clear_of_freezes(start: datetime, length: timedelta, *, earlier: bool = False) -> datetime:
+    """``start`` moved by whole days out of the freeze periods [start, start + length)
+    overlaps: later, or ``earlier`` (for work already done)."""
+    for _attempt in range(10):
+        freeze = (
+            FreezePeriod.objects.filter(start__lt=start + length, end__gt=start)
+            .order_by("start")
+            .first()
+        )
+        if freeze is None:
+            break
+        if earlier:
+            start -= timedelta(days=(start + length - freeze.start).days + 1)
+        else:
+            start += timedelta(days=(freeze.end - start).days + 1)
+    return start
 
 
 def _changes(users: dict[str, User]) -> int:
@@ -219,6 +240,7 @@ def _changes(users: dict[str, User]) -> int:
     title = "Restart the mail transport queue after the certificate renewal"
     if template and not Change.objects.filter(title=title).exists():
         start = timezone.now().replace(minute=0, second=0, microsecond=0) - timedelta(days=2)
+        start = _clear_of_freezes(start, timedelta(minutes=30), earlier=True)
         change = services.change_create(
             requester=requester,
             by=engineer,
