@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -79,7 +80,13 @@ class Snapshot:
         return self.service_keys.get(key.strip().casefold())
 
 
-_local: tuple[str, Snapshot] | None = None
+# How long a process trusts its snapshot before it reads the version token again: a change
+# made in another process is heard within this time (the process that made it, at once).
+# Reading the token on every request cost more than the rest of the announcement (a Redis
+# client is built per cache operation); see docs/outages.md.
+VERSION_CHECK_SECONDS = 0.2
+
+_local: tuple[str, Snapshot, float] | None = None
 _lock = threading.Lock()
 
 
@@ -102,13 +109,18 @@ def _version() -> str:
 def active_snapshot() -> Snapshot:
     """The active outages, newest first (see the module documentation)."""
     global _local
-    token = _version()  # read before the rows: a change after this moves it on again
     local = _local
+    now = time.monotonic()
+    if local is not None and now - local[2] < VERSION_CHECK_SECONDS:
+        return local[1]
+    token = _version()  # read before the rows: a change after this moves it on again
     if local is not None and local[0] == token:
+        with _lock:
+            _local = (token, local[1], now)
         return local[1]
     snapshot = _snapshot_load()
     with _lock:
-        _local = (token, snapshot)
+        _local = (token, snapshot, now)
     return snapshot
 
 
