@@ -27,7 +27,7 @@ ARTICLES = [
      "4. Approve the push notification on your phone.\n\n"
      "If it says *gateway unreachable*, check that your home internet works and restart the "
      "laptop. Hotel and airport networks sometimes block VPN: use your phone's hotspot.",
-     None, ["VPN"]),
+     None, ["VPN & remote access"]),
     ("vpn-pl", "Remote access", "pl", "public", "Połączenie z VPN z domu",
      "Zainstaluj klienta, zaloguj się kontem firmowym, zatwierdź powiadomienie.",
      "1. Otwórz **GlobalProtect** (jest na każdym laptopie firmowym).\n"
@@ -35,49 +35,49 @@ ARTICLES = [
      "4. Zatwierdź powiadomienie push w telefonie.\n\n"
      "Komunikat *gateway unreachable*: sprawdź domowy internet i uruchom laptop ponownie. "
      "Sieci w hotelach i na lotniskach bywają zablokowane: użyj hotspotu w telefonie.",
-     "vpn", ["VPN"]),
+     "vpn", ["VPN & remote access"]),
     ("password", "Accounts and passwords", "en", "public", "Reset a forgotten password",
      "Self-service reset at passwords.mobilnet.example with your phone.",
      "Go to `https://passwords.mobilnet.example`, enter your login and the code sent by SMS "
      "to your company phone. The new password needs 12 characters and may not repeat the last "
      "five.\n\nAfter the change, sign in again on your phone's mail app and the Wi-Fi.",
-     None, []),
+     None, ["Accounts & passwords"]),
     ("password-pl", "Accounts and passwords", "pl", "public", "Reset zapomnianego hasła",
      "Samodzielny reset na passwords.mobilnet.example przez SMS.",
      "Wejdź na `https://passwords.mobilnet.example`, podaj login i kod z SMS-a wysłanego na "
      "telefon służbowy. Nowe hasło ma mieć 12 znaków i nie może powtarzać pięciu ostatnich.\n\n"
      "Po zmianie zaloguj się ponownie w poczcie na telefonie i w Wi-Fi.",
-     "password", []),
+     "password", ["Accounts & passwords"]),
     ("printer", "Printing", "en", "public", "Printer shows paper jam but no paper is stuck",
      "Open every tray, remove the toner, check the rear door.",
      "- Switch the printer off.\n- Open trays 1 and 2 and the **rear door**; remove torn "
      "scraps.\n- Take out the toner cartridge and look for paper behind it.\n- Switch on.\n\n"
      "Still jammed? Report it with the printer's asset number (sticker on the front).",
-     None, []),
+     None, ["Printing & scanning"]),
     ("printer-pl", "Printing", "pl", "public", "Drukarka zgłasza zacięcie papieru, choć go nie ma",
      "Otwórz wszystkie podajniki, wyjmij toner, sprawdź tylną klapkę.",
      "- Wyłącz drukarkę.\n- Otwórz podajniki 1 i 2 oraz **tylną klapkę**; usuń skrawki.\n"
      "- Wyjmij kasetę z tonerem i sprawdź, czy za nią nie ma papieru.\n- Włącz drukarkę.\n\n"
      "Nadal zacięta? Zgłoś to z numerem inwentarzowym (żółta naklejka z przodu).",
-     "printer", []),
+     "printer", ["Printing & scanning"]),
     ("outlook", "E-mail", "en", "public", "Outlook keeps asking for the password",
      "Clear the stored credentials and sign in again.",
      "Close Outlook. Open *Credential Manager* > *Windows Credentials* and remove every entry "
      "with `MicrosoftOffice`. Start Outlook and sign in with your company account.\n\n"
      "On a phone: remove the account from the Outlook app and add it again.",
-     None, []),
+     None, ["E-mail (Exchange Online)"]),
     ("apn", "Mobile phones", "en", "public", "Mobile data does not work: set the APN",
      "APN internet.mobilnet.example, no user name or password.",
      "Settings > Mobile network > Access point names > **Add**:\n\n"
      "| Field | Value |\n|---|---|\n| Name | Mobilnet |\n| APN | `internet.mobilnet.example` |"
      "\n| MMSC | empty |\n\nSave, choose it and restart the phone.",
-     None, []),
+     None, ["Mobile devices (MDM)"]),
     ("apn-pl", "Mobile phones", "pl", "public", "Nie działa transmisja danych: ustaw APN",
      "APN internet.mobilnet.example, bez użytkownika i hasła.",
      "Ustawienia > Sieć komórkowa > Nazwy punktów dostępu > **Dodaj**: nazwa Mobilnet, "
      "APN `internet.mobilnet.example`. Zapisz, wybierz i uruchom telefon ponownie. Żółty "
      "wykrzyknik przy zasięgu znika po minucie.",
-     "apn", []),
+     "apn", ["Mobile devices (MDM)"]),
     ("unlock-internal", "Accounts and passwords", "en", "internal",
      "Agents: unlocking an account after the caller is verified",
      "Verify two facts from the directory before unlocking; never read the password out.",
@@ -91,7 +91,7 @@ ARTICLES = [
      "Poproś dzwoniącego o wylogowanie z GlobalProtect i ponowne logowanie nowym hasłem. "
      "Jeśli konto jest już zablokowane, odblokuj je (artykuł o weryfikacji) i poczekaj pięć "
      "minut na synchronizację.",
-     None, ["VPN"]),
+     None, ["VPN & remote access"]),
 ]  # fmt: skip
 
 
