@@ -36,6 +36,7 @@ SQLITE_CANDIDATES = 500
 TITLE_CANDIDATES = 60
 TEXT_CANDIDATES = 60
 TYPO_CANDIDATES = 30
+TYPO_MAX_TERMS = 3
 SQLITE_TYPO_SCAN = 2000
 # Trigram similarity from which a word with a typo matches a title word (pg_trgm's default
 # for word_similarity is 0.6).
@@ -66,7 +67,11 @@ def search(queryset: QuerySet[Article], query: str, *, limit: int = 10) -> list[
         ranked = _sqlite(queryset, terms, limit)
     if not ranked:
         return []
-    articles = queryset.select_related("category").in_bulk([pk for pk, _rank in ranked])
+    articles = (
+        queryset.select_related("category")
+        .defer("search_title", "search_body")
+        .in_bulk([pk for pk, _rank in ranked])
+    )
     hits = []
     for pk, rank in ranked:
         article = articles.get(pk)
@@ -88,9 +93,24 @@ def search(queryset: QuerySet[Article], query: str, *, limit: int = 10) -> list[
 # --- PostgreSQL ---------------------------------------------------------------------------
 
 
+# Left out when any word may match (a typed sentence): words in most articles, English and
+# Polish (folded), whose posting lists would make the index read most of the table.
+_STOP_WORDS = (
+    "a an and are at be but by can do does for from has have i in is it my no not of on or "
+    "the to was with you your "
+    "a ale bo by co czy dla do i jak jest ma mam mi moj moja mnie na nie o od po sie ta to "
+    "w we z za ze"
+)
+STOP_WORDS = frozenset(_STOP_WORDS.split())
+
+
 def _tsquery(terms: list[str], operator: str, weight: str = "") -> str:
     # Terms are letters and digits only (kb.text.query_terms): safe in to_tsquery's syntax.
-    return f" {operator} ".join(f"{term}:*{weight}" for term in terms)
+    # A word of one or two letters matches whole (as a prefix it would match thousands).
+    return f" {operator} ".join(
+        f"{term}:*{weight}" if len(term) > 2 else f"{term}{':' + weight if weight else ''}"
+        for term in terms
+    )
 
 
 def _matching(queryset: QuerySet[Article], tsquery: str, column: str) -> QuerySet[Article]:
@@ -161,10 +181,13 @@ def _postgresql(queryset: QuerySet[Article], terms: list[str], limit: int) -> li
         cursor.execute("SET LOCAL enable_seqscan = off")
         try:
             ids = _candidates(queryset, terms, "&")
-            if len(ids) < limit:
+            words = [term for term in terms if term not in STOP_WORDS]
+            if len(ids) < limit and len(terms) > 1 and words:
+                ids = list({*ids, *_candidates(queryset, words, "|")})
+            # Typos matter in a few words (a title being typed); a sentence finds enough by
+            # its other words, and a trigram search of a long phrase is the costliest query.
+            if len(ids) < limit and len(terms) <= TYPO_MAX_TERMS:
                 ids = list({*ids, *_typo_candidates(queryset, terms)})
-            if len(ids) < limit and len(terms) > 1:
-                ids = list({*ids, *_candidates(queryset, terms, "|")})
         finally:
             # Within a longer transaction (a test, a request's), the rest plans as usual.
             cursor.execute("SET LOCAL enable_seqscan = on")

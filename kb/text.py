@@ -116,6 +116,10 @@ class _Folded:
 
 
 def _fold_with_origin(text: str) -> _Folded:
+    folded = fold(text)
+    if len(folded) == len(text):
+        # Nearly always: every character folds to one (ż -> z, ł -> l).
+        return _Folded(folded, list(range(len(text))))
     out: list[str] = []
     origin: list[int] = []
     for index, char in enumerate(text):
