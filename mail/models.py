@@ -176,6 +176,8 @@ class InboundMessage(models.Model):
         UNKNOWN_SENDER_ANSWERED = "unknown_sender", _("Unknown sender answered, no ticket")
         LOOP_DROPPED = "loop", _("Our own mail coming back, dropped")
         NOT_ACTED_ON = "not_acted_on", _("Nothing to do")
+        CHANGE_VOTED = "change_voted", _("Vote on a change recorded")
+        CHANGE_VOTE_REFUSED = "change_refused", _("Vote on a change refused")
 
     class Reason(models.TextChoices):
         UNPARSEABLE = "unparseable", _("The mail could not be read")
@@ -262,6 +264,9 @@ class OutboundMessage(models.Model):
         WATCHED = "watched", _("Update of a ticket you watch")
         SLA_ALERT = "sla_alert", _("Service-level warning or breach")
         SURVEY_INVITATION = "survey", _("Satisfaction survey invitation")
+        CHANGE_APPROVAL = "change_approval", _("Change waiting for your approval")
+        CHANGE_DECIDED = "change_decided", _("Your change approved or rejected")
+        CHANGE_VOTE_ANSWER = "change_answer", _("Answer to a vote by mail")
         UNKNOWN_SENDER = "unknown_sender", _("Reply to an unknown sender")
         TOO_LARGE = "too_large", _("Mail too large")
         RATE_LIMITED = "rate_limited", _("Too many mails")
