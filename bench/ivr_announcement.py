@@ -18,7 +18,9 @@ client waiting for it) until its answer's last byte.
 
 It prints p50/p95/p99/max, the answers (200 with a text, 204 nothing to say), errors
 (other statuses, timeouts), the server's CPU per request and a CPU speed check of the
-machine before and after.
+machine before and after. ``--baseline`` first runs a phase of requests the endpoint
+refuses (400, ``from`` too long) after the token check and before any lookup: the cost of
+the server and the lean handler alone, for comparison.
 """
 
 from __future__ import annotations
@@ -229,6 +231,9 @@ def main() -> None:
     parser.add_argument("--numbers", type=int, default=5000, help="directory numbers to draw")
     parser.add_argument("--url", help="a running server instead of starting one")
     parser.add_argument("--seed", type=int, default=17)
+    parser.add_argument(
+        "--baseline", action="store_true", help="first a phase answered 400 before any lookup"
+    )
     args = parser.parse_args()
 
     bench = _screen_pop_module()
@@ -247,37 +252,39 @@ def main() -> None:
     try:
         warm = request_paths(data, int(args.rate * args.warmup), args.seed + 1)
         asyncio.run(load(url, data["token"], warm, args.rate, args.connections))
+        phases = []
+        if args.baseline:
+            # The same server, token check and request path, answered 400 ("from" too
+            # long) before any lookup: what any request to the lean handler costs here.
+            bad = "/api/v1/ivr/announcement?from=" + "1" * 65
+            phases.append(("baseline", [bad] * int(args.rate * args.duration), (400,)))
         paths = request_paths(data, int(args.rate * args.duration), args.seed)
-        cpu_before = bench.server_cpu_seconds(pid)
-        latencies, answers, seconds = asyncio.run(
-            load(url, data["token"], paths, args.rate, args.connections)
-        )
-        cpu_after = bench.server_cpu_seconds(pid)
+        phases.append(("announcement", paths, (200, 204)))
+        results = []
+        for name, phase_paths, expected in phases:
+            cpu_before = bench.server_cpu_seconds(pid)
+            latencies, answers, seconds = asyncio.run(
+                load(url, data["token"], phase_paths, args.rate, args.connections)
+            )
+            cpu_after = bench.server_cpu_seconds(pid)
+            cpu = sum(cpu_after.values()) - sum(cpu_before.get(p, 0.0) for p in cpu_after)
+            results.append((name, phase_paths, expected, latencies, answers, seconds, cpu))
     finally:
         if process is not None:
             process.terminate()
             process.wait(10)
     speed_after = bench.cpu_speed_ms()
-    cpu = sum(cpu_after.values()) - sum(cpu_before.get(p, 0.0) for p in cpu_after)
-    done = len(latencies)
     pct = bench.percentile
-    print(
-        f"rate {args.rate:.0f}/s for {args.duration:.0f} s ({len(paths)} requests, sent in "
-        f"{seconds:.1f} s), {args.workers} workers, {args.connections} connections"
-    )
-    print(
-        f"latency ms: p50 {pct(latencies, 0.5):.1f}  p95 {pct(latencies, 0.95):.1f}  "
-        f"p99 {pct(latencies, 0.99):.1f}  max {max(latencies, default=float('nan')):.1f}"
-    )
-    errors = answers.get("error", 0) + sum(
-        count for status, count in answers.items() if status not in (200, 204, "error")
-    )
-    print(
-        f"answers: 200 {answers.get(200, 0)}  204 {answers.get(204, 0)}  errors {errors} "
-        f"({dict(answers)})"
-    )
-    if cpu_after and done:
-        print(f"server CPU: {cpu * 1000 / done:.2f} ms per request")
+    print(f"rate {args.rate:.0f}/s for {args.duration:.0f} s per phase, {args.workers} workers")
+    for name, phase_paths, expected, latencies, answers, seconds, cpu in results:
+        errors = sum(count for status, count in answers.items() if status not in expected)
+        print(
+            f"{name}: {len(phase_paths)} requests sent in {seconds:.1f} s; latency ms: "
+            f"p50 {pct(latencies, 0.5):.1f}  p95 {pct(latencies, 0.95):.1f}  "
+            f"p99 {pct(latencies, 0.99):.1f}  max {max(latencies, default=float('nan')):.1f}; "
+            f"answers {dict(answers)}, errors {errors}; "
+            f"server CPU {cpu * 1000 / max(len(latencies), 1):.2f} ms per request"
+        )
     print(f"CPU speed check: {speed_before:.1f} ms before, {speed_after:.1f} ms after")
 
 
