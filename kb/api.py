@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -76,9 +76,14 @@ class SearchHitSerializer(serializers.Serializer):
 
 
 class SearchQuerySerializer(serializers.Serializer):
-    q = serializers.CharField(max_length=QUERY_MAX_LENGTH, help_text=_("What to search for."))
+    # Not trimmed: a query of spaces is valid and finds nothing (the schema says min 1).
+    q = serializers.CharField(
+        max_length=QUERY_MAX_LENGTH, trim_whitespace=False, help_text=_("What to search for.")
+    )
     language = serializers.ChoiceField(choices=Language.choices, required=False)
-    limit = serializers.IntegerField(min_value=1, max_value=MAX_RESULTS, default=10)
+    limit = serializers.IntegerField(
+        min_value=1, max_value=MAX_RESULTS, default=10, help_text=_("At most this many.")
+    )
 
 
 class ArticleFilter(ApiFilterSet):
@@ -129,11 +134,7 @@ class ArticleViewSet(
 
     @extend_schema(
         summary=_("Search published articles, best first"),
-        parameters=[
-            OpenApiParameter("q", str, required=True, description=_("What to search for.")),
-            OpenApiParameter("language", str, enum=[code for code, _label in Language.choices]),
-            OpenApiParameter("limit", int, description=_("At most this many (1 to 50).")),
-        ],
+        parameters=[SearchQuerySerializer],
         responses={200: SearchHitSerializer(many=True)},
         filters=False,
     )
