@@ -182,6 +182,7 @@ def main() -> None:
 
     user.groups.add(Group.objects.get_or_create(name=Role.END_USER.value)[0])
 
+    print(f"load average before: {os.getloadavg()[0]:.1f} ({os.cpu_count()} CPUs)")
     print(
         f"{Article.objects.count():,} articles; PostgreSQL "
         f"{connection.cursor().connection.info.server_version}; {arguments.runs} runs per query"
@@ -207,6 +208,7 @@ def main() -> None:
         f"{percentile(everything, 0.99):>9.1f}{max(everything):>9.1f}"
     )
     print(f"p95 {'under' if p95 < 50 else 'OVER'} the 50 ms target")
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":
