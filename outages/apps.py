@@ -17,6 +17,7 @@ class OutagesConfig(AppConfig):
         ui.register_template("page_notices", "outages/slot_page_notices.html")
         ui.register_template("queue_bulk_actions", "outages/slot_queue_bulk.html")
         ui.register_template("portal_ticket_create", "outages/slot_portal_create.html")
+        ui.register_template("ticket_sidebar", "outages/slot_ticket_sidebar.html")
         events.subscribe(services.suggestion_on_ticket_event, kinds=[events.Kind.CREATED])
         if apps.is_installed("cti"):
             from cti import notify

@@ -246,3 +246,20 @@ def test_an_ended_outage_cannot_be_joined(as_end_user, agent, vpn):
 
     services.outage_cancel(outage=outage, by=agent)
     assert as_end_user.post(reverse("outages:join", args=[outage.pk])).status_code == 404
+
+
+def test_the_ticket_page_says_the_ticket_is_part_of_an_active_outage(as_agent, agent, vpn):
+    outage = declare(agent, services_=[vpn], title="VPN down")
+    child = make_ticket(service=vpn)
+    other = make_ticket(service=vpn)
+    from outages import services
+
+    services.outage_link_tickets(outage=outage, by=agent, tickets=[child])
+    html = as_agent.get(reverse("tickets:console_detail", args=[child.number])).content.decode()
+    assert 'data-testid="ticket-outage"' in html
+    assert "Resolving the outage resolves this ticket" in html
+    parent = outage.parent_ticket.number
+    html = as_agent.get(reverse("tickets:console_detail", args=[parent])).content.decode()
+    assert "This ticket is the outage's incident" in html
+    html = as_agent.get(reverse("tickets:console_detail", args=[other.number])).content.decode()
+    assert 'data-testid="ticket-outage"' not in html
