@@ -92,3 +92,29 @@ def test_agent_finds_and_links_an_article_from_the_ticket_page(page, base_url):
     result.get_by_role("button", name="Link to ticket").click()
     expect(page.get_by_test_id("ticket-kb-links")).to_contain_text(article.title)
     assert ticket.kb_links.get().article_id == article.pk
+
+
+def test_manager_publishes_an_article_in_review_and_sees_the_figures(page, base_url):
+    author = make_user(Role.AGENT, username="piotr", first_name="Piotr", last_name="Agent")
+    make_user(Role.MANAGER, username="gosia")
+    article = services.article_create(
+        by=author,
+        title="Outlook keeps asking for the password",
+        body="1. Close Outlook.\n2. Remove the `MicrosoftOffice` entries.\n\n**Then** sign in.",
+    )
+    services.article_transition(article=article, by=author, name="submit")
+    login(page, base_url, "gosia", PASSWORD)
+    page.goto(f"{base_url}/kb/")
+    page.get_by_test_id("kb-in-review").get_by_role("link", name=article.title).click()
+    expect(page.get_by_test_id("kb-state")).to_have_text("In review")
+    expect(page.get_by_test_id("kb-body").locator("strong")).to_have_text("Then")
+    screenshot(page, "kb-04-article-in-review")
+    page.locator("[data-transition='publish']").click()
+    expect(page.get_by_test_id("kb-state")).to_have_text("Published")
+    page.get_by_test_id("kb-rate").get_by_role("button", name="No").click()
+    expect(page.get_by_test_id("kb-rate").get_by_role("button", name="No")).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    page.goto(f"{base_url}/kb/stats/")
+    expect(page.get_by_test_id("kb-least-helpful")).to_contain_text(article.title)
+    screenshot(page, "kb-05-stats")
