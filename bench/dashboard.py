@@ -11,8 +11,12 @@ clock; stopped, met or breached, for answered and resolved tickets, running for 
 one ``INSERT ... SELECT``) and ``--calls`` inbound calls over the same 90 days in the queues
 of the demo's groups (``COPY``), answered by the demo's agents, some missed or abandoned.
 
-Then it times the whole page (``GET /sla/dashboard/`` through Django's test client as the
-demo manager: every query, the template, the JSON of the charts) for each scenario:
+Then it builds what beat keeps (``sla.summary``) and times each step: the day summary of
+the last ``--summary-days`` days (the nightly rebuild; default 31, the 30-day period),
+today and yesterday (the five-minute rebuild) and the snapshot of the backlog and the
+running clocks (every minute). Then it times the whole page (``GET /sla/dashboard/``
+through Django's test client as the demo manager: every query, the template, the JSON of
+the charts) for each scenario:
 
 - default filters (the last 7 days, every group);
 - narrow: one group, the last 7 days;
@@ -222,21 +226,47 @@ def time_page(client, params: dict, runs: int) -> dict:
     }
 
 
-def time_figures(report_filter, runs: int) -> dict[str, float]:
-    from sla import reports
+def build_summary(days: int) -> None:
+    """What beat keeps: the day summary (nightly: ``days``; every five minutes: two) and the
+    snapshot of the "now" figures (every minute), each timed."""
+    from sla import summary
 
+    for label, call in (
+        (
+            f"day summary, {days} days (nightly)",
+            lambda: summary.dashboard_summary_refresh_recent(days=days),
+        ),
+        (
+            "day summary, 2 days (every 5 min)",
+            lambda: summary.dashboard_summary_refresh_recent(days=2),
+        ),
+        ("snapshot of backlog and clocks (every min)", summary.dashboard_snapshot_refresh),
+    ):
+        step = time.perf_counter()
+        rows = call()
+        print(f"{label:<44} {(time.perf_counter() - step) * 1000:>9.0f} ms  {rows:,} rows")
+
+
+def time_figures(report_filter, runs: int) -> dict[str, float]:
+    from sla import reports, summary
+
+    # The figures as the page reads them: from the summary and the snapshot when they
+    # cover the filter, else from the base rows.
+    period = summary if summary.summary_as_of(report_filter) else reports
+    now = summary if summary.snapshot_taken_at() else reports
+    print(f"  (period figures from {period.__name__}, backlog and breaches from {now.__name__})")
     figures = {
-        "backlog": lambda: reports.backlog(report_filter),
-        "compliance": lambda: reports.compliance(report_filter),
-        "breaches": lambda: reports.breaches(report_filter),
-        "resolution_times": lambda: reports.resolution_times(report_filter),
-        "ticket_rates": lambda: reports.ticket_rates(report_filter),
-        "by_channel": lambda: reports.tickets_by(report_filter, "channel"),
-        "by_service": lambda: reports.tickets_by(report_filter, "service"),
-        "by_category": lambda: reports.tickets_by(report_filter, "category"),
-        "agent_scorecards": lambda: reports.agent_scorecards(report_filter),
-        "call_figures": lambda: reports.call_figures(report_filter),
-        "calls_heatmap": lambda: reports.calls_heatmap(report_filter),
+        "backlog": lambda: now.backlog(report_filter),
+        "compliance": lambda: period.compliance(report_filter),
+        "breaches": lambda: now.breaches(report_filter),
+        "resolution_times": lambda: period.resolution_times(report_filter),
+        "ticket_rates": lambda: period.ticket_rates(report_filter),
+        "by_channel": lambda: period.tickets_by(report_filter, "channel"),
+        "by_service": lambda: period.tickets_by(report_filter, "service"),
+        "by_category": lambda: period.tickets_by(report_filter, "category"),
+        "agent_scorecards": lambda: period.agent_scorecards(report_filter),
+        "call_figures": lambda: period.call_figures(report_filter),
+        "calls_heatmap": lambda: period.calls_heatmap(report_filter),
     }
     timings = {}
     for name, figure in figures.items():
@@ -258,6 +288,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5, help="warm requests per scenario")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--rebuild", action="store_true", help="write clocks and calls again")
+    parser.add_argument(
+        "--summary-days", type=int, default=31, help="days of the day summary to build"
+    )
+    parser.add_argument(
+        "--base-rows",
+        action="store_true",
+        help="time the page without the summary and the snapshot (figures from the base rows)",
+    )
     args = parser.parse_args()
 
     url = os.environ.setdefault("DATABASE_URL", DEFAULT_URL)
@@ -295,6 +333,15 @@ def main() -> None:
             build_calls(conn, args.calls, args.seed)
             print(f"{args.calls:,} calls written ({time.perf_counter() - step:.1f} s)")
         analyze(conn)
+
+    from sla.models import DashboardRefresh, DashboardSnapshot
+
+    if args.base_rows:
+        DashboardRefresh.objects.all().delete()
+        DashboardSnapshot.objects.all().delete()
+    else:
+        print()
+        build_summary(args.summary_days)
 
     manager = get_user_model().objects.filter(groups__name="manager").first()
     if manager is None:

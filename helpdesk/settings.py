@@ -219,6 +219,22 @@ CELERY_BEAT_SCHEDULE = {
         "task": "sla.send_weekly_reports",
         "schedule": env.float("SLA_WEEKLY_REPORTS_SECONDS", default=3600.0),
     },
+    # The managers' dashboard's day summary (docs/sla.md): today and yesterday often, the
+    # last 31 days once a night (at this interval, from the first run of beat).
+    "sla-dashboard-summary": {
+        "task": "sla.refresh_dashboard_summary",
+        "schedule": env.float("SLA_DASHBOARD_SUMMARY_SECONDS", default=300.0),
+        "kwargs": {"days": 2},
+    },
+    "sla-dashboard-snapshot": {
+        "task": "sla.refresh_dashboard_snapshot",
+        "schedule": env.float("SLA_DASHBOARD_SNAPSHOT_SECONDS", default=60.0),
+    },
+    "sla-dashboard-summary-rebuild": {
+        "task": "sla.refresh_dashboard_summary",
+        "schedule": env.float("SLA_DASHBOARD_REBUILD_SECONDS", default=86400.0),
+        "kwargs": {"days": 31},
+    },
 }
 
 # --- Service levels --------------------------------------------------------------------
@@ -226,6 +242,11 @@ CELERY_BEAT_SCHEDULE = {
 SLA_PAUSING_REASONS = env.list("SLA_PAUSING_REASONS", default=["user", "third_party"])
 # The dashboard's call service level: the share of calls answered within this many seconds.
 SLA_CALL_ANSWER_SECONDS = env.int("SLA_CALL_ANSWER_SECONDS", default=20)
+# The dashboard's backlog and breaches come from the snapshot beat takes every minute while
+# it is at most this old; older (beat stopped), the page counts them itself.
+SLA_DASHBOARD_SNAPSHOT_MAX_AGE_SECONDS = env.int(
+    "SLA_DASHBOARD_SNAPSHOT_MAX_AGE_SECONDS", default=600
+)
 
 # --- Mass outages (docs/outages.md) -----------------------------------------------------
 # Suggest declaring an outage when this many tickets for one service arrive within minutes.

@@ -22,7 +22,7 @@ from django.utils.translation import gettext_lazy
 
 from cti.models import Call
 from cti.selectors import user_display_name
-from sla import reports
+from sla import reports, summary
 from sla.reports import ReportFilter
 from sla.templatetags.sla_tags import business_duration
 from tickets.models import Priority
@@ -137,6 +137,12 @@ def register_agent_column(title, values) -> None:
 def build(filters: ReportFilter) -> dict:
     """Every table and chart of the dashboard for ``filters``."""
     links = Links(filters)
+    # The period's figures from the day summary when it covers the period (sla.summary);
+    # the backlog and the breaches are "now" and always read live.
+    as_of = summary.summary_as_of(filters)
+    period_figures = summary if as_of else reports
+    taken_at = summary.snapshot_taken_at()
+    now_figures = summary if taken_at else reports
     not_by_site = (
         _("The ticket lists cannot narrow by site: links show every site.")
         if filters.site_id
@@ -146,7 +152,7 @@ def build(filters: ReportFilter) -> dict:
     charts: dict[str, dict] = {}
 
     # Backlog by group and priority.
-    backlog = reports.backlog(filters)
+    backlog = now_figures.backlog(filters)
     priorities = [Priority(value) for value in Priority.values]
     table = Table(
         "backlog",
@@ -188,7 +194,7 @@ def build(filters: ReportFilter) -> dict:
     }
 
     # SLA compliance and current breaches.
-    compliance = reports.compliance(filters)
+    compliance = period_figures.compliance(filters)
     table = Table(
         "compliance",
         _("SLA compliance in the period"),
@@ -208,7 +214,7 @@ def build(filters: ReportFilter) -> dict:
             ]
         )
     tables["compliance"] = table
-    breaches = reports.breaches(filters)
+    breaches = now_figures.breaches(filters)
     table = Table(
         "breaches",
         _("Breaches and near breaches now"),
@@ -230,8 +236,8 @@ def build(filters: ReportFilter) -> dict:
     tables["breaches"] = table
 
     # Time to resolve and the rates.
-    times = reports.resolution_times(filters)
-    rates = reports.ticket_rates(filters)
+    times = period_figures.resolution_times(filters)
+    rates = period_figures.ticket_rates(filters)
     resolved_link = links.tickets(state="resolved")
     table = Table(
         "summary",
@@ -292,7 +298,7 @@ def build(filters: ReportFilter) -> dict:
         ("service", _("Tickets by service (top 10)"), "service"),
         ("category", _("Tickets by category"), None),
     ):
-        rows = reports.tickets_by(filters, dimension)
+        rows = period_figures.tickets_by(filters, dimension)
         table = Table(
             dimension,
             title,
@@ -316,7 +322,7 @@ def build(filters: ReportFilter) -> dict:
         }
 
     # Agents.
-    cards = reports.agent_scorecards(filters)
+    cards = period_figures.agent_scorecards(filters)
     users = get_user_model().objects.select_related("person").in_bulk([c["user_id"] for c in cards])
     table = Table(
         "agents",
@@ -350,7 +356,7 @@ def build(filters: ReportFilter) -> dict:
     tables["agents"] = table
 
     # Calls.
-    calls = reports.call_figures(filters)
+    calls = period_figures.call_figures(filters)
     table = Table(
         "calls",
         _("Inbound calls in the period"),
@@ -399,7 +405,7 @@ def build(filters: ReportFilter) -> dict:
         "data": [calls["answered"], calls["missed"], calls["abandoned"], calls["other"]],
     }
 
-    grid = reports.calls_heatmap(filters)
+    grid = period_figures.calls_heatmap(filters)
     peak = max((max(day) for day in grid), default=0)
     table = Table(
         "heatmap", _("Calls per hour by weekday"), [_("Day"), *[f"{h:02d}" for h in range(24)]]
@@ -460,5 +466,7 @@ def build(filters: ReportFilter) -> dict:
         "kpis": kpis,
         "heat": list(zip(WEEKDAYS, heat, strict=True)),
         "heat_peak": peak,
+        "as_of": as_of,
+        "now_as_of": taken_at,
         "texts": {"tickets": _("Tickets"), "calls": _("Calls")},
     }

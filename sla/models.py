@@ -331,6 +331,23 @@ class SlaClock(models.Model):
                 condition=models.Q(next_alert_at__isnull=False),
                 name="sla_clock_alert_idx",
             ),
+            # The dashboard: clocks stopped met or breached in a period (compliance, the
+            # business time to resolve and its median, read from the index alone).
+            models.Index(
+                fields=["stopped_at"],
+                include=["target", "outcome", "goal", "margin", "ticket"],
+                condition=models.Q(outcome__in=["met", "breached"]),
+                name="sla_clock_stopped_idx",
+            ),
+            # Breaches now: the running clocks by target and due time.
+            models.Index(
+                fields=["target", "due_at"],
+                include=["goal", "ticket"],
+                condition=models.Q(
+                    stopped_at__isnull=True, paused_since__isnull=True, due_at__isnull=False
+                ),
+                name="sla_clock_running_idx",
+            ),
         ]
 
     def __str__(self):
@@ -426,3 +443,179 @@ class ReportSubscription(models.Model):
 
     def __str__(self):
         return str(self.user)
+
+
+# --- The dashboard's summary (docs/sla.md, "The managers' dashboard") -----------------------
+# Per day (in settings.TIME_ZONE) and narrowing, what the dashboard's period figures count;
+# rebuilt for recent days by beat (``sla.refresh_dashboard_summary``). The keys are plain
+# references without database constraints: a deleted group or service leaves its old counts
+# until the day is rebuilt, and deleting one never waits on this table.
+
+
+def _key(model, name):
+    return models.ForeignKey(
+        model,
+        verbose_name=name,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+
+class DashboardRefresh(models.Model):
+    """One summarised day and when it was last rebuilt: the figures hold what happened on
+    that day up to ``refreshed_at``."""
+
+    day = models.DateField(_("day"), unique=True)
+    refreshed_at = models.DateTimeField(_("refreshed"))
+
+    class Meta:
+        verbose_name = _("dashboard summary day")
+        verbose_name_plural = _("dashboard summary days")
+
+    def __str__(self):
+        return f"{self.day} {self.refreshed_at:%H:%M}"
+
+
+class DashboardTicketDay(models.Model):
+    """Ticket figures of one day for one combination of site (the caller's), group, service,
+    channel and category, with the ticket's values when the day was rebuilt."""
+
+    day = models.DateField(_("day"))
+    site = _key("helpdesk.Site", _("site"))
+    group = _key("helpdesk.SupportGroup", _("group"))
+    service = _key(Service, _("service"))
+    category = _key("helpdesk.Category", _("category"))
+    channel = models.CharField(_("channel"), max_length=10, blank=True)
+    created = models.PositiveIntegerField(default=0)
+    resolved = models.PositiveIntegerField(default=0)
+    first_contact = models.PositiveIntegerField(default=0)
+    resolve_time = models.DurationField(default=timedelta(0))
+    resolves = models.PositiveIntegerField(default=0)
+    reopens = models.PositiveIntegerField(default=0)
+    transfers = models.PositiveIntegerField(default=0)
+    first_response_met = models.PositiveIntegerField(default=0)
+    first_response_breached = models.PositiveIntegerField(default=0)
+    next_response_met = models.PositiveIntegerField(default=0)
+    next_response_breached = models.PositiveIntegerField(default=0)
+    resolution_met = models.PositiveIntegerField(default=0)
+    resolution_breached = models.PositiveIntegerField(default=0)
+    business_count = models.PositiveIntegerField(default=0)
+    business_time = models.DurationField(default=timedelta(0))
+
+    class Meta:
+        verbose_name = _("dashboard ticket day")
+        verbose_name_plural = _("dashboard ticket days")
+        indexes = [models.Index(fields=["day", "group"], name="sla_dash_ticket_day_idx")]
+
+    def __str__(self):
+        return f"{self.day} {self.group_id} {self.service_id} {self.channel}"
+
+
+class DashboardAgentDay(models.Model):
+    """Tickets an agent resolved on one day (as assignee), per narrowing: handled, solved on
+    first contact, and their resolution clocks met and breached."""
+
+    day = models.DateField(_("day"))
+    site = _key("helpdesk.Site", _("site"))
+    group = _key("helpdesk.SupportGroup", _("group"))
+    service = _key(Service, _("service"))
+    channel = models.CharField(_("channel"), max_length=10, blank=True)
+    assignee = _key(settings.AUTH_USER_MODEL, _("assignee"))
+    handled = models.PositiveIntegerField(default=0)
+    first_contact = models.PositiveIntegerField(default=0)
+    met = models.PositiveIntegerField(default=0)
+    breached = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("dashboard agent day")
+        verbose_name_plural = _("dashboard agent days")
+        indexes = [models.Index(fields=["day", "group"], name="sla_dash_agent_day_idx")]
+
+    def __str__(self):
+        return f"{self.day} {self.assignee_id}"
+
+
+class DashboardCallHour(models.Model):
+    """Inbound calls that started in one hour (``settings.TIME_ZONE``) in one queue, per
+    answering agent. ``in_time`` was counted with ``SLA_CALL_ANSWER_SECONDS`` of the rebuild."""
+
+    day = models.DateField(_("day"))
+    hour = models.PositiveSmallIntegerField(_("hour"))
+    queue = _key("cti.CallQueue", _("queue"))
+    answered_by = _key(settings.AUTH_USER_MODEL, _("answered by"))
+    total = models.PositiveIntegerField(default=0)
+    ended = models.PositiveIntegerField(default=0)
+    answered = models.PositiveIntegerField(default=0)
+    missed = models.PositiveIntegerField(default=0)
+    abandoned = models.PositiveIntegerField(default=0)
+    other = models.PositiveIntegerField(default=0)
+    in_time = models.PositiveIntegerField(default=0)
+    wait_count = models.PositiveIntegerField(default=0)
+    wait_time = models.DurationField(default=timedelta(0))
+    talk_count = models.PositiveIntegerField(default=0)
+    talk_time = models.DurationField(default=timedelta(0))
+
+    class Meta:
+        verbose_name = _("dashboard call hour")
+        verbose_name_plural = _("dashboard call hours")
+        indexes = [models.Index(fields=["day", "queue"], name="sla_dash_call_day_idx")]
+
+    def __str__(self):
+        return f"{self.day} {self.hour:02d} {self.queue_id}"
+
+
+class DashboardSnapshot(models.Model):
+    """When the dashboard's "now" figures (``DashboardOpenCount``) were last counted."""
+
+    taken_at = models.DateTimeField(_("taken"))
+
+    class Meta:
+        verbose_name = _("dashboard snapshot")
+        verbose_name_plural = _("dashboard snapshots")
+
+    def __str__(self):
+        return f"{self.taken_at:%H:%M:%S}"
+
+
+class DashboardOpenCount(models.Model):
+    """The backlog (``target`` blank: open tickets) and the running clocks of one target, per
+    narrowing and priority, as counted at the latest ``DashboardSnapshot``."""
+
+    site = _key("helpdesk.Site", _("site"))
+    group = _key("helpdesk.SupportGroup", _("group"))
+    service = _key(Service, _("service"))
+    channel = models.CharField(_("channel"), max_length=10, blank=True)
+    priority = models.PositiveSmallIntegerField(_("priority"), null=True, blank=True)
+    target = models.CharField(_("target"), max_length=16, blank=True)
+    open = models.PositiveIntegerField(default=0)
+    running = models.PositiveIntegerField(default=0)
+    breached = models.PositiveIntegerField(default=0)
+    near = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("dashboard open count")
+        verbose_name_plural = _("dashboard open counts")
+
+    def __str__(self):
+        return f"{self.group_id} {self.priority} {self.target}"
+
+
+class DashboardCallWait(models.Model):
+    """Answered inbound calls of one day and queue by their wait in whole seconds (ring to
+    answer, rounded down): the 90th-percentile wait, to the second."""
+
+    day = models.DateField(_("day"))
+    queue = _key("cti.CallQueue", _("queue"))
+    seconds = models.PositiveIntegerField(_("seconds"))
+    calls = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("dashboard call wait")
+        verbose_name_plural = _("dashboard call waits")
+        indexes = [models.Index(fields=["day", "queue"], name="sla_dash_wait_day_idx")]
+
+    def __str__(self):
+        return f"{self.day} {self.queue_id} {self.seconds} s"

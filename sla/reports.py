@@ -92,7 +92,7 @@ def _share(part: int, whole: int) -> float | None:
     return round(100 * part / whole, 1) if whole else None
 
 
-def _nth(queryset: QuerySet, expression, share: float, count: int):
+def nth_value(queryset: QuerySet, expression, share: float, count: int):
     """The value at ``share`` (0.5: median, nearest rank) of ``expression`` over ``count``
     rows: one ``ORDER BY ... LIMIT 1 OFFSET n`` query."""
     if not count:
@@ -121,6 +121,11 @@ def backlog(filters: ReportFilter) -> dict:
         .annotate(count=Count("id"))
         .order_by("group__name", "priority")
     )
+    return backlog_table(rows)
+
+
+def backlog_table(rows) -> dict:
+    """The backlog from rows of group, its names, priority and count."""
     priorities = list(Priority)
     groups: dict[int | None, dict] = {}
     for row in rows:
@@ -174,25 +179,41 @@ def compliance(filters: ReportFilter) -> list[dict]:
     return result
 
 
-def breaches(filters: ReportFilter, *, now: datetime | None = None) -> list[dict]:
-    """Running clocks now, per target: past due (breached) and due within a quarter of their
-    goal (near). Two queries: the distinct goals, then one aggregate."""
-    now = now or timezone.now()
-    running = SlaClock.objects.filter(
+def running_clocks(filters: ReportFilter) -> QuerySet[SlaClock]:
+    """Clocks running now (not stopped, not paused, with a due time)."""
+    return SlaClock.objects.filter(
         ticket_condition(filters, "ticket__"),
         stopped_at__isnull=True,
         paused_since__isnull=True,
         due_at__isnull=False,
     )
+
+
+def running_clock_counts(running: QuerySet[SlaClock], now: datetime) -> dict:
+    """The aggregates of the breaches table over ``running``: breached, near, running (one
+    query for the distinct goals: a near breach is due within a quarter of its own goal)."""
     goals = list(running.order_by().values_list("goal", flat=True).distinct()[:200])
     near = Q(pk__in=[])
     for goal in goals:
         near |= Q(goal=goal, due_at__gte=now, due_at__lt=now + goal * NEAR_BREACH_SHARE)
-    counts = running.values("target").annotate(
-        breached=Count("id", filter=Q(due_at__lt=now)),
-        near=Count("id", filter=near),
-        running=Count("id"),
-    )
+    return {
+        "breached": Count("id", filter=Q(due_at__lt=now)),
+        "near": Count("id", filter=near),
+        "running": Count("id"),
+    }
+
+
+def breaches(filters: ReportFilter, *, now: datetime | None = None) -> list[dict]:
+    """Running clocks now, per target: past due (breached) and due within a quarter of their
+    goal (near). Two queries: the distinct goals, then one aggregate."""
+    now = now or timezone.now()
+    running = running_clocks(filters)
+    counts = running.values("target").annotate(**running_clock_counts(running, now))
+    return breaches_table(counts)
+
+
+def breaches_table(counts) -> list[dict]:
+    """The breaches table from rows of target, breached, near and running."""
     by_target = {row["target"]: row for row in counts}
     return [
         {
@@ -207,33 +228,50 @@ def breaches(filters: ReportFilter, *, now: datetime | None = None) -> list[dict
     ]
 
 
-def resolution_times(filters: ReportFilter) -> dict:
-    """Mean and median time to resolve, calendar and business (six queries)."""
-    resolved = Ticket.objects.filter(
+CALENDAR_TIME = ExpressionWrapper(F("resolved_at") - F("created_at"), output_field=DurationField())
+BUSINESS_TIME = ExpressionWrapper(F("goal") - F("margin"), output_field=DurationField())
+WAIT_TIME = ExpressionWrapper(F("answered_at") - F("started_at"), output_field=DurationField())
+TALK_TIME = ExpressionWrapper(F("ended_at") - F("answered_at"), output_field=DurationField())
+
+
+def resolved_tickets(filters: ReportFilter) -> QuerySet[Ticket]:
+    """Tickets resolved in the period (time to resolve, first-contact resolution)."""
+    return Ticket.objects.filter(
         ticket_condition(filters), _in_period("resolved_at", filters), resolved_at__isnull=False
     )
-    calendar = ExpressionWrapper(F("resolved_at") - F("created_at"), output_field=DurationField())
-    summary = resolved.aggregate(count=Count("id"), mean=Avg(calendar))
-    clocks = SlaClock.objects.filter(
+
+
+def resolution_clocks(filters: ReportFilter) -> QuerySet[SlaClock]:
+    """Resolution clocks stopped met or breached in the period, with a margin (business time
+    to resolve = goal - margin)."""
+    return SlaClock.objects.filter(
         ticket_condition(filters, "ticket__"),
         _in_period("stopped_at", filters),
         target=Target.RESOLUTION,
         outcome__in=[Outcome.MET, Outcome.BREACHED],
         margin__isnull=False,
     )
-    used = ExpressionWrapper(F("goal") - F("margin"), output_field=DurationField())
+
+
+def resolution_times(filters: ReportFilter) -> dict:
+    """Mean and median time to resolve, calendar and business (four queries)."""
+    resolved = resolved_tickets(filters)
+    calendar = CALENDAR_TIME
+    summary = resolved.aggregate(count=Count("id"), mean=Avg(calendar))
+    clocks = resolution_clocks(filters)
+    used = BUSINESS_TIME
     business = clocks.aggregate(count=Count("id"), mean=Avg(used))
     return {
         "count": summary["count"],
-        "calendar_mean": _duration(summary["mean"]),
-        "calendar_median": _duration(_nth(resolved, calendar, 0.5, summary["count"])),
+        "calendar_mean": duration_value(summary["mean"]),
+        "calendar_median": duration_value(nth_value(resolved, calendar, 0.5, summary["count"])),
         "business_count": business["count"],
-        "business_mean": _duration(business["mean"]),
-        "business_median": _duration(_nth(clocks, used, 0.5, business["count"])),
+        "business_mean": duration_value(business["mean"]),
+        "business_median": duration_value(nth_value(clocks, used, 0.5, business["count"])),
     }
 
 
-def _duration(value) -> timedelta | None:
+def duration_value(value) -> timedelta | None:
     # SQLite returns averages of durations as microseconds.
     if value is None or isinstance(value, timedelta):
         return value
@@ -328,7 +366,7 @@ def agent_scorecards(filters: ReportFilter) -> list[dict]:
         )
         .order_by("-handled")[:TOP_AGENTS]
     )
-    talk = ExpressionWrapper(F("ended_at") - F("answered_at"), output_field=DurationField())
+    talk = TALK_TIME
     calls = (
         inbound_calls(filters)
         .filter(answered_by__isnull=False, answered_at__isnull=False, ended_at__isnull=False)
@@ -359,7 +397,7 @@ def agent_scorecards(filters: ReportFilter) -> list[dict]:
             },
         )
         agent["answered"] = row["answered"]
-        agent["handling"] = _duration(row["handling"])
+        agent["handling"] = duration_value(row["handling"])
     return sorted(agents.values(), key=lambda a: (-a["handled"], -a["answered"], a["user_id"]))
 
 
@@ -390,7 +428,7 @@ def call_figures(filters: ReportFilter, *, answer_seconds: int | None = None) ->
     if answer_seconds is None:
         answer_seconds = settings.SLA_CALL_ANSWER_SECONDS
     calls = inbound_calls(filters)
-    wait = ExpressionWrapper(F("answered_at") - F("started_at"), output_field=DurationField())
+    wait = WAIT_TIME
     answered = calls.filter(answered_at__isnull=False)
     counts = calls.aggregate(
         total=Count("id"),
@@ -415,8 +453,8 @@ def call_figures(filters: ReportFilter, *, answer_seconds: int | None = None) ->
         **counts,
         "answer_seconds": answer_seconds,
         "service_level": _share(counts["in_time"], counts["ended"]),
-        "wait_mean": _duration(waits["mean"]),
-        "wait_p90": _duration(_nth(answered, wait, 0.9, waits["count"])),
+        "wait_mean": duration_value(waits["mean"]),
+        "wait_p90": duration_value(nth_value(answered, wait, 0.9, waits["count"])),
     }
 
 

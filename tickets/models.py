@@ -295,6 +295,21 @@ class Ticket(FSMModelMixin, models.Model):
                 condition=models.Q(due_at__isnull=False),
                 name="ticket_due_idx",
             ),
+            # The managers' dashboard (sla): tickets resolved in a period with what their
+            # median time to resolve and the narrowing read; the open backlog by group and
+            # priority, from the index alone.
+            models.Index(
+                fields=["resolved_at"],
+                include=["created_at", "group", "service", "channel", "caller"],
+                condition=models.Q(resolved_at__isnull=False),
+                name="ticket_resolved_idx",
+            ),
+            models.Index(
+                fields=["group", "priority"],
+                include=["service", "channel", "caller"],
+                condition=models.Q(status__in=["new", "assigned", "in_progress", "pending"]),
+                name="ticket_open_idx",
+            ),
         ]
 
     def __str__(self):
@@ -558,7 +573,17 @@ class TimelineEntry(models.Model):
         ordering = ["created_at", "id"]
         verbose_name = _("timeline entry")
         verbose_name_plural = _("timeline")
-        indexes = [models.Index(fields=["ticket", "created_at"], name="timeline_ticket_idx")]
+        indexes = [
+            models.Index(fields=["ticket", "created_at"], name="timeline_ticket_idx"),
+            # The dashboard's reopen rate and transfers (sla): only the entries it counts.
+            models.Index(
+                fields=["created_at"],
+                include=["ticket", "kind", "transition"],
+                condition=models.Q(transition__in=["resolve", "reopen"])
+                | models.Q(kind="transfer"),
+                name="timeline_rates_idx",
+            ),
+        ]
 
     def __str__(self):
         return f"{self.ticket_id} {self.kind} {self.field} {self.old_value} -> {self.new_value}"
