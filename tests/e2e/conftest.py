@@ -78,7 +78,16 @@ def login(page, base_url: str, username: str, password: str) -> None:
     page.wait_for_url(lambda url: "/accounts/login/" not in url)
 
 
+def open_user_menu(page) -> None:
+    """Open the menu under the user's name (expanding a phone's collapsed navbar first)."""
+    toggler = page.locator(".navbar-toggler")
+    if toggler.is_visible() and toggler.get_attribute("aria-expanded") != "true":
+        toggler.click()
+    page.get_by_test_id("user-menu").click()
+
+
 def logout(page) -> None:
+    open_user_menu(page)
     page.click("form[action='/accounts/logout/'] button[type=submit]")
     page.wait_for_url("**/accounts/login/")
 

@@ -42,6 +42,7 @@ def test_manager_sees_the_figures_charts_and_exports(
     page.on("console", lambda message: message.type == "error" and errors.append(message.text))
     page.on("pageerror", lambda error: errors.append(str(error)))
     login(page, base_url, manager.username, PASSWORD)
+    page.get_by_test_id("nav-reports").click()  # the managers' menu
     page.get_by_test_id("nav-dashboard").click()
     page.wait_for_url("**/sla/dashboard/")
     # The console the manager landed on opened its websocket (live_server has none).

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from helpdesk.roles import Role
-from tests.e2e.conftest import login, logout, screenshot
+from tests.e2e.conftest import login, logout, open_user_menu, screenshot
 from tests.factories import (
     PASSWORD,
     AgentExtensionFactory,
@@ -56,6 +56,7 @@ def test_api_tokens_page_makes_lists_and_revokes_tokens(watched_page, asgi_serve
     page = watched_page
     make_user(Role.END_USER, username="ewa", first_name="Ewa", last_name="User")
     login(page, asgi_server, "ewa", PASSWORD)
+    open_user_menu(page)
     page.get_by_role("link", name="API tokens").click()
     expect(page.get_by_role("heading", name="API tokens", level=1)).to_be_visible()
     expect(page.get_by_text("You have no API tokens.")).to_be_visible()
@@ -121,7 +122,7 @@ def test_no_page_breaks_the_content_security_policy(
         page.wait_for_load_state("networkidle")
         problems[path] = page.csp_problems()
 
-    visit("/accounts/password-reset/", "form")
+    visit("/accounts/password-reset/", "main form")
     visit("/accounts/login/")
     # The watch itself works: an inline style is refused and recorded.
     page.evaluate("document.head.insertAdjacentHTML('beforeend', '<style>p {}</style>')")
@@ -129,9 +130,9 @@ def test_no_page_breaks_the_content_security_policy(
     assert any("style-src" in problem for problem in page.csp_problems())
     login(page, base, "ewa", PASSWORD)
     visit("/", "main")
-    visit("/tickets/new/", "form")
+    visit("/tickets/new/", "main form")
     visit("/tickets/", "main")
-    visit("/account/notifications/", "form")
+    visit("/account/notifications/", "main form")
     logout(page)
 
     login(page, base, "alice", PASSWORD)

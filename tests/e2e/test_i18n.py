@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from helpdesk.roles import Role
-from tests.e2e.conftest import login, screenshot
+from tests.e2e.conftest import login, open_user_menu, screenshot
 from tests.factories import PASSWORD, make_user
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -19,10 +19,12 @@ def desk(db):
 
 def test_polish_interface_shows_polish_text(page, base_url, desk):
     login(page, base_url, "ewa", PASSWORD)
+    open_user_menu(page)
     page.get_by_label("Language").select_option("pl")
     page.get_by_role("button", name="Change").click()
     expect(page.locator("html")).to_have_attribute("lang", "pl")
     expect(page.get_by_role("link", name="Moje zgłoszenia", exact=True)).to_be_visible()
+    open_user_menu(page)
     expect(page.get_by_role("button", name="Wyloguj")).to_be_visible()
     page.get_by_role("link", name="Zgłoś problem").first.click()
     page.get_by_role("button", name="Wyślij").click()

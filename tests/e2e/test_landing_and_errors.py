@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from helpdesk.roles import Role
-from tests.e2e.conftest import login, screenshot
+from tests.e2e.conftest import login, open_user_menu, screenshot
 from tests.factories import PASSWORD, SupportGroupFactory, make_user
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -80,6 +80,7 @@ def test_polish_navbar_is_one_line(new_page, asgi_server, demo_people, width):
     login(page, asgi_server, "admin", PASSWORD)
     heights = {}
     for language in ("en", "pl"):
+        open_user_menu(page)  # the language is chosen in the menu under the user's name
         page.locator("#language-select").select_option(language)
         page.locator("#language-select + button").click()
         expect(page.locator("html")).to_have_attribute("lang", language)
@@ -87,10 +88,16 @@ def test_polish_navbar_is_one_line(new_page, asgi_server, demo_people, width):
             page.goto(asgi_server + path)
             heights[language, path] = _navbar_height(page)
             screenshot(page, f"navbar-{language}-{width}-{path.strip('/').split('/')[0]}")
+            # Nothing runs off the right edge (a bar that does not wrap could overflow).
+            overflow = page.evaluate(
+                "() => [document.documentElement.scrollWidth, window.innerWidth]"
+            )
+            assert overflow[0] <= overflow[1], (language, path, overflow)
     # One line is about 50px high (the console's bar a pixel less), two lines about 70px.
     for path in ("/tickets/", "/console/?queue=open"):
         assert heights["pl", path] == heights["en", path], heights
         assert heights["en", path] < 60, heights
+    open_user_menu(page)
     expect(page.get_by_role("button", name="Wyloguj")).to_be_visible()
 
 

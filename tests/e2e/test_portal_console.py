@@ -204,6 +204,7 @@ def test_portal_on_a_phone(new_page, base_url, desk):
     phone.get_by_role("button", name="Toggle navigation").click()
     expect(phone.get_by_role("link", name="My tickets", exact=True)).to_be_visible()
     expect(phone.locator("#main-nav.show:not(.collapsing)")).to_be_visible()
+    phone.get_by_test_id("user-menu").click()
     expect(phone.get_by_role("button", name="Sign out")).to_be_in_viewport()
     screenshot(phone, "12-portal-home-phone")
     width = phone.evaluate("document.documentElement.scrollWidth")

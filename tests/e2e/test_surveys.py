@@ -98,6 +98,7 @@ def test_a_manager_reads_the_results_and_notes_a_follow_up(page, base_url, invit
         comment="Nobody called me back.",
     )  # fmt: skip
     login(page, base_url, "boss", PASSWORD)
+    page.get_by_test_id("nav-reports").click()  # the managers' menu
     page.get_by_test_id("nav-surveys").click()
     expect(page.get_by_role("heading", name="Survey results")).to_be_visible()
     expect(page.get_by_test_id("survey-average")).to_have_text("1.0")
