@@ -8,6 +8,7 @@ from changes.models import (
     ApprovalStep,
     CalendarFeedToken,
     Change,
+    ChangeAttachment,
     ChangeComment,
     ChangeTemplate,
     ChangeTimelineEntry,
@@ -121,6 +122,12 @@ class CommentInline(_ReadOnlyInline):
     readonly_fields = fields
 
 
+class AttachmentInline(_ReadOnlyInline):
+    model = ChangeAttachment
+    fields = ["created_at", "uploaded_by", "original_name", "content_type", "size", "sha256"]
+    readonly_fields = fields
+
+
 class TimelineInline(_ReadOnlyInline):
     model = ChangeTimelineEntry
     fields = ["created_at", "actor", "kind", "field", "old_value", "new_value", "note"]
@@ -134,7 +141,7 @@ class ChangeAdmin(admin.ModelAdmin):
     search_fields = ["number", "title", "requester__full_name"]
     list_select_related = ["requester"]
     date_hierarchy = "created_at"
-    inlines = [ApprovalRequestInline, CommentInline, TimelineInline]
+    inlines = [ApprovalRequestInline, CommentInline, AttachmentInline, TimelineInline]
 
     def has_add_permission(self, request):
         return False

@@ -19,6 +19,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.filters import OrderingFilter
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
 
@@ -27,6 +28,7 @@ from changes.models import (
     ApprovalRequest,
     CalendarFeedToken,
     Change,
+    ChangeAttachment,
     ChangeTemplate,
     ChangeTimelineEntry,
     ChangeType,
@@ -442,6 +444,32 @@ _TRANSITION_INPUTS = {
 }
 
 
+class ChangeAttachmentSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(source="original_name", read_only=True)
+    uploaded_by = UserBriefSerializer(read_only=True, allow_null=True)
+    download_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ChangeAttachment
+        fields = ["id", "name", "content_type", "size", "sha256", "uploaded_by", "created_at"]
+        fields += ["download_url"]
+        read_only_fields = fields
+
+    def get_download_url(self, attachment) -> str:
+        url = reverse(
+            "changes:attachment",
+            kwargs={"number": attachment.change.number, "pk": attachment.pk},
+        )
+        request = self.context.get("request")
+        return request.build_absolute_uri(url) if request else url
+
+
+class ChangeAttachmentInputSerializer(serializers.Serializer):
+    file = serializers.FileField(
+        help_text=_("Size and type are checked on the content, not the name.")
+    )
+
+
 class ChangeViewSet(
     ApiViewMixin,
     mixins.ListModelMixin,
@@ -567,6 +595,42 @@ class ChangeViewSet(
         data.is_valid(raise_exception=True)
         services.vote_cast(change=change, by=request.user, **data.validated_data)
         return Response(self._fresh(change), status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        methods=["GET"], responses={200: ChangeAttachmentSerializer(many=True), 404: _NOT_FOUND}
+    )
+    @extend_schema(
+        methods=["POST"],
+        request={"multipart/form-data": ChangeAttachmentInputSerializer},
+        responses={201: ChangeAttachmentSerializer, 400: _BAD_INPUT, 404: _NOT_FOUND},
+    )
+    @action(
+        detail=True,
+        methods=["get", "post"],
+        filter_backends=[],
+        parser_classes=[MultiPartParser],
+    )
+    def attachments(self, request, number=None):
+        """Files of the change (anyone who may see it adds one, checked as ticket files);
+        each downloads through the page's permission-checking URL."""
+        change = self.get_object()
+        if request.method == "POST":
+            data = ChangeAttachmentInputSerializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            attachment = services.change_attachment_add(
+                change=change, by=request.user, upload=data.validated_data["file"]
+            )
+            return Response(
+                ChangeAttachmentSerializer(attachment, context={"request": request}).data,
+                status=status.HTTP_201_CREATED,
+            )
+        files = change.attachments.select_related("uploaded_by", "change").order_by(
+            "created_at", "id"
+        )
+        page = self.paginate_queryset(files)
+        return self.get_paginated_response(
+            ChangeAttachmentSerializer(page, many=True, context={"request": request}).data
+        )
 
     @extend_schema(responses={200: ChangeTimelineEntrySerializer(many=True), 404: _NOT_FOUND})
     @action(detail=True, methods=["get"], filter_backends=[])

@@ -370,3 +370,22 @@ class CommentForm(forms.Form):
     body = forms.CharField(
         label=_("Comment"), max_length=10000, widget=forms.Textarea(attrs={"rows": 3})
     )
+
+
+class LinkForm(forms.Form):
+    """A ticket or a change to link to (or unlink from) the change, by its number."""
+
+    number = forms.CharField(
+        label=_("Ticket or change number"),
+        max_length=20,
+        widget=forms.TextInput(attrs={"placeholder": "INC-000123 / CHG-000012"}),
+    )
+
+    def clean_number(self):
+        return self.cleaned_data["number"].strip().upper()
+
+
+class AttachmentForm(forms.Form):
+    """One file; its size and real type are checked by the service."""
+
+    file = forms.FileField(label=_("File"))

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
+from pathlib import PurePosixPath
+
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import models
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, FSMModelMixin, transition
@@ -476,6 +480,50 @@ class ChangeComment(models.Model):
         return f"{self.change_id}: {self.body[:40]}"
 
 
+def change_attachment_path(instance, filename):
+    # Stored under a generated name, as ticket attachments: the uploader's name never
+    # reaches the file system.
+    suffix = PurePosixPath(filename).suffix.lower()[:10]
+    if not suffix[1:].isalnum():
+        suffix = ""
+    now = timezone.now()
+    return f"change-attachments/{now:%Y/%m}/{uuid.uuid4().hex}{suffix}"
+
+
+class ChangeAttachment(models.Model):
+    """A file of a change (a vendor's plan, a diagram, the test log); bounded and checked
+    like ticket attachments (``tickets.services.validate_upload``)."""
+
+    change = models.ForeignKey(
+        Change, verbose_name=_("change"), on_delete=models.CASCADE, related_name="attachments"
+    )
+    file = models.FileField(_("file"), upload_to=change_attachment_path, max_length=200)
+    original_name = models.CharField(_("file name"), max_length=200)
+    content_type = models.CharField(_("content type"), max_length=120)
+    size = models.PositiveBigIntegerField(_("size"))
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("uploaded by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("change attachment")
+        verbose_name_plural = _("change attachments")
+
+    def __str__(self):
+        return self.original_name
+
+    def get_absolute_url(self):
+        return reverse("changes:attachment", kwargs={"number": self.change.number, "pk": self.pk})
+
+
 class ChangeTimelineEntry(models.Model):
     """One line of a change's history: a step, a field change, a vote, a comment."""
 
@@ -487,6 +535,8 @@ class ChangeTimelineEntry(models.Model):
         APPROVAL_STEP = "approval_step", _("Approval step")
         COMMENT = "comment", _("Comment")
         LINK = "link", _("Link")
+        UNLINK = "unlink", _("Link removed")
+        ATTACHMENT = "attachment", _("Attachment")
 
     change = models.ForeignKey(
         Change, verbose_name=_("change"), on_delete=models.CASCADE, related_name="timeline"

@@ -12,6 +12,7 @@ from changes.models import (
     BOOKED_STATES,
     ApprovalRequest,
     Change,
+    ChangeAttachment,
     ChangeType,
     FreezePeriod,
     Vote,
@@ -37,6 +38,16 @@ def change_get_for(user, number: str) -> Change:
     if change is None:
         raise Http404(number)
     return change
+
+
+def change_attachment_get_for(user, number: str, pk: int) -> ChangeAttachment:
+    """A file of change ``number`` if ``user`` may see the change; a 404 otherwise."""
+    change = change_get_for(user, number)
+    attachment = ChangeAttachment.objects.filter(change=change, pk=pk).first()
+    if attachment is None:
+        raise Http404(pk)
+    attachment.change = change
+    return attachment
 
 
 def changes_awaiting_vote(user) -> QuerySet[Change]:

@@ -12,8 +12,12 @@ step arriving at once complete it once.
 from __future__ import annotations
 
 import hashlib
+import logging
+import mimetypes
+import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC
 from decimal import Decimal
 from typing import Any
@@ -23,6 +27,7 @@ from django.contrib.auth import get_user_model
 from django.db import models, transaction
 from django.db.models import F
 from django.utils import timezone, translation
+from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
@@ -32,6 +37,7 @@ from changes.models import (
     ApprovalRule,
     CalendarFeedToken,
     Change,
+    ChangeAttachment,
     ChangeComment,
     ChangeCounter,
     ChangeRiskAnswer,
@@ -55,9 +61,12 @@ from helpdesk.errors import (
 )
 from helpdesk.models import Person
 from helpdesk.roles import Role, can_work_tickets
+from helpdesk.selectors import people_by_email
 from tickets import services as ticket_services
 from tickets.models import PendingReason, Ticket
 from tickets.models import Status as TicketStatus
+
+logger = logging.getLogger("changes")
 
 Kind = ChangeTimelineEntry.Kind
 
@@ -554,6 +563,7 @@ def _instantiate_approvals(change: Change, by) -> None:
         )
         request.approvers.set(approvers)
         first = first or request
+    _announce_approval_request(first)
     _timeline(
         change,
         by,
@@ -579,7 +589,7 @@ def change_approve(
     *, change: Change, by=None, expected_version: int | None = None, note: str = ""
 ) -> Change:
     """Approve the change: the system does it when its last approval step is approved."""
-    return _transition(
+    change = _transition(
         change,
         by=by,
         name="approve",
@@ -587,6 +597,8 @@ def change_approve(
         note=note,
         extra_fields=["approved_at"],
     )
+    _announce_decision(change, note=note)
+    return change
 
 
 @transaction.atomic
@@ -603,6 +615,7 @@ def change_reject(
         extra_fields=["closed_at"],
     )
     _release_waiting_tickets(change)
+    _announce_decision(change, note=note)
     return change
 
 
@@ -817,6 +830,7 @@ def _evaluate(request: ApprovalRequest, change: Change) -> None:
         else:
             following.state, following.opened_at = ApprovalRequest.State.OPEN, now
             following.save(update_fields=["state", "opened_at"])
+            _announce_approval_request(following)
             _timeline(
                 change,
                 None,
@@ -946,6 +960,64 @@ def change_link_ticket(*, change: Change, ticket: Ticket, by) -> None:
 
 
 @transaction.atomic
+def change_unlink_ticket(*, change: Change, ticket: Ticket, by) -> None:
+    """Remove a ticket linked by mistake; the timeline keeps that it was linked."""
+    _require_worker(by, _("Only the change team links tickets."))
+    if not change.tickets.filter(pk=ticket.pk).exists():
+        return
+    change.tickets.remove(ticket)
+    _timeline(change, by, Kind.UNLINK, field="tickets", old_value=ticket.number)
+
+
+@transaction.atomic
+def change_link_change(*, change: Change, other: Change, by) -> None:
+    """Link two changes (one backs out or depends on the other); both timelines say so."""
+    _require_worker(by, _("Only the change team links changes."))
+    if other.pk == change.pk:
+        raise ValidationError({"change": _("A change cannot be linked to itself.")})
+    if change.related_changes.filter(pk=other.pk).exists():
+        return
+    change.related_changes.add(other)  # symmetrical: both ways
+    _timeline(change, by, Kind.LINK, field="related_changes", new_value=other.number)
+    _timeline(other, by, Kind.LINK, field="related_changes", new_value=change.number)
+
+
+@transaction.atomic
+def change_unlink_change(*, change: Change, other: Change, by) -> None:
+    """Remove the link between two changes, on both timelines."""
+    _require_worker(by, _("Only the change team links changes."))
+    if not change.related_changes.filter(pk=other.pk).exists():
+        return
+    change.related_changes.remove(other)
+    _timeline(change, by, Kind.UNLINK, field="related_changes", old_value=other.number)
+    _timeline(other, by, Kind.UNLINK, field="related_changes", old_value=change.number)
+
+
+@transaction.atomic
+def change_attachment_add(*, change: Change, by, upload) -> ChangeAttachment:
+    """A file on the change, by anyone who may see it (requester, staff, approvers), checked
+    as ticket attachments are (size, real type by content); a timeline line."""
+    if by is None or not _may_read(change, by):
+        raise PermissionDenied(_("You may not add files to this change."))
+    content_type, sha256 = ticket_services.validate_upload(upload)
+    original_name = (upload.name or "file").replace("/", "_").replace("\\", "_")[-200:]
+    attachment = ChangeAttachment(
+        change=change,
+        original_name=original_name,
+        content_type=content_type,
+        size=upload.size,
+        sha256=sha256,
+        uploaded_by=by,
+    )
+    # The stored name's suffix comes from the detected type, never from the uploader.
+    suffix = mimetypes.guess_extension(content_type, strict=False) or ""
+    attachment.file.save(f"upload{suffix}", upload, save=False)
+    attachment.save()
+    _timeline(change, by, Kind.ATTACHMENT, field="attachments", new_value=original_name)
+    return attachment
+
+
+@transaction.atomic
 def change_from_ticket(*, ticket: Ticket, by) -> Change:
     """A draft change from the ticket's text ("this is a request for change"), the ticket's
     caller as requester, linked both ways; the ticket waits for it (pending, reason
@@ -1012,3 +1084,233 @@ def calendar_feed_token_revoke(*, token: CalendarFeedToken, by) -> None:
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
+
+
+# --- hooks for other channels: approval requests and decisions (architecture point 12) ------
+
+
+@dataclass(frozen=True)
+class ApprovalRequested:
+    """An approval step just opened: its approvers are to be asked (by mail, when ``mail``
+    is installed)."""
+
+    change_id: int
+    number: str
+    request_id: int
+    approver_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class ChangeDecided:
+    """The change was approved or rejected: its requester is to be told, with the reasons."""
+
+    change_id: int
+    number: str
+    state: str  # State.APPROVED or State.REJECTED
+    note: str
+
+
+ApprovalListener = Callable[[ApprovalRequested], None]
+DecisionListener = Callable[[ChangeDecided], None]
+_approval_listeners: list[ApprovalListener] = []
+_decision_listeners: list[DecisionListener] = []
+
+
+def subscribe_approval_requests(listener: ApprovalListener) -> None:
+    """Call ``listener(ApprovalRequested)`` for each approval step that opens, after the
+    commit of the write that opened it."""
+    if listener not in _approval_listeners:
+        _approval_listeners.append(listener)
+
+
+def subscribe_decisions(listener: DecisionListener) -> None:
+    """Call ``listener(ChangeDecided)`` when a change is approved or rejected, after the
+    commit."""
+    if listener not in _decision_listeners:
+        _decision_listeners.append(listener)
+
+
+def _deliver(listeners: list, event) -> None:
+    for listener in list(listeners):
+        try:
+            listener(event)
+        except Exception:
+            # The change stands: a channel that fails is logged, never undoes the vote.
+            logger.exception("change listener %s failed for %s", listener, event)
+
+
+def _announce_approval_request(request: ApprovalRequest) -> None:
+    event = ApprovalRequested(
+        change_id=request.change_id,
+        number=request.change.number,
+        request_id=request.pk,
+        approver_ids=tuple(sorted(request.approvers.values_list("pk", flat=True))),
+    )
+    transaction.on_commit(lambda: _deliver(_approval_listeners, event))
+
+
+def _announce_decision(change: Change, *, note: str = "") -> None:
+    event = ChangeDecided(change_id=change.pk, number=change.number, state=change.state, note=note)
+    transaction.on_commit(lambda: _deliver(_decision_listeners, event))
+
+
+# --- votes by mail --------------------------------------------------------------------------
+
+# "[CHG-000012 #34.0123456789abcdef]": the change, the approval request and a signature of
+# (request, approver), so that only the approver the mail went to votes with it.
+REPLY_TAG = re.compile(
+    r"\[\s*(CHG-\d{1,12})(?:\s*#\s*(\d{1,12})\.([0-9a-fA-F]{16}))?\s*\]", re.IGNORECASE
+)
+_REPLY_SALT = "changes.approval-reply"
+# The first word of a reply's first line; English always, Polish for the Polish mail.
+VOTE_WORDS = {
+    "approve": Vote.Decision.APPROVE,
+    "approved": Vote.Decision.APPROVE,
+    "zatwierdzam": Vote.Decision.APPROVE,
+    "akceptuję": Vote.Decision.APPROVE,
+    "reject": Vote.Decision.REJECT,
+    "rejected": Vote.Decision.REJECT,
+    "odrzucam": Vote.Decision.REJECT,
+}
+
+
+def _reply_signature(request_id: int, user_id: int) -> str:
+    return salted_hmac(_REPLY_SALT, f"{request_id}:{user_id}").hexdigest()[:16]
+
+
+def approval_reply_tag(*, number: str, request_id: int, user_id: int) -> str:
+    """The subject tag of the approval mail to one approver, which their reply keeps."""
+    return f"[{number} #{request_id}.{_reply_signature(request_id, user_id)}]"
+
+
+@dataclass(frozen=True)
+class MailVote:
+    """What came of a reply to an approval mail: the vote taken, or why not."""
+
+    accepted: bool
+    reason: str = ""  # why it was refused, in the active language
+    change: Change | None = None
+    voter: Any = None  # the user whose vote it was (or would have been)
+    decision: str = ""
+    comment: str = ""
+
+
+def parse_vote_text(text: str) -> tuple[str, str]:
+    """(decision, comment) of a reply's text: the first non-empty line starts with
+    "approve" or "reject" (anything after the word on that line, and the lines below, are
+    the comment); ("", "") when it does not."""
+    lines = (text or "").strip().splitlines()
+    if not lines:
+        return "", ""
+    first = lines[0].strip()
+    match = re.match(r"[\W_]*(\w+)[\s:;,.!\-–]*(.*)$", first)
+    if match is None:
+        return "", ""
+    decision = VOTE_WORDS.get(match.group(1).lower(), "")
+    if not decision:
+        return "", ""
+    comment = "\n".join([match.group(2), *lines[1:]]).strip()
+    return decision, comment
+
+
+def vote_by_mail(*, tag: str, sender: str, text: str) -> MailVote:
+    """Vote as the approver who replied to an approval mail.
+
+    ``tag`` is the subject tag of the mail answered (:data:`REPLY_TAG`), ``sender`` the
+    reply's From address, ``text`` what the approver wrote (without the quoted mail). The
+    sender must be a person whose user is the approver the tag was signed for; the vote
+    then goes through :func:`vote_cast` (segregation of duties, the step's state, a
+    rejection's reason). Never raises for a refusal: the result says why, for the answer."""
+    match = REPLY_TAG.search(tag or "")
+    if match is None:
+        return MailVote(accepted=False, reason=_("This mail names no change."))
+    number, request_id, signature = match.group(1).upper(), match.group(2), match.group(3)
+    change = Change.objects.filter(number=number).first()
+    if change is None:
+        return MailVote(
+            accepted=False, reason=_("There is no change %(number)s.") % {"number": number}
+        )
+    users = [
+        person.user
+        for person in people_by_email(sender, limit=10)
+        if person.user_id is not None and person.user.is_active
+    ]
+    if not users:
+        logger.warning("vote by mail on %s from unknown sender %s refused", number, sender)
+        return MailVote(
+            accepted=False,
+            change=change,
+            reason=_("Your address does not belong to an approver of this change."),
+        )
+    if request_id is None:
+        return MailVote(
+            accepted=False,
+            change=change,
+            voter=users[0],
+            reason=_(
+                "Reply to the approval mail you received for this change, keeping the "
+                "reference in its subject."
+            ),
+        )
+    request = ApprovalRequest.objects.filter(pk=int(request_id), change=change).first()
+    voter = next(
+        (
+            user
+            for user in users
+            if request is not None
+            and constant_time_compare(signature.lower(), _reply_signature(request.pk, user.pk))
+        ),
+        None,
+    )
+    if voter is None:
+        logger.warning(
+            "vote by mail on %s from %s refused: the reference was not sent to this address",
+            number,
+            sender,
+        )
+        return MailVote(
+            accepted=False,
+            change=change,
+            voter=users[0],
+            reason=_(
+                "This reply does not answer an approval mail sent to you; only the "
+                "approver it was sent to can vote with it."
+            ),
+        )
+    decision, comment = parse_vote_text(text)
+    if not decision:
+        return MailVote(
+            accepted=False,
+            change=change,
+            voter=voter,
+            reason=_(
+                "The first line of your reply must be “approve” or “reject”; the reason "
+                "goes below it."
+            ),
+        )
+    if request.state != ApprovalRequest.State.OPEN:
+        reason = (
+            _("Your approval step is not open yet: an earlier one comes first.")
+            if request.state == ApprovalRequest.State.WAITING
+            else _("The vote on this change is over; votes can no longer change.")
+        )
+        return MailVote(
+            accepted=False, change=change, voter=voter, decision=decision, reason=reason
+        )
+    try:
+        vote_cast(change=change, by=voter, decision=decision, comment=comment)
+    except (ValidationError, PermissionDenied, ConflictError, TransitionNotAllowedError) as error:
+        if isinstance(error, ValidationError):
+            reason = " ".join(error.messages)
+        else:
+            reason = getattr(error, "message", "") or str(error)
+        return MailVote(
+            accepted=False,
+            change=change,
+            voter=voter,
+            decision=decision,
+            comment=comment,
+            reason=reason,
+        )
+    change.refresh_from_db()
+    return MailVote(accepted=True, change=change, voter=voter, decision=decision, comment=comment)

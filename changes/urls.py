@@ -17,5 +17,9 @@ urlpatterns = [
     path("<str:number>/comment/", views.change_comment, name="comment"),
     path("<str:number>/risk/", views.change_risk, name="risk"),
     path("<str:number>/vote/", views.change_vote, name="vote"),
+    path("<str:number>/links/", views.change_link, name="link"),
+    path("<str:number>/links/remove/", views.change_unlink, name="unlink"),
+    path("<str:number>/attachments/", views.change_attachment_upload, name="attachment_upload"),
+    path("<str:number>/attachments/<int:pk>/", views.change_attachment, name="attachment"),
     path("<str:number>/transitions/<str:name>/", views.change_action, name="action"),
 ]

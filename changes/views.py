@@ -8,6 +8,7 @@ as a message or beside the field."""
 from __future__ import annotations
 
 import calendar as month_calendar
+import logging
 from datetime import date, datetime, time, timedelta
 from functools import wraps
 
@@ -16,7 +17,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Prefetch, Q
-from django.http import Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -26,10 +27,12 @@ from django.views.decorators.http import require_GET, require_POST
 
 from changes import ical, selectors, services
 from changes.forms import (
+    AttachmentForm,
     ChangeCreateForm,
     ChangeEditForm,
     ChangeFilterForm,
     CommentForm,
+    LinkForm,
     RiskForm,
     VoteForm,
     add_service_errors,
@@ -39,6 +42,7 @@ from changes.models import (
     ApprovalRequest,
     CalendarFeedToken,
     Change,
+    ChangeAttachment,
     ChangeRiskAnswer,
     ChangeTemplate,
     ChangeTimelineEntry,
@@ -56,6 +60,9 @@ from helpdesk.roles import can_work_tickets, is_staff_member
 from helpdesk.selectors import people_by_email
 from tickets import selectors as ticket_selectors
 from tickets.models import Ticket
+from tickets.uploads import upload_limits
+
+logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 25
 
@@ -217,6 +224,9 @@ def _change_for_page(user, number: str) -> Change:
             "tickets",
             "related_changes",
             Prefetch(
+                "attachments", queryset=ChangeAttachment.objects.select_related("uploaded_by")
+            ),
+            Prefetch(
                 "risk_answers",
                 queryset=ChangeRiskAnswer.objects.select_related("question", "answer").order_by(
                     "question__order", "question_id"
@@ -347,6 +357,9 @@ def _render_detail(request, change: Change, *, status=200, forms=None, conflict=
         "current_values": _current_values(change, edit_form) if conflict and edit_form else [],
         "comment_form": forms.get("comment") or CommentForm(),
         "vote_form": forms.get("vote") or VoteForm(),
+        "link_form": forms.get("link") or LinkForm(),
+        "attachment_form": forms.get("attachment") or AttachmentForm(),
+        "upload_limits": upload_limits(),
         "timeline": timeline,
         "conflict": conflict,
         "section": "list",
@@ -447,6 +460,98 @@ def change_comment(request, number):
             messages.success(request, _("The comment was added."))
             return redirect("changes:detail", number=change.number)
     return _render_detail(request, change, status=400, forms={"comment": form})
+
+
+def _link_target(user, number: str):
+    """The ticket or change a link form names (what the user may see), or None."""
+    if number.startswith("CHG-"):
+        return selectors.change_queryset_for(user).filter(number=number).first()
+    try:
+        return ticket_selectors.ticket_get_for(user, number=number)
+    except Ticket.DoesNotExist:
+        return None
+
+
+def _link_write(request, number: str, *, remove: bool):
+    change = selectors.change_get_for(request.user, number)
+    if not can_work_tickets(request.user):
+        raise PermissionDenied
+    form = LinkForm(request.POST)
+    target = _link_target(request.user, form.data.get("number", "").strip().upper())
+    if form.is_valid() and target is None:
+        form.add_error("number", _("There is no ticket or change with this number."))
+    if not form.is_valid():
+        return _render_detail(request, change, status=400, forms={"link": form})
+    try:
+        if isinstance(target, Change):
+            write = services.change_unlink_change if remove else services.change_link_change
+            write(change=change, other=target, by=request.user)
+        else:
+            write = services.change_unlink_ticket if remove else services.change_link_ticket
+            write(change=change, ticket=target, by=request.user)
+    except ValidationError as error:
+        add_service_errors(form, error)
+        return _render_detail(request, change, status=400, forms={"link": form})
+    if remove:
+        messages.success(request, _("%(number)s is no longer linked.") % {"number": target.number})
+    else:
+        messages.success(request, _("%(number)s is linked.") % {"number": target.number})
+    return redirect("changes:detail", number=change.number)
+
+
+@login_required
+@require_POST
+def change_link(request, number):
+    """Link a ticket (an incident the change caused, the request behind it) or a change."""
+    return _link_write(request, number, remove=False)
+
+
+@login_required
+@require_POST
+def change_unlink(request, number):
+    return _link_write(request, number, remove=True)
+
+
+@login_required
+@require_POST
+def change_attachment_upload(request, number):
+    """Add a file to the change (anyone who may see it); refusals beside the field."""
+    change = selectors.change_get_for(request.user, number)
+    form = AttachmentForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            services.change_attachment_add(
+                change=change, by=request.user, upload=form.cleaned_data["file"]
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, _("The file was added."))
+            return redirect("changes:detail", number=change.number)
+    return _render_detail(request, change, status=400, forms={"attachment": form})
+
+
+@login_required
+@require_GET
+def change_attachment(request, number, pk):
+    """A file of a change, to those who may see the change (a 404 otherwise), always as a
+    download."""
+    attachment = selectors.change_attachment_get_for(request.user, number, pk)
+    try:
+        handle = attachment.file.open("rb")
+    except FileNotFoundError:
+        logger.error("Change attachment %s: stored file %s is missing", pk, attachment.file)
+        raise Http404 from None
+    response = FileResponse(
+        handle,
+        as_attachment=True,
+        filename=attachment.original_name,
+        content_type=attachment.content_type,
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 @login_required

@@ -310,6 +310,43 @@ PAGES: dict[str, list[Probe]] = {
     ],
     # "This is a request for change" on the ticket page: the workers' button.
     "changes:from_ticket": [Probe("POST", "/changes/from-ticket/{own}/", WORKER_WRITE)],
+    # Linking tickets and changes by hand: the workers (the requester sees the change: 403).
+    "changes:link": [
+        Probe(
+            "POST",
+            "/changes/{own_change}/links/",
+            expect(
+                anonymous=LOGIN, end_user=403, other_end_user=404, change_board=403, workers=302
+            ),
+            data={"number": "{own}"},
+        )
+    ],
+    "changes:unlink": [
+        Probe(
+            "POST",
+            "/changes/{own_change}/links/remove/",
+            expect(
+                anonymous=LOGIN, end_user=403, other_end_user=404, change_board=403, workers=302
+            ),
+            data={"number": "{own}"},
+        )
+    ],
+    # Files of a change: whoever sees the change adds and downloads them; others a 404.
+    "changes:attachment_upload": [
+        Probe(
+            "POST",
+            "/changes/{own_change}/attachments/",
+            expect(anonymous=LOGIN, end_user=302, other_end_user=404, staff=302),
+            data={"file": "{png}"},
+        )
+    ],
+    "changes:attachment": [
+        Probe(
+            "GET",
+            "/changes/{own_change}/attachments/{change_attachment}/",
+            expect(anonymous=LOGIN, end_user=200, other_end_user=404, staff=200),
+        )
+    ],
     # Knowledge base (docs/kb.md): ``{article}`` is published and public, ``{internal_article}``
     # published for staff, ``{draft_article}`` a draft. What a role may not read is a 404.
     "kb:index": [Probe("GET", "/kb/?q=vpn", SIGNED_IN_PAGE)],
@@ -684,6 +721,18 @@ API: dict[str, list[Probe]] = {
             expect(anonymous=401, end_user=403, other_end_user=404, staff=403),
             data={"decision": "approve"},
             format="json",
+        )
+    ],
+    "GET /api/changes/{number}/attachments/": [
+        Probe("GET", "/api/changes/{own_change}/attachments/", API_OWN_OBJECT)
+    ],
+    "POST /api/changes/{number}/attachments/": [
+        Probe(
+            "POST",
+            "/api/changes/{own_change}/attachments/",
+            expect(anonymous=401, end_user=201, other_end_user=404, staff=201),
+            data={"file": "{png}"},
+            format="multipart",
         )
     ],
     "POST /api/changes/{number}/transitions/submit/": [

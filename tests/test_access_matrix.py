@@ -214,12 +214,16 @@ def world(users, first_line, network_group):
         requester=end_user.person, by=end_user, title="A standing desk"
     )
     feed, _feed_key = change_services.calendar_feed_token_create(user=end_user)
+    change_file = change_services.change_attachment_add(
+        change=own_change, by=end_user, upload=SimpleUploadedFile("plan.png", PNG)
+    )
     articles = kb_articles(author=users["agent"], publisher=users["manager"])
     vpn = ServiceFactory(owner_group=first_line)
     return {
         "outage": outage_declare(users["agent"], services_=[vpn]).pk,
         **articles,
         "own_change": own_change.number,
+        "change_attachment": change_file.pk,
         "feed": feed.pk,
         "own": own.number,
         "own_id": own.pk,

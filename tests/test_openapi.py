@@ -37,6 +37,7 @@ CHANGE_PATHS = [
     "/api/calendar-feeds/{id}/",
     "/api/changes/",
     "/api/changes/{number}/",
+    "/api/changes/{number}/attachments/",
     "/api/changes/{number}/timeline/",
     "/api/changes/{number}/votes/",
     *(
