@@ -23,6 +23,18 @@ class MailConfig(AppConfig):
             from surveys import services as surveys
 
             surveys.subscribe_invitations(notifications.on_survey_invitations)
+        if apps.is_installed("changes"):
+            from changes import services as changes
+            from mail.models import OutboundMessage
+            from mail.services import change_approvals, ingest
+
+            changes.subscribe_approval_requests(change_approvals.on_approval_requested)
+            changes.subscribe_decisions(change_approvals.on_change_decided)
+            ingest.register_reply_handler(
+                tag=changes.REPLY_TAG,
+                kinds=[OutboundMessage.Kind.CHANGE_APPROVAL],
+                handle=change_approvals.on_reply,
+            )
         # The ticket pages fold a mail's quoted history and signature (display only).
         display.register_folder(Channel.EMAIL, parsing.split_quoted)
         ui.register_template("ticket_sidebar", "mail/ticket_sidebar.html")

@@ -61,6 +61,22 @@ def notify_survey_invitations(invitations: list[dict]) -> None:
         notifications.notifications_for_survey_invitation(invitation)
 
 
+@shared_task(name="mail.notify_change_approval", ignore_result=True)
+def notify_change_approval(event: dict) -> None:
+    """``event``: the JSON form of ``changes.services.ApprovalRequested``."""
+    from mail.services import change_approvals
+
+    change_approvals.notifications_for_change_approval(event)
+
+
+@shared_task(name="mail.notify_change_decision", ignore_result=True)
+def notify_change_decision(event: dict) -> None:
+    """``event``: the JSON form of ``changes.services.ChangeDecided``."""
+    from mail.services import change_approvals
+
+    change_approvals.notifications_for_change_decision(event)
+
+
 @shared_task(name="mail.send_outbound", ignore_result=True)
 def send_outbound(outbound_id: int) -> None:
     from mail.services import outbound

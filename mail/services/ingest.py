@@ -19,6 +19,7 @@ import logging
 import re
 import signal
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -27,7 +28,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -323,7 +324,15 @@ def _process(message: InboundMessage) -> None:
     if not message.is_automatic and _flooding(message, context.address):
         return
 
-    ticket, found_by = _thread_ticket(parsed)
+    answered = _our_mail_answered(parsed)
+    foreign = _foreign_reply(parsed, answered)
+    if foreign is not None:
+        handler, tag = foreign
+        context.person = _sender_person(context.address)
+        handler.handle(context, tag)
+        return
+
+    ticket, found_by = _thread_ticket(parsed, answered)
     person = context.person = _sender_person(context.address)
     if (
         ticket is not None
@@ -356,6 +365,69 @@ def _process(message: InboundMessage) -> None:
     _new_ticket(context, person)
 
 
+# --- replies to other apps' mail (architecture point 12) ------------------------------
+
+
+@dataclass(frozen=True)
+class ReplyHandler:
+    """An app beside mail whose mails are answered by mail (a change's approvers vote by
+    replying): replies carrying ``tag`` in their subject, or answering (In-Reply-To,
+    References) one of our mails of ``kinds`` whose subject carries it, go to ``handle``
+    instead of becoming a ticket or a reply on one."""
+
+    tag: re.Pattern
+    kinds: frozenset[str]
+    handle: Callable[[_Context, str], None]  # (the mail, the tag found); sets the outcome
+
+
+_reply_handlers: list[ReplyHandler] = []
+
+
+def register_reply_handler(*, tag: re.Pattern, kinds, handle) -> None:
+    """Route replies carrying ``tag`` to ``handle`` (called in the mail's transaction)."""
+    handler = ReplyHandler(tag=tag, kinds=frozenset(kinds), handle=handle)
+    if handler not in _reply_handlers:
+        _reply_handlers.append(handler)
+
+
+def _our_mail_answered(parsed: parsing.ParsedMail) -> OutboundMessage | None:
+    """The latest of our mails about a ticket, or of a kind another app handles replies
+    to, that the mail's In-Reply-To / References name (one query, none without them)."""
+    ids = _id_forms([*parsed.in_reply_to, *reversed(parsed.references)])
+    if not ids:
+        return None
+    ours = Q(ticket__isnull=False)
+    kinds = {kind for handler in _reply_handlers for kind in handler.kinds}
+    if kinds:
+        ours |= Q(kind__in=kinds)
+    return (
+        OutboundMessage.objects.filter(ours, message_id__in=ids)
+        .select_related("ticket")
+        .order_by("-pk")
+        .first()
+    )
+
+
+def _foreign_reply(
+    parsed: parsing.ParsedMail, answered: OutboundMessage | None
+) -> tuple[ReplyHandler, str] | None:
+    """The handler of another app this mail answers, and the tag it carries. Our mail it
+    answers comes first: its Message-ID is known only to its recipients, and its stored
+    subject keeps the whole tag when a mail client shortened the reply's subject."""
+    if not _reply_handlers:
+        return None
+    if answered is not None and answered.ticket_id is None:
+        for handler in _reply_handlers:
+            match = handler.tag.search(answered.subject) if answered.kind in handler.kinds else None
+            if match:
+                return handler, match.group(0)
+    for handler in _reply_handlers:
+        match = handler.tag.search(parsed.subject or "")
+        if match:
+            return handler, match.group(0)
+    return None
+
+
 # --- what a mail is --------------------------------------------------------------------
 
 
@@ -376,18 +448,15 @@ def _id_forms(ids) -> list[str]:
     return forms
 
 
-def _thread_ticket(parsed: parsing.ParsedMail) -> tuple[Ticket | None, str]:
-    """The ticket this mail answers, and how it was found ("references" or "subject")."""
+def _thread_ticket(
+    parsed: parsing.ParsedMail, answered: OutboundMessage | None
+) -> tuple[Ticket | None, str]:
+    """The ticket this mail answers, and how it was found ("references" or "subject").
+    ``answered``: :func:`_our_mail_answered`."""
     ids = _id_forms([*parsed.in_reply_to, *reversed(parsed.references)])
     if ids:
-        sent = (
-            OutboundMessage.objects.filter(message_id__in=ids, ticket__isnull=False)
-            .select_related("ticket")
-            .order_by("-pk")
-            .first()
-        )
-        if sent is not None:
-            return sent.ticket, "references"
+        if answered is not None and answered.ticket_id is not None:
+            return answered.ticket, "references"
         received = (
             InboundMessage.objects.filter(message_id__in=ids, ticket__isnull=False)
             .select_related("ticket")

@@ -58,7 +58,9 @@ Status = OutboundMessage.Status
 # carries no Auto-Submitted and no Precedence, so that the caller's mail system treats it
 # as an ordinary mail (and answers it, e.g. with an out-of-office, only if it would answer
 # a person; X-Auto-Response-Suppress asks Exchange not to).
-AUTO_REPLIED_KINDS = frozenset({Kind.UNKNOWN_SENDER, Kind.TOO_LARGE, Kind.RATE_LIMITED})
+AUTO_REPLIED_KINDS = frozenset(
+    {Kind.UNKNOWN_SENDER, Kind.TOO_LARGE, Kind.RATE_LIMITED, Kind.CHANGE_VOTE_ANSWER}
+)
 HUMAN_KINDS = frozenset({Kind.AGENT_REPLY})
 # A group's new-ticket mail goes once per member per ticket: it cannot loop, and a large
 # group must not use up the ticket's hourly cap before the caller hears anything. Nor may
