@@ -108,6 +108,16 @@ class MachineHandler(ASGIHandler):
 
         self._middleware_chain = sync_to_async(in_own_thread, thread_sensitive=False)
 
+    async def __call__(self, scope, receive, send) -> None:
+        # Django's __call__ runs each request in a ThreadSensitiveContext of its own, whose
+        # executor starts a new thread per request for the thread-sensitive calls (the
+        # request_started and request_finished receivers, the response's close): measured
+        # with bench/ivr_announcement.py, one or two thread starts per request. Machine
+        # requests share the process's thread-sensitive executor instead (asgiref's
+        # single_thread_executor, as Django did before per-request contexts); their views
+        # run in threads of their own on PostgreSQL (load_middleware above).
+        await self.handle(scope, receive, send)
+
     async def handle(self, scope, receive, send) -> None:
         # Django's handle() also watches, in a second task, for the client hanging up, and
         # cancels that task once the response is sent: measured in the benchmark, that left
