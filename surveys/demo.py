@@ -80,13 +80,19 @@ def seed(stdout=None) -> None:
     with transaction.atomic():
         config = _settings()
         questions = _questions()
-        closed = list(
-            Ticket.objects.filter(
-                status=Status.CLOSED, closed_at__isnull=False, survey__isnull=True
+        # Idempotent: the answers are written once; a second run leaves the surveys as they are.
+        already = SurveyInvitation.objects.exists()
+        closed = (
+            []
+            if already
+            else list(
+                Ticket.objects.filter(
+                    status=Status.CLOSED, closed_at__isnull=False, survey__isnull=True
+                )
+                .exclude(resolution_code=ResolutionCode.DUPLICATE)
+                .select_related("caller__user")
+                .order_by("-closed_at", "-id")[:TICKETS]
             )
-            .exclude(resolution_code=ResolutionCode.DUPLICATE)
-            .select_related("caller__user")
-            .order_by("-closed_at", "-id")[:TICKETS]
         )
         # The demo end user's latest closed ticket waits for its answer.
         unanswered = next(
