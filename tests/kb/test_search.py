@@ -60,6 +60,10 @@ def test_a_typo_still_finds_the_title(publish, end_user):
     assert titles(selectors.article_search(end_user, "forgoten pasword"))[0] == (
         "Reset a forgotten password"
     )
+    # Every word misspelt.
+    assert titles(selectors.article_search(end_user, "forgoten pasword resett"))[0] == (
+        "Reset a forgotten password"
+    )
 
 
 def test_word_prefix_matches_while_typing(publish, end_user):
