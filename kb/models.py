@@ -341,3 +341,92 @@ class ReviewReminder(models.Model):
 
     def __str__(self):
         return f"KB-{self.article_id} {self.review_by}"
+
+
+# --- the bulletin board ---------------------------------------------------------------------
+
+
+class Announcement(models.Model):
+    """A notice about IT services on the bulletin board: the portal's home page, the console
+    and the intranet's feed. Valid from ``valid_from`` until ``valid_until`` (open-ended when
+    empty); pinned ones first, then the newest."""
+
+    class Severity(models.TextChoices):
+        INFO = "info", _("Information")
+        WARNING = "warning", _("Warning")
+        CRITICAL = "critical", _("Critical")
+
+    class Audience(models.TextChoices):
+        EVERYONE = "everyone", _("Everyone")
+        SITE = "site", _("One site")
+        DEPARTMENT = "department", _("One department")
+
+    title = models.CharField(_("title"), max_length=TITLE_MAX_LENGTH)
+    body = models.TextField(_("text (Markdown)"), max_length=20_000, blank=True)
+    severity = models.CharField(
+        _("severity"), max_length=10, choices=Severity.choices, default=Severity.INFO
+    )
+    audience = models.CharField(
+        _("audience"), max_length=12, choices=Audience.choices, default=Audience.EVERYONE
+    )
+    site = models.ForeignKey(
+        "helpdesk.Site",
+        verbose_name=_("site"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        help_text=_("For the audience “one site”."),
+    )
+    department = models.CharField(
+        _("department"),
+        max_length=120,
+        blank=True,
+        help_text=_("For the audience “one department”: as written in people's profiles."),
+    )
+    services = models.ManyToManyField(
+        Service, verbose_name=_("services"), blank=True, related_name="announcements"
+    )
+    pinned = models.BooleanField(_("pinned"), default=False)
+    valid_from = models.DateTimeField(_("shown from"), default=timezone.now)
+    valid_until = models.DateTimeField(_("shown until"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("written by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["-pinned", "-valid_from", "-id"]
+        verbose_name = _("announcement")
+        verbose_name_plural = _("announcements")
+        indexes = [
+            models.Index(fields=["valid_from", "valid_until"], name="kb_announcement_valid_idx")
+        ]
+
+    def __str__(self):
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("kb:announcement", args=[self.pk])
+
+    @property
+    def body_html(self):
+        return text.render_markdown(self.body)
+
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        errors = {}
+        if self.audience == self.Audience.SITE and self.site_id is None:
+            errors["site"] = _("Choose the site this announcement is for.")
+        if self.audience == self.Audience.DEPARTMENT and not self.department.strip():
+            errors["department"] = _("Name the department this announcement is for.")
+        if self.valid_until and self.valid_from and self.valid_until <= self.valid_from:
+            errors["valid_until"] = _("The end must be after the start.")
+        if errors:
+            raise ValidationError(errors)
