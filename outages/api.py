@@ -110,7 +110,13 @@ def ivr_announcement(request: HttpRequest) -> HttpResponse:
             "outages": [outage.pk for outage in outages],
             "expected_end": max(ends).isoformat() if ends else None,
         }
-        return HttpResponse(json.dumps(body, ensure_ascii=False), content_type="application/json")
-    response = HttpResponse(text, content_type="text/plain; charset=utf-8")
-    response["Content-Language"] = language
+        response = HttpResponse(
+            json.dumps(body, ensure_ascii=False), content_type="application/json"
+        )
+    else:
+        response = HttpResponse(text, content_type="text/plain; charset=utf-8")
+        response["Content-Language"] = language
+    # The lean handler has no CommonMiddleware to set it: without it the answer is framed
+    # in chunks.
+    response["Content-Length"] = str(len(response.content))
     return response
