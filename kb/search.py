@@ -185,14 +185,17 @@ def _postgresql(queryset: QuerySet[Article], terms: list[str], limit: int) -> li
         # when few rows matched (800 ms at 100,000 articles). The indexes are always right.
         cursor.execute("SET LOCAL enable_seqscan = off")
         try:
-            ids = _candidates(queryset, terms, "&")
-            words = [term for term in terms if term not in STOP_WORDS]
-            if len(ids) < limit and len(terms) > 1 and words:
+            # Common words are left out of the matching (a typed sentence's "my", "does",
+            # "nie", "się" rarely all appear, and cost a posting list each); the ranking
+            # below still weighs the whole phrase.
+            words = [term for term in terms if term not in STOP_WORDS] or terms
+            ids = _candidates(queryset, words, "&")
+            if len(ids) < limit and len(words) > 1:
                 ids = list({*ids, *_candidates(queryset, words, "|")})
             # Typos matter in a few words (a title being typed); a sentence finds enough by
-            # its other words, and a trigram search of a long phrase is the costliest query.
-            if len(ids) < limit and len(terms) <= TYPO_MAX_TERMS:
-                ids = list({*ids, *_typo_candidates(queryset, terms)})
+            # its other words, and a trigram search of many words is the costliest query.
+            if len(ids) < limit and len(words) <= TYPO_MAX_TERMS:
+                ids = list({*ids, *_typo_candidates(queryset, words)})
         finally:
             # Within a longer transaction (a test, a request's), the rest plans as usual.
             cursor.execute("SET LOCAL enable_seqscan = on")
