@@ -247,6 +247,9 @@ SLA_CALL_ANSWER_SECONDS = env.int("SLA_CALL_ANSWER_SECONDS", default=20)
 SLA_DASHBOARD_SNAPSHOT_MAX_AGE_SECONDS = env.int(
     "SLA_DASHBOARD_SNAPSHOT_MAX_AGE_SECONDS", default=600
 )
+# The medians of time to resolve are cached per filter until the summary's next rebuild
+# (the key changes then); this bounds how long an unused entry stays.
+SLA_DASHBOARD_MEDIANS_CACHE_SECONDS = env.int("SLA_DASHBOARD_MEDIANS_CACHE_SECONDS", default=900)
 
 # --- Mass outages (docs/outages.md) -----------------------------------------------------
 # Suggest declaring an outage when this many tickets for one service arrive within minutes.

@@ -19,7 +19,9 @@ def send_weekly_reports() -> int:
 def refresh_dashboard_summary(days: int = 2) -> int:
     """Rebuild the dashboard's summary of the last ``days`` days, today included (beat:
     today and yesterday every five minutes, the last 31 days nightly)."""
-    return summary.dashboard_summary_refresh_recent(days=days)
+    rows = summary.dashboard_summary_refresh_recent(days=days)
+    summary.warm_medians()
+    return rows
 
 
 @shared_task(name="sla.refresh_dashboard_snapshot", ignore_result=True, expires=50)

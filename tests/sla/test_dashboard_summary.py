@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -151,6 +152,7 @@ def test_query_count_from_the_summary_does_not_grow_with_data(client, manager, w
     client.get(URL)
 
     def count() -> int:
+        cache.clear()  # the medians are read from the base rows each time
         with CaptureQueriesContext(connection) as context:
             response = client.get(URL)
         assert response.context["figures"]["as_of"] is not None
@@ -194,3 +196,24 @@ def test_an_old_snapshot_is_not_used(world, settings):
     settings.SLA_DASHBOARD_SNAPSHOT_MAX_AGE_SECONDS = 600
     summary.dashboard_snapshot_refresh(now=timezone.now() - timedelta(minutes=11))
     assert summary.snapshot_taken_at() is None
+
+
+def test_medians_are_cached_until_the_next_rebuild(world, first_line):
+    _refresh()
+    filters = _default_filter()
+    before = summary.resolution_times(filters)
+    assert _rounded(before) == _rounded(reports.resolution_times(filters))
+    now = timezone.now()
+    for _n in range(2):  # 2, 10, 30, 100, 100 hours: the median moves from 10 to 30
+        _ticket(first_line, status=Status.RESOLVED, created_at=now - 100 * H, resolved_at=now)
+    assert summary.resolution_times(filters)["calendar_median"] == before["calendar_median"]
+    _refresh(days=1)
+    after = summary.resolution_times(filters)
+    assert after["calendar_median"] == reports.resolution_times(filters)["calendar_median"]
+    assert after["calendar_median"] != before["calendar_median"]
+
+
+def test_beat_warms_the_default_views_medians(world, django_assert_max_num_queries):
+    tasks.refresh_dashboard_summary(days=31)
+    with django_assert_max_num_queries(1):
+        summary.medians(_default_filter())
