@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from kb.models import (
+    Announcement,
     Article,
     ArticleCategory,
     ArticleVersion,
@@ -51,3 +52,17 @@ class DeflectionAdmin(admin.ModelAdmin):
 class ReviewReminderAdmin(admin.ModelAdmin):
     list_display = ["article", "review_by", "owner", "sent_at"]
     readonly_fields = ["article", "review_by", "owner", "sent_at"]
+
+
+@admin.register(Announcement)
+class AnnouncementAdmin(admin.ModelAdmin):
+    list_display = ["title", "severity", "audience", "pinned", "valid_from", "valid_until"]
+    list_filter = ["severity", "audience", "pinned"]
+    search_fields = ["title", "body"]
+    filter_horizontal = ["services"]
+    readonly_fields = ["created_by", "created_at", "updated_at"]
+
+    def save_model(self, request, obj, form, change):
+        if not change and obj.created_by_id is None:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)

@@ -12,3 +12,5 @@ class KbConfig(AppConfig):
 
         ui.register_template("ticket_sidebar", "kb/ticket_sidebar.html")
         ui.register_template("portal_ticket_create", "kb/portal_suggestions.html")
+        ui.register_template("home_notices", "kb/slot_home_notices.html")
+        ui.register_template("page_notices", "kb/slot_console_board.html")

@@ -135,3 +135,64 @@ def seed(stdout=None) -> None:
         made[key] = article
         created += 1
     stdout.write(f"kb: {created} articles created ({len(ARTICLES) - created} already there).\n")
+    _seed_announcements(publisher, stdout)
+
+
+ANNOUNCEMENTS = [
+    # (title, severity, pinned, audience, site name or "", days from now to start, body)
+    (
+        "Planned maintenance of the e-mail system on Saturday 06:00-10:00",
+        "warning",
+        True,
+        "everyone",
+        "",
+        -1,
+        "Outlook and webmail will be **unavailable** on Saturday from 06:00 to 10:00 while "
+        "the mail servers are updated. Mail sent to you meanwhile is delivered afterwards.",
+    ),
+    (
+        "New VPN client from Monday",
+        "info",
+        False,
+        "everyone",
+        "",
+        -2,
+        "The new VPN client installs itself on Monday. After the restart, sign in with your "
+        "usual password. Instructions: search the knowledge base for *VPN*.",
+    ),
+    (
+        "Printers on floor 3 replaced",
+        "info",
+        False,
+        "site",
+        "Warszawa HQ",
+        -3,
+        "The printers on floor 3 were replaced. They appear as *WAW-3-PRN-01* and "
+        "*WAW-3-PRN-02*; the old ones were removed from the list.",
+    ),
+]
+
+
+def _seed_announcements(author, stdout) -> None:
+    from helpdesk.models import Site
+    from kb.models import Announcement
+
+    made = 0
+    for title, severity, pinned, audience, site_name, start_days, body in ANNOUNCEMENTS:
+        if Announcement.objects.filter(title=title).exists():
+            continue
+        site = Site.objects.filter(name=site_name).first() if site_name else None
+        if audience == "site" and site is None:
+            audience = "everyone"
+        services.announcement_save(
+            by=author,
+            title=title,
+            body=body,
+            severity=severity,
+            pinned=pinned,
+            audience=audience,
+            site=site,
+            valid_from=timezone.now() + timedelta(days=start_days),
+        )
+        made += 1
+    stdout.write(f"kb: {made} announcements on the bulletin board.\n")

@@ -65,3 +65,46 @@ class DeflectionForm(forms.Form):
 
 class LinkForm(forms.Form):
     article = forms.IntegerField(min_value=1, max_value=2**63 - 1)
+
+
+class AnnouncementForm(forms.ModelForm):
+    """The bulletin board's notice; the service checks the audience and the dates again."""
+
+    class Meta:
+        from kb.models import Announcement
+
+        model = Announcement
+        fields = [
+            "title",
+            "body",
+            "severity",
+            "audience",
+            "site",
+            "department",
+            "services",
+            "pinned",
+            "valid_from",
+            "valid_until",
+        ]
+        widgets = {
+            "body": forms.Textarea(attrs={"rows": 6}),
+            "valid_from": forms.DateTimeInput(
+                attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"
+            ),
+            "valid_until": forms.DateTimeInput(
+                attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"
+            ),
+            "services": forms.SelectMultiple(attrs={"size": 5}),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            widget = field.widget
+            if isinstance(widget, forms.CheckboxInput):
+                widget.attrs["class"] = "form-check-input"
+            elif isinstance(widget, forms.Select | forms.SelectMultiple):
+                widget.attrs["class"] = "form-select"
+            else:
+                widget.attrs["class"] = "form-control"
+        self.fields["services"].queryset = Service.objects.order_by("name")

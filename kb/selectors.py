@@ -148,3 +148,59 @@ def version_diff(old, new) -> list[tuple[str, str]]:
         else:
             result.append(("context", line[1:]))
     return result
+
+
+# --- the bulletin board ----------------------------------------------------------------------
+
+
+def announcements_current(*, now=None) -> QuerySet:
+    """Announcements shown now, pinned first, then the newest."""
+    from kb.models import Announcement
+
+    now = now or timezone.now()
+    return (
+        Announcement.objects.filter(valid_from__lte=now)
+        .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=now))
+        .select_related("site")
+        .order_by("-pinned", "-valid_from", "-id")
+    )
+
+
+def announcements_for(user, *, now=None) -> QuerySet:
+    """The announcements ``user`` reads now: staff every current one (they answer the phone
+    about all of them), others those for everyone, their site and their department. Anonymous
+    readers (the intranet's feed) those for everyone."""
+    from kb.models import Announcement
+
+    current = announcements_current(now=now)
+    if getattr(user, "is_authenticated", False) and is_staff_member(user):
+        return current
+    audience = Q(audience=Announcement.Audience.EVERYONE)
+    person = getattr(user, "person", None) if getattr(user, "is_authenticated", False) else None
+    if person is not None and person.site_id:
+        audience |= Q(audience=Announcement.Audience.SITE, site_id=person.site_id)
+    if person is not None and person.department.strip():
+        audience |= Q(
+            audience=Announcement.Audience.DEPARTMENT,
+            department__iexact=person.department.strip(),
+        )
+    return current.filter(audience)
+
+
+def announcement_get_for(user, pk: int):
+    """One announcement ``user`` may read now (staff also past and future ones, to edit
+    them); ``Announcement.DoesNotExist`` otherwise."""
+    from kb.models import Announcement
+
+    if getattr(user, "is_authenticated", False) and is_staff_member(user):
+        return Announcement.objects.select_related("site").get(pk=pk)
+    return announcements_for(user).get(pk=pk)
+
+
+def announcements_all() -> QuerySet:
+    """Every announcement, for the staff's list (current, coming and past)."""
+    from kb.models import Announcement
+
+    return Announcement.objects.select_related("site", "created_by").order_by(
+        "-pinned", "-valid_from", "-id"
+    )

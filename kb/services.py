@@ -12,9 +12,11 @@ from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django_fsm import can_proceed, has_transition_perm
 
 from helpdesk.errors import ConflictError, TransitionNotAllowedError, ValidationError
+from helpdesk.roles import can_work_tickets
 from kb.models import (
     BODY_MAX_LENGTH,
     TITLE_MAX_LENGTH,
@@ -254,3 +256,61 @@ def _send_quietly(send, *args) -> None:
         send(*args, fail_silently=False)
     except Exception:  # a mail server down must not undo the reminder
         logger.exception("kb: review reminder mail failed")
+
+
+# --- the bulletin board ----------------------------------------------------------------------
+
+ANNOUNCEMENT_FIELDS = (
+    "title",
+    "body",
+    "severity",
+    "audience",
+    "site",
+    "department",
+    "pinned",
+    "valid_from",
+    "valid_until",
+)
+
+
+def can_announce(user) -> bool:
+    """Who posts on the bulletin board: those who work tickets (the first line that takes
+    the calls a failure brings, engineers, managers, administrators)."""
+    return can_work_tickets(user)
+
+
+@transaction.atomic
+def announcement_save(*, by, announcement=None, services=None, **fields):
+    """Post a new announcement (``announcement`` None) or change one; ``fields`` are
+    ``ANNOUNCEMENT_FIELDS``. Checked as the model's ``clean`` says (audience needs its site
+    or department, the end after the start)."""
+    from kb.models import Announcement
+
+    if not can_announce(by):
+        raise PermissionDenied
+    unknown = set(fields) - set(ANNOUNCEMENT_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown fields: {sorted(unknown)}")
+    announcement = announcement or Announcement(created_by=by)
+    for name, value in fields.items():
+        setattr(announcement, name, value)
+    if not announcement.title.strip():
+        raise ValidationError({"title": _("Give the announcement a title.")})
+    announcement.full_clean(exclude=["created_by"])
+    announcement.save()
+    if services is not None:
+        announcement.services.set(services)
+    logger.info("announcement %s saved by user %s", announcement.pk, by.pk)
+    return announcement
+
+
+@transaction.atomic
+def announcement_end(*, by, announcement):
+    """Take an announcement off the board now (it stays in the list as past)."""
+    if not can_announce(by):
+        raise PermissionDenied
+    now = timezone.now()
+    if announcement.valid_until is None or announcement.valid_until > now:
+        announcement.valid_until = max(now, announcement.valid_from)
+        announcement.save(update_fields=["valid_until", "updated_at"])
+    return announcement

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from kb import views
+from kb import feeds, views
 
 app_name = "kb"
 urlpatterns = [
@@ -8,6 +8,13 @@ urlpatterns = [
     path("new/", views.article_create, name="article_create"),
     path("suggest/", views.suggest, name="suggest"),
     path("stats/", views.stats, name="stats"),
+    path("announcements/", views.announcements, name="announcements"),
+    path("announcements/new/", views.announcement_edit, name="announcement_create"),
+    path("announcements/feed.rss", feeds.AnnouncementsFeed(), name="announcements_rss"),
+    path("announcements/feed.atom", feeds.AnnouncementsAtomFeed(), name="announcements_atom"),
+    path("announcements/<int:pk>/", views.announcement_detail, name="announcement"),
+    path("announcements/<int:pk>/edit/", views.announcement_edit, name="announcement_edit"),
+    path("announcements/<int:pk>/end/", views.announcement_end, name="announcement_end"),
     path("<int:pk>/", views.article_detail, name="article"),
     path("<int:pk>/edit/", views.article_edit, name="article_edit"),
     path("<int:pk>/history/", views.article_history, name="article_history"),

@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -310,3 +311,88 @@ def stats(request):
     if not request.user.has_perm("tickets.view_reports"):
         raise PermissionDenied
     return render(request, "kb/stats.html", {"stats": selectors.stats()})
+
+
+# --- the bulletin board ----------------------------------------------------------------------
+
+
+def _announcer_required(request) -> None:
+    if not services.can_announce(request.user):
+        raise PermissionDenied
+
+
+@login_required
+@require_GET
+def announcements(request):
+    """The bulletin board: what the reader sees now; those who post also every past and
+    coming announcement, to change or end them."""
+    context = {
+        "current": list(selectors.announcements_for(request.user)[:LIST_SIZE]),
+        "can_announce": services.can_announce(request.user),
+    }
+    if context["can_announce"]:
+        context["all"] = list(selectors.announcements_all()[:LIST_SIZE])
+        context["now"] = timezone.now()
+    return render(request, "kb/announcements.html", context)
+
+
+@login_required
+@require_GET
+def announcement_detail(request, pk: int):
+    from kb.models import Announcement
+
+    try:
+        announcement = selectors.announcement_get_for(request.user, pk)
+    except Announcement.DoesNotExist:
+        raise Http404 from None
+    return render(request, "kb/announcement.html", {"announcement": announcement})
+
+
+@login_required
+def announcement_edit(request, pk: int | None = None):
+    """Post an announcement, or change one."""
+    from kb.forms import AnnouncementForm
+    from kb.models import Announcement
+
+    _announcer_required(request)
+    announcement = None
+    if pk is not None:
+        announcement = Announcement.objects.filter(pk=pk).first()
+        if announcement is None:
+            raise Http404
+    form = AnnouncementForm(request.POST or None, instance=announcement)
+    if request.method == "POST" and form.is_valid():
+        fields = {name: value for name, value in form.cleaned_data.items() if name != "services"}
+        try:
+            saved = services.announcement_save(
+                by=request.user,
+                announcement=Announcement.objects.get(pk=pk) if pk else None,
+                services=form.cleaned_data["services"],
+                **fields,
+            )
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            messages.success(request, _("The announcement is on the board."))
+            return redirect(saved.get_absolute_url())
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request,
+        "kb/announcement_edit.html",
+        {"form": form, "announcement": announcement},
+        status=status,
+    )
+
+
+@login_required
+@require_POST
+def announcement_end(request, pk: int):
+    from kb.models import Announcement
+
+    _announcer_required(request)
+    announcement = Announcement.objects.filter(pk=pk).first()
+    if announcement is None:
+        raise Http404
+    services.announcement_end(by=request.user, announcement=announcement)
+    messages.success(request, _("The announcement was taken off the board."))
+    return redirect("kb:announcements")

@@ -387,6 +387,22 @@ PAGES: dict[str, list[Probe]] = {
         ),
     ],
     "kb:stats": [Probe("GET", "/kb/stats/", REPORTS_PAGE)],
+    # The bulletin board: everyone signed in reads what is for them; those who work tickets
+    # post; the intranet's feeds are public (announcements for everyone only).
+    "kb:announcements": [Probe("GET", "/kb/announcements/", SIGNED_IN_PAGE)],
+    "kb:announcement": [
+        Probe("GET", "/kb/announcements/{announcement}/", SIGNED_IN_PAGE),
+        Probe(
+            "GET",
+            "/kb/announcements/{site_announcement}/",
+            expect(anonymous=LOGIN, end_users=404, staff=200),
+        ),
+    ],
+    "kb:announcement_create": [Probe("GET", "/kb/announcements/new/", WORKER_PAGE)],
+    "kb:announcement_edit": [Probe("GET", "/kb/announcements/{announcement}/edit/", WORKER_PAGE)],
+    "kb:announcement_end": [Probe("POST", "/kb/announcements/{announcement}/end/", WORKER_WRITE)],
+    "kb:announcements_rss": [Probe("GET", "/kb/announcements/feed.rss", PUBLIC)],
+    "kb:announcements_atom": [Probe("GET", "/kb/announcements/feed.atom", PUBLIC)],
     "kb:ticket_search": [Probe("GET", "/kb/tickets/{own}/search/?q=vpn", WORKER_PAGE)],
     "kb:ticket_link": [
         Probe("POST", "/kb/tickets/{own}/link/", WORKER_WRITE, data={"article": "{article}"})

@@ -38,6 +38,7 @@ from tests.factories import (
     PbxFactory,
     PersonFactory,
     ServiceFactory,
+    SiteFactory,
     SupportGroupFactory,
     make_ticket,
 )
@@ -219,7 +220,15 @@ def world(users, first_line, network_group):
     )
     articles = kb_articles(author=users["agent"], publisher=users["manager"])
     vpn = ServiceFactory(owner_group=first_line)
+    from kb.services import announcement_save
+
+    announcement = announcement_save(by=users["agent"], title="Mail maintenance")
+    elsewhere = announcement_save(
+        by=users["agent"], title="Lift out of order", audience="site", site=SiteFactory()
+    )
     return {
+        "announcement": announcement.pk,
+        "site_announcement": elsewhere.pk,
         "outage": outage_declare(users["agent"], services_=[vpn]).pk,
         **articles,
         "own_change": own_change.number,

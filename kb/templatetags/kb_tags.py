@@ -29,3 +29,25 @@ def transition_label(name: str) -> str:
 def ticket_kb_links(ticket):
     """The articles linked to ``ticket`` (one query)."""
     return selectors.ticket_articles(ticket)
+
+
+BOARD_SIZE = 5
+
+
+@register.simple_tag(takes_context=True)
+def bulletin_board(context, limit: int = BOARD_SIZE):
+    """The announcements the request's user reads now, pinned first (one query)."""
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    if user is None:
+        return []
+    return list(selectors.announcements_for(user)[:limit])
+
+
+SEVERITY_CLASSES = {"info": "info", "warning": "warning", "critical": "danger"}
+
+
+@register.filter
+def severity_class(announcement) -> str:
+    """The Bootstrap colour of an announcement's severity."""
+    return SEVERITY_CLASSES.get(announcement.severity, "info")
