@@ -149,6 +149,8 @@ def notifications_for_change_decision(event: dict) -> list[OutboundMessage]:
                     "voter": vote.voter.get_full_name() or vote.voter.get_username(),
                     "approved": vote.decision == Vote.Decision.APPROVE,
                     "comment": vote.comment,
+                    # The text mail indents the reason under its vote, every line of it.
+                    "comment_indented": "\n  ".join(vote.comment.splitlines()),
                 }
                 for vote in votes
             ],
