@@ -1235,6 +1235,11 @@ def vote_by_mail(*, tag: str, sender: str, text: str) -> MailVote:
         for person in people_by_email(sender, limit=10)
         if person.user_id is not None and person.user.is_active
     ]
+    if sender.strip():
+        # An approver without a person's address is mailed at their login's address.
+        known = {user.pk for user in users}
+        logins = get_user_model().objects.filter(email__iexact=sender.strip(), is_active=True)
+        users += [user for user in logins if user.pk not in known]
     if not users:
         logger.warning("vote by mail on %s from unknown sender %s refused", number, sender)
         return MailVote(

@@ -195,7 +195,7 @@ def on_reply(context, tag: str) -> None:
             number,
             reason,
         )
-    if person is None:
+    if person is None and result.voter is None:
         return  # a stranger: refused and logged, never answered
     change = result.change
     outbound.outbound_queue(

@@ -220,6 +220,20 @@ def test_an_approver_replying_with_anothers_reference_is_refused(
     assert "only the approver it was sent to can vote" in answers[0].text
 
 
+def test_an_approver_known_only_by_their_login_address_votes_by_reply(
+    wired, committed, agent, cab, requester, mailbox
+):
+    cab[0].person.email = ""
+    cab[0].person.save(update_fields=["email"])
+    change = _change(agent, requester, committed=committed)
+    [approval] = wired.to(cab[0].email)  # the login's address
+    inbound = _deliver(mailbox, _reply(approval, sender=cab[0].email, body="approve"), committed)
+    assert inbound.outcome == Outcome.CHANGE_VOTED
+    change.refresh_from_db()
+    assert change.state == State.APPROVED
+    assert len(wired.to(cab[0].email)) == 2  # the approval mail and the answer
+
+
 def test_a_reply_whose_first_line_is_no_decision_is_answered(
     wired, committed, agent, cab, requester, mailbox
 ):
