@@ -430,3 +430,177 @@ class Announcement(models.Model):
             errors["valid_until"] = _("The end must be after the start.")
         if errors:
             raise ValidationError(errors)
+
+
+# --- diagnostic scripts ----------------------------------------------------------------------
+
+
+class Script(models.Model):
+    """A diagnostic script: a small decision tree the first line runs with the caller. The
+    tree itself lives in immutable :class:`ScriptVersion` rows; a run records the version it
+    used, so publishing a new version never changes past runs. Offered on tickets whose
+    category or service is among the script's."""
+
+    name = models.CharField(_("name"), max_length=TITLE_MAX_LENGTH)
+    description = models.CharField(_("description"), max_length=300, blank=True)
+    language = models.CharField(
+        _("language"), max_length=2, choices=Language.choices, default=Language.ENGLISH
+    )
+    categories = models.ManyToManyField(
+        "helpdesk.Category", verbose_name=_("categories"), blank=True, related_name="kb_scripts"
+    )
+    services = models.ManyToManyField(
+        Service, verbose_name=_("services"), blank=True, related_name="kb_scripts"
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        verbose_name = _("diagnostic script")
+        verbose_name_plural = _("diagnostic scripts")
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("kb:script", args=[self.pk])
+
+    @property
+    def current_version(self):
+        """The newest version (prefetch ``versions`` to read it without a query)."""
+        versions = list(self.versions.all())
+        return max(versions, key=lambda version: version.number) if versions else None
+
+
+class ScriptVersion(models.Model):
+    """One published tree of a script, never changed once stored.
+
+    ``tree`` is ``{"start": "<step id>", "steps": [{"id", "instruction", "question",
+    "answers": [{"label", "next": "<step id>"} | {"label", "outcome": "solved"} |
+    {"label", "outcome": "escalate", "group": "<support group code>"} |
+    {"label", "outcome": "article", "article": <published article id>}]}]}``, validated by
+    ``kb.scripts.tree_validate`` before it is stored."""
+
+    script = models.ForeignKey(
+        Script, verbose_name=_("script"), on_delete=models.CASCADE, related_name="versions"
+    )
+    number = models.PositiveIntegerField(_("version"))
+    tree = models.JSONField(_("steps"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("published by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("published"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["script", "-number"]
+        verbose_name = _("script version")
+        verbose_name_plural = _("script versions")
+        constraints = [
+            models.UniqueConstraint(fields=["script", "number"], name="kb_script_version_unique")
+        ]
+
+    def __str__(self):
+        return f"{self.script} v{self.number}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValueError("A script version is immutable: publish a new one.")
+        super().save(*args, **kwargs)
+
+    @property
+    def steps(self) -> dict[str, dict]:
+        return {step["id"]: step for step in self.tree.get("steps", [])}
+
+    def step(self, step_id: str) -> dict | None:
+        return self.steps.get(step_id)
+
+
+class ScriptRun(models.Model):
+    """An agent running one version of a script on a ticket, step by step."""
+
+    class Outcome(models.TextChoices):
+        RUNNING = "", _("Running")
+        SOLVED = "solved", _("Solved")
+        ESCALATED = "escalate", _("Escalated")
+        ARTICLE = "article", _("Handed over to an article")
+        ABANDONED = "abandoned", _("Abandoned")
+
+    ticket = models.ForeignKey(
+        "tickets.Ticket",
+        verbose_name=_("ticket"),
+        on_delete=models.CASCADE,
+        related_name="script_runs",
+    )
+    version = models.ForeignKey(
+        ScriptVersion, verbose_name=_("version"), on_delete=models.PROTECT, related_name="runs"
+    )
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("agent"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    current_step = models.CharField(_("current step"), max_length=50)
+    outcome = models.CharField(
+        _("outcome"), max_length=10, choices=Outcome.choices, default=Outcome.RUNNING, blank=True
+    )
+    outcome_detail = models.CharField(_("outcome detail"), max_length=200, blank=True)
+    started_at = models.DateTimeField(_("started"), default=timezone.now)
+    updated_at = models.DateTimeField(_("last answer"), default=timezone.now)
+    ended_at = models.DateTimeField(_("ended"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        verbose_name = _("script run")
+        verbose_name_plural = _("script runs")
+        indexes = [models.Index(fields=["ticket", "outcome"], name="kb_script_run_ticket_idx")]
+
+    def __str__(self):
+        return f"{self.version} on {self.ticket_id}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("kb:script_run", args=[self.pk])
+
+    @property
+    def is_running(self) -> bool:
+        return self.outcome == self.Outcome.RUNNING
+
+
+class ScriptRunAnswer(models.Model):
+    """One answer given during a run, with the texts as they were asked (the version's tree
+    is immutable, but the row keeps the texts for the ticket page and the figures)."""
+
+    run = models.ForeignKey(
+        ScriptRun, verbose_name=_("run"), on_delete=models.CASCADE, related_name="answers"
+    )
+    position = models.PositiveSmallIntegerField(_("position"))
+    step = models.CharField(_("step"), max_length=50)
+    question = models.CharField(_("question"), max_length=500)
+    answer = models.PositiveSmallIntegerField(_("answer number"))
+    label = models.CharField(_("answer"), max_length=200)
+    answered_at = models.DateTimeField(_("answered"), default=timezone.now)
+
+    class Meta:
+        ordering = ["run", "position"]
+        verbose_name = _("script answer")
+        verbose_name_plural = _("script answers")
+        constraints = [
+            models.UniqueConstraint(fields=["run", "position"], name="kb_script_answer_unique")
+        ]
+
+    def __str__(self):
+        return f"{self.question}: {self.label}"
