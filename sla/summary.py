@@ -39,7 +39,7 @@ from django.db.models.functions import ExtractHour, TruncDate
 from django.utils import timezone
 
 from cti.models import Call
-from helpdesk.models import in_reader_language
+from helpdesk.models import SupportGroup, in_reader_language
 from sla import reports
 from sla.models import (
     DashboardAgentDay,
@@ -521,12 +521,16 @@ def medians(filters: ReportFilter) -> tuple[timedelta | None, timedelta | None]:
     return cached
 
 
-def warm_medians(*, now: datetime | None = None) -> None:
-    """Compute the default view's medians (the last seven days, no narrowing) into the
-    cache, so that its first page after a rebuild does not wait for them."""
+def warm_medians(*, now: datetime | None = None) -> int:
+    """Compute the medians of the default period (the last seven days) for every group and
+    for each active support group into the cache, so that the first page of those views
+    after a rebuild does not wait for them; returns the number of views."""
     today = (now or timezone.now()).astimezone(summary_zone()).date()
+    groups = [None, *SupportGroup.objects.filter(is_active=True).values_list("pk", flat=True)]
     with timezone.override(summary_zone()):
-        medians(ReportFilter.for_days(today - timedelta(days=6), today))
+        for group in groups:
+            medians(ReportFilter.for_days(today - timedelta(days=6), today, group_id=group))
+    return len(groups)
 
 
 def resolution_times(filters: ReportFilter) -> dict:

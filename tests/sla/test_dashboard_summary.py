@@ -213,7 +213,10 @@ def test_medians_are_cached_until_the_next_rebuild(world, first_line):
     assert after["calendar_median"] != before["calendar_median"]
 
 
-def test_beat_warms_the_default_views_medians(world, django_assert_max_num_queries):
+def test_beat_warms_the_medians_of_the_default_view_and_of_each_group(
+    world, first_line, django_assert_max_num_queries
+):
     tasks.refresh_dashboard_summary(days=31)
-    with django_assert_max_num_queries(1):
-        summary.medians(_default_filter())
+    for narrowing in ({}, {"group": first_line.pk}):
+        with django_assert_max_num_queries(1):  # the rebuild time; the medians are cached
+            summary.medians(_default_filter(**narrowing))
