@@ -4,6 +4,8 @@ the ticket page."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -92,6 +94,19 @@ def test_agent_finds_and_links_an_article_from_the_ticket_page(page, base_url):
     result.get_by_role("button", name="Link to ticket").click()
     expect(page.get_by_test_id("ticket-kb-links")).to_contain_text(article.title)
     assert ticket.kb_links.get().article_id == article.pk
+    # The article goes into the resolution: the Resolve form opens with it in its notes.
+    page.get_by_test_id("kb-cite").click()
+    notes = page.locator("details.action[open] textarea[name='notes']")
+    expect(notes).to_have_value(re.compile(rf"^KB-{article.pk} “{article.title}”: http"))
+    notes.press("End")
+    notes.type(" Account unlocked.")
+    page.locator("details.action[open] select[name='code']").select_option(index=1)
+    page.locator("details.action[open] button[type=submit]").click()
+    expect(page.get_by_test_id("kb-cite")).to_have_count(1)  # back on the ticket page
+    ticket.refresh_from_db()
+    assert ticket.status == "resolved"
+    assert ticket.resolution_notes.startswith(f"KB-{article.pk} “{article.title}”")
+    assert ticket.resolution_notes.endswith("Account unlocked.")
 
 
 def test_manager_publishes_an_article_in_review_and_sees_the_figures(page, base_url):
