@@ -218,5 +218,6 @@ def test_beat_warms_the_medians_of_the_default_view_and_of_each_group(
 ):
     tasks.refresh_dashboard_summary(days=31)
     for narrowing in ({}, {"group": first_line.pk}):
+        filters = _default_filter(**narrowing)
         with django_assert_max_num_queries(1):  # the rebuild time; the medians are cached
-            summary.medians(_default_filter(**narrowing))
+            summary.medians(filters)
