@@ -11,6 +11,8 @@ registered template for that slot with ``{% render_slot "console_widgets" %}``. 
   knowledge base's suggestions; the outages app's "we know" for the service picked)
 - ``page_notices``: rendered at the top of every page's content, portal and console (the
   outages app's banner and console notice)
+- ``phone_tools``: rendered in the telephone widget beside the call cards, on every console
+  page (the knowledge base's quick search, for answers while the caller is on the line)
 - ``queue_bulk_actions``: rendered after "Apply" in the console queue's bulk action bar,
   inside its form (the outages app's "Attach to outage…", a button with its own
   ``formaction``)

@@ -13,4 +13,9 @@ class KbConfig(AppConfig):
         ui.register_template("ticket_sidebar", "kb/ticket_sidebar.html")
         ui.register_template("portal_ticket_create", "kb/portal_suggestions.html")
         ui.register_template("home_notices", "kb/slot_home_notices.html")
+        ui.register_template("phone_tools", "kb/slot_phone_search.html")
         ui.register_template("page_notices", "kb/slot_console_board.html")
+        # Diagnostic scripts: offered on the ticket page; a run that escalated is shown at
+        # the top of the ticket page, where the engineer starts reading.
+        ui.register_template("ticket_sidebar", "kb/scripts/slot_ticket_scripts.html")
+        ui.register_template("page_notices", "kb/scripts/slot_escalated_run.html")

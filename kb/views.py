@@ -276,6 +276,19 @@ def ticket_search(request, number: str):
 
 
 @login_required
+@require_GET
+def phone_search(request):
+    """The telephone widget's quick search (agents, during a call): articles open in a new
+    tab so the console and its call cards stay where they are."""
+    if not can_work_tickets(request.user):
+        raise PermissionDenied
+    form = SearchForm(request.GET)
+    query = form.cleaned_data["q"] if form.is_valid() else ""
+    hits = selectors.article_search(request.user, query, limit=TICKET_RESULTS) if query else []
+    return render(request, "kb/partials/_phone_results.html", {"hits": hits, "query": query})
+
+
+@login_required
 @require_POST
 def ticket_link(request, number: str):
     ticket = _worker_ticket_or_404(request, number)

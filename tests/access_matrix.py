@@ -404,6 +404,7 @@ PAGES: dict[str, list[Probe]] = {
     "kb:announcements_rss": [Probe("GET", "/kb/announcements/feed.rss", PUBLIC)],
     "kb:announcements_atom": [Probe("GET", "/kb/announcements/feed.atom", PUBLIC)],
     "kb:ticket_search": [Probe("GET", "/kb/tickets/{own}/search/?q=vpn", WORKER_PAGE)],
+    "kb:phone_search": [Probe("GET", "/kb/phone/search/?q=vpn", WORKER_PAGE)],
     "kb:ticket_link": [
         Probe("POST", "/kb/tickets/{own}/link/", WORKER_WRITE, data={"article": "{article}"})
     ],

@@ -133,3 +133,15 @@ def test_manager_publishes_an_article_in_review_and_sees_the_figures(page, base_
     page.goto(f"{base_url}/kb/stats/")
     expect(page.get_by_test_id("kb-least-helpful")).to_contain_text(article.title)
     screenshot(page, "kb-05-stats")
+
+
+def test_agent_searches_the_knowledge_base_from_the_telephone_widget(page, base_url):
+    article = _published("Reset a forgotten password", "Verify two facts, then reset.")
+    make_user(Role.AGENT, username="ola")
+    login(page, base_url, "ola", PASSWORD)
+    page.goto(f"{base_url}/console/")
+    page.get_by_test_id("phone-kb-search").press_sequentially("pasword", delay=30)
+    result = page.get_by_test_id("phone-kb-results").locator(f"[data-article='{article.pk}']")
+    expect(result).to_be_visible()
+    expect(result.get_by_role("link")).to_have_attribute("target", "_blank")
+    screenshot(page, "kb-06-phone-search")
