@@ -21,8 +21,16 @@ urlpatterns = [
     path("scripts/<int:pk>/", views_scripts.script_detail, name="script"),
     path("scripts/<int:pk>/edit/", views_scripts.script_edit, name="script_edit"),
     path("scripts/runs/<int:pk>/", views_scripts.script_run, name="script_run"),
-    path("scripts/runs/<int:pk>/answer/", views_scripts.script_run_answer, name="script_run_answer"),
-    path("scripts/runs/<int:pk>/stop/", views_scripts.script_run_abandon, name="script_run_abandon"),
+    path(
+        "scripts/runs/<int:pk>/answer/",
+        views_scripts.script_run_answer,
+        name="script_run_answer",
+    ),
+    path(
+        "scripts/runs/<int:pk>/stop/",
+        views_scripts.script_run_abandon,
+        name="script_run_abandon",
+    ),
     path("tickets/<str:number>/script/", views_scripts.script_run_start, name="script_run_start"),
     path("<int:pk>/", views.article_detail, name="article"),
     path("<int:pk>/edit/", views.article_edit, name="article_edit"),

@@ -86,6 +86,9 @@ WORKER_PAGE = expect(anonymous=LOGIN, end_users=403, change_board=403, workers=2
 WORKER_WRITE = expect(anonymous=LOGIN, end_users=403, change_board=403, workers=302)
 # A saved view of ``agent``: theirs to use, a 404 to the rest of staff.
 OWN_SAVED_VIEW = expect(anonymous=LOGIN, end_users=403, staff=404, agent=302)
+SCRIPT_EDITOR_PAGE = expect(
+    anonymous=LOGIN, end_users=403, change_board=403, agent=403, workers=200
+)
 REPORTS_PAGE = expect(anonymous=LOGIN, signed_in=403, manager=200, admin=200)
 PUBLIC = expect(everyone=200)
 # Telephone systems authenticate with the PBX's token or signature, never as a user.
@@ -403,6 +406,20 @@ PAGES: dict[str, list[Probe]] = {
     "kb:announcement_end": [Probe("POST", "/kb/announcements/{announcement}/end/", WORKER_WRITE)],
     "kb:announcements_rss": [Probe("GET", "/kb/announcements/feed.rss", PUBLIC)],
     "kb:announcements_atom": [Probe("GET", "/kb/announcements/feed.atom", PUBLIC)],
+    # Diagnostic scripts: run by workers, written by engineers (not first-line agents).
+    "kb:scripts": [Probe("GET", "/kb/scripts/", WORKER_PAGE)],
+    "kb:script": [Probe("GET", "/kb/scripts/{script}/", WORKER_PAGE)],
+    "kb:script_create": [Probe("GET", "/kb/scripts/new/", SCRIPT_EDITOR_PAGE)],
+    "kb:script_edit": [Probe("GET", "/kb/scripts/{script}/edit/", SCRIPT_EDITOR_PAGE)],
+    "kb:script_stats": [Probe("GET", "/kb/scripts/stats/", REPORTS_PAGE)],
+    "kb:script_run_start": [
+        Probe("POST", "/kb/tickets/{own}/script/", WORKER_WRITE, data={"script": "{script}"})
+    ],
+    "kb:script_run": [Probe("GET", "/kb/scripts/runs/{script_run}/", WORKER_PAGE)],
+    "kb:script_run_answer": [
+        Probe("POST", "/kb/scripts/runs/{script_run}/answer/", WORKER_WRITE, data={"answer": "0"})
+    ],
+    "kb:script_run_abandon": [Probe("POST", "/kb/scripts/runs/{script_run}/stop/", WORKER_WRITE)],
     "kb:ticket_search": [Probe("GET", "/kb/tickets/{own}/search/?q=vpn", WORKER_PAGE)],
     "kb:phone_search": [Probe("GET", "/kb/phone/search/?q=vpn", WORKER_PAGE)],
     "kb:ticket_link": [

@@ -226,7 +226,27 @@ def world(users, first_line, network_group):
     elsewhere = announcement_save(
         by=users["agent"], title="Lift out of order", audience="site", site=SiteFactory()
     )
+    from kb import scripts as kb_scripts
+
+    category = CategoryFactory()
+    script = kb_scripts.script_save(
+        by=users["admin"],
+        name="VPN does not connect",
+        categories=[category],
+        tree={
+            "steps": [
+                {
+                    "id": "a",
+                    "question": "Fixed?",
+                    "answers": [{"label": "Yes", "outcome": "solved"}],
+                }
+            ]
+        },
+    )
+    script_run = kb_scripts.script_run_start(script=script, ticket=own, by=users["agent"])
     return {
+        "script": script.pk,
+        "script_run": script_run.pk,
         "announcement": announcement.pk,
         "site_announcement": elsewhere.pk,
         "outage": outage_declare(users["agent"], services_=[vpn]).pk,
@@ -248,7 +268,7 @@ def world(users, first_line, network_group):
         "network_group": network_group.pk,
         "spare_group": SupportGroupFactory(code="spare", name="Spare").pk,
         "service": ServiceFactory(owner_group=first_line).pk,
-        "category": CategoryFactory().pk,
+        "category": category.pk,
         "blocked": BlockedNumber.objects.create(e164="+48225550707").pk,
         "canned": CannedReply.objects.create(title="Hello", body="Hello {caller_name}").pk,
         "saved_view": SavedView.objects.create(
