@@ -136,6 +136,7 @@ def seed(stdout=None) -> None:
         created += 1
     stdout.write(f"kb: {created} articles created ({len(ARTICLES) - created} already there).\n")
     _seed_announcements(publisher, stdout)
+    _seed_scripts(stdout, made)
 
 
 ANNOUNCEMENTS = [
@@ -196,3 +197,115 @@ def _seed_announcements(author, stdout) -> None:
         )
         made += 1
     stdout.write(f"kb: {made} announcements on the bulletin board.\n")
+
+
+def _script_tree(steps, made, article_key):
+    """``steps``: (id, instruction, question, answers); an answer is (label, next) or
+    (label, None, outcome[, group]); "article" outcomes name the demo article ``article_key``."""
+    article = made.get(article_key)
+    tree_steps = []
+    for step_id, instruction, question, answers in steps:
+        cleaned = []
+        for answer in answers:
+            label, target, *rest = answer
+            if target:
+                cleaned.append({"label": label, "next": target})
+            elif rest[0] == "escalate":
+                cleaned.append({"label": label, "outcome": "escalate", "group": rest[1]})
+            elif rest[0] == "article":
+                if article is None:
+                    continue
+                cleaned.append({"label": label, "outcome": "article", "article": article.pk})
+            else:
+                cleaned.append({"label": label, "outcome": rest[0]})
+        tree_steps.append(
+            {"id": step_id, "instruction": instruction, "question": question, "answers": cleaned}
+        )
+    return {"start": steps[0][0], "steps": tree_steps}
+
+
+# (name, language, category path, service, article key, steps)
+SCRIPTS = [
+    ("VPN does not connect", "en", ("Network", "VPN"), "VPN & remote access", "vpn", [
+        ("internet", "Ask the caller to open a web page without the VPN.",
+         "Do web pages open without the VPN?",
+         [("Yes", "client"), ("No", None, "article")]),
+        ("client", "Ask the caller to click the GlobalProtect icon next to the clock.",
+         "What does GlobalProtect say?",
+         [("Not installed", None, "escalate", "desktop"), ("Gateway unreachable", "restart"),
+          ("Asks for the password again and again", "password")]),
+        ("restart", "Ask the caller to restart the laptop and connect again.",
+         "Does the VPN connect after the restart?",
+         [("Yes", None, "solved"), ("No", None, "escalate", "network")]),
+        ("password", "Check in the directory that the account is not locked; unlock it.",
+         "Does it connect with the account unlocked?",
+         [("Yes", None, "solved"), ("No", None, "escalate", "access")]),
+    ]),
+    ("VPN nie łączy się", "pl", ("Network", "VPN"), "VPN & remote access", "vpn-pl", [
+        ("internet", "Poproś dzwoniącego o otwarcie strony WWW bez VPN.",
+         "Czy strony otwierają się bez VPN?",
+         [("Tak", "client"), ("Nie", None, "article")]),
+        ("client", "Poproś o kliknięcie ikony GlobalProtect przy zegarze.",
+         "Co pokazuje GlobalProtect?",
+         [("Brak programu", None, "escalate", "desktop"), ("Gateway unreachable", "restart")]),
+        ("restart", "Poproś o ponowne uruchomienie laptopa i połączenie.",
+         "Czy VPN łączy się po restarcie?",
+         [("Tak", None, "solved"), ("Nie", None, "escalate", "network")]),
+    ]),
+    ("Printer does not print", "en", ("Hardware", "Printer"), "Printing & scanning", "printer", [
+        ("display", "Ask the caller to read the printer's display.",
+         "What does the printer's display show?",
+         [("Paper jam", None, "article"), ("Ready", "queue"), ("Nothing, it is off", "power")]),
+        ("power", "Ask the caller to check the power cable and switch the printer on.",
+         "Does the printer switch on?",
+         [("Yes", "queue"), ("No", None, "escalate", "desktop")]),
+        ("queue", "Ask the caller to open the print queue (Settings, Printers) and cancel "
+         "stuck jobs, then print a test page.",
+         "Does the test page print?",
+         [("Yes", None, "solved"), ("No", None, "escalate", "desktop")]),
+    ]),
+    ("Drukarka nie drukuje", "pl", ("Hardware", "Printer"), "Printing & scanning",
+     "printer-pl", [
+        ("display", "Poproś o odczytanie wyświetlacza drukarki.",
+         "Co pokazuje wyświetlacz drukarki?",
+         [("Zacięcie papieru", None, "article"), ("Gotowa", "queue")]),
+        ("queue", "Poproś o otwarcie kolejki wydruku, anulowanie zawieszonych zadań i wydruk "
+         "strony testowej.",
+         "Czy strona testowa się drukuje?",
+         [("Tak", None, "solved"), ("Nie", None, "escalate", "desktop")]),
+    ]),
+]  # fmt: skip
+
+
+def _seed_scripts(stdout, made) -> None:
+    """Diagnostic scripts written by the demo's ``engineer``; a script whose name exists is
+    left alone."""
+    from helpdesk.errors import ValidationError
+    from helpdesk.models import Category
+    from kb import scripts
+    from kb.models import Script
+
+    User = get_user_model()
+    engineer = User.objects.filter(username="engineer").first()
+    if engineer is None:
+        stdout.write("kb: the demo login 'engineer' is missing; no diagnostic scripts.\n")
+        return
+    count = 0
+    for name, language, (parent, child), service, article_key, steps in SCRIPTS:
+        if Script.objects.filter(name=name).exists():
+            continue
+        try:
+            scripts.script_save(
+                by=engineer,
+                name=name,
+                language=language,
+                tree=_script_tree(steps, made, article_key),
+                categories=list(Category.objects.filter(name=child, parent__name=parent)),
+                services=list(Service.objects.filter(name=service)),
+            )
+        except ValidationError as error:
+            # The demo's groups are missing (a partial seed): say so rather than stop.
+            stdout.write(f"kb: script {name!r} not created: {' '.join(error.messages)}\n")
+            continue
+        count += 1
+    stdout.write(f"kb: {count} diagnostic scripts created.\n")

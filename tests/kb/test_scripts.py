@@ -216,3 +216,29 @@ def test_engineer_sees_the_escalated_steps_at_the_top(client, script, ticket, ag
     top = page.index('data-testid="escalated-script-run"')
     assert top < page.index('data-testid="ticket-title"')
     assert "Do web pages open without the VPN? — <strong>Yes</strong>" in page
+
+
+def test_demo_seeds_the_scripts_in_english_and_polish(agent, manager, engineer, network_group):
+    import io
+
+    from kb import demo
+    from kb.models import Script
+    from tests.factories import SupportGroupFactory
+
+    for code in ("desktop", "access"):
+        SupportGroupFactory(code=code, tier=2)
+    vpn = ServiceFactory(name="VPN & remote access")
+    out = io.StringIO()
+    demo.seed(stdout=out)
+    assert "4 diagnostic scripts created" in out.getvalue()
+    assert set(Script.objects.values_list("language", flat=True)) == {"en", "pl"}
+    script = Script.objects.get(name="VPN does not connect")
+    assert list(script.services.all()) == [vpn]
+    outcomes = {
+        answer.get("outcome")
+        for step in script.current_version.tree["steps"]
+        for answer in step["answers"]
+    }
+    assert {"solved", "escalate", "article"} <= outcomes
+    demo.seed(stdout=out)
+    assert "0 diagnostic scripts created" in out.getvalue()
