@@ -1,4 +1,7 @@
+from datetime import datetime
+
 from django import template
+from django.utils import formats, timezone
 from django.utils.html import format_html
 
 from changes import selectors
@@ -61,3 +64,18 @@ def change_field_label(name):
         return Change._meta.get_field(name).verbose_name
     except FieldDoesNotExist:
         return name
+
+
+@register.filter
+def change_value(value):
+    """A timeline value as the reader reads it: stored date-times (ISO, with their offset)
+    in the reader's time zone and format; anything else as stored."""
+    if not value or not isinstance(value, str) or len(value) < 16 or value[4] != "-":
+        return value
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if timezone.is_aware(moment):
+        moment = timezone.localtime(moment)
+    return formats.date_format(moment, "SHORT_DATETIME_FORMAT")

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 
 from changes import services
 from changes.forms import TRANSITION_FORMS, VersionForm
@@ -499,3 +499,14 @@ def test_an_unknown_or_inactive_template_is_a_404(client, agent, template):
     template.is_active = False
     template.save()
     assert client.get(reverse("changes:new"), {"template": template.pk}).status_code == 404
+
+
+def test_timeline_shows_moved_dates_in_the_readers_time_zone(client, engineer, end_user):
+    change = make_change(requester=end_user.person, by=engineer, title="Move the window")
+    before = change.planned_start
+    services.change_update(change=change, by=engineer, planned_start=before - timedelta(hours=2))
+    client.force_login(engineer)
+    content = client.get(reverse("changes:detail", args=[change.number])).content.decode()
+    shown = formats.date_format(timezone.localtime(before), "SHORT_DATETIME_FORMAT")
+    assert shown in content
+    assert before.isoformat() not in content and str(before) not in content
