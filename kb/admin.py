@@ -7,6 +7,10 @@ from kb.models import (
     ArticleVersion,
     Deflection,
     ReviewReminder,
+    Script,
+    ScriptRun,
+    ScriptRunAnswer,
+    ScriptVersion,
 )
 
 
@@ -66,3 +70,50 @@ class AnnouncementAdmin(admin.ModelAdmin):
         if not change and obj.created_by_id is None:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
+
+
+class ScriptVersionInline(admin.TabularInline):
+    # Versions are published from the script editor (validated there) and never changed.
+    model = ScriptVersion
+    fields = ["number", "created_by", "created_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Script)
+class ScriptAdmin(admin.ModelAdmin):
+    list_display = ["name", "language", "is_active", "created_at"]
+    list_filter = ["language", "is_active"]
+    search_fields = ["name"]
+    filter_horizontal = ["categories", "services"]
+    readonly_fields = ["created_by", "created_at"]
+    inlines = [ScriptVersionInline]
+
+
+class ScriptRunAnswerInline(admin.TabularInline):
+    model = ScriptRunAnswer
+    fields = ["position", "step", "question", "label", "answered_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ScriptRun)
+class ScriptRunAdmin(admin.ModelAdmin):
+    list_display = ["version", "ticket", "agent", "outcome", "started_at", "ended_at"]
+    list_filter = ["outcome"]
+    readonly_fields = [
+        "ticket", "version", "agent", "current_step", "outcome", "outcome_detail",
+        "started_at", "updated_at", "ended_at",
+    ]  # fmt: skip
+    inlines = [ScriptRunAnswerInline]
+
+    def has_add_permission(self, request):
+        return False

@@ -19,3 +19,5 @@ class KbConfig(AppConfig):
         # the top of the ticket page, where the engineer starts reading.
         ui.register_template("ticket_sidebar", "kb/scripts/slot_ticket_scripts.html")
         ui.register_template("page_notices", "kb/scripts/slot_escalated_run.html")
+        # ... and in the telephone widget, beside the call, while the agent is on the ticket.
+        ui.register_template("phone_tools", "kb/scripts/slot_phone_scripts.html")

@@ -73,6 +73,8 @@ def test_agent_runs_a_script_to_a_fix(page, base_url, world):
     )  # fmt: skip
     login(page, base_url, "anna", PASSWORD)
     page.goto(f"{base_url}/console/tickets/{ticket.number}/")
+    # Offered beside the call in the telephone widget, and on the ticket's card.
+    expect(page.get_by_test_id("phone-scripts")).to_contain_text("VPN does not connect")
     screenshot(page, "scripts-01-ticket-offers-script")
     _run_from_ticket(
         page, base_url, ticket, [("What does GlobalProtect say?", "Gateway unreachable")]

@@ -180,6 +180,8 @@ def test_pages(client, script, ticket, agent, engineer, manager):
     client.force_login(agent)
     page = client.get(f"/console/tickets/{ticket.number}/").content.decode()
     assert 'data-testid="ticket-scripts"' in page and "Run script" in page
+    # The telephone widget offers it too, beside the call.
+    assert 'data-testid="phone-scripts"' in page
     response = client.post(f"/kb/tickets/{ticket.number}/script/", {"script": script.pk})
     run = ScriptRun.objects.get()
     assert response.url == f"/kb/scripts/runs/{run.pk}/"
@@ -242,3 +244,15 @@ def test_demo_seeds_the_scripts_in_english_and_polish(agent, manager, engineer, 
     assert {"solved", "escalate", "article"} <= outcomes
     demo.seed(stdout=out)
     assert "0 diagnostic scripts created" in out.getvalue()
+
+
+def test_admin_lists_scripts_and_runs_read_only(client, admin_user, script, ticket, agent):
+    run = scripts.script_run_start(script=script, ticket=ticket, by=agent)
+    client.force_login(admin_user)
+    for url in (
+        "/admin/kb/script/",
+        f"/admin/kb/script/{script.pk}/change/",
+        "/admin/kb/scriptrun/",
+        f"/admin/kb/scriptrun/{run.pk}/change/",
+    ):
+        assert client.get(url).status_code == 200, url
