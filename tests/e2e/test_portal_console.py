@@ -163,12 +163,12 @@ def test_console_search_refreshes_the_list_without_reloading(page, base_url, des
     page.goto(f"{base_url}/console/?queue=open")
     page.evaluate("window.noFullReload = true")
     expect(page.locator(f"tr[data-number='{other.number}']")).to_be_visible()
-    page.get_by_label("Search").fill("22 555 01 23")
+    page.get_by_label("Search", exact=True).fill("22 555 01 23")
     expect(page.locator(f"tr[data-number='{other.number}']")).to_have_count(0)
     expect(page.locator(f"tr[data-number='{wanted.number}']")).to_be_visible()
     assert page.evaluate("window.noFullReload") is True
     assert "q=22%20555%2001%2023" in page.url
-    page.get_by_label("Search").fill("")
+    page.get_by_label("Search", exact=True).fill("")
     page.get_by_label("Channel").select_option("portal")
     expect(page.locator(f"tr[data-number='{other.number}']")).to_be_visible()
     assert page.evaluate("window.noFullReload") is True

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from helpdesk.models import SupportGroup
 from helpdesk.roles import Role
-from tests.e2e.conftest import login, screenshot
+from tests.e2e.conftest import login, open_user_menu, screenshot
 from tests.factories import PASSWORD, PersonFactory, SupportGroupFactory, make_ticket, make_user
 from tickets.models import Status, Tag, Ticket, TicketWatcher
 from tickets.transitions import REGISTRY
@@ -179,6 +179,7 @@ def test_queue_with_the_action_bar_fits_1366_in_english_and_polish(
     page = new_page(viewport={"width": 1366, "height": 768})
     login(page, base_url, "anna", PASSWORD)
     page.goto(f"{base_url}/console/?queue=open&sort=priority")
+    open_user_menu(page)  # the language is chosen in the menu under the user's name
     page.locator("#language-form, form:has(select[name=language])").first.locator(
         "select[name=language]"
     ).select_option(language)
