@@ -9,11 +9,15 @@ register = template.Library()
 
 @register.simple_tag
 def ticket_scripts(ticket):
-    """The scripts matching the ticket (category, service) and the runs made on it."""
-    return {
-        "scripts": list(scripts.scripts_for_ticket(ticket)),
-        "runs": scripts.runs_for_ticket(ticket),
-    }
+    """The scripts matching the ticket (category, service) and the runs made on it; read
+    once per request (the ticket's card and the telephone widget both show them)."""
+    cached = getattr(ticket, "_kb_script_info", None)
+    if cached is None:
+        cached = ticket._kb_script_info = {
+            "scripts": list(scripts.scripts_for_ticket(ticket)),
+            "runs": scripts.runs_for_ticket(ticket),
+        }
+    return cached
 
 
 @register.simple_tag

@@ -132,3 +132,37 @@ def test_run_ending_in_escalation_shows_the_steps_to_the_engineer(new_page, base
         SupportGroup.objects.get(code="network").pk
         == ticket.__class__.objects.get(pk=ticket.pk).group_id
     )
+
+
+def test_engineer_edits_the_tree_and_manager_reads_the_figures(page, new_page, base_url, world):
+    from kb.models import Script
+
+    make_user(Role.MANAGER, username="maria")
+    script = Script.objects.get()
+    login(page, base_url, "tomasz", PASSWORD)
+    page.goto(f"{base_url}/kb/scripts/{script.pk}/edit/")
+    tree = page.get_by_test_id("script-tree")
+    expect(tree).to_contain_text("What does GlobalProtect say?")
+    expect(tree).to_contain_text("escalate to network")
+    text = page.locator("#id_tree").input_value()
+    page.locator("#id_tree").fill(text.replace("Does the VPN connect", "Does the VPN now connect"))
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_test_id("script-tree")).to_contain_text("Does the VPN now connect")
+    expect(page.get_by_text("version 2")).to_be_visible()
+    screenshot(page, "scripts-06-tree")
+    page.goto(f"{base_url}/kb/scripts/{script.pk}/edit/")
+    page.locator("#id_tree").fill(text.replace('"next": "restart"', '"next": "client"'))
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("go round in a circle")).to_be_visible()
+    screenshot(page, "scripts-07-editor-error")
+    ticket = make_ticket(opened_by=world["agent"], category=world["category"], group=world["group"])
+    run = scripts.script_run_start(script=script, ticket=ticket, by=world["agent"])
+    scripts.script_run_answer(run=run, by=world["agent"], answer=0)
+    scripts.script_run_abandon(run=run, by=world["agent"])
+    manager_page = new_page()
+    login(manager_page, base_url, "maria", PASSWORD)
+    manager_page.goto(f"{base_url}/kb/scripts/stats/")
+    figures = manager_page.get_by_test_id("script-figures")
+    expect(figures.get_by_test_id("runs")).to_have_text("1")
+    expect(figures.get_by_test_id("abandoned")).to_have_text("1")
+    screenshot(manager_page, "scripts-08-figures")

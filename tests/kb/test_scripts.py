@@ -204,6 +204,7 @@ def test_pages(client, script, ticket, agent, engineer, manager):
         {"name": script.name, "language": "en", "tree": "{not json"},
     )
     assert "not valid JSON" in bad.content.decode()
+    assert 'data-testid="kb-scripts-link"' in client.get("/kb/").content.decode()
     client.force_login(manager)
     figures = client.get("/kb/scripts/stats/").content.decode()
     assert "VPN does not connect" in figures
