@@ -156,7 +156,6 @@ def test_a_polish_caller_hears_the_polish_description(client, pbx, agent, vpn, c
     assert "Down in English" not in text
 
 
-@pytest.mark.xfail(reason="Polish catalogue pending", strict=False)
 def test_a_polish_caller_hears_polish_sentences(client, pbx, agent, vpn, caller):
     caller.language = Person.Language.POLISH
     caller.save(update_fields=["language"])
