@@ -20,6 +20,12 @@ urlpatterns = [
     path("scripts/stats/", views_scripts.script_stats, name="script_stats"),
     path("scripts/<int:pk>/", views_scripts.script_detail, name="script"),
     path("scripts/<int:pk>/edit/", views_scripts.script_edit, name="script_edit"),
+    path("scripts/<int:pk>/steps/new/", views_scripts.script_step_edit, name="script_step_add"),
+    path(
+        "scripts/<int:pk>/steps/<slug:step_id>/",
+        views_scripts.script_step_edit,
+        name="script_step_edit",
+    ),
     path("scripts/runs/<int:pk>/", views_scripts.script_run, name="script_run"),
     path(
         "scripts/runs/<int:pk>/answer/",

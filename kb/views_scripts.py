@@ -253,3 +253,164 @@ def script_stats(request):
     if not request.user.has_perm("tickets.view_reports"):
         raise PermissionDenied
     return render(request, "kb/scripts/stats.html", {"rows": scripts.figures()})
+
+
+# --- editing one step at a time ---------------------------------------------------------------
+
+ANSWER_ROWS = 6
+
+
+def _target_choices(tree: dict, exclude: str = "") -> list[tuple[str, str]]:
+    choices = [("", "—"), ("solved", _("Outcome: solved"))]
+    choices += [
+        (f"next:{step['id']}", _("Go to step %(id)s: %(question)s") % step)
+        for step in tree.get("steps", [])
+        if step["id"] != exclude
+    ]
+    for group in scripts.SupportGroup.objects.filter(
+        is_active=True, tier__gt=scripts.SupportGroup.Tier.FIRST
+    ):
+        choices.append((f"escalate:{group.code}", _("Escalate to %(group)s") % {"group": group}))
+    for article in scripts.articles_for_outcomes().order_by("title")[:200]:
+        choices.append(
+            (f"article:{article.pk}", _("Article: %(title)s") % {"title": article.title})
+        )
+    return choices
+
+
+def _target_value(answer: dict) -> str:
+    if "next" in answer:
+        return f"next:{answer['next']}"
+    if answer.get("outcome") == "escalate":
+        return f"escalate:{answer.get('group')}"
+    if answer.get("outcome") == "article":
+        return f"article:{answer.get('article')}"
+    return answer.get("outcome", "")
+
+
+def _answer_from(label: str, target: str) -> dict:
+    kind, _sep, value = target.partition(":")
+    if kind == "next":
+        return {"label": label, "next": value}
+    if kind == "escalate":
+        return {"label": label, "outcome": "escalate", "group": value}
+    if kind == "article":
+        return {
+            "label": label,
+            "outcome": "article",
+            "article": int(value) if value.isdigit() else value,
+        }
+    return {"label": label, "outcome": kind}
+
+
+class StepForm(forms.Form):
+    """One step: its texts and up to ANSWER_ROWS answers (label and where it leads); a new
+    step also says which step's new answer leads to it."""
+
+    step_id = forms.SlugField(label=gettext_lazy("Step id"), max_length=50)
+    instruction = forms.CharField(
+        label=gettext_lazy("Instruction for the agent"),
+        max_length=1000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    question = forms.CharField(label=gettext_lazy("Question"), max_length=500)
+
+    def __init__(self, *args, tree: dict, step: dict | None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.tree, self.step = tree, step
+        choices = _target_choices(tree, exclude=step["id"] if step else "")
+        if step is not None:
+            self.fields["step_id"].disabled = True
+        else:
+            self.fields["from_step"] = forms.ChoiceField(
+                label=gettext_lazy("Reached from step"),
+                choices=[(s["id"], f"{s['id']}: {s['question']}") for s in tree.get("steps", [])],
+            )
+            self.fields["from_label"] = forms.CharField(
+                label=gettext_lazy("with the answer"), max_length=200
+            )
+        for index in range(ANSWER_ROWS):
+            self.fields[f"label_{index}"] = forms.CharField(
+                label=gettext_lazy("Answer %(n)d") % {"n": index + 1},
+                max_length=200,
+                required=False,
+            )
+            self.fields[f"target_{index}"] = forms.ChoiceField(
+                label=gettext_lazy("leads to"), choices=choices, required=False
+            )
+
+    @property
+    def answer_rows(self):
+        return [(self[f"label_{i}"], self[f"target_{i}"]) for i in range(ANSWER_ROWS)]
+
+    def new_tree(self) -> dict:
+        data = self.cleaned_data
+        answers = [
+            _answer_from(data[f"label_{i}"].strip(), data[f"target_{i}"])
+            for i in range(ANSWER_ROWS)
+            if data[f"label_{i}"].strip() or data[f"target_{i}"]
+        ]
+        step_id = self.step["id"] if self.step else data["step_id"]
+        step = {
+            "id": step_id,
+            "instruction": data["instruction"],
+            "question": data["question"],
+            "answers": answers,
+        }
+        steps = [dict(s) for s in self.tree.get("steps", [])]
+        if self.step:
+            steps = [step if s["id"] == step_id else s for s in steps]
+        else:
+            steps.append(step)
+            for s in steps:
+                if s["id"] == data["from_step"]:
+                    s["answers"] = [*s["answers"], {"label": data["from_label"], "next": step_id}]
+        return {"start": self.tree.get("start"), "steps": steps}
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def script_step_edit(request, pk: int, step_id: str | None = None):
+    """Change one step (its texts, answers and where they lead) or add one reached from an
+    existing step; saving publishes a new version after the whole tree is validated."""
+    _editor_required(request)
+    script = get_object_or_404(Script, pk=pk)
+    version = scripts.version_current(script)
+    if version is None:
+        raise Http404
+    step = version.step(step_id) if step_id else None
+    if step_id and step is None:
+        raise Http404
+    initial = {}
+    if step:
+        initial = {"step_id": step["id"], "instruction": step.get("instruction", "")}
+        initial["question"] = step["question"]
+        for index, answer in enumerate(step["answers"][:ANSWER_ROWS]):
+            initial[f"label_{index}"] = answer["label"]
+            initial[f"target_{index}"] = _target_value(answer)
+    form = StepForm(
+        request.POST if request.method == "POST" else None,
+        initial=initial,
+        tree=version.tree,
+        step=step,
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            scripts.script_save(
+                by=request.user,
+                script=script,
+                tree=form.new_tree(),
+                categories=list(script.categories.all()),
+                services=list(script.services.all()),
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, _("The step is saved: a new version is published."))
+            return redirect(script)
+    return render(
+        request,
+        "kb/scripts/step_edit.html",
+        {"form": form, "script": script, "version": version, "step": step},
+    )

@@ -411,6 +411,8 @@ PAGES: dict[str, list[Probe]] = {
     "kb:script": [Probe("GET", "/kb/scripts/{script}/", WORKER_PAGE)],
     "kb:script_create": [Probe("GET", "/kb/scripts/new/", SCRIPT_EDITOR_PAGE)],
     "kb:script_edit": [Probe("GET", "/kb/scripts/{script}/edit/", SCRIPT_EDITOR_PAGE)],
+    "kb:script_step_add": [Probe("GET", "/kb/scripts/{script}/steps/new/", SCRIPT_EDITOR_PAGE)],
+    "kb:script_step_edit": [Probe("GET", "/kb/scripts/{script}/steps/a/", SCRIPT_EDITOR_PAGE)],
     "kb:script_stats": [Probe("GET", "/kb/scripts/stats/", REPORTS_PAGE)],
     "kb:script_run_start": [
         Probe("POST", "/kb/tickets/{own}/script/", WORKER_WRITE, data={"script": "{script}"})

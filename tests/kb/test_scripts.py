@@ -257,3 +257,46 @@ def test_admin_lists_scripts_and_runs_read_only(client, admin_user, script, tick
         f"/admin/kb/scriptrun/{run.pk}/change/",
     ):
         assert client.get(url).status_code == 200, url
+
+
+def test_engineer_edits_one_step_and_adds_one(client, script, engineer, network_group):
+    client.force_login(engineer)
+    page = client.get(f"/kb/scripts/{script.pk}/").content.decode()
+    assert 'data-edit-step="internet"' in page
+    response = client.post(
+        f"/kb/scripts/{script.pk}/steps/internet/",
+        {
+            "question": "Do web pages open?",
+            "instruction": "",
+            "label_0": "Yes",
+            "target_0": "escalate:network",
+            "label_1": "No",
+            "target_1": "solved",
+        },
+    )
+    assert response.status_code == 302
+    version = scripts.version_current(script)
+    assert version.number == 2
+    assert version.step("internet")["question"] == "Do web pages open?"
+    response = client.post(
+        f"/kb/scripts/{script.pk}/steps/new/",
+        {
+            "step_id": "proxy",
+            "from_step": "internet",
+            "from_label": "Only some pages",
+            "question": "Is a proxy set in the browser?",
+            "label_0": "Yes",
+            "target_0": "solved",
+        },
+    )
+    assert response.status_code == 302
+    version = scripts.version_current(script)
+    assert version.number == 3
+    assert version.step("internet")["answers"][-1] == {"label": "Only some pages", "next": "proxy"}
+    # A step leading back to its ancestor is refused, nothing published.
+    response = client.post(
+        f"/kb/scripts/{script.pk}/steps/proxy/",
+        {"question": "Proxy?", "label_0": "Yes", "target_0": "next:client"},
+    )
+    assert "circle" in response.content.decode()
+    assert scripts.version_current(script).number == 3
