@@ -231,12 +231,14 @@ def test_demo_seeds_the_scripts_in_english_and_polish(agent, manager, engineer, 
     for code in ("desktop", "access"):
         SupportGroupFactory(code=code, tier=2)
     vpn = ServiceFactory(name="VPN & remote access")
+    vpn_category = CategoryFactory(name="VPN", parent=CategoryFactory(name="Network"))
     out = io.StringIO()
     demo.seed(stdout=out)
     assert "4 diagnostic scripts created" in out.getvalue()
     assert set(Script.objects.values_list("language", flat=True)) == {"en", "pl"}
     script = Script.objects.get(name="VPN does not connect")
     assert list(script.services.all()) == [vpn]
+    assert list(script.categories.all()) == [vpn_category]
     outcomes = {
         answer.get("outcome")
         for step in script.current_version.tree["steps"]
