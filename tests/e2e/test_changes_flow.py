@@ -16,7 +16,7 @@ from changes.models import Change, ChangeType, Quorum, State
 from helpdesk.models import SupportGroup
 from helpdesk.roles import Role
 from tests.changes.conftest import add_rule
-from tests.e2e.conftest import login, screenshot
+from tests.e2e.conftest import login, open_user_menu, screenshot
 from tests.factories import PASSWORD, SupportGroupFactory, make_ticket, make_user
 from tickets.models import Status as TicketStatus
 from tickets.models import Ticket
@@ -34,6 +34,7 @@ def _vote_on_board(page, base_url, number):
 
 
 def _polish(page):
+    open_user_menu(page)  # the language is chosen in the menu under the user's name
     page.get_by_label("Language").select_option("pl")
     page.locator("form[action='/language/'] button[type=submit]").click()
     expect(page.locator("html")).to_have_attribute("lang", "pl")
