@@ -314,6 +314,14 @@ def test_a_card_being_typed_into_stays_after_the_hang_up_and_a_recent_call_opens
     opened = item.locator(".cti-card")
     expect(opened).to_be_visible()
     opened.locator("input[name=title]").fill("Monitor flickers")
+    # Another call ends meanwhile: the recent list reloads, the opened card and its text stay.
+    post_event(
+        asgi_server, pbx, event="ring", call_id="other", extension="201", **{"from": CALLERS[1][0]}
+    )
+    post_event(asgi_server, pbx, event="hangup", call_id="other", cause="cancel")
+    other = Call.objects.get(call_id="other")
+    expect(page.locator(f'.cti-recent__item[data-call-id="{other.pk}"]')).to_be_visible()
+    expect(opened.locator("input[name=title]")).to_have_value("Monitor flickers")
     opened.locator("button.cti-create-ticket").click()
     page.wait_for_url("**/tickets/**")
     assert call.tickets.get().title == "Monitor flickers"

@@ -189,25 +189,31 @@
   function recentLoad() {
     var highlight = recentPending;
     recentPending = [];
-    var open = {};
-    recentList.querySelectorAll('.cti-recent__card[aria-expanded="true"]').forEach(function (button) {
-      var item = button.closest(".cti-recent__item");
-      open[item.dataset.callId] = item.querySelector(".cti-recent__card-holder").innerHTML;
-    });
     window.fetch(text.recentUrl, {
       credentials: "same-origin", headers: { "X-Requested-With": "XMLHttpRequest" }
     }).then(function (response) {
       if (!response.ok) { throw new Error("recent calls: HTTP " + response.status); }
       return response.text();
     }).then(function (html) {
+      // Cards opened under recent calls move into the new list as they are (the same
+      // elements): what the agent is typing into one stays, focus included.
+      var open = {};
+      recentList.querySelectorAll('.cti-recent__card[aria-expanded="true"]').forEach(function (button) {
+        var item = button.closest(".cti-recent__item");
+        var holder = item.querySelector(".cti-recent__card-holder");
+        open[item.dataset.callId] = Array.prototype.slice.call(holder.childNodes);
+      });
+      var focused = document.activeElement;
       recentList.innerHTML = html;
       recentList.querySelectorAll(".cti-recent__item").forEach(function (item) {
         if (highlight.indexOf(item.dataset.callId) !== -1) { item.classList.add("cti-recent__item--new"); }
         if (open[item.dataset.callId]) {
-          item.querySelector(".cti-recent__card-holder").innerHTML = open[item.dataset.callId];
+          var holder = item.querySelector(".cti-recent__card-holder");
+          open[item.dataset.callId].forEach(function (node) { holder.appendChild(node); });
           item.querySelector(".cti-recent__card").setAttribute("aria-expanded", "true");
         }
       });
+      if (focused && focused !== document.activeElement && document.contains(focused)) { focused.focus(); }
       root.dataset.recentLoaded = "true";
     }).catch(function (error) { console.error(error); });
   }
