@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from helpdesk.models import Service
 from kb import services
-from kb.models import Article, ArticleCategory
+from kb.models import Announcement, Article, ArticleCategory
 
 CATEGORIES = ["Remote access", "Accounts and passwords", "Printing", "E-mail", "Mobile phones"]
 
@@ -176,7 +176,6 @@ ANNOUNCEMENTS = [
 
 def _seed_announcements(author, stdout) -> None:
     from helpdesk.models import Site
-    from kb.models import Announcement
 
     made = 0
     for title, severity, pinned, audience, site_name, start_days, body in ANNOUNCEMENTS:

@@ -9,6 +9,7 @@ from helpdesk.models import Service
 from kb.models import (
     BODY_MAX_LENGTH,
     TITLE_MAX_LENGTH,
+    Announcement,
     Article,
     ArticleCategory,
     Audience,
@@ -71,8 +72,6 @@ class AnnouncementForm(forms.ModelForm):
     """The bulletin board's notice; the service checks the audience and the dates again."""
 
     class Meta:
-        from kb.models import Announcement
-
         model = Announcement
         fields = [
             "title",

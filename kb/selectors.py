@@ -15,6 +15,7 @@ from django.utils import timezone
 from helpdesk.roles import is_staff_member
 from kb import search as kb_search
 from kb.models import (
+    Announcement,
     Article,
     ArticleRating,
     ArticleTicketLink,
@@ -155,8 +156,6 @@ def version_diff(old, new) -> list[tuple[str, str]]:
 
 def announcements_current(*, now=None) -> QuerySet:
     """Announcements shown now, pinned first, then the newest."""
-    from kb.models import Announcement
-
     now = now or timezone.now()
     return (
         Announcement.objects.filter(valid_from__lte=now)
@@ -170,8 +169,6 @@ def announcements_for(user, *, now=None) -> QuerySet:
     """The announcements ``user`` reads now: staff every current one (they answer the phone
     about all of them), others those for everyone, their site and their department. Anonymous
     readers (the intranet's feed) those for everyone."""
-    from kb.models import Announcement
-
     current = announcements_current(now=now)
     if getattr(user, "is_authenticated", False) and is_staff_member(user):
         return current
@@ -190,8 +187,6 @@ def announcements_for(user, *, now=None) -> QuerySet:
 def announcement_get_for(user, pk: int):
     """One announcement ``user`` may read now (staff also past and future ones, to edit
     them); ``Announcement.DoesNotExist`` otherwise."""
-    from kb.models import Announcement
-
     if getattr(user, "is_authenticated", False) and is_staff_member(user):
         return Announcement.objects.select_related("site").get(pk=pk)
     return announcements_for(user).get(pk=pk)
@@ -199,8 +194,6 @@ def announcement_get_for(user, pk: int):
 
 def announcements_all() -> QuerySet:
     """Every announcement, for the staff's list (current, coming and past)."""
-    from kb.models import Announcement
-
     return Announcement.objects.select_related("site", "created_by").order_by(
         "-pinned", "-valid_from", "-id"
     )

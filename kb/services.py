@@ -20,6 +20,7 @@ from helpdesk.roles import can_work_tickets
 from kb.models import (
     BODY_MAX_LENGTH,
     TITLE_MAX_LENGTH,
+    Announcement,
     Article,
     ArticleEvent,
     ArticleRating,
@@ -284,8 +285,6 @@ def announcement_save(*, by, announcement=None, services=None, **fields):
     """Post a new announcement (``announcement`` None) or change one; ``fields`` are
     ``ANNOUNCEMENT_FIELDS``. Checked as the model's ``clean`` says (audience needs its site
     or department, the end after the start)."""
-    from kb.models import Announcement
-
     if not can_announce(by):
         raise PermissionDenied
     unknown = set(fields) - set(ANNOUNCEMENT_FIELDS)

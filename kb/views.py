@@ -17,7 +17,7 @@ from helpdesk.errors import ConflictError, TransitionNotAllowedError, Validation
 from helpdesk.roles import can_work_tickets
 from kb import selectors, services
 from kb.forms import ArticleForm, DeflectionForm, LinkForm, RateForm, SearchForm
-from kb.models import Article, State, can_publish, can_write
+from kb.models import Announcement, Article, State, can_publish, can_write
 from tickets import selectors as ticket_selectors
 from tickets.models import Ticket
 
@@ -352,8 +352,6 @@ def announcements(request):
 @login_required
 @require_GET
 def announcement_detail(request, pk: int):
-    from kb.models import Announcement
-
     try:
         announcement = selectors.announcement_get_for(request.user, pk)
     except Announcement.DoesNotExist:
@@ -365,7 +363,6 @@ def announcement_detail(request, pk: int):
 def announcement_edit(request, pk: int | None = None):
     """Post an announcement, or change one."""
     from kb.forms import AnnouncementForm
-    from kb.models import Announcement
 
     _announcer_required(request)
     announcement = None
@@ -400,8 +397,6 @@ def announcement_edit(request, pk: int | None = None):
 @login_required
 @require_POST
 def announcement_end(request, pk: int):
-    from kb.models import Announcement
-
     _announcer_required(request)
     announcement = Announcement.objects.filter(pk=pk).first()
     if announcement is None:
