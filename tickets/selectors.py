@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.db.models import (
-    Case,
     Exists,
     F,
-    IntegerField,
     OuterRef,
     Prefetch,
     Q,
     QuerySet,
-    Value,
-    When,
 )
 
-from helpdesk.models import Person
+from helpdesk.models import Person, SupportGroup
 from helpdesk.phones import normalize_phone_or_none
 from helpdesk.roles import is_staff_member
 from helpdesk.selectors import people_by_e164, people_by_email
@@ -29,12 +27,12 @@ from tickets.models import (
     CannedReply,
     Comment,
     SavedView,
-    Status,
     Tag,
     Ticket,
     TicketLink,
     TicketWatcher,
     TimelineEntry,
+    status_rank,
 )
 
 LIST_RELATED = ("caller", "group", "assignee", "service", "category")
@@ -241,48 +239,109 @@ class QueueSort:
     ``nullable``: rows without a value (no group, nobody assigned) come last in both
     directions, on SQLite as on PostgreSQL (their defaults differ). Columns that cannot be
     empty keep plain ``ORDER BY``, so that PostgreSQL can read an index backwards for them.
+
+    ``parts``: for a column of a small related table (a group's or an assignee's name) or
+    one that is mostly empty (the due time), the order as a list of parts, each a condition
+    whose rows follow one another in an indexed order (``parts(descending)`` gives
+    ``[(Q, ordering), ...]``): the page is put together part by part (QueueRows) instead of
+    sorting every open ticket by a joined name (1.4 s at 1M tickets, 230k open).
     """
 
     fields: tuple
     nullable: bool = False
+    parts: Callable[[bool], list[tuple[Q, list[str]]]] | None = None
 
 
-# The lifecycle's order, not the stored keys' alphabet (which means nothing in Polish).
-_STATUS_ORDER = Case(
-    *(When(status=status, then=Value(index)) for index, status in enumerate(Status)),
-    default=Value(len(Status)),
-    output_field=IntegerField(),
-)
+def _by_id(descending: bool) -> list[str]:
+    return ["-id"] if descending else ["id"]
+
+
+def _group_parts(descending: bool) -> list[tuple[Q, list[str]]]:
+    """By group name, then number order within a group; tickets without a group last."""
+    groups = list(SupportGroup.objects.order_by("name", "pk").values_list("pk", flat=True))
+    if descending:
+        groups.reverse()
+    order = _by_id(descending)
+    return [(Q(group_id=pk), order) for pk in groups] + [(Q(group__isnull=True), order)]
+
+
+def _assignee_ids() -> list[int]:
+    """Every user some ticket is (or was last) assigned to. On PostgreSQL a skip scan of the
+    (assignee, id) index: one index probe per assignee instead of reading every ticket."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """WITH RECURSIVE seen(id) AS (
+                    (SELECT assignee_id FROM tickets_ticket WHERE assignee_id IS NOT NULL
+                     ORDER BY assignee_id LIMIT 1)
+                    UNION ALL
+                    SELECT (SELECT t.assignee_id FROM tickets_ticket t WHERE t.assignee_id > seen.id
+                            ORDER BY t.assignee_id LIMIT 1)
+                    FROM seen WHERE seen.id IS NOT NULL
+                ) SELECT id FROM seen WHERE id IS NOT NULL"""
+            )
+            return [row[0] for row in cursor.fetchall()]
+    return list(
+        Ticket.objects.filter(assignee__isnull=False)
+        .order_by()
+        .values_list("assignee_id", flat=True)
+        .distinct()
+    )
+
+
+def _assignee_parts(descending: bool) -> list[tuple[Q, list[str]]]:
+    """By the assignee's first name, last name and login; unassigned tickets last."""
+    users = get_user_model().objects.filter(pk__in=_assignee_ids())
+    users = list(
+        users.order_by("first_name", "last_name", "username", "pk").values_list("pk", flat=True)
+    )
+    if descending:
+        users.reverse()
+    order = _by_id(descending)
+    return [(Q(assignee_id=pk), order) for pk in users] + [(Q(assignee__isnull=True), order)]
+
+
+def _due_parts(descending: bool) -> list[tuple[Q, list[str]]]:
+    """By due time (soonest first, or latest first), then the tickets without one."""
+    order = ["-due_at", "-id"] if descending else ["due_at", "id"]
+    return [(Q(due_at__isnull=False), order), (Q(due_at__isnull=True), _by_id(descending))]
+
 
 # The queue's sort keys (``?sort=priority``, ``?sort=-created``). A key not listed is the
 # default sort, never an error. Each sort ends with the id in the same direction, so rows that
-# tie (same priority, same second) keep their order from page to page.
+# tie (same priority, same second) keep their order from page to page. Each has an index
+# (tickets.models.Ticket.Meta.indexes; the caller's name: helpdesk's person name index).
 QUEUE_SORTS: dict[str, QueueSort] = {
     "number": QueueSort(("number",)),
     "title": QueueSort(("title",)),
     "caller": QueueSort(("caller__full_name",)),
     # Ascending is P1 first: the most urgent work on top.
     "priority": QueueSort(("priority",)),
-    "state": QueueSort((_STATUS_ORDER,)),
-    "group": QueueSort(("group__name",), nullable=True),
+    "state": QueueSort((status_rank(),)),
+    "group": QueueSort(("group__name",), nullable=True, parts=_group_parts),
     "assignee": QueueSort(
-        ("assignee__first_name", "assignee__last_name", "assignee__username"), nullable=True
+        ("assignee__first_name", "assignee__last_name", "assignee__username"),
+        nullable=True,
+        parts=_assignee_parts,
     ),
     "created": QueueSort(("created_at",)),
     "updated": QueueSort(("updated_at",)),
     # The earliest running service-level target (kept by the sla app); tickets without one last.
-    "due": QueueSort(("due_at",), nullable=True),
+    "due": QueueSort(("due_at",), nullable=True, parts=_due_parts),
 }
 QUEUE_DEFAULT_SORT = "-created"
+
+
+def _sort_key(value: str | None, default: str) -> str:
+    value = (value or "").strip()
+    return value if value.lstrip("-") in QUEUE_SORTS else default
 
 
 def queue_ordering(value: str | None, default: str = QUEUE_DEFAULT_SORT) -> tuple[str, list]:
     """(the sort as links show it, the ORDER BY) for a ``sort=`` value such as ``-priority``.
 
     An unknown key gives the default sort."""
-    value = (value or "").strip()
-    if value.lstrip("-") not in QUEUE_SORTS:
-        value = default
+    value = _sort_key(value, default)
     descending = value.startswith("-")
     sort = QUEUE_SORTS[value.lstrip("-")]
     ordering = []
@@ -295,6 +354,67 @@ def queue_ordering(value: str | None, default: str = QUEUE_DEFAULT_SORT) -> tupl
         ordering.append(expression)
     ordering.append("-id" if descending else "id")
     return value, ordering
+
+
+class QueueRows:
+    """A queue sorted part by part (``QueueSort.parts``), as a sequence a paginator slices.
+
+    A slice reads the ids of each part in turn, in the part's indexed order, at most as many
+    as the page still needs (a part wholly before the page is only counted up to the page's
+    end), and stops once the page is full; then the page's tickets in one query (``rows``
+    adds what a row shows). ``queryset`` is the queue, filtered and unordered: what the
+    paginator counts.
+    """
+
+    def __init__(self, queryset: QuerySet[Ticket], parts, rows=lambda tickets: tickets):
+        self.queryset = queryset
+        self.parts = parts
+        self.rows = rows
+
+    def count(self) -> int:
+        return self.queryset.count()
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __getitem__(self, key):
+        if not isinstance(key, slice) or key.step not in (None, 1):
+            raise TypeError("QueueRows takes slices only")
+        skip = key.start or 0
+        need = (key.stop if key.stop is not None else skip + 1000) - skip
+        ids: list[int] = []
+        for condition, ordering in self.parts:
+            if need <= 0:
+                break
+            found = list(
+                self.queryset.filter(condition)
+                .order_by(*ordering)
+                .values_list("pk", flat=True)[: skip + need]
+            )
+            if len(found) <= skip:
+                skip -= len(found)
+                continue
+            taken = found[skip : skip + need]
+            ids.extend(taken)
+            need -= len(taken)
+            skip = 0
+        if not ids:
+            return []
+        by_id = {ticket.pk: ticket for ticket in self.rows(self.queryset.filter(pk__in=ids))}
+        return [by_id[pk] for pk in ids if pk in by_id]
+
+
+def queue_sorted(tickets: QuerySet[Ticket], value: str | None, user, *, default: str):
+    """(the sort as links show it, the queue's rows in that order) for the console's queue:
+    an ordered queryset, or QueueRows for the sorts made of parts. Rows carry what
+    ``ticket_queue_rows`` adds."""
+    value = _sort_key(value, default)
+    sort = QUEUE_SORTS[value.lstrip("-")]
+    if sort.parts is not None:
+        parts = sort.parts(value.startswith("-"))
+        return value, QueueRows(tickets, parts, lambda page: ticket_queue_rows(page, user))
+    value, ordering = queue_ordering(value, default)
+    return value, ticket_queue_rows(tickets.order_by(*ordering), user)
 
 
 def ticket_queue_filter(tickets: QuerySet[Ticket], filters: dict) -> QuerySet[Ticket]:

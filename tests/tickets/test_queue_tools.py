@@ -143,6 +143,34 @@ def test_the_sort_whitelist_is_a_dict_ending_every_order_with_the_id():
     assert selectors.queue_ordering("due")[0] == "due"  # the SLA due time (Ticket.due_at)
 
 
+@pytest.mark.parametrize("key", [key for key, sort in selectors.QUEUE_SORTS.items() if sort.parts])
+def test_a_sort_made_of_parts_pages_as_one_order_by_would(db, agent, first_line, key):
+    """Group, assignee and due pages are put together part by part (an indexed range per
+    group, per assignee, with and without a due time): every slice, across the parts'
+    boundaries, is the slice of the plain ORDER BY of the same column."""
+    groups = [first_line, SupportGroupFactory(name="Aardvark"), SupportGroupFactory(name="Zulu")]
+    people = [
+        make_user(Role.AGENT, username=f"u{i}", first_name=name, last_name="X")
+        for i, name in enumerate(["Ola", "Ewa", "Ala"])
+    ]
+    now = timezone.now()
+    for i in range(23):
+        ticket = make_ticket(title=f"T{i}", group=groups[i % 4] if i % 4 < 3 else None)
+        Ticket.objects.filter(pk=ticket.pk).update(
+            assignee=people[i % 4] if i % 4 < 3 else None,
+            due_at=now + timedelta(hours=(i * 7) % 5) if i % 3 else None,
+        )
+    queue = Ticket.objects.all()
+    for sort in (key, f"-{key}"):
+        _value, ordering = selectors.queue_ordering(sort)
+        expected = list(queue.order_by(*ordering).values_list("pk", flat=True))
+        _value, rows = selectors.queue_sorted(queue, sort, agent, default="-created")
+        assert isinstance(rows, selectors.QueueRows)
+        for start, stop in ((0, 23), (0, 5), (5, 10), (4, 17), (20, 30), (30, 40)):
+            assert [t.pk for t in rows[start:stop]] == expected[start:stop], (sort, start)
+        assert len(rows) == 23
+
+
 # --- tags and watchers -----------------------------------------------------------------------
 
 

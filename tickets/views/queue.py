@@ -150,11 +150,12 @@ def console_queue(request):
     if queue != "all":
         tickets = tickets.filter(_queue_condition(queue, request.user), status__in=OPEN_STATUSES)
     tickets = selectors.ticket_queue_filter(tickets, filters)
-    sort, ordering = selectors.queue_ordering(
+    sort, tickets = selectors.queue_sorted(
+        tickets,
         request.GET.get("sort"),
-        QUEUE_SORT_DEFAULTS.get(queue, selectors.QUEUE_DEFAULT_SORT),
+        request.user,
+        default=QUEUE_SORT_DEFAULTS.get(queue, selectors.QUEUE_DEFAULT_SORT),
     )
-    tickets = selectors.ticket_queue_rows(tickets.order_by(*ordering), request.user)
     paginator = CappedPaginator(tickets, QUEUE_PAGE_SIZE)
     page = paginator.get_page(request.GET.get("page"))
     display.prepare_queue_rows(page.object_list, request.user)
