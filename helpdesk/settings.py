@@ -128,6 +128,8 @@ elif env.bool("DATABASE_POOL", default=True):
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Form widgets through Jinja2 (helpdesk.form_rendering: the ticket page's selects).
+FORM_RENDERER = "helpdesk.form_rendering.FormRenderer"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: cache, channel layer, Celery broker ---------------------------------------------

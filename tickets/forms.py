@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from helpdesk.form_rendering import ModelChoiceField
 from helpdesk.models import Category, Person, Service, SupportGroup
 from tickets import selectors, services, uploads
 from tickets.models import (
@@ -107,7 +108,7 @@ class PortalTicketForm(SubmitOnceForm):
         widget=forms.Textarea(attrs={"rows": 5}),
         help_text=_("What happened, since when, what you already tried, any error message."),
     )
-    service = forms.ModelChoiceField(
+    service = ModelChoiceField(
         label=_("Affected service (optional)"),
         queryset=_service_choices(),
         required=False,
@@ -165,7 +166,7 @@ class ResolveForm(VersionForm):
 
 
 class TransferForm(VersionForm):
-    group = forms.ModelChoiceField(
+    group = ModelChoiceField(
         label=_("Transfer to group"), queryset=SupportGroup.objects.filter(is_active=True)
     )
     reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 2}))
@@ -179,7 +180,7 @@ class TransferForm(VersionForm):
 
 
 class EscalateForm(VersionForm):
-    group = forms.ModelChoiceField(
+    group = ModelChoiceField(
         label=_("Second-line group"),
         queryset=SupportGroup.objects.filter(is_active=True, tier__gte=SupportGroup.Tier.SECOND),
     )
@@ -220,10 +221,10 @@ class ClassificationForm(VersionForm):
 
     FIELDS = ("service", "category", "impact", "urgency")
 
-    service = forms.ModelChoiceField(
+    service = ModelChoiceField(
         label=_("Service"), queryset=_service_choices(), required=False, show_hidden_initial=True
     )
-    category = forms.ModelChoiceField(
+    category = ModelChoiceField(
         label=_("Category"),
         queryset=Category.objects.filter(is_active=True),
         required=False,
@@ -313,7 +314,7 @@ class CommentForm(forms.Form):
 
 
 class ConsoleTicketForm(SubmitOnceForm):
-    caller = forms.ModelChoiceField(
+    caller = ModelChoiceField(
         label=_("Caller"),
         queryset=Person.objects.filter(is_active=True),
         widget=forms.HiddenInput,
@@ -325,10 +326,10 @@ class ConsoleTicketForm(SubmitOnceForm):
     )
     type = forms.ChoiceField(label=_("Type"), choices=TicketType.choices)
     channel = forms.ChoiceField(label=_("Channel"), choices=Channel.choices, initial=Channel.PHONE)
-    service = forms.ModelChoiceField(
+    service = ModelChoiceField(
         label=_("Service"), queryset=_service_choices(), required=False
     )
-    category = forms.ModelChoiceField(
+    category = ModelChoiceField(
         label=_("Category"), queryset=Category.objects.filter(is_active=True), required=False
     )
     impact = forms.TypedChoiceField(
@@ -372,13 +373,13 @@ class QueueFilterForm(forms.Form):
         required=False,
         empty_value=None,
     )
-    group = forms.ModelChoiceField(
+    group = ModelChoiceField(
         label=_("Group"),
         queryset=SupportGroup.objects.filter(is_active=True),
         required=False,
         empty_label=_("Any group"),
     )
-    service = forms.ModelChoiceField(
+    service = ModelChoiceField(
         label=_("Service"),
         queryset=_service_choices(),
         required=False,
@@ -481,10 +482,10 @@ class BulkActionForm(forms.Form):
 
     tickets = TicketSelectionField(limit=LIMIT)
     action = forms.ChoiceField(label=_("Action"), choices=Action.choices)
-    assignee = forms.ModelChoiceField(
+    assignee = ModelChoiceField(
         label=_("Assign to"), queryset=selectors.ticket_workers(), required=False
     )
-    group = forms.ModelChoiceField(
+    group = ModelChoiceField(
         label=_("Transfer to group"),
         queryset=SupportGroup.objects.filter(is_active=True),
         required=False,
