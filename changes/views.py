@@ -645,8 +645,11 @@ def _rebound(form: RiskForm, change: Change) -> RiskForm:
 def board(request):
     """What waits for my vote, with what a decision needs at a glance, and my past votes."""
     user = request.user
+    # conflicts_for_changes reads each change's services and sites: prefetched, not per row.
     awaiting = list(
-        selectors.changes_awaiting_vote(user).select_related("requester", "implementer")
+        selectors.changes_awaiting_vote(user)
+        .select_related("requester", "implementer")
+        .prefetch_related("services", "sites")
     )
     conflicts = selectors.conflicts_for_changes(awaiting)
     for change in awaiting:

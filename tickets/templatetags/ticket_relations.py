@@ -43,7 +43,8 @@ def ticket_relations(context, ticket) -> Relations:
         )
     return Relations(
         related=selectors.related_tickets(ticket),
-        merged=list(ticket.merged.only("number", "title", "status").order_by("pk")),
+        # merged_into too: the related manager sets it on each row (a query per row if deferred).
+        merged=list(ticket.merged.only("number", "title", "status", "merged_into").order_by("pk")),
         watchers=watchers,
         tags=list(ticket.tags.order_by("name").values_list("name", flat=True)),
         watching=user.pk in watcher_ids,
