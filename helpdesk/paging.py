@@ -10,8 +10,9 @@ def capped_count(queryset, cap: int) -> tuple[int, bool]:
     An exact COUNT(*) of a broad filter over a million tickets takes 100+ ms on PostgreSQL;
     nobody pages through thousands of tickets, so past the cap the answer says "more".
     """
-    # A sequence over a queryset (tickets.selectors.QueueRows) is counted by its queryset.
-    queryset = getattr(queryset, "queryset", queryset)
+    # A sequence over a queryset (tickets.selectors.QueueRows) counts itself.
+    if hasattr(queryset, "capped_count"):
+        return queryset.capped_count(cap)
     # Which rows are counted does not matter: no ORDER BY, no joins from select_related.
     count = queryset.order_by().values("pk")[: cap + 1].count()
     return min(count, cap), count > cap
