@@ -25,10 +25,26 @@ class HelpdeskConfig(AppConfig):
         post_migrate.connect(_sync_roles_after_migrate, dispatch_uid="sync_roles")
 
         from django.contrib.auth import get_user_model
+        from django.contrib.auth.models import Group, Permission
         from django.contrib.auth.signals import user_logged_in
-        from django.db.models.signals import post_save
+        from django.db.models.signals import m2m_changed, post_delete, post_save
 
-        from helpdesk import security
+        from helpdesk import auth, security
+
+        user_model = get_user_model()
+        for through in (
+            user_model.groups.through,
+            user_model.user_permissions.through,
+            Group.permissions.through,
+        ):
+            m2m_changed.connect(
+                auth.permissions_changed, sender=through, dispatch_uid=f"perms:{through}"
+            )
+        for model in (Group, Permission):
+            for signal in (post_save, post_delete):
+                signal.connect(
+                    auth.permissions_changed, sender=model, dispatch_uid=f"perms:{model}:{signal}"
+                )
 
         user_logged_in.connect(security.set_session_lifetime, dispatch_uid="session_lifetime")
         post_save.connect(

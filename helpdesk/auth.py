@@ -1,9 +1,19 @@
 """Authentication backends: the lockout check of django-axes, then Django's model backend
-that loads the signed-in user with their profile in one query."""
+that loads the signed-in user with their profile in one query and keeps their permissions in
+the shared cache."""
+
+import uuid
 
 from axes.backends import AxesStandaloneBackend
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
+from django.core.cache import cache
+
+# Any change to who has which permission (a user's groups or own permissions, a group's
+# permissions, a group or permission renamed or deleted) replaces this token, and every
+# cached set of permissions, stored with the token it was read under, is read anew.
+PERMISSIONS_TOKEN_KEY = "auth:permissions-token"
 
 # The backend a session is signed in with (what ``login()`` stores for a password that
 # HelpdeskBackend accepted). Code that writes sessions itself (tests, benchmarks) names it:
@@ -44,3 +54,39 @@ class HelpdeskBackend(ModelBackend):
         except user_model.DoesNotExist:
             return None
         return user if self.user_can_authenticate(user) else None
+
+    def get_all_permissions(self, user_obj, obj=None):
+        """Django's answer, kept in the cache for ``PERMISSION_CACHE_SECONDS`` (0: not kept).
+
+        Every page and API request asks ``has_perm`` (the roles); Django reads the user's and
+        their groups' permissions with two queries per request. The cache (Redis in
+        production: shared by every process) answers with one round trip.
+        """
+        seconds = settings.PERMISSION_CACHE_SECONDS
+        if (
+            not seconds
+            or obj is not None
+            or not user_obj.is_active
+            or user_obj.is_anonymous
+            or hasattr(user_obj, "_perm_cache")
+        ):
+            return super().get_all_permissions(user_obj, obj)
+        key = f"auth:permissions:{user_obj.pk}"
+        found = cache.get_many([PERMISSIONS_TOKEN_KEY, key])
+        token = found.get(PERMISSIONS_TOKEN_KEY)
+        entry = found.get(key)
+        if token is not None and entry is not None and entry[:2] == (token, user_obj.is_superuser):
+            user_obj._perm_cache = entry[2]
+            return user_obj._perm_cache
+        if token is None:
+            token = permissions_changed()
+        permissions = super().get_all_permissions(user_obj)
+        cache.set(key, (token, user_obj.is_superuser, frozenset(permissions)), seconds)
+        return permissions
+
+
+def permissions_changed(**_kwargs) -> str:
+    """Forget every cached set of permissions (a signal receiver, see HelpdeskConfig)."""
+    token = uuid.uuid4().hex
+    cache.set(PERMISSIONS_TOKEN_KEY, token, None)
+    return token
