@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from django import template
 from django.contrib.auth import get_user_model
+from django.template.loader import get_template
+from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
+from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 
 from tickets import display, transitions
@@ -27,6 +33,33 @@ def my_open_tickets(context):
         .only("number", "title", "status", "updated_at")
         .order_by("-updated_at")[:HOME_TICKET_LIMIT]
     )
+
+
+@register.simple_tag(takes_context=True)
+def queue_rows(context, tickets, can_bulk):
+    """The console queue's rows, rendered by Jinja2 (``tickets/jinja2/.../queue_rows.html``):
+    50 rows in the Django template language were most of the queue page's CPU (bench/speed.py,
+    docs/benchmarks.md). The same markup as before; labels translated here."""
+    detail = reverse("tickets:console_detail", args=["NUMBER"])
+    html = get_template(QUEUE_ROWS_TEMPLATE, using="jinja2").render(
+        {
+            "tickets": tickets,
+            "can_bulk": can_bulk,
+            "detail_url": lambda number: detail.replace("NUMBER", quote(number)),
+            "truncate": lambda text: Truncator(text).chars(60),
+            "labels": {
+                "select": _("Select %(number)s"),
+                "watched": _("You watch this ticket"),
+                "tags": _("Tags"),
+                "vip": _("VIP"),
+                "due": _("due"),
+            },
+        }
+    )
+    return mark_safe(html)  # noqa: S308 - rendered by Jinja2 with autoescaping on
+
+
+QUEUE_ROWS_TEMPLATE = "tickets/console/queue_rows.html"
 
 
 @register.simple_tag
