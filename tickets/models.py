@@ -205,6 +205,8 @@ class Ticket(FSMModelMixin, models.Model):
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
+        # Indexed by (service, created_at) below, which also serves the foreign key.
+        db_index=False,
         related_name="tickets",
     )
     category = models.ForeignKey(
@@ -356,6 +358,9 @@ class Ticket(FSMModelMixin, models.Model):
             models.Index(fields=["assignee", "id"], name="ticket_assignee_id_idx"),
             models.Index(fields=["title", "id"], name="ticket_title_idx"),
             models.Index(fields=["priority", "id"], name="ticket_priority_idx"),
+            # The outage suggestion counts a service's tickets of the last minutes on every
+            # new ticket (outages.services.suggestion_on_ticket_event).
+            models.Index(fields=["service", "created_at"], name="ticket_service_recent_idx"),
         ]
 
     def __str__(self):
