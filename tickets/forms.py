@@ -326,9 +326,7 @@ class ConsoleTicketForm(SubmitOnceForm):
     )
     type = forms.ChoiceField(label=_("Type"), choices=TicketType.choices)
     channel = forms.ChoiceField(label=_("Channel"), choices=Channel.choices, initial=Channel.PHONE)
-    service = ModelChoiceField(
-        label=_("Service"), queryset=_service_choices(), required=False
-    )
+    service = ModelChoiceField(label=_("Service"), queryset=_service_choices(), required=False)
     category = ModelChoiceField(
         label=_("Category"), queryset=Category.objects.filter(is_active=True), required=False
     )
