@@ -10,9 +10,9 @@ class FormRenderer(DjangoTemplates):
     """Django's own form and widget templates (``django/forms/...``) through Jinja2, the
     rest (the admin's widgets, the project's own) through the Django templates.
 
-    Rendering the ticket page's selects through the Django templates cost 18 ms of the
-    page's CPU (one template per option, ~80 options); Django ships the same templates for
-    Jinja2, which renders them several times faster (docs/benchmarks.md, "Ticket page").
+    Rendering the ticket page's fields through the Django templates cost 29 ms of the
+    page's CPU at 1M tickets (a template per option, ~80 options), 8 ms through Jinja2, which
+    renders the same templates Django ships for it (docs/benchmarks.md, issue 19).
     """
 
     @cached_property

@@ -19,6 +19,7 @@ from django.db.models import (
 )
 
 from helpdesk.models import Person, SupportGroup
+from helpdesk.paging import capped_count
 from helpdesk.phones import normalize_phone_or_none
 from helpdesk.roles import is_staff_member
 from helpdesk.selectors import people_by_e164, people_by_email
@@ -395,8 +396,7 @@ class QueueRows:
 
     def capped_count(self, cap: int) -> tuple[int, bool]:
         if self._capped is None or self._capped[0] != cap:
-            count = self.queryset.order_by().values("pk")[: cap + 1].count()
-            self._capped = (cap, min(count, cap), count > cap)
+            self._capped = (cap, *capped_count(self.queryset, cap))
         return self._capped[1], self._capped[2]
 
     def count(self) -> int:
