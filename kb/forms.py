@@ -54,6 +54,18 @@ class ArticleForm(forms.Form):
         self.fields["translation_of"].queryset = translations or Article.objects.none()
 
 
+class RevisionForm(forms.Form):
+    """A published article's new text (its details stay as they are)."""
+
+    title = forms.CharField(label=_("Title"), max_length=TITLE_MAX_LENGTH)
+    summary = forms.CharField(label=_("Summary"), max_length=300, required=False)
+    body = forms.CharField(
+        label=_("Text (Markdown)"),
+        max_length=BODY_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 16}),
+    )
+
+
 class RateForm(forms.Form):
     helpful = forms.TypedChoiceField(
         choices=[("yes", "yes"), ("no", "no")], coerce=lambda value: value == "yes"

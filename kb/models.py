@@ -182,10 +182,9 @@ class Article(FSMModelMixin, models.Model):
     def publish(self):
         self.published_at = timezone.now()
 
-    @transition(
-        field=state, source=[State.PUBLISHED, State.RETIRED], target=State.DRAFT,
-        permission=_is_writer,
-    )  # fmt: skip
+    # A published article is edited through an ArticleRevision beside its live text; only
+    # a retired one goes back to draft to be reworked.
+    @transition(field=state, source=State.RETIRED, target=State.DRAFT, permission=_is_writer)
     def revise(self):
         pass
 
@@ -209,6 +208,11 @@ class ArticleVersion(models.Model):
     body = models.TextField(_("text (Markdown)"))
     state = models.CharField(_("state when saved"), max_length=10, choices=State.choices)
     note = models.CharField(_("note"), max_length=200, blank=True)
+    is_revision = models.BooleanField(
+        _("revision of the published text"),
+        default=False,
+        help_text=_("Saved as a revision while the published text stayed live."),
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("by"),
@@ -233,6 +237,111 @@ class ArticleVersion(models.Model):
         if self.pk is not None:
             raise ValueError("Article versions are immutable.")
         super().save(*args, **kwargs)
+
+
+class RevisionState(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    REVIEW = "review", _("In review")
+    PUBLISHED = "published", _("Published")
+    DISCARDED = "discarded", _("Discarded")
+
+
+OPEN_REVISION_STATES = (RevisionState.DRAFT, RevisionState.REVIEW)
+
+
+def _revision_writer(instance, user) -> bool:
+    return can_write(user)
+
+
+def _revision_publisher(instance, user) -> bool:
+    return can_publish(user)
+
+
+class ArticleRevision(FSMModelMixin, models.Model):
+    """A change of a published article's title, summary or text, kept beside the live text
+    until a manager publishes it: readers, search and the API keep the published text
+    (``Article``'s row is not touched) while the revision goes through its own review.
+
+    Each save of the revision is an immutable :class:`ArticleVersion` (``is_revision``);
+    ``version`` is the latest. Publishing copies that text onto the article, whose
+    ``version`` then names it. At most one revision of an article is open (draft or in
+    review) at a time."""
+
+    article = models.ForeignKey(
+        Article, verbose_name=_("article"), on_delete=models.CASCADE, related_name="revisions"
+    )
+    version = models.ForeignKey(
+        ArticleVersion,
+        verbose_name=_("current text"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    base_number = models.PositiveIntegerField(_("started from version"))
+    state = FSMField(
+        _("state"),
+        max_length=10,
+        choices=RevisionState.choices,
+        default=RevisionState.DRAFT,
+        protected=True,
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("started by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("started"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("article revision")
+        verbose_name_plural = _("article revisions")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["article"],
+                condition=models.Q(state__in=["draft", "review"]),
+                name="kb_one_open_revision",
+            )
+        ]
+
+    def __str__(self):
+        return f"KB-{self.article_id} revision v{self.version.number}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_REVISION_STATES
+
+    # --- workflow (fields of self only; kb.services copies the text and audits) -----------
+
+    @transition(
+        field=state, source=RevisionState.DRAFT, target=RevisionState.REVIEW,
+        permission=_revision_writer,
+    )  # fmt: skip
+    def submit(self):
+        pass
+
+    @transition(
+        field=state, source=RevisionState.REVIEW, target=RevisionState.DRAFT,
+        permission=_revision_publisher,
+    )  # fmt: skip
+    def send_back(self):
+        pass
+
+    @transition(
+        field=state, source=RevisionState.REVIEW, target=RevisionState.PUBLISHED,
+        permission=_revision_publisher,
+    )  # fmt: skip
+    def publish(self):
+        pass
+
+    @transition(
+        field=state, source=list(OPEN_REVISION_STATES), target=RevisionState.DISCARDED,
+        permission=_revision_writer,
+    )  # fmt: skip
+    def discard(self):
+        pass
 
 
 class ArticleEvent(models.Model):

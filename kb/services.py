@@ -10,7 +10,7 @@ from datetime import date
 
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, Max, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import can_proceed, has_transition_perm
@@ -24,10 +24,12 @@ from kb.models import (
     Article,
     ArticleEvent,
     ArticleRating,
+    ArticleRevision,
     ArticleTicketLink,
     ArticleVersion,
     Deflection,
     ReviewReminder,
+    RevisionState,
     State,
     can_write,
 )
@@ -73,6 +75,13 @@ def _version_write(article: Article, by, note: str = "") -> ArticleVersion:
         note=note[:200],
         created_by=by,
     )
+
+
+def _next_version_number(article: Article) -> int:
+    """The number of the article's next version. Not ``article.version + 1``: a revision
+    that was discarded used numbers beyond the live text's, and numbers are never reused."""
+    highest = article.versions.aggregate(highest=Max("number"))["highest"] or 0
+    return max(highest, article.version) + 1
 
 
 @transaction.atomic
@@ -126,7 +135,9 @@ def article_update(
             "The article was changed since you read it.", current_version=article.version
         )
     if article.state != State.DRAFT:
-        raise ValidationError({"state": "Only a draft can be edited: revise the article first."})
+        raise ValidationError(
+            {"state": "Only a draft's details can be edited: a published text gets a revision."}
+        )
     allowed = {
         *CONTENT_FIELDS,
         "language",
@@ -146,7 +157,7 @@ def article_update(
     for name, value in fields.items():
         setattr(article, name, value)
     if text_changed:
-        article.version += 1
+        article.version = _next_version_number(article)
     article.updated_at = timezone.now()
     article.save()
     if services is not None:
@@ -174,7 +185,154 @@ def article_transition(*, article: Article, by, name: str, note: str = "") -> Ar
     article.updated_at = timezone.now()
     article.save()
     ArticleEvent.objects.create(article=article, kind=name, by=by, note=note[:300])
+    if name == "retire":
+        # A retired article has no live text left to revise.
+        revision = _open_revision(article)
+        if revision is not None:
+            revision.discard()
+            revision.updated_at = timezone.now()
+            revision.save(update_fields=["state", "updated_at"])
+            ArticleEvent.objects.create(
+                article=article, kind="revision_discard", by=by, note="retired"
+            )
     return article
+
+
+# --- revisions of a published article ------------------------------------------------------
+
+REVISION_TRANSITIONS = ("submit", "publish", "send_back", "discard")
+
+
+def _open_revision(article: Article, *, lock: bool = False) -> ArticleRevision | None:
+    revisions = ArticleRevision.objects.filter(
+        article=article, state__in=[RevisionState.DRAFT, RevisionState.REVIEW]
+    ).select_related("version")
+    if lock:
+        revisions = revisions.select_for_update(of=("self",))
+    return revisions.first()
+
+
+def revision_open_for(article: Article) -> ArticleRevision | None:
+    """The article's revision in draft or in review, if there is one."""
+    return _open_revision(article)
+
+
+def revision_available_transitions(revision: ArticleRevision | None, user) -> list[str]:
+    """The steps ``user`` may take on the pending ``revision`` now (pages offer only these)."""
+    if revision is None:
+        return []
+    return [
+        name
+        for name in REVISION_TRANSITIONS
+        if can_proceed(getattr(revision, name))
+        and has_transition_perm(getattr(revision, name), user)
+    ]
+
+
+@transaction.atomic
+def revision_save(
+    *,
+    article: Article,
+    by,
+    title: str,
+    body: str,
+    summary: str = "",
+    expected_version: int | None = None,
+) -> ArticleRevision:
+    """Edit a published article without taking it off the portal: the new text is a new
+    immutable version of a pending revision (started here if none is open), and the live
+    text, which readers, search and the API see, stays as it is until a manager publishes
+    the revision. ``expected_version`` is the revision's version the writer read (the live
+    one when they started it): another save since is a conflict."""
+    if not can_write(by):
+        raise PermissionDenied
+    article = Article.objects.select_for_update().get(pk=article.pk)
+    if article.state != State.PUBLISHED:
+        raise ValidationError({"state": "Only a published article gets a revision."})
+    _check_text(title, body)
+    revision = _open_revision(article, lock=True)
+    current = revision.version.number if revision else article.version
+    if expected_version is not None and expected_version != current:
+        raise ConflictError("The article was changed since you read it.", current_version=current)
+    if revision is not None and revision.state != RevisionState.DRAFT:
+        raise ValidationError(
+            {"state": "The revision is in review: it can be edited once it is sent back."}
+        )
+    latest = revision.version if revision else None
+    title, summary = title.strip(), summary.strip()[:300]
+    if latest is None:
+        unchanged = (title, summary, body) == (article.title, article.summary, article.body)
+    else:
+        unchanged = (title, summary, body) == (latest.title, latest.summary, latest.body)
+    if unchanged:
+        if revision is None:
+            raise ValidationError({"body": "Change the text to start a revision."})
+        return revision
+    version = ArticleVersion.objects.create(
+        article=article,
+        number=_next_version_number(article),
+        title=title,
+        summary=summary,
+        body=body,
+        state=State.DRAFT,
+        note="revision",
+        is_revision=True,
+        created_by=by,
+    )
+    now = timezone.now()
+    if revision is None:
+        revision = ArticleRevision.objects.create(
+            article=article, version=version, base_number=article.version, created_by=by
+        )
+        ArticleEvent.objects.create(
+            article=article, kind="revision_start", by=by, note=f"v{version.number}"
+        )
+    else:
+        revision.version = version
+        revision.updated_at = now
+        revision.save(update_fields=["version", "updated_at"])
+        ArticleEvent.objects.create(
+            article=article, kind="revision_edit", by=by, note=f"v{version.number}"
+        )
+    return revision
+
+
+@transaction.atomic
+def revision_transition(*, article: Article, by, name: str, note: str = "") -> ArticleRevision:
+    """Take a step on the article's pending revision (``submit``, ``publish``,
+    ``send_back``, ``discard``) if it is open to ``by``. Publishing makes the revision's
+    text the article's live text (and so what search finds); the versions keep both."""
+    article = Article.objects.select_for_update().get(pk=article.pk)
+    revision = _open_revision(article, lock=True)
+    allowed = revision_available_transitions(revision, by)
+    if name not in allowed or (name == "publish" and article.state != State.PUBLISHED):
+        raise TransitionNotAllowedError(
+            f"{name} is not open on this article's revision.",
+            transition=name,
+            state=revision.state if revision else "none",
+            allowed=allowed,
+        )
+    getattr(revision, name)()
+    now = timezone.now()
+    revision.updated_at = now
+    revision.save(update_fields=["state", "updated_at"])
+    if name == "publish":
+        version = revision.version
+        article.title, article.summary, article.body = version.title, version.summary, version.body
+        article.version = version.number
+        article.published_at = now
+        article.updated_at = now
+        # ``save`` refreshes the folded search columns from the new text.
+        article.save(
+            update_fields=["title", "summary", "body", "version", "published_at", "updated_at"]
+        )
+    ArticleEvent.objects.create(
+        article=article,
+        kind=f"revision_{name}",
+        by=by,
+        note=(note or f"v{revision.version.number}")[:300],
+    )
+    return revision
 
 
 @transaction.atomic

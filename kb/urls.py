@@ -41,6 +41,12 @@ urlpatterns = [
     path("<int:pk>/", views.article_detail, name="article"),
     path("<int:pk>/edit/", views.article_edit, name="article_edit"),
     path("<int:pk>/history/", views.article_history, name="article_history"),
+    path("<int:pk>/revision/", views.revision_edit, name="revision_edit"),
+    path(
+        "<int:pk>/revision/<slug:name>/",
+        views.revision_transition,
+        name="revision_transition",
+    ),
     path("<int:pk>/rate/", views.article_rate, name="article_rate"),
     path("<int:pk>/solved/", views.deflect, name="deflect"),
     path("<int:pk>/workflow/<slug:name>/", views.article_transition, name="article_transition"),

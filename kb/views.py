@@ -11,13 +11,29 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from helpdesk.errors import ConflictError, TransitionNotAllowedError, ValidationError
 from helpdesk.roles import can_work_tickets
 from kb import selectors, services
-from kb.forms import ArticleForm, DeflectionForm, LinkForm, RateForm, SearchForm
-from kb.models import Announcement, Article, State, can_publish, can_write
+from kb.forms import (
+    ArticleForm,
+    DeflectionForm,
+    LinkForm,
+    RateForm,
+    RevisionForm,
+    SearchForm,
+)
+from kb.models import (
+    Announcement,
+    Article,
+    ArticleRevision,
+    RevisionState,
+    State,
+    can_publish,
+    can_write,
+)
 from tickets import selectors as ticket_selectors
 from tickets.models import Ticket
 
@@ -68,6 +84,11 @@ def index(request):
         context["in_review"] = list(
             Article.objects.filter(state=State.REVIEW).select_related("owner")[:LIST_SIZE]
         )
+        context["revisions_in_review"] = list(
+            ArticleRevision.objects.filter(state=RevisionState.REVIEW).select_related(
+                "article", "created_by"
+            )[:LIST_SIZE]
+        )
         context["can_publish"] = True
     return render(request, "kb/index.html", context)
 
@@ -76,8 +97,13 @@ def index(request):
 @require_GET
 def article_detail(request, pk: int):
     article = _article_or_404(request.user, pk)
+    revision = None
+    if can_write(request.user) and article.state == State.PUBLISHED:
+        revision = services.revision_open_for(article)
     context = {
         "article": article,
+        "revision": revision,
+        "revision_transitions": services.revision_available_transitions(revision, request.user),
         "rating": selectors.rating_of(request.user, article),
         "ratings": selectors.rating_counts(article),
         "transitions": services.available_transitions(article, request.user),
@@ -137,6 +163,8 @@ def article_create(request):
 def article_edit(request, pk: int):
     _writer_required(request)
     article = _article_or_404(request.user, pk)
+    if article.state == State.PUBLISHED:
+        return redirect("kb:revision_edit", pk=article.pk)
     if article.state != State.DRAFT:
         messages.error(request, _("Only a draft can be edited: revise the article first."))
         return redirect(article)
@@ -188,6 +216,74 @@ def _state(pk: int) -> str:
 
 
 @login_required
+def revision_edit(request, pk: int):
+    """Edit a published article's text as a pending revision: readers keep the published
+    text until a manager publishes the revision."""
+    _writer_required(request)
+    article = _article_or_404(request.user, pk)
+    if article.state != State.PUBLISHED:
+        return redirect("kb:article_edit", pk=article.pk)
+    revision = services.revision_open_for(article)
+    if revision is not None and revision.state != RevisionState.DRAFT:
+        messages.error(
+            request, _("The revision is in review: it can be edited once it is sent back.")
+        )
+        return redirect(article)
+    text = revision.version if revision else article
+    form = RevisionForm(
+        request.POST or None,
+        initial={"title": text.title, "summary": text.summary, "body": text.body},
+    )
+    expected = revision.version.number if revision else article.version
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.revision_save(
+                article=article,
+                by=request.user,
+                expected_version=_int_or_none(request.POST.get("version")),
+                **form.cleaned_data,
+            )
+        except ConflictError:
+            messages.error(request, _("Someone changed the article meanwhile; check their text."))
+            return redirect(article)
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            messages.success(
+                request,
+                _("The revision is saved. Readers see the published text until it is published."),
+            )
+            return redirect(article)
+    return render(
+        request,
+        "kb/revision_edit.html",
+        {"form": form, "article": article, "revision": revision, "expected_version": expected},
+    )
+
+
+REVISION_DONE = {
+    "submit": _lazy("The revision is submitted for review."),
+    "send_back": _lazy("The revision is sent back to its author."),
+    "publish": _lazy("The revision is published: readers now see the new text."),
+    "discard": _lazy("The revision is discarded; the published text stays."),
+}
+
+
+@login_required
+@require_POST
+def revision_transition(request, pk: int, name: str):
+    _writer_required(request)
+    article = _article_or_404(request.user, pk)
+    try:
+        services.revision_transition(article=article, by=request.user, name=name)
+    except TransitionNotAllowedError:
+        messages.error(request, _("That step is not open on this revision now."))
+    else:
+        messages.success(request, REVISION_DONE[name])
+    return redirect("kb:article", pk=pk)
+
+
+@login_required
 @require_GET
 def article_history(request, pk: int):
     """Every version, and the difference between any two (``?old=1&new=3``)."""
@@ -200,10 +296,18 @@ def article_history(request, pk: int):
     if old is None and new is None and len(versions) > 1:
         new, old = versions[0], versions[1]
     diff = selectors.version_diff(old, new) if old and new else None
+    revision = services.revision_open_for(article) if article.state == State.PUBLISHED else None
     return render(
         request,
         "kb/history.html",
-        {"article": article, "versions": versions, "old": old, "new": new, "diff": diff},
+        {
+            "article": article,
+            "versions": versions,
+            "old": old,
+            "new": new,
+            "diff": diff,
+            "pending_number": revision.version.number if revision else None,
+        },
     )
 
 

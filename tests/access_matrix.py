@@ -365,6 +365,10 @@ PAGES: dict[str, list[Probe]] = {
     "kb:article_create": [Probe("GET", "/kb/new/", WORKER_PAGE)],
     "kb:article_edit": [Probe("GET", "/kb/{draft_article}/edit/", WORKER_PAGE)],
     "kb:article_history": [Probe("GET", "/kb/{article}/history/", WORKER_PAGE)],
+    # A published article's pending revision: writers edit and submit it (managers publish;
+    # a step not open to them is refused with a message: 302).
+    "kb:revision_edit": [Probe("GET", "/kb/{article}/revision/", WORKER_PAGE)],
+    "kb:revision_transition": [Probe("POST", "/kb/{article}/revision/submit/", WORKER_WRITE)],
     "kb:article_transition": [
         Probe(
             "POST",
