@@ -148,6 +148,7 @@ class SurveyInvitation(models.Model):
         NOT_SAMPLED = "not_sampled", _("Not in the sample")
         QUIET = "quiet", _("Invited recently")
         DISABLED = "disabled", _("Surveys are turned off")
+        OPTED_OUT = "opted_out", _("The caller turned survey invitations off")
 
     ticket = models.OneToOneField(
         Ticket, verbose_name=_("ticket"), on_delete=models.CASCADE, related_name="survey"

@@ -9,9 +9,12 @@ The flow:
    admin's seed: the same ticket always gets the same answer, with no random draw.
 2. The beat task ``surveys.send_due_invitations`` (``invitations_send_due``) sends what is
    due, each invitation once (the row is locked and skipped by a concurrent run, then marked
-   sent in the same transaction); the quiet period is checked again. After the commit each
-   sent invitation is handed to the listeners of ``subscribe_invitations`` (mail writes the
-   invitation mail with the link).
+   sent in the same transaction). In that transaction the caller's person row is locked
+   before the quiet period is checked again, so two workers sending two invitations of one
+   caller take turns and the second sees the first sent. A caller who turned survey mails
+   off (a check registered with ``register_opt_out``: mail's notification settings) is
+   skipped. After the commit each sent invitation is handed to the listeners of
+   ``subscribe_invitations`` (mail writes the invitation mail with the link).
 3. The link (``invitation_link``) is signed (``django.core.signing``, salted) and expires
    after the admin's validity; ``invitation_from_token`` tells a tampered link from an
    expired one.
@@ -35,6 +38,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from helpdesk.errors import PermissionDenied, ValidationError
+from helpdesk.models import Person
 from surveys.models import (
     COMMENT_MAX_LENGTH,
     NOTE_MAX_LENGTH,
@@ -151,6 +155,23 @@ def subscribe_invitations(listener: InvitationListener) -> None:
         _invitation_listeners.append(listener)
 
 
+# --- the hook: callers who turned the invitations off ---------------------------------------
+
+OptOutCheck = Callable[[int], bool]
+_opt_out_checks: list[OptOutCheck] = []
+
+
+def register_opt_out(check: OptOutCheck) -> None:
+    """``check(person_id)`` is True when that person chose not to be invited (mail's
+    "Mail notifications" page); asked when an invitation is about to be sent."""
+    if check not in _opt_out_checks:
+        _opt_out_checks.append(check)
+
+
+def _opted_out(person_id: int) -> bool:
+    return any(check(person_id) for check in list(_opt_out_checks))
+
+
 def _deliver(sent: list[InvitationSent]) -> None:
     for listener in list(_invitation_listeners):
         try:
@@ -212,9 +233,8 @@ def invitation_from_token(token: str, *, now: datetime | None = None) -> SurveyI
 def invitations_send_due(*, now: datetime | None = None, limit: int = SEND_BATCH) -> int:
     """Send the invitations whose delay has passed; the number sent.
 
-    Each invitation once: its row is locked (skipped by a concurrent run on PostgreSQL;
-    SQLite serialises writes) and re-read as pending before it is marked sent. A caller
-    invited within the quiet period meanwhile (another ticket's survey) is skipped."""
+    Each invitation in its own transaction (``invitation_send``); the sent ones go to the
+    listeners after the commit."""
     now = now or timezone.now()
     config = SurveySettings.load()
     due = list(
@@ -222,41 +242,59 @@ def invitations_send_due(*, now: datetime | None = None, limit: int = SEND_BATCH
         .order_by("send_after", "pk")
         .values_list("pk", flat=True)[:limit]
     )
-    sent: list[InvitationSent] = []
-    for pk in due:
-        with transaction.atomic():
-            invitation = (
-                SurveyInvitation.objects.select_for_update(skip_locked=True)
-                .filter(pk=pk, status=Status.PENDING)
-                .first()
-            )
-            if invitation is None:
-                continue
-            if not config.is_active:
-                invitation.status, invitation.skip_reason = Status.SKIPPED, SkipReason.DISABLED
-            elif _invited_recently(
-                invitation.person_id,
-                since=now - timedelta(days=config.quiet_days),
-                exclude_pk=invitation.pk,
-            ):
-                invitation.status, invitation.skip_reason = Status.SKIPPED, SkipReason.QUIET
-            else:
-                invitation.status = Status.SENT
-                invitation.sent_at = now
-                invitation.expires_at = now + config.link_validity
-            invitation.save(update_fields=["status", "skip_reason", "sent_at", "expires_at"])
-            if invitation.status == Status.SENT:
-                notice = InvitationSent(
-                    invitation_id=invitation.pk,
-                    ticket_id=invitation.ticket_id,
-                    person_id=invitation.person_id,
-                    url=invitation_link(invitation, config=config),
-                    expires_at=invitation.expires_at,
-                )
-                sent.append(notice)
+    sent = [notice for pk in due if (notice := invitation_send(pk, config=config, now=now))]
     if sent:
         transaction.on_commit(lambda: _deliver(sent))
     return len(sent)
+
+
+@transaction.atomic
+def invitation_send(pk: int, *, config: SurveySettings, now: datetime) -> InvitationSent | None:
+    """Send one due invitation, or skip it with the reason; None unless sent.
+
+    Once per ticket: the invitation's row is locked (a concurrent run on PostgreSQL skips
+    it; SQLite serialises writes) and re-read as pending. At most one invitation per caller
+    within the quiet period, even from two workers at once: the caller's person row is
+    locked before the check, so a second worker sending another ticket's invitation to the
+    same caller waits for this transaction, and its check (a new statement, READ COMMITTED)
+    then sees this one sent. ``no_key``: FOR NO KEY UPDATE does not block rows being written
+    that refer to the person (a new ticket of the caller) meanwhile."""
+    invitation = (
+        SurveyInvitation.objects.select_for_update(skip_locked=True)
+        .filter(pk=pk, status=Status.PENDING)
+        .first()
+    )
+    if invitation is None:
+        return None
+    list(
+        Person.objects.select_for_update(no_key=True)
+        .filter(pk=invitation.person_id)
+        .values_list("pk", flat=True)
+    )
+    if not config.is_active:
+        invitation.status, invitation.skip_reason = Status.SKIPPED, SkipReason.DISABLED
+    elif _opted_out(invitation.person_id):
+        invitation.status, invitation.skip_reason = Status.SKIPPED, SkipReason.OPTED_OUT
+    elif _invited_recently(
+        invitation.person_id,
+        since=now - timedelta(days=config.quiet_days),
+        exclude_pk=invitation.pk,
+    ):
+        invitation.status, invitation.skip_reason = Status.SKIPPED, SkipReason.QUIET
+    else:
+        invitation.status = Status.SENT
+        invitation.sent_at = now
+        invitation.expires_at = now + config.link_validity
+    invitation.save(update_fields=["status", "skip_reason", "sent_at", "expires_at"])
+    if invitation.status != Status.SENT:
+        return None
+    return InvitationSent(
+        invitation_id=invitation.pk,
+        ticket_id=invitation.ticket_id,
+        person_id=invitation.person_id,
+        url=invitation_link(invitation, config=config),
+        expires_at=invitation.expires_at,
+    )
 
 
 # --- answers -----------------------------------------------------------------------------
