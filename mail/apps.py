@@ -23,6 +23,7 @@ class MailConfig(AppConfig):
             from surveys import services as surveys
 
             surveys.subscribe_invitations(notifications.on_survey_invitations)
+            surveys.register_opt_out(notifications.survey_invitations_muted)
         if apps.is_installed("changes"):
             from changes import services as changes
             from mail.models import OutboundMessage

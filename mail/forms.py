@@ -16,6 +16,7 @@ KIND_LABELS = {
     Kind.CLOSED: _("my ticket is closed"),
     Kind.ASSIGNED: _("a ticket is assigned to me"),
     Kind.GROUP_NEW_TICKET: _("a new ticket arrives in my group's queue"),
+    Kind.SURVEY_INVITATION: _("the help desk asks me to rate my closed ticket"),
 }
 
 

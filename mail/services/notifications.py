@@ -34,6 +34,7 @@ import dataclasses
 import json
 from datetime import timedelta
 
+from django.apps import apps
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import FieldDoesNotExist
@@ -494,6 +495,14 @@ def on_survey_invitations(invitations) -> None:
     )
 
 
+def survey_invitations_muted(person_id: int) -> bool:
+    """Whether the person turned survey invitations off on the "Mail notifications" page
+    (``surveys.services.register_opt_out``: the invitation is then skipped, not sent)."""
+    return NotificationMute.objects.filter(
+        person_id=person_id, kind=Kind.SURVEY_INVITATION
+    ).exists()
+
+
 def notifications_for_survey_invitation(invitation: dict) -> list[OutboundMessage]:
     """A SURVEY_INVITATION mail to the ticket's caller with the survey's link, in the
     caller's language. Idempotent: the anchor is the invitation."""
@@ -526,6 +535,8 @@ def notifications_for_survey_invitation(invitation: dict) -> list[OutboundMessag
 def notification_kinds_for(user) -> list[str]:
     """The kinds of mail ``user`` may get, hence may turn off."""
     kinds = list(CALLER_KINDS)
+    if apps.is_installed("surveys"):
+        kinds.append(Kind.SURVEY_INVITATION)
     if can_work_tickets(user):
         kinds += STAFF_KINDS
     return kinds

@@ -14,7 +14,8 @@ pytestmark = pytest.mark.django_db
 
 Kind = OutboundMessage.Kind
 URL = "/account/notifications/"
-CALLER_KINDS = ["acknowledgement", "agent_reply", "waiting", "resolved", "closed"]
+# "survey": the surveys app is installed (its invitations are the caller's to turn off).
+CALLER_KINDS = ["acknowledgement", "agent_reply", "waiting", "resolved", "closed", "survey"]
 
 
 def signed_in(user) -> Client:
