@@ -119,13 +119,31 @@ def _matching(queryset: QuerySet[Article], tsquery: str, column: str) -> QuerySe
     return queryset.filter(match).order_by().values_list("pk", flat=True)
 
 
-def _candidates(queryset: QuerySet[Article], terms: list[str], operator: str) -> list[int]:
+def _as_typed(terms: list[str], operator: str) -> str:
+    """The words joined by ``operator``, each matched whole except the last: the one still
+    being typed. A prefix costs a GIN "partial match", which gathers the rows of every word
+    form in full (no skipping ahead as for whole words): four prefixes of a typed title took
+    12 ms where the same four words whole took 3.5 ms, at 100,000 articles."""
+    *whole, last = terms
+    return f" {operator} ".join([*whole, _tsquery([last], operator)])
+
+
+def _candidates(queryset: QuerySet[Article], tsquery: str) -> list[int]:
     """At most ``TITLE_CANDIDATES + TEXT_CANDIDATES`` ids, in one query: articles with the
     words in the title, and articles with them anywhere. Bounding the set bounds the
     ranking's cost whatever the number of matches (a word in 7 % of 100,000 articles)."""
-    title = _matching(queryset, _tsquery(terms, operator), "title_vector")[:TITLE_CANDIDATES]
-    anywhere = _matching(queryset, _tsquery(terms, operator), "search_vector")[:TEXT_CANDIDATES]
+    title = _matching(queryset, tsquery, "title_vector")[:TITLE_CANDIDATES]
+    anywhere = _matching(queryset, tsquery, "search_vector")[:TEXT_CANDIDATES]
     return list(title.union(anywhere))
+
+
+def _some_words_in_title(queryset: QuerySet[Article], terms: list[str]) -> list[int]:
+    """Articles whose title has some of the words (a typed sentence that no article has
+    whole). Titles only, and every word but the last matched whole: it is the one being
+    typed (see :func:`_as_typed`). An any-word query over the text, with every word a
+    prefix, took 30 ms of a typed title's 70 at 100,000 articles; a title with one of the
+    words ranks above a text that merely mentions it anyway."""
+    return list(_matching(queryset, _as_typed(terms, "|"), "title_vector")[:TEXT_CANDIDATES])
 
 
 def _typo_candidates(queryset: QuerySet[Article], terms: list[str]) -> list[int]:
@@ -189,9 +207,15 @@ def _postgresql(queryset: QuerySet[Article], terms: list[str], limit: int) -> li
             # "nie", "się" rarely all appear, and cost a posting list each); the ranking
             # below still weighs the whole phrase.
             words = [term for term in terms if term not in STOP_WORDS] or terms
-            ids = _candidates(queryset, words, "&")
+            # Cheapest first, each step only while fewer than asked were found: every word
+            # (whole, the last as typed), titles with some of the words, then every word as
+            # a prefix (``printer`` finding ``printers``). The ranking below weighs every
+            # candidate by the prefixes, however it was found.
+            ids = _candidates(queryset, _as_typed(words, "&"))
             if len(ids) < limit and len(words) > 1:
-                ids = list({*ids, *_candidates(queryset, words, "|")})
+                ids = list({*ids, *_some_words_in_title(queryset, words)})
+                if len(ids) < limit:
+                    ids = list({*ids, *_candidates(queryset, _tsquery(words, "&"))})
             # Typos matter in a few words (a title being typed); a sentence finds enough by
             # its other words, and a trigram search of many words is the costliest query.
             if len(ids) < limit and len(words) <= TYPO_MAX_TERMS:

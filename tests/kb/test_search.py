@@ -71,6 +71,13 @@ def test_word_prefix_matches_while_typing(publish, end_user):
     assert titles(selectors.article_search(end_user, "conn")) == ["Connect to the VPN from home"]
 
 
+def test_every_word_matches_as_a_prefix_when_whole_words_find_too_little(publish, end_user):
+    # Only "printers" in the text: the whole word "printer" is not there, nor in a title.
+    publish("Office equipment", "The printers on floor two jam often.")
+    assert titles(selectors.article_search(end_user, "printer jam")) == ["Office equipment"]
+    assert titles(selectors.article_search(end_user, "printer floor two")) == ["Office equipment"]
+
+
 def test_some_words_match_when_not_all_do(publish, end_user):
     publish("Printer paper jam", "Open the rear door.")
     hits = selectors.article_search(end_user, "my printer on floor three")
