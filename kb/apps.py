@@ -9,6 +9,13 @@ class KbConfig(AppConfig):
 
     def ready(self):
         from helpdesk import ui
+        from kb import services
+        from tickets import resolution
+
+        # A resolved ticket's notes name the public articles linked to it; the caller's
+        # ticket page links them.
+        resolution.register_references(services.resolution_references)
+        ui.register_template("portal_ticket_sidebar", "kb/portal_ticket_articles.html")
 
         ui.register_template("ticket_sidebar", "kb/ticket_sidebar.html")
         ui.register_template("portal_ticket_create", "kb/portal_suggestions.html")

@@ -6,12 +6,13 @@ Later parts of the app (diagnostic scripts, the bulletin board) add their own se
 from __future__ import annotations
 
 import logging
+import re
 from datetime import date
 
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, Max, OuterRef
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django_fsm import can_proceed, has_transition_perm
 
@@ -27,6 +28,7 @@ from kb.models import (
     ArticleRevision,
     ArticleTicketLink,
     ArticleVersion,
+    Audience,
     Deflection,
     ReviewReminder,
     RevisionState,
@@ -360,6 +362,37 @@ def article_unlink_ticket(*, article: Article, ticket, by) -> None:
     if not can_write(by):
         raise PermissionDenied
     ArticleTicketLink.objects.filter(article=article, ticket=ticket).delete()
+
+
+def resolution_articles(ticket) -> list[Article]:
+    """The published public articles linked to ``ticket``, oldest link first: what its
+    caller may read (internal articles stay on the staff's card)."""
+    return [
+        link.article
+        for link in ArticleTicketLink.objects.filter(
+            ticket=ticket, article__state=State.PUBLISHED, article__audience=Audience.PUBLIC
+        )
+        .select_related("article")
+        .order_by("linked_at", "id")
+    ]
+
+
+def resolution_references(ticket, notes: str) -> list[str]:
+    """Lines for the resolution notes of ``ticket`` (``tickets.resolution``): the published
+    public articles linked to it that ``notes`` do not name yet (the agent may have cited
+    them already), by reference and title, in the caller's language. Internal articles are
+    left out: the caller reads the notes."""
+    articles = [
+        article
+        for article in resolution_articles(ticket)
+        if not re.search(rf"(?<![\w-]){article.reference}(?!\w)", notes)
+    ]
+    if not articles:
+        return []
+    language = getattr(getattr(ticket, "caller", None), "language", None)
+    with translation.override(language or translation.get_language()):
+        heading = _("Articles in our knowledge base about this:")
+    return [heading, *(f"- {article.reference} “{article.title}”" for article in articles)]
 
 
 @transaction.atomic

@@ -43,7 +43,7 @@ from helpdesk.errors import (
 )
 from helpdesk.models import Category, Person, Service, SupportGroup
 from helpdesk.roles import can_work_tickets
-from tickets import events, selectors
+from tickets import events, resolution, selectors
 from tickets.models import (
     TICKET_NUMBER_PREFIX,
     Attachment,
@@ -598,6 +598,8 @@ def ticket_resolve(
         errors["notes"] = _("Say how the ticket was resolved.")
     if errors:
         raise ValidationError(errors)
+    # Apps add what the caller should read with the notes (the knowledge base's articles).
+    notes = resolution.notes_with_references(ticket, notes.strip())
     if first_contact:
         # First-contact resolution means the first line solved it during the first contact.
         locked = Ticket.objects.select_related("group").get(pk=ticket.pk)
