@@ -12,12 +12,12 @@ from datetime import timedelta
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Max, Q, QuerySet
+from django.db.models import Case, IntegerField, Max, Min, Q, QuerySet, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from helpdesk.errors import ValidationError
-from helpdesk.models import SupportGroup
+from helpdesk.models import Category, SupportGroup
 from helpdesk.roles import Role, can_work_tickets, user_roles
 from kb.models import Article, Audience, Script, ScriptRun, ScriptRunAnswer, ScriptVersion, State
 from tickets import services as ticket_services
@@ -249,19 +249,52 @@ def script_save(
     return script
 
 
+def _category_chain(ticket: Ticket) -> list[int]:
+    """The ticket's category and its ancestors, nearest first. Any depth in one query: the
+    denormalised ``path`` names the candidates ("Hardware", "Hardware / Printer"), and the
+    chain is walked by ``parent_id`` among them, so a name containing " / " cannot pass for
+    an ancestor."""
+    if not ticket.category_id:
+        return []
+    category = ticket.category
+    parts = category.path.split(" / ")
+    prefixes = [" / ".join(parts[:depth]) for depth in range(1, len(parts))]
+    parents = dict(Category.objects.filter(path__in=prefixes).values_list("pk", "parent_id"))
+    chain = [category.pk]
+    parent = category.parent_id
+    while parent in parents and parent not in chain:
+        chain.append(parent)
+        parent = parents[parent]
+    return chain
+
+
 def scripts_for_ticket(ticket: Ticket) -> QuerySet[Script]:
-    """Active scripts with a version whose categories or services include the ticket's."""
+    """Active scripts with a version offered for the ticket: those of its category or of any
+    category above it ("Hardware" for "Hardware / Printer"), nearest category first, then
+    those of its service only; by name within each. Two queries at most (the ancestors and
+    the scripts), three when the ticket's category is not loaded yet."""
+    chain = _category_chain(ticket)
     match = Q()
-    if ticket.category_id:
-        match |= Q(categories=ticket.category_id)
+    if chain:
+        match |= Q(categories__in=chain)
     if ticket.service_id:
         match |= Q(services=ticket.service_id)
     if not match:
         return Script.objects.none()
+    service_only = len(chain)
+    # A script attached to several categories of the chain (or to the service as well) is
+    # one row ranked by its nearest match.
+    nearest = Min(
+        Case(
+            *[When(categories=pk, then=Value(rank)) for rank, pk in enumerate(chain)],
+            default=Value(service_only),
+            output_field=IntegerField(),
+        )
+    )
     return (
         Script.objects.filter(match, is_active=True, versions__isnull=False)
-        .distinct()
-        .order_by("name", "id")
+        .annotate(match_rank=nearest)
+        .order_by("match_rank", "name", "id")
     )
 
 
