@@ -523,6 +523,45 @@ class DashboardTicketDay(models.Model):
         return f"{self.day} {self.group_id} {self.service_id} {self.channel}"
 
 
+class DashboardResolveTime(models.Model):
+    """One resolved ticket's time to resolve on the day it counts in, with the ticket's
+    site (the caller's), group, service and channel when the day was rebuilt: calendar time
+    on the day the ticket was resolved, business time on the day its resolution clock
+    stopped met or breached. The medians of a narrowed period are read from these rows (an
+    index-only scan) instead of joining a week's clocks to a million tickets."""
+
+    class Kind(models.IntegerChoices):
+        CALENDAR = 0, _("calendar time")
+        BUSINESS = 1, _("business time")
+
+    day = models.DateField(_("day"))
+    kind = models.PositiveSmallIntegerField(_("kind"), choices=Kind.choices)
+    site = _key("helpdesk.Site", _("site"))
+    group = _key("helpdesk.SupportGroup", _("group"))
+    service = _key(Service, _("service"))
+    channel = models.CharField(_("channel"), max_length=10, blank=True)
+    duration = models.DurationField(_("time to resolve"))
+
+    class Meta:
+        verbose_name = _("dashboard time to resolve")
+        verbose_name_plural = _("dashboard times to resolve")
+        indexes = [
+            models.Index(
+                fields=["kind", "day"],
+                include=["site", "service", "channel", "duration"],
+                name="sla_dash_resolve_day_idx",
+            ),
+            models.Index(
+                fields=["kind", "group", "day"],
+                include=["duration"],
+                name="sla_dash_resolve_group_idx",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.day} {self.get_kind_display()} {self.duration}"
+
+
 class DashboardAgentDay(models.Model):
     """Tickets an agent resolved on one day (as assignee), per narrowing: handled, solved on
     first contact, and their resolution clocks met and breached."""

@@ -14,9 +14,10 @@ A period is read from the summary when every one of its days has been summarised
 bounds are midnights of the summary's time zone; the page then says "figures as of HH:MM"
 (the oldest rebuild of a day that had not ended yet). Otherwise (a reader in another time
 zone, a day never summarised: the embedded run without beat) the figures come from the base
-rows (``sla.reports``). What stays live either way: the backlog and the breaches (they are
-"now"), and the medians and the 90th-percentile wait (one ``ORDER BY ... OFFSET`` read of
-the base rows through a covering index).
+rows (``sla.reports``). The medians of time to resolve and the 90th-percentile wait come
+from the summary too, exact: a row per resolved ticket (``DashboardResolveTime``) and the
+answered calls counted per second of wait (``DashboardCallWait``). The backlog and the
+breaches are "now": they come from the snapshot that beat takes every minute.
 
 What the summary can miss until its day is rebuilt again: events of a summarised day
 after its rebuild (at most five minutes for today), and a change of a ticket's group,
@@ -34,7 +35,18 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import Aggregate, Count, DurationField, F, Max, Q, QuerySet, Sum
+from django.db.models import (
+    Aggregate,
+    Count,
+    DurationField,
+    F,
+    IntegerField,
+    Max,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+)
 from django.db.models.functions import ExtractHour, TruncDate
 from django.utils import timezone
 
@@ -47,6 +59,7 @@ from sla.models import (
     DashboardCallWait,
     DashboardOpenCount,
     DashboardRefresh,
+    DashboardResolveTime,
     DashboardSnapshot,
     DashboardTicketDay,
     SlaClock,
@@ -253,6 +266,53 @@ def _call_waits(start: datetime, end: datetime) -> Counter:
     return waits
 
 
+_RESOLVE_COLUMNS = ("day", "kind", "site", "group", "service", "channel", "duration")
+
+
+def _resolve_times(start: datetime, end: datetime) -> int:
+    """Write a ``DashboardResolveTime`` row per ticket resolved and per resolution clock
+    stopped met or breached from ``start`` to ``end`` (one ``INSERT ... SELECT`` each, with
+    the definitions of ``reports.resolved_tickets`` and ``reports.resolution_clocks``);
+    returns the number of rows."""
+    zone = summary_zone()
+    resolved = Ticket.objects.filter(resolved_at__gte=start, resolved_at__lt=end).annotate(
+        _day=TruncDate("resolved_at", tzinfo=zone),
+        _kind=Value(DashboardResolveTime.Kind.CALENDAR.value, output_field=IntegerField()),
+        _site=F("caller__site_id"),
+        _group=F("group_id"),
+        _service=F("service_id"),
+        _channel=F("channel"),
+        _duration=reports.CALENDAR_TIME,
+    )
+    stopped = SlaClock.objects.filter(
+        stopped_at__gte=start,
+        stopped_at__lt=end,
+        target=Target.RESOLUTION,
+        outcome__in=[Outcome.MET, Outcome.BREACHED],
+        margin__isnull=False,
+    ).annotate(
+        _day=TruncDate("stopped_at", tzinfo=zone),
+        _kind=Value(DashboardResolveTime.Kind.BUSINESS.value, output_field=IntegerField()),
+        _site=F("ticket__caller__site_id"),
+        _group=F("ticket__group_id"),
+        _service=F("ticket__service_id"),
+        _channel=F("ticket__channel"),
+        _duration=reports.BUSINESS_TIME,
+    )
+    meta = DashboardResolveTime._meta
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(meta.get_field(name).column) for name in _RESOLVE_COLUMNS)
+    written = 0
+    with connection.cursor() as cursor:
+        for source in (resolved, stopped):
+            select = source.order_by().values_list(*[f"_{name}" for name in _RESOLVE_COLUMNS])
+            sql, params = select.query.sql_with_params()
+            # Column names from the model, the SELECT compiled by the ORM: nothing from input.
+            cursor.execute(f"INSERT INTO {quote(meta.db_table)} ({columns}) {sql}", params)
+            written += max(cursor.rowcount, 0)
+    return written
+
+
 def _durations(values: dict, *names: str) -> dict:
     for name in names:
         if name in values:
@@ -271,8 +331,15 @@ def dashboard_summary_refresh(*, first: date, last: date, now: datetime | None =
             cursor.execute("SELECT pg_advisory_xact_lock(hashtext('sla.dashboard_summary'))")
     start, end = _midnight(first), _midnight(last + timedelta(days=1))
     days = {"day__gte": first, "day__lte": last}
-    for model in (DashboardTicketDay, DashboardAgentDay, DashboardCallHour, DashboardCallWait):
+    for model in (
+        DashboardTicketDay,
+        DashboardAgentDay,
+        DashboardCallHour,
+        DashboardCallWait,
+        DashboardResolveTime,
+    ):
         model.objects.filter(**days).delete()
+    resolve_times = _resolve_times(start, end)
     tickets = [
         DashboardTicketDay(
             day=key[0],
@@ -312,7 +379,7 @@ def dashboard_summary_refresh(*, first: date, last: date, now: datetime | None =
     while day <= last:
         DashboardRefresh.objects.update_or_create(day=day, defaults={"refreshed_at": now})
         day += timedelta(days=1)
-    return len(tickets) + len(agents) + len(calls) + len(waits)
+    return len(tickets) + len(agents) + len(calls) + len(waits) + resolve_times
 
 
 @transaction.atomic
@@ -493,9 +560,11 @@ def compliance(filters: ReportFilter) -> list[dict]:
 
 
 def medians(filters: ReportFilter) -> tuple[timedelta | None, timedelta | None]:
-    """The calendar and the business median time to resolve, exact from the base rows
-    (through covering indexes), kept in the cache until the period's summary is rebuilt:
-    the key holds the latest rebuild of its days (one query when cached, three when not)."""
+    """The calendar and the business median time to resolve, exact, from the summary's
+    times to resolve (``DashboardResolveTime``: an index-only scan of the period's rows,
+    where the base rows meant joining a week's clocks to a group's 575,000 tickets at 1M),
+    kept in the cache until the period's summary is rebuilt: the key holds the latest
+    rebuild of its days (one query when cached, three when not)."""
     zone = summary_zone()
     rebuilt = DashboardRefresh.objects.filter(
         day__gte=filters.start.astimezone(zone).date(),
@@ -513,9 +582,10 @@ def medians(filters: ReportFilter) -> tuple[timedelta | None, timedelta | None]:
     )
     cached = cache.get(key)
     if cached is None:
+        times = _days(DashboardResolveTime, filters)
         cached = (
-            percentile(reports.resolved_tickets(filters), reports.CALENDAR_TIME, 0.5),
-            percentile(reports.resolution_clocks(filters), reports.BUSINESS_TIME, 0.5),
+            percentile(times.filter(kind=DashboardResolveTime.Kind.CALENDAR), F("duration"), 0.5),
+            percentile(times.filter(kind=DashboardResolveTime.Kind.BUSINESS), F("duration"), 0.5),
         )
         cache.set(key, cached, timeout=settings.SLA_DASHBOARD_MEDIANS_CACHE_SECONDS)
     return cached
