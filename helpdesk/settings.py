@@ -221,6 +221,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "kb.remind_overdue_reviews",
         "schedule": 3600.0,
     },
+    "kb-abandon-stale-script-runs": {
+        "task": "kb.abandon_stale_script_runs",
+        "schedule": 300.0,
+    },
     "sla-weekly-reports": {
         "task": "sla.send_weekly_reports",
         "schedule": env.float("SLA_WEEKLY_REPORTS_SECONDS", default=3600.0),

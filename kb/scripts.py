@@ -305,10 +305,34 @@ def version_current(script: Script) -> ScriptVersion | None:
 # --- runs ---------------------------------------------------------------------------------------
 
 
-def _abandon(run: ScriptRun, now) -> None:
+def _abandon_note(run: ScriptRun, *, stale: bool) -> str:
+    """The work note that records where a run was abandoned (by the agent or, unanswered, by
+    the periodic sweep): the script, the step it stopped at."""
+    step = run.version.step(run.current_step) or {}
+    values = {
+        "name": run.version.script.name,
+        "question": step.get("question") or run.current_step,
+        "minutes": int(ABANDONED_AFTER.total_seconds() // 60),
+    }
+    if stale:
+        return (
+            _(
+                "Script “%(name)s” abandoned: nobody answered “%(question)s” for %(minutes)d "
+                "minutes."
+            )
+            % values
+        )
+    return _("Script “%(name)s” stopped at “%(question)s”.") % values
+
+
+def _abandon(run: ScriptRun, now, *, by) -> None:
+    """End a running run (locked by the caller) as abandoned and say so in the timeline."""
     run.outcome = ScriptRun.Outcome.ABANDONED
     run.ended_at = now
     run.save(update_fields=["outcome", "ended_at"])
+    ticket_services.comment_add(
+        ticket=run.ticket, by=by, body=_abandon_note(run, stale=False), is_internal=True
+    )
 
 
 @transaction.atomic
@@ -323,10 +347,13 @@ def script_run_start(*, script: Script, ticket: Ticket, by) -> ScriptRun:
     if version is None or not script.is_active:
         raise ValidationError(_("This script has no published version."))
     now = timezone.now()
-    for run in ScriptRun.objects.select_for_update().filter(
-        ticket=ticket, outcome=ScriptRun.Outcome.RUNNING
+    for run in (
+        ScriptRun.objects.select_for_update(of=("self",))
+        .select_related("version__script")
+        .filter(ticket=ticket, outcome=ScriptRun.Outcome.RUNNING)
     ):
-        _abandon(run, now)
+        run.ticket = ticket
+        _abandon(run, now, by=by)
     return ScriptRun.objects.create(
         ticket=ticket, version=version, agent=by, current_step=version.tree["start"]
     )
@@ -352,7 +379,11 @@ def script_run_answer(*, run: ScriptRun, by, answer: int) -> ScriptRun:
     article links the article to the ticket."""
     if not can_run_scripts(by):
         raise PermissionDenied
-    run = ScriptRun.objects.select_for_update().select_related("version__script").get(pk=run.pk)
+    run = (
+        ScriptRun.objects.select_for_update(of=("self",))
+        .select_related("version__script")
+        .get(pk=run.pk)
+    )
     if not run.is_running:
         raise ValidationError(_("This run has ended."))
     step = run.version.step(run.current_step)
@@ -425,13 +456,49 @@ def script_run_answer(*, run: ScriptRun, by, answer: int) -> ScriptRun:
 
 @transaction.atomic
 def script_run_abandon(*, run: ScriptRun, by) -> ScriptRun:
-    """The agent stops the run where it is (the figures count it as abandoned at that step)."""
+    """The agent stops the run where it is (the figures count it as abandoned at that step;
+    a work note in the ticket's timeline says where)."""
     if not can_run_scripts(by):
         raise PermissionDenied
-    run = ScriptRun.objects.select_for_update().get(pk=run.pk)
+    run = (
+        ScriptRun.objects.select_for_update(of=("self",))
+        .select_related("version__script")
+        .get(pk=run.pk)
+    )
     if run.is_running:
-        _abandon(run, timezone.now())
+        _abandon(run, timezone.now(), by=by)
     return run
+
+
+def script_runs_abandon_stale(*, now=None) -> int:
+    """End every run nobody answered for :data:`ABANDONED_AFTER` as abandoned (the beat task
+    ``kb.abandon_stale_script_runs``), with a work note on each ticket, as the agent's
+    "Stop the script" writes. Idempotent: a run already ended is left alone, so two sweeps
+    at once end and note each run once. Returns how many runs it ended.
+
+    The runs are locked (skipping those an agent is answering right now) and ended in one
+    UPDATE; the notes follow in the same transaction, so a rolled-back sweep leaves no note
+    of an abandonment that did not happen."""
+    now = now or timezone.now()
+    stale = ScriptRun.objects.filter(
+        outcome=ScriptRun.Outcome.RUNNING, updated_at__lt=now - ABANDONED_AFTER
+    )
+    with transaction.atomic():
+        runs = list(
+            stale.select_for_update(skip_locked=True, of=("self",))
+            .select_related("version__script", "ticket")
+            .order_by("pk")
+        )
+        if not runs:
+            return 0
+        ended = stale.filter(pk__in=[run.pk for run in runs]).update(
+            outcome=ScriptRun.Outcome.ABANDONED, ended_at=now
+        )
+        for run in runs:
+            ticket_services.comment_add(
+                ticket=run.ticket, by=None, body=_abandon_note(run, stale=True), is_internal=True
+            )
+    return ended
 
 
 # --- reads ------------------------------------------------------------------------------------
