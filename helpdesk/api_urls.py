@@ -7,4 +7,5 @@ urlpatterns = [
     path("", include("tickets.api")),
     path("", include("changes.api")),
     path("", include("kb.api")),
+    path("", include("surveys.api")),
 ]

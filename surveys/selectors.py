@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.contrib.auth import get_user_model
-from django.db.models import Avg, Count, Q, QuerySet
+from django.db.models import Avg, Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from helpdesk.models import in_reader_language
-from surveys.models import SurveyInvitation, SurveyResponse, SurveySettings
+from surveys.models import Answer, SurveyInvitation, SurveyResponse, SurveySettings
 from tickets.models import Ticket
 
 LOWEST_LISTED = 50
@@ -133,6 +133,48 @@ def results(filters: ResultsFilter) -> dict:
         "by_service": averages_by(filters, "service"),
         "lowest": lowest_ratings(filters, low=low),
     }
+
+
+# What the API shows of each response, read with it.
+RESPONSE_RELATED = (
+    "invitation__ticket__assignee",
+    "invitation__ticket__group",
+    "invitation__ticket__service",
+    "invitation__person",
+    "follow_up_by",
+)
+
+
+def response_list(
+    filters: ResultsFilter,
+    *,
+    rating: int | None = None,
+    low: bool | None = None,
+    threshold: int = 2,
+    followed_up: bool | None = None,
+) -> QuerySet[SurveyResponse]:
+    """Responses for the API's list (one query a page): ``rating`` the lowest rating given,
+    ``low`` at or below ``threshold`` (or above), ``followed_up`` noted on or not."""
+    responses = responses_in(filters)
+    if rating is not None:
+        responses = responses.filter(lowest_rating=rating)
+    if low is True:
+        responses = responses.filter(lowest_rating__lte=threshold)
+    elif low is False:
+        responses = responses.exclude(lowest_rating__lte=threshold)
+    if followed_up is not None:
+        responses = responses.filter(follow_up_at__isnull=not followed_up)
+    return responses.select_related(*RESPONSE_RELATED).order_by("-submitted_at", "-id")
+
+
+def response_detail(pk: int) -> SurveyResponse | None:
+    """One response with its answers and their questions (two queries), or None."""
+    return (
+        SurveyResponse.objects.filter(pk=pk)
+        .select_related(*RESPONSE_RELATED)
+        .prefetch_related(Prefetch("answers", queryset=Answer.objects.select_related("question")))
+        .first()
+    )
 
 
 def response_for_follow_up(pk: int) -> SurveyResponse:

@@ -1015,6 +1015,39 @@ API: dict[str, list[Probe]] = {
             expect(anonymous=401, end_users=404, staff=200),
         ),
     ],
+    # Survey responses and results: managers and administrators, as the results page; a
+    # response that does not exist is a 404 to them only (tests/surveys/test_api.py reads
+    # and notes on real ones).
+    "GET /api/surveys/responses/": [
+        Probe(
+            "GET",
+            "/api/surveys/responses/",
+            expect(anonymous=401, signed_in=403, manager=200, admin=200),
+        )
+    ],
+    "GET /api/surveys/responses/{id}/": [
+        Probe(
+            "GET",
+            "/api/surveys/responses/999999/",
+            expect(anonymous=401, signed_in=403, manager=404, admin=404),
+        )
+    ],
+    "PATCH /api/surveys/responses/{id}/": [
+        Probe(
+            "PATCH",
+            "/api/surveys/responses/999999/",
+            expect(anonymous=401, signed_in=403, manager=404, admin=404),
+            data={"follow_up_note": "Called back"},
+            format="json",
+        )
+    ],
+    "GET /api/surveys/results/": [
+        Probe(
+            "GET",
+            "/api/surveys/results/",
+            expect(anonymous=401, signed_in=403, manager=200, admin=200),
+        )
+    ],
     # The block list: administrators (model permissions).
     "GET /cti/api/blocked-numbers/": [
         Probe("GET", "/cti/api/blocked-numbers/", {**API_ADMIN_WRITE, "admin": 200})
