@@ -246,12 +246,17 @@ def on_ticket_event(event: events.TicketEvent) -> None:
         )
         if ticket is None:
             return
-        clocks = {
-            clock.target: clock
-            for clock in SlaClock.objects.select_related("calendar", "policy").filter(
-                ticket_id=ticket.pk, stopped_at__isnull=True
-            )
-        }
+        # A new ticket's clocks are started below; it has none to read yet.
+        clocks = (
+            {}
+            if event.kind == events.Kind.CREATED
+            else {
+                clock.target: clock
+                for clock in SlaClock.objects.select_related("calendar", "policy").filter(
+                    ticket_id=ticket.pk, stopped_at__isnull=True
+                )
+            }
+        )
         if _apply(event, ticket, clocks):
             due_sync([ticket.pk])
 
