@@ -3,6 +3,9 @@
     .venv/bin/python bench/generate.py                      # 1M tickets in hd_bench (once)
     .venv/bin/python bench/sla_sweep.py                     # clocks + sweeps, prints figures
     .venv/bin/python bench/sla_sweep.py --runs 10 --reset   # rebuild the clocks first
+    createdb -h 127.0.0.1 -U postgres -T hd_bench hd_sweep    # a copy, then 350,000 open:
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/hd_sweep \
+        .venv/bin/python bench/sla_sweep.py --open 350000 --reset
 
 Uses the tickets ``bench/generate.py`` wrote (DATABASE_URL, default hd_bench). Seeds the SLA
 demo (calendars, one policy per priority, thresholds 75 % and 100 %), then writes a first
@@ -137,6 +140,27 @@ def build_clocks(conn, spread_days: float, now, seed: int = 7) -> int:
     return clock_id
 
 
+def reopen(conn, count: int) -> None:
+    """Put ``count`` of the newest finished tickets back in progress (what a register with
+    more open work looks like to the sweep: a clock per open ticket)."""
+    from tickets.models import OPEN_STATUSES, Ticket
+
+    table = Ticket._meta.db_table
+    begin = time.perf_counter()
+    conn.execute(
+        f"""UPDATE "{table}" SET status = 'in_progress', resolved_at = NULL, closed_at = NULL,
+                resolution_code = '', resolution_notes = ''
+            WHERE id IN (SELECT id FROM "{table}" WHERE NOT status = ANY(%s)
+                         ORDER BY id DESC LIMIT %s)""",
+        [[str(status) for status in OPEN_STATUSES], count],
+    )
+    conn.commit()
+    conn.autocommit = True  # VACUUM runs outside a transaction
+    conn.execute(f'VACUUM ANALYZE "{table}"')
+    conn.autocommit = False
+    print(f"reopened {count:,} finished tickets ({time.perf_counter() - begin:.1f} s)")
+
+
 def working_moment():
     """The next weekday 10:00 in Warsaw that is not a Polish public holiday: office-hours
     clocks move then (at night they all wait for the morning and a sweep has nothing to do)."""
@@ -169,6 +193,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5, help="steady-state sweeps, 1 min apart")
     parser.add_argument("--reset", action="store_true", help="rebuild the clocks")
     parser.add_argument("--spread-days", type=float, default=5.0, help="clock starts spread")
+    parser.add_argument(
+        "--open",
+        type=int,
+        default=0,
+        help="first reopen the newest finished tickets until this many are open (changes the "
+        "database: use a copy)",
+    )
     args = parser.parse_args()
     os.environ.setdefault("DATABASE_URL", DEFAULT_URL)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
@@ -186,6 +217,10 @@ def main() -> None:
     print(f"the sweeps run as if it were {at.astimezone(WARSAW):%A %Y-%m-%d %H:%M} in Warsaw")
     conn = psycopg_connect()
     open_tickets = Ticket.objects.filter(status__in=OPEN_STATUSES).count()
+    if args.open > open_tickets:
+        reopen(conn, args.open - open_tickets)
+        open_tickets = Ticket.objects.filter(status__in=OPEN_STATUSES).count()
+        args.reset = True
     print(f"{Ticket.objects.count():,} tickets, {open_tickets:,} open")
     if args.reset or not SlaClock.objects.exists():  # (clocks are built around ``at``)
         build_clocks(conn, args.spread_days, at)
