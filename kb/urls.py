@@ -38,6 +38,11 @@ urlpatterns = [
         name="script_run_abandon",
     ),
     path("tickets/<str:number>/script/", views_scripts.script_run_start, name="script_run_start"),
+    path(
+        "scripts/for-call-card/",
+        views_scripts.scripts_for_card_tickets,
+        name="scripts_for_card_tickets",
+    ),
     path("<int:pk>/", views.article_detail, name="article"),
     path("<int:pk>/edit/", views.article_edit, name="article_edit"),
     path("<int:pk>/history/", views.article_history, name="article_history"),

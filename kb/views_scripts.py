@@ -20,7 +20,7 @@ from helpdesk.models import Category, Service
 from kb import scripts
 from kb.models import Language, Script, ScriptRun
 from tickets import selectors as ticket_selectors
-from tickets.models import Ticket
+from tickets.models import OPEN_STATUSES, Ticket
 
 
 class ScriptForm(forms.Form):
@@ -413,4 +413,31 @@ def script_step_edit(request, pk: int, step_id: str | None = None):
         request,
         "kb/scripts/step_edit.html",
         {"form": form, "script": script, "version": version, "step": step},
+    )
+
+
+# Most tickets a call card lists as open (cti's card shows ten at most).
+CARD_TICKETS = 10
+
+
+@login_required
+@require_GET
+def scripts_for_card_tickets(request):
+    """The scripts offered for the caller's open tickets, for cti's call card (which loads
+    this partial for the tickets it lists, ``?tickets=INC-000001 INC-000002``): a button per
+    script starts a run on that ticket, as on the ticket page. Tickets the user may not see,
+    and closed ones, are left out."""
+    _runner_required(request)
+    numbers = request.GET.get("tickets", "").split()[:CARD_TICKETS]
+    tickets = list(
+        ticket_selectors.ticket_queryset_for(request.user)
+        .filter(number__in=numbers, status__in=OPEN_STATUSES)
+        .select_related("category")
+        .order_by("-created_at", "-id")
+    )
+    offered = [(ticket, list(scripts.scripts_for_ticket(ticket))) for ticket in tickets]
+    return render(
+        request,
+        "kb/scripts/partials/_card_scripts.html",
+        {"offered": [(ticket, found) for ticket, found in offered if found]},
     )

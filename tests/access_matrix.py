@@ -421,6 +421,9 @@ PAGES: dict[str, list[Probe]] = {
     "kb:script_run_start": [
         Probe("POST", "/kb/tickets/{own}/script/", WORKER_WRITE, data={"script": "{script}"})
     ],
+    "kb:scripts_for_card_tickets": [
+        Probe("GET", "/kb/scripts/for-call-card/?tickets={own}", WORKER_PAGE)
+    ],
     "kb:script_run": [Probe("GET", "/kb/scripts/runs/{script_run}/", WORKER_PAGE)],
     "kb:script_run_answer": [
         Probe("POST", "/kb/scripts/runs/{script_run}/answer/", WORKER_WRITE, data={"answer": "0"})

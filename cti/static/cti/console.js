@@ -70,11 +70,38 @@
     return cards.querySelector('.cti-card[data-call-id="' + callId + '"]');
   }
 
+  // Other apps add to the card's open tickets without cti knowing them: an element of the
+  // widget with data-cti-card-tool (from the helpdesk.ui slot phone_tools) names a URL that
+  // returns a fragment for ?tickets=<numbers> (the knowledge base: the scripts offered for
+  // them). Loaded once the call is answered, not on the ring that many agents see.
+  var cardTools = Array.prototype.map.call(
+    root.querySelectorAll("[data-cti-card-tool]"),
+    function (element) { return element.dataset.ctiCardTool; }
+  );
+
+  function ticketToolsLoad(card) {
+    if (card.dataset.callState === "ringing") { return; }
+    card.querySelectorAll(".cti-card__ticket-tools[data-tickets]").forEach(function (holder) {
+      cardTools.forEach(function (url) {
+        var query = (url.indexOf("?") === -1 ? "?" : "&") + "tickets=" + encodeURIComponent(holder.dataset.tickets);
+        window.fetch(url + query, { credentials: "same-origin" }).then(function (response) {
+          if (!response.ok) { throw new Error("card tool " + response.status); }
+          return response.text();
+        }).then(function (html) {
+          var part = document.createElement("div");
+          part.innerHTML = html;
+          holder.appendChild(part);
+        }).catch(function (error) { console.error(error); });
+      });
+    });
+  }
+
   function cardFromHtml(html) {
     var holder = document.createElement("div");
     holder.innerHTML = html;
     var card = holder.querySelector(".cti-card");
     if (!card) { return null; }
+    ticketToolsLoad(card);
     card.querySelectorAll('input[name="csrfmiddlewaretoken"]').forEach(function (input) {
       input.value = csrf;
     });
