@@ -56,7 +56,7 @@ class PeriodQuerySerializer(serializers.Serializer):
     period = serializers.ChoiceField(
         choices=[*PERIOD_DAYS, "custom"],
         default="30d",
-        help_text=_("The last 7, 30 or 90 days (today included), or custom: from … to …."),
+        help_text=_("The last 7, 30 or 90 days (today included), or custom: date_from to date_to."),
     )
     date_from = serializers.DateField(required=False, help_text=_("First day of a custom period."))
     date_to = serializers.DateField(required=False, help_text=_("Last day of a custom period."))
