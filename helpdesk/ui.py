@@ -12,7 +12,11 @@ registered template for that slot with ``{% render_slot "console_widgets" %}``. 
 - ``page_notices``: rendered at the top of every page's content, portal and console (the
   outages app's banner and console notice)
 - ``phone_tools``: rendered in the telephone widget beside the call cards, on every console
-  page (the knowledge base's quick search, for answers while the caller is on the line)
+  page, with the page's context (``ticket`` on a ticket's page): the knowledge base's quick
+  search, for answers while the caller is on the line, and the scripts of the open ticket.
+  An element with ``data-cti-card-tool="<url>"`` in it adds to every call card: the console
+  script asks ``<url>?tickets=<the caller's open ticket numbers>`` once the call is answered
+  and puts the fragment under the card's open tickets (the diagnostic scripts offered)
 - ``queue_bulk_actions``: rendered after "Apply" in the console queue's bulk action bar,
   inside its form (the outages app's "Attach to outage…", a button with its own
   ``formaction``)
