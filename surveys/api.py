@@ -25,6 +25,7 @@ from rest_framework.routers import DefaultRouter
 from rest_framework.views import APIView
 
 from helpdesk.api import MAX_ID, ApiViewMixin, UserBriefSerializer
+from helpdesk.errors import ValidationError
 from surveys import selectors, services
 from surveys.models import (
     NOTE_MAX_LENGTH,
@@ -313,8 +314,8 @@ class SurveyResponseViewSet(
     @extend_schema(
         summary=_("Note what was done about a response"),
         description=_(
-            "Records the follow-up note of a response (a low rating, as a rule); who and when "
-            "are kept. Without follow_up_note nothing changes."
+            "Records the follow-up note of a response with a low rating (another is a 400); "
+            "who and when are kept. Without follow_up_note nothing changes."
         ),
         request=FollowUpInputSerializer,
         responses={200: SurveyResponseSerializer},
@@ -324,9 +325,13 @@ class SurveyResponseViewSet(
         data = FollowUpInputSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         if "follow_up_note" in data.validated_data:
-            services.follow_up_note_set(
-                response=response, by=request.user, note=data.validated_data["follow_up_note"]
-            )
+            try:
+                services.follow_up_note_set(
+                    response=response, by=request.user, note=data.validated_data["follow_up_note"]
+                )
+            except ValidationError as error:
+                # The service names the page's field; the API's is follow_up_note.
+                raise serializers.ValidationError({"follow_up_note": error.messages}) from None
             response = selectors.response_detail(response.pk)
         return Response(self.get_serializer(response).data)
 

@@ -409,7 +409,8 @@ def response_submit(
 def follow_up_note_set(
     *, response: SurveyResponse, by, note: str, now: datetime | None = None
 ) -> SurveyResponse:
-    """A manager records what was done about a response (who and when are kept)."""
+    """A manager records what was done about a response with a low rating (who and when
+    are kept); a response without one is refused, as the results page offers none."""
     if not by.has_perm("tickets.view_reports"):
         raise PermissionDenied
     note = (note or "").strip()
@@ -420,6 +421,9 @@ def follow_up_note_set(
             {"note": _("At most %(count)d characters.") % {"count": NOTE_MAX_LENGTH}}
         )
     response = SurveyResponse.objects.select_for_update().get(pk=response.pk)
+    low = SurveySettings.load().low_rating_threshold
+    if response.lowest_rating is None or response.lowest_rating > low:
+        raise ValidationError({"note": _("Only a response with a low rating is followed up.")})
     response.follow_up_note = note
     response.follow_up_by = by
     response.follow_up_at = now or timezone.now()

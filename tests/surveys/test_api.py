@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -173,6 +174,26 @@ def test_a_manager_notes_the_follow_up_of_a_low_rating(as_manager, respond, mana
         as_manager.patch(detail(999999), {"follow_up_note": "x"}, format="json").status_code == 404
     )
     assert as_manager.put(detail(bad.pk), {"follow_up_note": "x"}, format="json").status_code == 405
+    # Only a low rating is followed up.
+    good = respond(4)
+    refused = as_manager.patch(detail(good.pk), {"follow_up_note": "Thanked"}, format="json")
+    assert refused.status_code == 400
+    assert refused.json()["follow_up_note"] == ["Only a response with a low rating is followed up."]
+    good.refresh_from_db()
+    assert good.follow_up_note == "" and good.follow_up_at is None
+
+
+def test_the_results_page_refuses_a_note_on_a_response_without_a_low_rating(
+    client, respond, manager
+):
+    good = respond(5)
+    client.force_login(manager)
+    page = client.post(
+        reverse("surveys:follow_up", args=[good.pk]), {"note": "Thanked them"}, follow=True
+    )
+    assert "Only a response with a low rating is followed up." in page.content.decode()
+    good.refresh_from_db()
+    assert good.follow_up_note == "" and good.follow_up_at is None
 
 
 def test_administrators_may_too(as_admin, respond):
