@@ -4,6 +4,7 @@ from kb.models import (
     Announcement,
     Article,
     ArticleCategory,
+    ArticleRevision,
     ArticleVersion,
     Deflection,
     ReviewReminder,
@@ -44,6 +45,21 @@ class ArticleAdmin(admin.ModelAdmin):
     autocomplete_fields = ["translation_of"]
     raw_id_fields = ["owner"]
     inlines = [ArticleVersionInline]
+
+
+@admin.register(ArticleRevision)
+class ArticleRevisionAdmin(admin.ModelAdmin):
+    """Reading only: revisions are written, reviewed and published on the knowledge-base
+    pages, which keep the versions and the events."""
+
+    list_display = ["article", "state", "base_number", "created_by", "updated_at"]
+    list_filter = ["state"]
+    search_fields = ["article__title"]
+    readonly_fields = ["article", "version", "base_number", "state", "created_by", "created_at",
+                       "updated_at"]  # fmt: skip
+
+    def has_add_permission(self, request):
+        return False
 
 
 @admin.register(Deflection)

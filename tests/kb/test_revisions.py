@@ -230,3 +230,17 @@ def test_revision_routes_refuse_who_may_not(client, publish, agent, end_user, ch
         client.post(reverse("kb:revision_transition", args=[article.pk, "bogus"])).status_code
         == 302
     )
+
+
+def test_the_admin_lists_revisions_and_cannot_add_or_change_their_text(
+    admin_client, publish, agent
+):
+    article = publish("VPN at home", LIVE)
+    revision = services.revision_save(article=article, by=agent, title="VPN at home", body=REVISED)
+    listing = admin_client.get(reverse("admin:kb_articlerevision_changelist"))
+    assert listing.status_code == 200
+    assert "VPN at home" in listing.content.decode()
+    assert admin_client.get(reverse("admin:kb_articlerevision_add")).status_code == 403
+    page = admin_client.get(reverse("admin:kb_articlerevision_change", args=[revision.pk]))
+    assert page.status_code == 200
+    assert 'name="state"' not in page.content.decode()
