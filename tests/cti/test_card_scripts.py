@@ -108,3 +108,25 @@ def test_only_those_who_work_tickets(client, end_user, change_board):
         assert "data-cti-card-tool" not in page
         response = client.get(reverse("kb:scripts_for_card_tickets"), {"tickets": "INC-000001"})
         assert response.status_code == 403
+
+
+def test_queries_do_not_grow_with_the_callers_tickets(client, alice, script, network):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    person = PhoneNumberFactory(raw=CALLER).person
+    url = reverse("kb:scripts_for_card_tickets")
+    client.force_login(alice)
+
+    def queries(count):
+        tickets = [
+            make_ticket(caller=person, opened_by=alice, category=network) for _ in range(count)
+        ]
+        numbers = " ".join(ticket.number for ticket in tickets)
+        client.get(url, {"tickets": numbers})  # the session and permissions read once
+        with CaptureQueriesContext(connection) as captured:
+            html = client.get(url, {"tickets": numbers}).content.decode()
+        assert html.count('data-testid="card-scripts"') == count
+        return len(captured)
+
+    assert queries(1) == queries(8)

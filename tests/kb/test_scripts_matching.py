@@ -102,3 +102,39 @@ def test_queries_do_not_grow_with_depth(
         offered = list(scripts.scripts_for_ticket(ticket))
     assert len(offered) == depth + 1
     assert offered[0].name == f"Level {depth - 1}" and offered[-1].name == "Top"
+
+
+def test_several_tickets_at_once_get_what_each_gets_alone(
+    engineer, agent, tree, hardware, django_assert_num_queries
+):
+    printer = CategoryFactory(name="Printer", parent=hardware)
+    laser = CategoryFactory(name="Laser", parent=printer)
+    network = CategoryFactory(name="Network")
+    service = ServiceFactory()
+    _script(engineer, tree, "Service", services=[service])
+    _script(engineer, tree, "Hardware", categories=[hardware])
+    _script(engineer, tree, "Laser", categories=[laser])
+    _script(engineer, tree, "Laser and hardware", categories=[laser, hardware])
+    _script(engineer, tree, "Network", categories=[network], services=[service])
+    inactive = _script(engineer, tree, "Inactive", categories=[hardware])
+    inactive.is_active = False
+    inactive.save()
+    made = [
+        make_ticket(opened_by=agent, category=laser, service=service),
+        make_ticket(opened_by=agent, category=printer),
+        make_ticket(opened_by=agent, category=network),
+        make_ticket(opened_by=agent, service=service),
+        make_ticket(opened_by=agent),
+    ]
+    tickets = list(Ticket.objects.filter(pk__in=[t.pk for t in made]).select_related("category"))
+    with django_assert_num_queries(4):
+        offered = scripts.scripts_for_tickets(tickets)
+    for ticket in tickets:
+        assert offered[ticket.pk] == list(scripts.scripts_for_ticket(ticket)), ticket.category
+    assert [s.name for s in offered[made[0].pk]] == [
+        "Laser",
+        "Laser and hardware",
+        "Hardware",
+        "Network",
+        "Service",
+    ]
