@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import Case, IntegerField, Max, Min, Q, QuerySet, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from helpdesk.errors import ValidationError
 from helpdesk.models import Category, SupportGroup
@@ -373,9 +374,12 @@ def _abandon_note(run: ScriptRun, *, stale: bool) -> str:
     }
     if stale:
         return (
-            _(
+            ngettext(
                 "Script “%(name)s” abandoned: nobody answered “%(question)s” for %(minutes)d "
-                "minutes."
+                "minute.",
+                "Script “%(name)s” abandoned: nobody answered “%(question)s” for %(minutes)d "
+                "minutes.",
+                values["minutes"],
             )
             % values
         )
