@@ -9,6 +9,7 @@ from datetime import datetime
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
@@ -32,6 +33,8 @@ CLOSE_FORBIDDEN = 4403
 # The close reason of a console whose person is not signed in (any more): its script sends
 # the person to the sign-in page instead of reconnecting.
 REASON_SIGNED_OUT = "signed_out"
+# SLA alerts shown one by one per sweep batch; beyond, one notice counts the rest.
+MAX_SLA_NOTICES = 5
 
 
 def _agent_snapshot(user, session=None) -> dict | None:
@@ -275,6 +278,31 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
                 "close": close,
             }
         )
+
+    async def cti_sla_alerts(self, event):
+        """Several SLA alerts for this user from one sweep's batch: each a notice."""
+        for alert in event["alerts"][:MAX_SLA_NOTICES]:
+            await self.cti_sla_alert(alert)
+        more = len(event["alerts"]) - MAX_SLA_NOTICES
+        if more > 0:
+            # The rest in one notice that leads to the "Due soonest" queue.
+            with translation.override(self.language):
+                text = gettext("%(count)s more tickets reached an SLA threshold") % {"count": more}
+                title, link = gettext("Due soonest"), gettext("Open the queue")
+                close = gettext("Close")
+            await self.send_json(
+                {
+                    "type": "notice",
+                    "kind": "sla",
+                    "level": "warning",
+                    "text": text,
+                    "title": title,
+                    "number": str(more),
+                    "url": reverse("tickets:console") + "?queue=due",
+                    "link": link,
+                    "close": close,
+                }
+            )
 
     async def cti_sla_alert(self, event):
         """A ticket this agent works (or their group's, or any for a manager) reached an SLA

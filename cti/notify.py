@@ -722,6 +722,31 @@ def _group_send_from_sync(layer, group: str, message: dict) -> None:
     _sender_loop.run(layer.group_send(group, message), timeout=GROUP_SEND_TIMEOUT)
 
 
+def _group_send_many_from_sync(layer, sends: list[tuple[str, dict]]) -> int:
+    """Several ``(group, message)`` sends at once from synchronous code: concurrently on
+    one loop (one round trip's wait for all of them, where :func:`_group_send_from_sync`
+    waits for each: 9 s for the 21,000 console toasts of an SLA sweep's hour of backlog).
+    Returns how many failed (each logged)."""
+
+    async def send_all():
+        results = await asyncio.gather(
+            *(layer.group_send(group, message) for group, message in sends),
+            return_exceptions=True,
+        )
+        failed = 0
+        for (group, _message), result in zip(sends, results, strict=True):
+            if isinstance(result, BaseException):
+                failed += 1
+                logger.warning("Could not push to %s", group, exc_info=result)
+        return failed
+
+    if not sends:
+        return 0
+    if isinstance(layer, InMemoryChannelLayer):
+        return async_to_sync(send_all)()
+    return _sender_loop.run(send_all(), timeout=GROUP_SEND_TIMEOUT + len(sends) / 1000)
+
+
 def queued_ticket_payload(row: dict) -> dict:
     """The ticket as the console script reads it: stored values only (JSON), the labels are
     added per console in its language (:func:`ticket_labels`)."""

@@ -574,10 +574,36 @@ def _fire_batch(clocks: list[SlaClock], thresholds, percents, now, recipients) -
             )
     for clock in clocks:
         _schedule_alerts(clock, percents, clock.fired)
-    SlaClock.objects.bulk_update(clocks, ["due_at", "next_alert_at", "breached_at"])
+    _clock_times_write(clocks)
     if notices:
         transaction.on_commit(lambda: _deliver(notices))
     return len(inserted)
+
+
+def _clock_times_write(clocks: list[SlaClock]) -> None:
+    """Write the clocks' due, next-alert and breach times back in one statement."""
+    if connection.vendor != "postgresql":
+        SlaClock.objects.bulk_update(clocks, ["due_at", "next_alert_at", "breached_at"])
+        return
+    # Django's bulk_update builds a CASE of every row for each column: 0.6 s of Python per
+    # 500 clocks. UPDATE ... FROM (VALUES ...) sends the rows as they are.
+    table = connection.ops.quote_name(SlaClock._meta.db_table)
+    rows = ", ".join(
+        ["(%s::bigint, %s::timestamptz, %s::timestamptz, %s::timestamptz)"] * len(clocks)
+    )
+    params = [
+        value
+        for clock in clocks
+        for value in (clock.pk, clock.due_at, clock.next_alert_at, clock.breached_at)
+    ]
+    with connection.cursor() as cursor:
+        # The table name comes from the model and the placeholders are only "%s".
+        cursor.execute(
+            f"UPDATE {table} AS clock SET due_at = v.due_at, next_alert_at = v.next_alert_at, "  # noqa: S608
+            f"breached_at = v.breached_at FROM (VALUES {rows}) "
+            "AS v(id, due_at, next_alert_at, breached_at) WHERE clock.id = v.id",
+            params,
+        )
 
 
 def _alerts_insert(rows: list[tuple[int, int]], at: datetime) -> set[tuple[int, int]]:

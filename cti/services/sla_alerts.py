@@ -4,8 +4,9 @@ Subscribed in ``CtiConfig.ready`` to the notices of the ``sla`` app (when it is 
 runs after the sweep's commit, usually in the Celery worker: the push reaches consoles
 through the Redis channel layer (with the embedded in-memory layer only what the web process
 itself pushes arrives; the mail still goes). One query (the ticket's number and title) and
-one group send per recipient; the consumer (``ConsoleConsumer.cti_sla_alert``) words it in
-the console's language. A failed push is logged and dropped.
+one group send per recipient with all their alerts, the sends at once; the consumer
+(``ConsoleConsumer.cti_sla_alerts``) words each in the console's language. A failed push is
+logged and dropped.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ logger = logging.getLogger(__name__)
 
 
 def sla_alert_push(notices) -> None:
-    """Push "INC-…: resolution at 75 % of its target" to each recipient's console."""
+    """Push "INC-…: resolution at 75 % of its target" to each recipient's console: one
+    channel-layer message per recipient holding their alerts."""
     layer = get_channel_layer()
     if layer is None or not notices:
         return
@@ -32,12 +34,12 @@ def sla_alert_push(notices) -> None:
             "pk", "number", "title"
         )
     }
+    per_recipient: dict[int, list[dict]] = {}
     for notice in notices:
         row = rows.get(notice.ticket_id)
         if row is None:
             continue
-        message = {
-            "type": "cti.sla_alert",
+        alert = {
             "number": row["number"],
             "title": row["title"],
             "target": notice.target,
@@ -45,12 +47,14 @@ def sla_alert_push(notices) -> None:
             "url": reverse("tickets:console_detail", args=[row["number"]]),
         }
         for user_id in notice.recipient_ids:
-            try:
-                notify._group_send_from_sync(layer, notify.agent_group(user_id), message)
-            except Exception:
-                logger.warning(
-                    "Could not tell agent %s of the SLA alert on %s",
-                    user_id,
-                    row["number"],
-                    exc_info=True,
-                )
+            per_recipient.setdefault(user_id, []).append(alert)
+    # One message per recipient with their alerts (the consumer shows each): a manager told
+    # of every breach of an hour's backlog gets one message, not thousands.
+    sends = [
+        (notify.agent_group(user_id), {"type": "cti.sla_alerts", "alerts": alerts})
+        for user_id, alerts in per_recipient.items()
+    ]
+    try:
+        notify._group_send_many_from_sync(layer, sends)
+    except Exception:
+        logger.warning("Could not push SLA alerts to %d consoles", len(sends), exc_info=True)
