@@ -11,7 +11,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone, translation
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 
 from cti import notify
 from cti.models import AgentPresence, CallQueue
@@ -287,7 +287,11 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
         if more > 0:
             # The rest in one notice that leads to the "Due soonest" queue.
             with translation.override(self.language):
-                text = gettext("%(count)s more tickets reached an SLA threshold") % {"count": more}
+                text = ngettext(
+                    "%(count)s more ticket reached an SLA threshold",
+                    "%(count)s more tickets reached an SLA threshold",
+                    more,
+                ) % {"count": more}
                 title, link = gettext("Due soonest"), gettext("Open the queue")
                 close = gettext("Close")
             await self.send_json(
