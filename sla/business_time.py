@@ -23,6 +23,8 @@ import holidays
 # A calendar with no working time at all would make ``add_business_time`` search forever.
 SEARCH_LIMIT_DAYS = 3 * 366
 MIDNIGHT = time(0, 0)
+# Days whose intervals a schedule keeps (about eleven years).
+DAY_CACHE_SIZE = 4096
 
 Interval = tuple[time, time]  # end 00:00 means midnight at the end of the day (24:00)
 
@@ -40,6 +42,10 @@ class Schedule:
     open_days: dict[date, tuple[Interval, ...]] = field(default_factory=dict)
     holiday_country: str = ""
     holiday_subdivision: str = ""
+    # Each day's UTC intervals once computed (a schedule never changes: a calendar's change
+    # makes a new one). An SLA sweep asks for the same few days of a calendar for every
+    # clock: 1.4 million computations for 50,000 alerts without it.
+    _day_intervals: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __hash__(self):  # the dict field is not hashable; identity is enough for caches
         return id(self)
@@ -63,8 +69,16 @@ class Schedule:
             return ()
         return self.weekly[day.weekday()]
 
-    def intervals(self, day: date) -> list[tuple[datetime, datetime]]:
+    def intervals(self, day: date) -> tuple[tuple[datetime, datetime], ...]:
         """The working intervals of one local date as UTC instants, in order."""
+        known = self._day_intervals.get(day)
+        if known is None:
+            if len(self._day_intervals) > DAY_CACHE_SIZE:
+                self._day_intervals.clear()
+            known = self._day_intervals[day] = tuple(self._intervals_of(day))
+        return known
+
+    def _intervals_of(self, day: date) -> list[tuple[datetime, datetime]]:
         zone = self.zone
         result = []
         for start, end in self.wall_intervals(day):
@@ -73,7 +87,17 @@ class Schedule:
             finish = datetime.combine(end_day, end, tzinfo=zone).astimezone(UTC)
             if finish > begin:
                 result.append((begin, finish))
-        return result
+        # On the night the clocks go forward, wall intervals that did not overlap can: with
+        # 00:00-02:15 and 03:00-03:15 in Warsaw, 02:15 does not exist and is read as 01:15
+        # UTC, after 03:00 (01:00 UTC). Overlaps are merged so that no instant counts twice
+        # (measuring counted it twice, adding once; found by the property-based tests).
+        merged: list[tuple[datetime, datetime]] = []
+        for begin, finish in sorted(result):
+            if merged and begin <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(finish, merged[-1][1]))
+            else:
+                merged.append((begin, finish))
+        return merged
 
 
 @lru_cache(maxsize=64)

@@ -218,3 +218,17 @@ def test_adding_the_measured_time_never_passes_the_end(schedule, start, end):
     due = add_business_time(schedule, start, measured)
     assert start <= due <= end
     assert business_time_between(schedule, due, end) == timedelta(0)
+
+
+def test_intervals_that_meet_in_the_spring_forward_gap_count_once():
+    # 29 March 2026 in Warsaw: 02:00 becomes 03:00. Wall 02:15 does not exist (read as
+    # 01:15 UTC), so 00:00-02:15 and 03:00-03:15 overlap at 01:00-01:15 UTC.
+    sunday = ((time(0, 0), time(2, 15)), (time(3, 0), time(3, 15)))
+    schedule = Schedule(time_zone="Europe/Warsaw", weekly=((),) * 6 + (sunday,))
+    start = datetime(2026, 3, 28, 12, 0, tzinfo=UTC)
+    end = datetime(2026, 3, 29, 12, 0, tzinfo=UTC)
+    measured = business_time_between(schedule, start, end)
+    assert measured == timedelta(hours=2, minutes=15)  # 23:00-01:15 UTC, once
+    due = add_business_time(schedule, start, measured)
+    assert due == datetime(2026, 3, 29, 1, 15, tzinfo=UTC)
+    assert business_time_between(schedule, due, end) == timedelta(0)
