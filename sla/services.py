@@ -467,13 +467,13 @@ def _act(clock: SlaClock, threshold: SlaThreshold) -> str:
     """The threshold's escalations by rule, in the sweep's transaction; what was done."""
     from tickets import services as tickets
 
+    if not (threshold.raise_priority or threshold.escalate):
+        return ""
     done = []
     reason = _("%(target)s reached %(percent)d%% of its service-level target.") % {
         "target": clock.get_target_display(),
         "percent": threshold.percent,
     }
-    if not (threshold.raise_priority or threshold.escalate):
-        return ""
     # As stored now: an action for another clock of this ticket may have changed it.
     ticket = Ticket.objects.select_related("group", "service__owner_group").get(pk=clock.ticket_id)
     if threshold.raise_priority:
@@ -586,23 +586,22 @@ def _clock_times_write(clocks: list[SlaClock]) -> None:
         SlaClock.objects.bulk_update(clocks, ["due_at", "next_alert_at", "breached_at"])
         return
     # Django's bulk_update builds a CASE of every row for each column: 0.6 s of Python per
-    # 500 clocks. UPDATE ... FROM (VALUES ...) sends the rows as they are.
+    # 500 clocks. The rows go as four arrays (four parameters: a statement with a
+    # placeholder per value costs the driver's parsing of it too).
     table = connection.ops.quote_name(SlaClock._meta.db_table)
-    rows = ", ".join(
-        ["(%s::bigint, %s::timestamptz, %s::timestamptz, %s::timestamptz)"] * len(clocks)
-    )
-    params = [
-        value
-        for clock in clocks
-        for value in (clock.pk, clock.due_at, clock.next_alert_at, clock.breached_at)
-    ]
     with connection.cursor() as cursor:
-        # The table name comes from the model and the placeholders are only "%s".
+        # The table name comes from the model; the values are parameters.
         cursor.execute(
             f"UPDATE {table} AS clock SET due_at = v.due_at, next_alert_at = v.next_alert_at, "  # noqa: S608
-            f"breached_at = v.breached_at FROM (VALUES {rows}) "
-            "AS v(id, due_at, next_alert_at, breached_at) WHERE clock.id = v.id",
-            params,
+            "breached_at = v.breached_at FROM unnest(%s::bigint[], %s::timestamptz[], "
+            "%s::timestamptz[], %s::timestamptz[]) AS v(id, due_at, next_alert_at, breached_at) "
+            "WHERE clock.id = v.id",
+            [
+                [clock.pk for clock in clocks],
+                [clock.due_at for clock in clocks],
+                [clock.next_alert_at for clock in clocks],
+                [clock.breached_at for clock in clocks],
+            ],
         )
 
 
@@ -611,6 +610,17 @@ def _alerts_insert(rows: list[tuple[int, int]], at: datetime) -> set[tuple[int, 
     if not rows:
         return set()
     table = connection.ops.quote_name(SlaAlert._meta.db_table)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            # As arrays: two parameters whatever the batch (see _clock_times_write).
+            cursor.execute(
+                f"INSERT INTO {table} (clock_id, percent, at, actions) "  # noqa: S608
+                "SELECT clock_id, percent, %s, '' FROM unnest(%s::bigint[], %s::int[]) "
+                "AS v(clock_id, percent) "
+                "ON CONFLICT (clock_id, percent) DO NOTHING RETURNING clock_id, percent",
+                [at, [clock_id for clock_id, _p in rows], [percent for _c, percent in rows]],
+            )
+            return {(clock_id, percent) for clock_id, percent in cursor.fetchall()}
     stamp = connection.ops.adapt_datetimefield_value(at)
     placeholders = ", ".join(["(%s, %s, %s, %s)"] * len(rows))
     params = [value for clock_id, percent in rows for value in (clock_id, percent, stamp, "")]

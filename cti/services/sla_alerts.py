@@ -34,6 +34,8 @@ def sla_alert_push(notices) -> None:
             "pk", "number", "title"
         )
     }
+    # One reverse for all: a number is letters, digits and "-", the same in any path.
+    url = reverse("tickets:console_detail", args=["NUMBER"])
     per_recipient: dict[int, list[dict]] = {}
     for notice in notices:
         row = rows.get(notice.ticket_id)
@@ -44,7 +46,7 @@ def sla_alert_push(notices) -> None:
             "title": row["title"],
             "target": notice.target,
             "percent": notice.percent,
-            "url": reverse("tickets:console_detail", args=[row["number"]]),
+            "url": url.replace("NUMBER", row["number"]),
         }
         for user_id in notice.recipient_ids:
             per_recipient.setdefault(user_id, []).append(alert)
