@@ -585,6 +585,13 @@ def escalated_run(ticket: Ticket) -> ScriptRun | None:
     )
 
 
+def escalated_among(runs: list[ScriptRun]) -> ScriptRun | None:
+    """What :func:`escalated_run` answers, from the ticket's runs read already (the ticket
+    page reads them once for every slot)."""
+    escalated = [run for run in runs if run.outcome == ScriptRun.Outcome.ESCALATED]
+    return max(escalated, key=lambda run: (run.ended_at or run.started_at, run.pk), default=None)
+
+
 def article_for(run: ScriptRun) -> Article | None:
     if run.outcome != ScriptRun.Outcome.ARTICLE or not run.outcome_detail.isdigit():
         return None

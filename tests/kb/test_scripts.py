@@ -148,6 +148,9 @@ def test_escalate_hands_over_with_the_steps(script, ticket, agent, network_group
     note = ticket.comments.filter(is_internal=True).order_by("-id").first()
     assert "Do web pages open without the VPN? — Yes" in note.body
     assert scripts.escalated_run(ticket) == run
+    # The ticket page finds the same run among the runs it reads once.
+    assert scripts.escalated_among(scripts.runs_for_ticket(ticket)) == run
+    assert scripts.escalated_among([]) is None
 
 
 def test_ended_run_takes_no_more_answers(script, ticket, agent):
