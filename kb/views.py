@@ -170,23 +170,33 @@ def article_edit(request, pk: int):
         return redirect(article)
     form = _article_form(request, article)
     if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            services.article_update(
-                article=article,
-                by=request.user,
-                expected_version=_int_or_none(request.POST.get("version")),
-                **data,
-            )
-        except ConflictError:
-            messages.error(request, _("Someone changed the article meanwhile; check their text."))
-            return redirect(article)
-        except ValidationError as error:
-            _add_errors(form, error)
-        else:
-            messages.success(request, _("The draft is saved."))
-            return redirect(article)
+        saved = _save_text(
+            request, form, article, services.article_update, _("The draft is saved.")
+        )
+        if saved:
+            return saved
     return render(request, "kb/edit.html", {"form": form, "article": article})
+
+
+def _save_text(request, form, article, save, done: str):
+    """Save an article's text (the draft, or the pending revision) with the version the
+    writer read: a redirect to the article with the message, or None with the errors on
+    the form."""
+    try:
+        save(
+            article=article,
+            by=request.user,
+            expected_version=_int_or_none(request.POST.get("version")),
+            **form.cleaned_data,
+        )
+    except ConflictError:
+        messages.error(request, _("Someone changed the article meanwhile; check their text."))
+        return redirect(article)
+    except ValidationError as error:
+        _add_errors(form, error)
+        return None
+    messages.success(request, done)
+    return redirect(article)
 
 
 def _int_or_none(value):
@@ -236,24 +246,15 @@ def revision_edit(request, pk: int):
     )
     expected = revision.version.number if revision else article.version
     if request.method == "POST" and form.is_valid():
-        try:
-            services.revision_save(
-                article=article,
-                by=request.user,
-                expected_version=_int_or_none(request.POST.get("version")),
-                **form.cleaned_data,
-            )
-        except ConflictError:
-            messages.error(request, _("Someone changed the article meanwhile; check their text."))
-            return redirect(article)
-        except ValidationError as error:
-            _add_errors(form, error)
-        else:
-            messages.success(
-                request,
-                _("The revision is saved. Readers see the published text until it is published."),
-            )
-            return redirect(article)
+        saved = _save_text(
+            request,
+            form,
+            article,
+            services.revision_save,
+            _("The revision is saved. Readers see the published text until it is published."),
+        )
+        if saved:
+            return saved
     return render(
         request,
         "kb/revision_edit.html",
