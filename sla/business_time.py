@@ -45,7 +45,8 @@ class Schedule:
     # Each day's UTC intervals once computed (a schedule never changes: a calendar's change
     # makes a new one). An SLA sweep asks for the same few days of a calendar for every
     # clock: 1.4 million computations for 50,000 alerts without it.
-    _day_intervals: dict = field(default_factory=dict, compare=False, repr=False)
+    # Not an __init__ argument: a copy (dataclasses.replace) must start with its own.
+    _day_intervals: dict = field(default_factory=dict, init=False, compare=False, repr=False)
 
     def __hash__(self):  # the dict field is not hashable; identity is enough for caches
         return id(self)

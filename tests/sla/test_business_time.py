@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -176,7 +177,7 @@ def schedules(draw):
     )
     if not schedule.always_open and not any(weekly):
         weekly = (((time(9), time(17)),), *weekly[1:])
-        schedule = Schedule(**{**schedule.__dict__, "weekly": weekly})
+        schedule = dataclasses.replace(schedule, weekly=weekly)
     return schedule
 
 
