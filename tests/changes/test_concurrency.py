@@ -30,7 +30,7 @@ def test_two_last_votes_at_once_approve_the_change_once(board, end_user, enginee
         finally:
             connections.close_all()
 
-    threads = [threading.Thread(target=vote, args=(user,)) for user in board[1:]]
+    threads = [threading.Thread(daemon=True, target=vote, args=(user,)) for user in board[1:]]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -66,7 +66,7 @@ def test_simultaneous_rejections_reject_once(board, end_user, engineer):
         finally:
             connections.close_all()
 
-    threads = [threading.Thread(target=vote, args=(user,)) for user in board]
+    threads = [threading.Thread(daemon=True, target=vote, args=(user,)) for user in board]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -430,7 +430,8 @@ def test_concurrent_deliveries_store_one_event_and_one_call(monkeypatch):
             connection.close()
 
     threads = [
-        threading.Thread(target=deliver, args=(kind,)) for kind in ["ring", "ring", "answer"]
+        threading.Thread(daemon=True, target=deliver, args=(kind,))
+        for kind in ["ring", "ring", "answer"]
     ]
     for thread in threads:
         thread.start()

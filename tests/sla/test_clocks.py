@@ -303,7 +303,7 @@ def test_two_sweeps_at_once_alert_exactly_once(always, thresholds, end_user):
             connections.close_all()
 
     try:
-        threads = [threading.Thread(target=sweep) for _n in range(2)]
+        threads = [threading.Thread(daemon=True, target=sweep) for _n in range(2)]
         for thread in threads:
             thread.start()
         for thread in threads:

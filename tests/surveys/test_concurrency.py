@@ -59,7 +59,7 @@ def _run_together(workers: int) -> list[object]:
         finally:
             connections.close_all()
 
-    threads = [threading.Thread(target=work) for _ in range(workers)]
+    threads = [threading.Thread(daemon=True, target=work) for _ in range(workers)]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -764,8 +764,8 @@ def test_two_agents_editing_at_once_one_wins_the_other_gets_409(agent, engineer,
     def edit(user, title):
         client = APIClient()
         client.force_login(user)
-        barrier.wait()
         try:
+            barrier.wait(timeout=10)
             response = client.patch(
                 url(ticket.number), {"version": 1, "title": title}, format="json"
             )
@@ -774,13 +774,13 @@ def test_two_agents_editing_at_once_one_wins_the_other_gets_409(agent, engineer,
             connections.close_all()
 
     threads = [
-        threading.Thread(target=edit, args=(agent, "From agent")),
-        threading.Thread(target=edit, args=(engineer, "From engineer")),
+        threading.Thread(daemon=True, target=edit, args=(agent, "From agent")),
+        threading.Thread(daemon=True, target=edit, args=(engineer, "From engineer")),
     ]
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join()
+        thread.join(timeout=30)
     assert sorted(results.values()) == [200, 409]
     winner = next(title for title, code in results.items() if code == 200)
     ticket.refresh_from_db()

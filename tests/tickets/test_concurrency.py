@@ -135,8 +135,8 @@ def test_simultaneous_edits_with_the_same_version_one_wins_one_conflicts(ticket,
             connections.close_all()
 
     threads = [
-        threading.Thread(target=edit, args=(agent, "Agent's title")),
-        threading.Thread(target=edit, args=(engineer, "Engineer's title")),
+        threading.Thread(daemon=True, target=edit, args=(agent, "Agent's title")),
+        threading.Thread(daemon=True, target=edit, args=(engineer, "Engineer's title")),
     ]
     for thread in threads:
         thread.start()
@@ -171,7 +171,7 @@ def test_transition_waits_for_a_concurrent_edit_and_then_sees_the_new_version(
         finally:
             connections.close_all()
 
-    thread = threading.Thread(target=resolve_from_the_page_read_before)
+    thread = threading.Thread(daemon=True, target=resolve_from_the_page_read_before)
     thread.start()
     with transaction.atomic():
         services.ticket_update(ticket=ticket, by=agent, expected_version=1, title="Edited first")
@@ -202,7 +202,7 @@ def test_tickets_created_at_the_same_time_get_distinct_consecutive_numbers(end_u
         finally:
             connections.close_all()
 
-    threads = [threading.Thread(target=create_five) for _ in range(3)]
+    threads = [threading.Thread(daemon=True, target=create_five) for _ in range(3)]
     for thread in threads:
         thread.start()
     for thread in threads:

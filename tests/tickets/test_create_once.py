@@ -130,10 +130,12 @@ def test_parallel_submissions_with_one_key_create_one_ticket(end_user):
         finally:
             connections.close_all()
 
-    first = threading.Thread(target=submit, args=("first",), kwargs={"create": create_and_wait})
+    first = threading.Thread(
+        daemon=True, target=submit, args=("first",), kwargs={"create": create_and_wait}
+    )
     first.start()
     assert first_holds_the_key.wait(timeout=10)
-    second = threading.Thread(target=submit, args=("second",))
+    second = threading.Thread(daemon=True, target=submit, args=("second",))
     second.start()
     second.join(timeout=1)
     assert second.is_alive()  # its INSERT of the same key waits for the first transaction
@@ -170,7 +172,7 @@ def test_two_identical_api_requests_in_parallel_open_one_ticket(end_user):
         finally:
             connections.close_all()
 
-    threads = [threading.Thread(target=post) for _ in range(4)]
+    threads = [threading.Thread(daemon=True, target=post) for _ in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
