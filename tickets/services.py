@@ -29,8 +29,8 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 from django.core.files.uploadedfile import UploadedFile
-from django.db import IntegrityError, models, transaction
-from django.db.models import F, Q
+from django.db import IntegrityError, connection, models, transaction
+from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -157,15 +157,31 @@ def _priority_cache_clear() -> None:
 # --- numbering, defaults -------------------------------------------------------------------
 
 
+def _counter_increment(ticket_type: str) -> int | None:
+    """The type's counter plus one, or None when the type has no counter row yet."""
+    # UPDATE ... RETURNING (PostgreSQL, SQLite 3.35+): the increment and the value read back
+    # in one statement. The ORM has no UPDATE ... RETURNING.
+    meta = TicketCounter._meta
+    quote = connection.ops.quote_name
+    value = quote(meta.get_field("value").column)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {quote(meta.db_table)} SET {value} = {value} + 1 "  # noqa: S608 - names
+            f"WHERE {quote(meta.get_field('type').column)} = %s RETURNING {value}",
+            [ticket_type],
+        )
+        row = cursor.fetchone()
+    return None if row is None else row[0]
+
+
 def _next_number(ticket_type: str) -> str:
-    # UPDATE ... SET value = value + 1 takes the row lock, so concurrent creates never share
-    # a number on PostgreSQL; SQLite serialises writers anyway. The counter row exists after
-    # the type's first ticket: two queries per ticket (the update, the value read back).
-    counters = TicketCounter.objects.filter(type=ticket_type)
-    if not counters.update(value=F("value") + 1):
+    # The UPDATE takes the row lock, so concurrent creates never share a number on
+    # PostgreSQL; SQLite serialises writers anyway. The counter row exists after the type's
+    # first ticket: one statement per ticket from then on.
+    value = _counter_increment(ticket_type)
+    if value is None:
         TicketCounter.objects.get_or_create(type=ticket_type)
-        counters.update(value=F("value") + 1)
-    value = counters.values_list("value", flat=True).get()
+        value = _counter_increment(ticket_type)
     return f"{TICKET_NUMBER_PREFIX[TicketType(ticket_type)]}-{value:06d}"
 
 
@@ -289,7 +305,7 @@ def ticket_create(
         ticket, opened_by, TimelineEntry.Kind.CREATED, field="status", new_value=ticket.status
     )
     for upload in attachments:
-        attachment_add(ticket=ticket, by=opened_by, upload=upload, _audit=False)
+        _attachment_store(ticket=ticket, by=opened_by, upload=upload)
     _emit(
         events.Kind.CREATED,
         ticket,
@@ -759,7 +775,7 @@ def ticket_reopen(
         extra_fields=["resolved_at", "resolution_code", "first_contact_resolution"],
     )
     if (reason or "").strip():
-        comment_add(ticket=ticket, by=by, body=reason, is_internal=False)
+        _comment_write(ticket=ticket, by=by, body=reason, is_internal=False)
     return ticket
 
 
@@ -832,7 +848,7 @@ def ticket_escalate(
         kind=TimelineEntry.Kind.ESCALATION,
         extra_fields=["group", "assignee", "pending_reason", "pending_note"],
     )
-    comment_add(ticket=ticket, by=by, body=diagnostic_notes, is_internal=True)
+    _comment_write(ticket=ticket, by=by, body=diagnostic_notes, is_internal=True)
     return ticket
 
 
@@ -859,6 +875,32 @@ def comment_add(
     attachments: Iterable[UploadedFile] = (),
 ) -> Comment:
     """Add a public reply or an internal note (agents only), with optional attachments."""
+    return _comment_write(
+        ticket=ticket,
+        by=by,
+        body=body,
+        is_internal=is_internal,
+        channel=channel,
+        author_person=author_person,
+        attachments=attachments,
+    )
+
+
+def _comment_write(
+    *,
+    ticket: Ticket,
+    by,
+    body: str,
+    is_internal: bool = False,
+    channel: str = Channel.PORTAL,
+    author_person: Person | None = None,
+    attachments: Iterable[UploadedFile] = (),
+) -> Comment:
+    """:func:`comment_add` inside a transaction a service of this module already holds.
+
+    Services that write a comment as part of their own change call this rather than
+    ``comment_add``: the same checks, rows and event, without a savepoint (a round trip each
+    way) nested in their transaction; whatever raises here rolls their whole change back."""
     body = (body or "").strip()
     if not body:
         raise ValidationError({"body": _("Write something first.")})
@@ -879,7 +921,7 @@ def comment_add(
         channel=channel,
     )
     for upload in attachments:
-        attachment_add(ticket=ticket, by=by, upload=upload, comment=comment, _audit=False)
+        _attachment_store(ticket=ticket, by=by, upload=upload, comment=comment)
     entry = _timeline(
         ticket,
         by,
@@ -974,7 +1016,7 @@ def ticket_reply_by_caller(
     if ticket.status in (Status.CLOSED, Status.CANCELLED):
         message = _("This ticket is finished; file a new one if you need help.")
         raise ValidationError({"body": ValidationError(message, code="ticket_finished")})
-    comment = comment_add(
+    comment = _comment_write(
         ticket=ticket,
         by=by,
         body=body,
@@ -1031,9 +1073,40 @@ def attachment_add(
     upload: UploadedFile,
     comment: Comment | None = None,
     is_internal: bool = False,
-    _audit: bool = True,
 ) -> Attachment:
     """Store an upload under a generated name after checking its size and real type."""
+    attachment = _attachment_store(
+        ticket=ticket, by=by, upload=upload, comment=comment, is_internal=is_internal
+    )
+    entry = _timeline(
+        ticket,
+        by,
+        TimelineEntry.Kind.ATTACHMENT,
+        new_value=attachment.original_name,
+        is_internal=attachment.is_internal,
+    )
+    _emit(
+        events.Kind.ATTACHED,
+        ticket,
+        by,
+        timeline_ids=(entry.pk,),
+        is_internal=attachment.is_internal,
+    )
+    return attachment
+
+
+def _attachment_store(
+    *,
+    ticket: Ticket,
+    by,
+    upload: UploadedFile,
+    comment: Comment | None = None,
+    is_internal: bool = False,
+) -> Attachment:
+    """The checks and the row of :func:`attachment_add`, in the transaction of a service of
+    this module that adds the file with its own change (a ticket created or a reply written
+    with files): no savepoint, and no timeline entry or event of its own, since the
+    change's own entry and event cover it."""
     worker = by is not None and can_work_tickets(by)
     if is_internal and by is not None and not worker:
         raise PermissionDenied(_("Only agents add internal attachments."))
@@ -1055,21 +1128,6 @@ def attachment_add(
     suffix = mimetypes.guess_extension(content_type, strict=False) or ""
     attachment.file.save(f"upload{suffix}", upload, save=False)
     attachment.save()
-    if _audit:
-        entry = _timeline(
-            ticket,
-            by,
-            TimelineEntry.Kind.ATTACHMENT,
-            new_value=original_name,
-            is_internal=attachment.is_internal,
-        )
-        _emit(
-            events.Kind.ATTACHED,
-            ticket,
-            by,
-            timeline_ids=(entry.pk,),
-            is_internal=attachment.is_internal,
-        )
     return attachment
 
 
@@ -1217,7 +1275,7 @@ def ticket_merge(
     caller = duplicate.caller
     # The caller's reply first, so that their history reads: told, then closed.
     with translation.override(caller.language or None):
-        comment_add(
+        _comment_write(
             ticket=duplicate,
             by=by,
             body=_(
@@ -1260,7 +1318,7 @@ def ticket_merge(
         ) % {**names, "count": said}
     else:
         note = _("Merged %(number)s: %(title)s (caller %(caller)s).") % names
-    comment_add(ticket=survivor, by=by, is_internal=True, body=note)
+    _comment_write(ticket=survivor, by=by, is_internal=True, body=note)
     watchers = TicketWatcher.objects.filter(ticket=duplicate).values_list("user_id", flat=True)
     TicketWatcher.objects.bulk_create(
         [TicketWatcher(ticket=survivor, user_id=user_id) for user_id in watchers],
