@@ -27,15 +27,14 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from helpdesk.models import Person
 from helpdesk.roles import can_work_tickets
-from helpdesk.selectors import people_by_email
-from mail import parsing
+from mail import parsing, statements
 from mail.models import InboundMessage, MailAddress, Mailbox, OutboundMessage, TicketCc
 from tickets import services as ticket_services
 from tickets.models import Channel, Status, Ticket
@@ -97,23 +96,23 @@ def message_store(
     sha256 = hashlib.sha256(raw).hexdigest()
     message_id, sender, subject = parsing.header_summary(raw)
     key = _dedupe_key(message_id, sha256)
-    try:
-        with transaction.atomic():
-            message = InboundMessage.objects.create(
-                mailbox=mailbox,
-                source=source,
-                server_uid=str(server_uid)[:64],
-                dedupe_key=key,
-                message_id=message_id[:255],
-                sha256=sha256,
-                raw=raw,
-                size=size if size is not None else len(raw),
-                is_truncated=is_truncated,
-                sender=sender.address[:255],
-                sender_name=sender.name[:255],
-                subject=subject[:500],
-            )
-    except IntegrityError:
+    message = InboundMessage(
+        mailbox=mailbox,
+        source=source,
+        server_uid=str(server_uid)[:64],
+        dedupe_key=key,
+        message_id=message_id[:255],
+        sha256=sha256,
+        raw=raw,
+        size=size if size is not None else len(raw),
+        is_truncated=is_truncated,
+        sender=sender.address[:255],
+        sender_name=sender.name[:255],
+        subject=subject[:500],
+    )
+    # One INSERT ... ON CONFLICT DO NOTHING: committed by itself (no transaction around
+    # it), and a mail stored before is no error.
+    if not statements.message_insert(message):
         message = InboundMessage.objects.defer("raw").get(dedupe_key=key)
         InboundMessage.objects.filter(pk=message.pk).update(deliveries=F("deliveries") + 1)
         logger.info(
@@ -215,14 +214,8 @@ def message_process(*, message: InboundMessage, _just_stored: bool = False) -> I
                 # Locked all the same: a second delivery in another worker waits here, then
                 # finds the mail processed. Nobody else writes the other fields meanwhile
                 # (processing writes them only with this lock held).
-                state = (
-                    InboundMessage.objects.select_for_update()
-                    .filter(pk=message.pk)
-                    .values("status", "attempts")
-                    .get()
-                )
                 locked = message
-                locked.status, locked.attempts = state["status"], state["attempts"]
+                locked.status, locked.attempts = statements.message_lock(message.pk)
             else:
                 locked = InboundMessage.objects.select_for_update().get(pk=message.pk)
             if locked.status not in (
@@ -239,7 +232,7 @@ def message_process(*, message: InboundMessage, _just_stored: bool = False) -> I
                 _process(locked)
                 locked.processed_at = timezone.now()
                 # Not the raw bytes again: they are up to MAIL_MAX_BYTES and never change.
-                locked.save(update_fields=PROCESSED_FIELDS)
+                statements.message_update(locked, PROCESSED_FIELDS)
             return locked
     except (MessageTimeout, SoftTimeLimitExceeded) as error:
         return _quarantine(message, InboundMessage.Reason.TIMED_OUT, str(error))
@@ -474,8 +467,8 @@ def _thread_ticket(
 
 
 def _sender_person(address: str) -> Person | None:
-    people = people_by_email(address, limit=1)
-    return people[0] if people else None
+    # helpdesk.selectors.people_by_email(address, limit=1), written out (mail.statements).
+    return statements.person_by_email(address)
 
 
 def _is_staff(person: Person | None) -> bool:
@@ -495,11 +488,7 @@ def _is_participant(ticket: Ticket, person: Person | None, address: str) -> bool
 def _flooding(message: InboundMessage, address: str) -> bool:
     """Quarantine the mail of a sender over the hourly cap, and tell them once a day."""
     since = timezone.now() - timedelta(hours=1)
-    recent = (
-        InboundMessage.objects.filter(sender__iexact=address, received_at__gte=since)
-        .exclude(pk=message.pk)
-        .count()
-    )
+    recent = statements.sender_recent_count(address, since=since, exclude=message.pk)
     if recent < settings.MAIL_INBOUND_PER_SENDER_PER_HOUR:
         return False
     message.status = InboundMessage.Status.QUARANTINED
