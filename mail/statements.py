@@ -10,9 +10,11 @@ on its way in are kept here, in the manner of ``cti.statements`` for phone rings
   on SQLite and PostgreSQL;
 - they go through Django's cursor, so transactions, error classes and the query counting
   of tests apply as for ORM queries; on PostgreSQL each is prepared once per connection;
-- :func:`person_by_email` answers what ``helpdesk.selectors.people_by_email`` answers
-  (its first person), in the same row shape (a ``Person``); tests/mail/test_statements.py
-  holds the two to the same answers.
+- rows come back as the model instances the ORM would make (``Model.from_db`` with the
+  ORM's converters): :func:`person_by_email` answers what
+  ``helpdesk.selectors.people_by_email`` answers (its first person), the ticket lookups
+  what ``mail.services.ingest`` asked the ORM before; tests/mail/test_statements.py holds
+  them to the same answers.
 
 Everything else of the app uses the ORM.
 """
@@ -29,7 +31,8 @@ from datetime import datetime
 from django.db import connection, models
 
 from helpdesk.models import Person
-from mail.models import InboundMessage
+from mail.models import InboundMessage, OutboundMessage
+from tickets.models import Ticket
 
 
 def _cursor():
@@ -163,20 +166,60 @@ def sender_recent_count(address: str, *, since: datetime, exclude: int) -> int:
         return cursor.fetchone()[0]
 
 
+# --- rows as the ORM reads them -------------------------------------------------------------
+
+
+@functools.cache
+def _shape(model) -> tuple[tuple[str, ...], tuple]:
+    """The attnames of ``model``'s columns, in the order of :func:`_columns`, and what the
+    ORM does to each value it reads (SQLite's booleans and dates, JSON)."""
+    fields = model._meta.concrete_fields
+    converters = []
+    for field in fields:
+        column = field.get_col(model._meta.db_table)
+        chain = (
+            *connection.ops.get_db_converters(column),
+            *column.get_db_converters(connection),
+        )
+        converters.append(functools.partial(_convert, chain, column))
+    return tuple(field.attname for field in fields), tuple(converters)
+
+
+def _convert(chain, column, value):
+    for converter in chain:
+        value = converter(value, column, connection)
+    return value
+
+
+def _columns(model, alias: str) -> str:
+    return ", ".join(f"{alias}.{_q(field.column)}" for field in model._meta.concrete_fields)
+
+
+def _instance(model, row: Sequence):
+    """A ``model`` instance from the columns :func:`_columns` selected, as the ORM makes it."""
+    names, converters = _shape(model)
+    values = [convert(value) for convert, value in zip(converters, row, strict=True)]
+    return model.from_db(connection.alias, names, values)
+
+
+def _one(sql: str, params: Sequence):
+    with _cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
+
+
 # --- the sender -------------------------------------------------------------------------
 
 
 @functools.cache
-def _person_sql(exact: bool) -> tuple[str, tuple[models.Field, ...]]:
-    fields = tuple(Person._meta.concrete_fields)
-    email = _column(Person, "email")
+def _person_sql(exact: bool) -> str:
+    email = f"p.{_column(Person, 'email')}"
     match = f"{email} = %s" if exact else f"UPPER({email}) = UPPER(%s)"
-    sql = (
-        f"SELECT {', '.join(_q(field.column) for field in fields)} "
-        f"FROM {_table(Person)} WHERE {_column(Person, 'is_active')} AND {match} "
-        f"ORDER BY {_q(Person._meta.pk.column)} LIMIT 1"
+    return (
+        f"SELECT {_columns(Person, 'p')} FROM {_table(Person)} p "
+        f"WHERE p.{_column(Person, 'is_active')} AND {match} "
+        f"ORDER BY p.{_q(Person._meta.pk.column)} LIMIT 1"
     )
-    return sql, fields
 
 
 def person_by_email(address: str) -> Person | None:
@@ -187,33 +230,75 @@ def person_by_email(address: str) -> Person | None:
     if not address:
         return None
     for exact in (True, False):
-        sql, fields = _person_sql(exact)
-        with _cursor() as cursor:
-            cursor.execute(sql, [address])
-            row = cursor.fetchone()
+        row = _one(_person_sql(exact), [address])
         if row is not None:
-            values = [
-                convert(value) for convert, value in zip(_person_converters(), row, strict=True)
-            ]
-            return Person.from_db(connection.alias, [field.attname for field in fields], values)
+            return _instance(Person, row)
     return None
 
 
+# --- the ticket a mail answers ---------------------------------------------------------------
+
+
 @functools.cache
-def _person_converters() -> tuple:
-    """What the ORM does to each column it reads of a person (SQLite's booleans and dates)."""
-    converters = []
-    for field in Person._meta.concrete_fields:
-        column = field.get_col(Person._meta.db_table)
-        chain = (
-            *connection.ops.get_db_converters(column),
-            *column.get_db_converters(connection),
-        )
-        converters.append(functools.partial(_convert, chain, column))
-    return tuple(converters)
+def _ticket_by_number_sql() -> str:
+    return (
+        f"SELECT {_columns(Ticket, 't')} FROM {_table(Ticket)} t "
+        f"WHERE t.{_column(Ticket, 'number')} = %s"
+    )
 
 
-def _convert(chain, column, value):
-    for converter in chain:
-        value = converter(value, column, connection)
-    return value
+def ticket_by_number(number: str) -> Ticket | None:
+    """``Ticket.objects.filter(number=number).first()`` (numbers are unique)."""
+    row = _one(_ticket_by_number_sql(), [number])
+    return None if row is None else _instance(Ticket, row)
+
+
+@functools.cache
+def _answered_sql(ids: int, kinds: int) -> str:
+    ours = f"o.{_column(OutboundMessage, 'ticket')} IS NOT NULL"
+    if kinds:
+        ours = f"({ours} OR o.{_column(OutboundMessage, 'kind')} IN ({', '.join(['%s'] * kinds)}))"
+    ticket_pk = _q(Ticket._meta.pk.column)
+    return (
+        f"SELECT {_columns(OutboundMessage, 'o')}, {_columns(Ticket, 't')} "
+        f"FROM {_table(OutboundMessage)} o LEFT JOIN {_table(Ticket)} t "
+        f"ON t.{ticket_pk} = o.{_column(OutboundMessage, 'ticket')} "
+        f"WHERE {ours} AND o.{_column(OutboundMessage, 'message_id')} "
+        f"IN ({', '.join(['%s'] * ids)}) "
+        f"ORDER BY o.{_q(OutboundMessage._meta.pk.column)} DESC LIMIT 1"
+    )
+
+
+def outbound_answered(ids: Sequence[str], kinds: Sequence[str]) -> OutboundMessage | None:
+    """The latest of our mails with one of the Message-IDs ``ids`` that is about a ticket or
+    of one of ``kinds``, with its ticket (``select_related("ticket")``)."""
+    if not ids:
+        return None
+    row = _one(_answered_sql(len(ids), len(kinds)), [*kinds, *ids])
+    if row is None:
+        return None
+    width = len(OutboundMessage._meta.concrete_fields)
+    sent = _instance(OutboundMessage, row[:width])
+    ticket = None if sent.ticket_id is None else _instance(Ticket, row[width:])
+    OutboundMessage._meta.get_field("ticket").set_cached_value(sent, ticket)
+    return sent
+
+
+@functools.cache
+def _received_ticket_sql(ids: int) -> str:
+    ticket = _column(InboundMessage, "ticket")
+    return (
+        f"SELECT {_columns(Ticket, 't')} FROM {_table(InboundMessage)} m "
+        f"JOIN {_table(Ticket)} t ON t.{_q(Ticket._meta.pk.column)} = m.{ticket} "
+        f"WHERE m.{_column(InboundMessage, 'message_id')} IN ({', '.join(['%s'] * ids)}) "
+        f"ORDER BY m.{_q(InboundMessage._meta.pk.column)} DESC LIMIT 1"
+    )
+
+
+def ticket_of_received(ids: Sequence[str]) -> Ticket | None:
+    """The ticket of the latest mail we received with one of the Message-IDs ``ids`` that
+    made or joined a ticket."""
+    if not ids:
+        return None
+    row = _one(_received_ticket_sql(len(ids)), list(ids))
+    return None if row is None else _instance(Ticket, row)

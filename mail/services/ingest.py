@@ -28,7 +28,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -387,18 +387,8 @@ def _our_mail_answered(parsed: parsing.ParsedMail) -> OutboundMessage | None:
     """The latest of our mails about a ticket, or of a kind another app handles replies
     to, that the mail's In-Reply-To / References name (one query, none without them)."""
     ids = _id_forms([*parsed.in_reply_to, *reversed(parsed.references)])
-    if not ids:
-        return None
-    ours = Q(ticket__isnull=False)
-    kinds = {kind for handler in _reply_handlers for kind in handler.kinds}
-    if kinds:
-        ours |= Q(kind__in=kinds)
-    return (
-        OutboundMessage.objects.filter(ours, message_id__in=ids)
-        .select_related("ticket")
-        .order_by("-pk")
-        .first()
-    )
+    kinds = sorted({kind for handler in _reply_handlers for kind in handler.kinds})
+    return statements.outbound_answered(ids, kinds)
 
 
 def _foreign_reply(
@@ -450,17 +440,12 @@ def _thread_ticket(
     if ids:
         if answered is not None and answered.ticket_id is not None:
             return answered.ticket, "references"
-        received = (
-            InboundMessage.objects.filter(message_id__in=ids, ticket__isnull=False)
-            .select_related("ticket")
-            .order_by("-pk")
-            .first()
-        )
+        received = statements.ticket_of_received(ids)
         if received is not None:
-            return received.ticket, "references"
+            return received, "references"
     match = TICKET_TAG.search(parsed.subject or "")
     if match:
-        ticket = Ticket.objects.filter(number=match.group(1).upper()).first()
+        ticket = statements.ticket_by_number(match.group(1).upper())
         if ticket is not None:
             return ticket, "subject"
     return None, ""

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.db.models import Q
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from helpdesk.selectors import people_by_email
 from mail import statements
-from mail.models import InboundMessage, Mailbox
-from tests.factories import PersonFactory, make_user
+from mail.models import InboundMessage, Mailbox, OutboundMessage
+from tests.factories import PersonFactory, make_ticket, make_user
+from tickets.models import Ticket
 
 pytestmark = pytest.mark.django_db
 
@@ -20,6 +25,19 @@ def mailbox(first_line):
     return Mailbox.objects.create(
         name="Service desk", address="servicedesk@example.org", default_group=first_line
     )
+
+
+@pytest.fixture
+def alice_ticket(first_line):
+    alice = PersonFactory(full_name="Alice", email="alice@example.org")
+    return make_ticket(caller=alice, group=first_line, title="VPN drops")
+
+
+@contextlib.contextmanager
+def django_queries_none():
+    with CaptureQueriesContext(connection) as captured:
+        yield
+    assert not captured.captured_queries
 
 
 def stored(mailbox, key: str, **fields) -> InboundMessage:
@@ -121,3 +139,79 @@ def test_lock_update_and_count_read_and_write_what_the_orm_does(mailbox):
         message.processed_at,
     )
     assert statements.message_lock(message.pk) == (InboundMessage.Status.PROCESSED, 1)
+
+
+def fields_of(instance) -> dict:
+    return {
+        field.attname: getattr(instance, field.attname)
+        for field in type(instance)._meta.concrete_fields
+    }
+
+
+def test_the_ticket_lookups_find_what_the_orm_finds(mailbox, alice_ticket):
+    ticket = alice_ticket
+    other = make_ticket(title="Another")
+    mine = OutboundMessage.objects.create(
+        ticket=ticket,
+        kind=OutboundMessage.Kind.ACKNOWLEDGEMENT,
+        to="a@example.org",
+        subject=f"[{ticket.number}] Hi",
+        message_id="ours-1@helpdesk.example",
+        dedupe_key="ours-1",
+    )
+    OutboundMessage.objects.create(
+        ticket=None,
+        kind=OutboundMessage.Kind.UNKNOWN_SENDER,
+        to="b@example.org",
+        subject="Who?",
+        message_id="ours-2@helpdesk.example",
+        dedupe_key="ours-2",
+    )
+    first = stored(mailbox, "mid:in-1@example.org", message_id="in-1@example.org")
+    InboundMessage.objects.filter(pk=first.pk).update(ticket=other)
+    stored(mailbox, "mid:in-2@example.org", message_id="in-2@example.org")
+
+    assert fields_of(statements.ticket_by_number(ticket.number)) == fields_of(
+        Ticket.objects.filter(number=ticket.number).first()
+    )
+    assert statements.ticket_by_number("INC-999999") is None
+
+    for ids in (["in-1@example.org", "<in-1@example.org>"], ["in-2@example.org"], ["nope"]):
+        expected = (
+            InboundMessage.objects.filter(message_id__in=ids, ticket__isnull=False)
+            .select_related("ticket")
+            .order_by("-pk")
+            .first()
+        )
+        found = statements.ticket_of_received(ids)
+        assert (found and fields_of(found)) == (expected and fields_of(expected.ticket)), ids
+
+    both = ["ours-1@helpdesk.example", "ours-2@helpdesk.example"]
+    for ids, kinds in (
+        (both, []),
+        (both, [OutboundMessage.Kind.UNKNOWN_SENDER]),
+        (["ours-2@helpdesk.example"], []),
+        ([], []),
+    ):
+        ours = Q(ticket__isnull=False)
+        if kinds:
+            ours |= Q(kind__in=kinds)
+        expected = (
+            OutboundMessage.objects.filter(ours, message_id__in=ids)
+            .select_related("ticket")
+            .order_by("-pk")
+            .first()
+        )
+        found = statements.outbound_answered(ids, kinds)
+        assert (found and found.pk) == (expected and expected.pk), (ids, kinds)
+        if expected is not None:
+            assert (found.kind, found.subject, found.ticket_id) == (
+                expected.kind,
+                expected.subject,
+                expected.ticket_id,
+            )
+            with django_queries_none():
+                assert (found.ticket and fields_of(found.ticket)) == (
+                    expected.ticket and fields_of(expected.ticket)
+                )
+    assert statements.outbound_answered(["ours-1@helpdesk.example"], []) == mine
