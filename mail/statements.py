@@ -103,6 +103,31 @@ def message_insert(message: InboundMessage) -> bool:
     return True
 
 
+@functools.cache
+def _delivered_again_sql() -> tuple[str, tuple[str, ...]]:
+    fields = [f for f in InboundMessage._meta.concrete_fields if f.name != "raw"]
+    deliveries = _column(InboundMessage, "deliveries")
+    sql = (
+        f"UPDATE {_table(InboundMessage)} SET {deliveries} = {deliveries} + 1 "
+        f"WHERE {_column(InboundMessage, 'dedupe_key')} = %s "
+        f"RETURNING {', '.join(_q(field.column) for field in fields)}"
+    )
+    return sql, tuple(field.attname for field in fields)
+
+
+def message_delivered_again(dedupe_key: str) -> InboundMessage:
+    """The stored mail with ``dedupe_key``, which counts one more delivery: its row as it is
+    now, without the raw bytes (``defer("raw")``). One statement."""
+    sql, names = _delivered_again_sql()
+    row = _one(sql, [dedupe_key])
+    if row is None:
+        raise InboundMessage.DoesNotExist(dedupe_key)
+    every, converters = _shape(InboundMessage)
+    convert = dict(zip(every, converters, strict=True))
+    values = [convert[name](value) for name, value in zip(names, row, strict=True)]
+    return InboundMessage.from_db(connection.alias, names, values)
+
+
 # --- processing --------------------------------------------------------------------------
 
 

@@ -113,8 +113,7 @@ def message_store(
     # One INSERT ... ON CONFLICT DO NOTHING: committed by itself (no transaction around
     # it), and a mail stored before is no error.
     if not statements.message_insert(message):
-        message = InboundMessage.objects.defer("raw").get(dedupe_key=key)
-        InboundMessage.objects.filter(pk=message.pk).update(deliveries=F("deliveries") + 1)
+        message = statements.message_delivered_again(key)
         logger.info(
             "mail %s (%s) delivered again to %s; not stored twice",
             message.pk,

@@ -215,3 +215,21 @@ def test_the_ticket_lookups_find_what_the_orm_finds(mailbox, alice_ticket):
                     expected.ticket and fields_of(expected.ticket)
                 )
     assert statements.outbound_answered(["ours-1@helpdesk.example"], []) == mine
+
+
+def test_a_second_delivery_counts_itself_and_reads_the_row_without_its_bytes(mailbox):
+    message = stored(mailbox, "mid:one@example.org", sender="a@example.org", subject="Hi")
+
+    again = statements.message_delivered_again("mid:one@example.org")
+
+    expected = InboundMessage.objects.defer("raw").get(pk=message.pk)
+    assert again.get_deferred_fields() == expected.get_deferred_fields() == {"raw"}
+    assert fields_of_loaded(again) == fields_of_loaded(expected)
+    assert again.deliveries == 2
+    with pytest.raises(InboundMessage.DoesNotExist):
+        statements.message_delivered_again("mid:none@example.org")
+
+
+def fields_of_loaded(instance) -> dict:
+    fields = type(instance)._meta.concrete_fields
+    return {f.attname: getattr(instance, f.attname) for f in fields if f.attname != "raw"}
