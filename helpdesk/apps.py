@@ -29,7 +29,7 @@ class HelpdeskConfig(AppConfig):
         from django.contrib.auth.signals import user_logged_in
         from django.db.models.signals import m2m_changed, post_delete, post_save
 
-        from helpdesk import auth, security
+        from helpdesk import auth, refdata, security
 
         user_model = get_user_model()
         for through in (
@@ -44,6 +44,13 @@ class HelpdeskConfig(AppConfig):
             for signal in (post_save, post_delete):
                 signal.connect(
                     auth.permissions_changed, sender=model, dispatch_uid=f"perms:{model}:{signal}"
+                )
+
+        # Groups, services, categories and sites are kept in each process (helpdesk.refdata).
+        for model in refdata.reference_models():
+            for signal in (post_save, post_delete):
+                signal.connect(
+                    refdata.changed_on_save, sender=model, dispatch_uid=f"refdata:{model}:{signal}"
                 )
 
         user_logged_in.connect(security.set_session_lifetime, dispatch_uid="session_lifetime")

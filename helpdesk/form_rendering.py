@@ -26,24 +26,38 @@ class FormRenderer(DjangoTemplates):
 
 
 class ListedChoiceIterator(forms.models.ModelChoiceIterator):
-    """A select's options from one plain query of the field's queryset.
+    """A select's options from one plain query of the field's queryset, or from the rows the
+    process keeps (the field's ``rows``, see helpdesk.refdata) without a query.
 
     Django's own iterator reads ``queryset.iterator()``: on PostgreSQL a server-side cursor,
     three round trips (DECLARE, FETCH, CLOSE) for a handful of groups, and one more COUNT
     for the length; the ticket page has four such selects.
     """
 
+    def _objects(self):
+        rows = getattr(self.field, "rows", None)
+        return rows() if rows is not None else self.queryset
+
     def __iter__(self):
         if self.field.empty_label is not None:
             yield ("", self.field.empty_label)
-        for obj in self.queryset:
+        for obj in self._objects():
             yield self.choice(obj)
 
     def __len__(self):
-        return len(self.queryset) + (self.field.empty_label is not None)
+        return len(self._objects()) + (self.field.empty_label is not None)
 
 
 class ModelChoiceField(forms.ModelChoiceField):
-    """A ModelChoiceField whose options come from one plain query (ListedChoiceIterator)."""
+    """A ModelChoiceField whose options come from one plain query (ListedChoiceIterator).
+
+    ``rows``: a function giving the options (the same rows as ``queryset``, in its order)
+    from what the process keeps, e.g. ``lambda: refdata.active(SupportGroup)``. The
+    submitted value is still checked against ``queryset`` in the database.
+    """
 
     iterator = ListedChoiceIterator
+
+    def __init__(self, queryset, *, rows=None, **kwargs):
+        self.rows = rows
+        super().__init__(queryset, **kwargs)

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from helpdesk import refdata
 from helpdesk.errors import ValidationError
 from helpdesk.models import Category, SupportGroup
 from helpdesk.roles import Role, can_work_tickets, user_roles
@@ -251,29 +252,26 @@ def script_save(
 
 
 def _category_chain(ticket: Ticket) -> list[int]:
-    """The ticket's category and its ancestors, nearest first. Any depth in one query: the
-    denormalised ``path`` names the candidates ("Hardware", "Hardware / Printer"), and the
-    chain is walked by ``parent_id`` among them, so a name containing " / " cannot pass for
-    an ancestor."""
+    """The ticket's category and its ancestors, nearest first, walked by ``parent_id`` among
+    the categories each process keeps (helpdesk.refdata): no query."""
     if not ticket.category_id:
         return []
-    category = ticket.category
-    parts = category.path.split(" / ")
-    prefixes = [" / ".join(parts[:depth]) for depth in range(1, len(parts))]
-    parents = dict(Category.objects.filter(path__in=prefixes).values_list("pk", "parent_id"))
-    chain = [category.pk]
-    parent = category.parent_id
-    while parent in parents and parent not in chain:
-        chain.append(parent)
-        parent = parents[parent]
+    by_pk = refdata.by_pk(Category)
+    if ticket.category_id not in by_pk:  # newer than this process's rows
+        by_pk = {row.pk: row for row in Category.objects.all()}
+    chain: list[int] = []
+    current = ticket.category_id
+    while current in by_pk and current not in chain:
+        chain.append(current)
+        current = by_pk[current].parent_id
     return chain
 
 
 def scripts_for_ticket(ticket: Ticket) -> QuerySet[Script]:
     """Active scripts with a version offered for the ticket: those of its category or of any
     category above it ("Hardware" for "Hardware / Printer"), nearest category first, then
-    those of its service only; by name within each. Two queries at most (the ancestors and
-    the scripts), three when the ticket's category is not loaded yet."""
+    those of its service only; by name within each. One query (the category tree is kept
+    by each process, helpdesk.refdata)."""
     chain = _category_chain(ticket)
     match = Q()
     if chain:

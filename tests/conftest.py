@@ -38,6 +38,17 @@ def _celery_in_process(settings):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_reference_data():
+    """Groups, services, categories and sites kept by a previous test's process state
+    (helpdesk.refdata) are forgotten: its rows were rolled back."""
+    from helpdesk import refdata
+
+    refdata.clear()
+    yield
+    refdata.clear()
+
+
+@pytest.fixture(autouse=True)
 def _fast_passwords(settings):
     # Real hashers cost ~0.1 s per user on this machine; the default list stays behind MD5
     # so hashes made elsewhere (seed_demo, the demo logins) still verify.

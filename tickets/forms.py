@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from helpdesk import refdata
 from helpdesk.form_rendering import ModelChoiceField
 from helpdesk.models import Category, Person, Service, SupportGroup
 from tickets import selectors, services, uploads
@@ -75,6 +76,23 @@ def _service_choices():
     return Service.objects.filter(is_active=True).order_by("name")
 
 
+# The same options from the rows each process keeps (helpdesk.refdata): no query to show them.
+def _active_services():
+    return refdata.active(Service)
+
+
+def _active_categories():
+    return refdata.active(Category)
+
+
+def _active_groups():
+    return refdata.active(SupportGroup)
+
+
+def _second_line_groups():
+    return [row for row in refdata.active(SupportGroup) if row.tier >= SupportGroup.Tier.SECOND]
+
+
 # --- portal ------------------------------------------------------------------------------------
 
 
@@ -111,6 +129,7 @@ class PortalTicketForm(SubmitOnceForm):
     service = ModelChoiceField(
         label=_("Affected service (optional)"),
         queryset=_service_choices(),
+        rows=_active_services,
         required=False,
         empty_label=_("I don't know"),
     )
@@ -167,22 +186,26 @@ class ResolveForm(VersionForm):
 
 class TransferForm(VersionForm):
     group = ModelChoiceField(
-        label=_("Transfer to group"), queryset=SupportGroup.objects.filter(is_active=True)
+        label=_("Transfer to group"),
+        queryset=SupportGroup.objects.filter(is_active=True),
+        rows=_active_groups,
     )
     reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 2}))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if self.ticket is not None and self.ticket.group_id:
-            self.fields["group"].queryset = self.fields["group"].queryset.exclude(
-                pk=self.ticket.group_id
-            )
+            current = self.ticket.group_id
+            field = self.fields["group"]
+            field.queryset = field.queryset.exclude(pk=current)
+            field.rows = lambda: [row for row in _active_groups() if row.pk != current]
 
 
 class EscalateForm(VersionForm):
     group = ModelChoiceField(
         label=_("Second-line group"),
         queryset=SupportGroup.objects.filter(is_active=True, tier__gte=SupportGroup.Tier.SECOND),
+        rows=_second_line_groups,
     )
     diagnostic_notes = forms.CharField(
         label=_("Diagnostics already done"), widget=forms.Textarea(attrs={"rows": 3})
@@ -222,11 +245,16 @@ class ClassificationForm(VersionForm):
     FIELDS = ("service", "category", "impact", "urgency")
 
     service = ModelChoiceField(
-        label=_("Service"), queryset=_service_choices(), required=False, show_hidden_initial=True
+        label=_("Service"),
+        queryset=_service_choices(),
+        rows=_active_services,
+        required=False,
+        show_hidden_initial=True,
     )
     category = ModelChoiceField(
         label=_("Category"),
         queryset=Category.objects.filter(is_active=True),
+        rows=_active_categories,
         required=False,
         show_hidden_initial=True,
     )
@@ -326,9 +354,14 @@ class ConsoleTicketForm(SubmitOnceForm):
     )
     type = forms.ChoiceField(label=_("Type"), choices=TicketType.choices)
     channel = forms.ChoiceField(label=_("Channel"), choices=Channel.choices, initial=Channel.PHONE)
-    service = ModelChoiceField(label=_("Service"), queryset=_service_choices(), required=False)
+    service = ModelChoiceField(
+        label=_("Service"), queryset=_service_choices(), rows=_active_services, required=False
+    )
     category = ModelChoiceField(
-        label=_("Category"), queryset=Category.objects.filter(is_active=True), required=False
+        label=_("Category"),
+        queryset=Category.objects.filter(is_active=True),
+        rows=_active_categories,
+        required=False,
     )
     impact = forms.TypedChoiceField(
         label=_("Impact"), choices=Impact.choices, coerce=int, initial=Impact.SINGLE
@@ -374,12 +407,14 @@ class QueueFilterForm(forms.Form):
     group = ModelChoiceField(
         label=_("Group"),
         queryset=SupportGroup.objects.filter(is_active=True),
+        rows=_active_groups,
         required=False,
         empty_label=_("Any group"),
     )
     service = ModelChoiceField(
         label=_("Service"),
         queryset=_service_choices(),
+        rows=_active_services,
         required=False,
         empty_label=_("Any service"),
     )
@@ -486,6 +521,7 @@ class BulkActionForm(forms.Form):
     group = ModelChoiceField(
         label=_("Transfer to group"),
         queryset=SupportGroup.objects.filter(is_active=True),
+        rows=_active_groups,
         required=False,
     )
     transfer_reason = forms.CharField(label=_("Reason"), max_length=500, required=False)

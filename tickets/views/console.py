@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.db.models import Prefetch
+from django.db.models import Prefetch, prefetch_related_objects
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from helpdesk.errors import ConflictError, TransitionNotAllowedError, ValidationError
-from helpdesk.models import Person, PhoneNumber
+from helpdesk.models import PhoneNumber
 from helpdesk.roles import can_work_tickets
 from helpdesk.selectors import people_by_phone, person_list, person_text_search
 from tickets import display, selectors, services, transitions
@@ -58,10 +58,9 @@ def _render_detail(request, ticket, *, status=200, conflict=False, forms=None):
     user = request.user
     forms = forms or {}
     open_tickets, recent = selectors.caller_tickets(ticket.caller_id, exclude_id=ticket.pk)
-    caller = (
-        Person.objects.select_related("site")
-        .prefetch_related(Prefetch("phone_numbers", queryset=PhoneNumber.objects.all()))
-        .get(pk=ticket.caller_id)
+    caller = ticket.caller  # joined with its site by ticket_get_for
+    prefetch_related_objects(
+        [caller], Prefetch("phone_numbers", queryset=PhoneNumber.objects.all())
     )
     timeline = selectors.timeline_for(user, ticket).prefetch_related(
         Prefetch("comment__attachments", queryset=Attachment.objects.order_by("id"))
