@@ -164,8 +164,9 @@ def timeline_for(user, ticket: Ticket) -> QuerySet[TimelineEntry]:
 
 
 def caller_tickets(person_id: int, *, exclude_id: int | None = None, limit: int = 10):
-    """A caller's open tickets and most recent tickets, for the caller card."""
-    queryset = Ticket.objects.filter(caller_id=person_id).select_related("group", "assignee")
+    """A caller's open tickets and most recent tickets, for the caller card: what it shows
+    of them (number, state, title, opened), not their descriptions."""
+    queryset = Ticket.objects.filter(caller_id=person_id).only(*CALLER_CARD_TICKET_FIELDS)
     if exclude_id:
         queryset = queryset.exclude(pk=exclude_id)
     open_tickets = list(queryset.filter(status__in=OPEN_STATUSES).order_by("-created_at")[:limit])
