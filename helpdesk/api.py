@@ -30,7 +30,7 @@ from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
 from rest_framework.views import APIView
 
-from helpdesk import selectors, services
+from helpdesk import refdata, selectors, services
 from helpdesk.api_schema import ApiAutoSchema, ErrorSerializer
 from helpdesk.authentication import ApiTokenAuthentication
 from helpdesk.models import ApiToken, Category, Person, PhoneNumber, Service, Site, SupportGroup
@@ -157,6 +157,25 @@ class NullIfBlankChoiceField(serializers.ChoiceField):
 
     def to_representation(self, value):
         return value or None
+
+
+class ActiveKeptField(serializers.PrimaryKeyRelatedField):
+    """The primary key of an active group, service, category or site, found among the rows
+    each process keeps (helpdesk.refdata) instead of by a query; a key not among them, or
+    not active there, is looked up in ``queryset`` as usual (a row newer than the process's
+    copy is found, and the error for a bad key is the usual one)."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            try:
+                pk = int(data)
+            except (TypeError, ValueError):
+                pk = None
+            if pk is not None:
+                found = refdata.get(self.queryset.model, pk)
+                if found is not None and found.is_active:
+                    return found
+        return super().to_internal_value(data)
 
 
 class UserBriefSerializer(serializers.Serializer):

@@ -33,6 +33,7 @@ from rest_framework.routers import DefaultRouter
 
 from helpdesk.api import (
     MAX_ID,
+    ActiveKeptField,
     ApiFilterSet,
     ApiViewMixin,
     BooleanFilter,
@@ -341,15 +342,15 @@ class TicketCreateSerializer(serializers.Serializer):
         required=False,
         help_text=_("Agents: the person the ticket is for. End users: omit (it is you)."),
     )
-    service = serializers.PrimaryKeyRelatedField(
+    service = ActiveKeptField(
         queryset=Service.objects.filter(is_active=True), required=False, allow_null=True
     )
-    category = serializers.PrimaryKeyRelatedField(
+    category = ActiveKeptField(
         queryset=Category.objects.filter(is_active=True), required=False, allow_null=True
     )
     impact = serializers.ChoiceField(choices=Impact.choices, default=Impact.SINGLE)
     urgency = serializers.ChoiceField(choices=Urgency.choices, default=Urgency.MEDIUM)
-    group = serializers.PrimaryKeyRelatedField(
+    group = ActiveKeptField(
         queryset=SupportGroup.objects.filter(is_active=True), required=False, allow_null=True
     )
     parent = serializers.SlugRelatedField(
@@ -400,10 +401,10 @@ class TicketUpdateSerializer(serializers.Serializer):
     title = serializers.CharField(max_length=200, required=False)
     description = serializers.CharField(required=False, allow_blank=True)
     type = serializers.ChoiceField(choices=TicketType.choices, required=False)
-    service = serializers.PrimaryKeyRelatedField(
+    service = ActiveKeptField(
         queryset=Service.objects.filter(is_active=True), required=False, allow_null=True
     )
-    category = serializers.PrimaryKeyRelatedField(
+    category = ActiveKeptField(
         queryset=Category.objects.filter(is_active=True), required=False, allow_null=True
     )
     impact = serializers.ChoiceField(choices=Impact.choices, required=False)
@@ -458,12 +459,12 @@ class ReasonInputSerializer(TransitionInputSerializer):
 
 
 class TransferInputSerializer(TransitionInputSerializer):
-    group = serializers.PrimaryKeyRelatedField(queryset=SupportGroup.objects.filter(is_active=True))
+    group = ActiveKeptField(queryset=SupportGroup.objects.filter(is_active=True))
     reason = serializers.CharField()
 
 
 class EscalateInputSerializer(TransitionInputSerializer):
-    group = serializers.PrimaryKeyRelatedField(queryset=SupportGroup.objects.filter(is_active=True))
+    group = ActiveKeptField(queryset=SupportGroup.objects.filter(is_active=True))
     notes = serializers.CharField(help_text=_("The diagnostics already done (an internal note)."))
 
     def service_kwargs(self) -> dict:

@@ -35,6 +35,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from helpdesk import refdata
 from helpdesk.errors import (
     ConflictError,
     PermissionDenied,
@@ -188,12 +189,12 @@ def _next_number(ticket_type: str) -> str:
 def default_group() -> SupportGroup | None:
     """The queue new tickets land in: the configured group, else the first first-line group."""
     code = settings.TICKET_DEFAULT_GROUP
-    groups = SupportGroup.objects.filter(is_active=True)
-    if code:
-        group = groups.filter(code=code).first()
-        if group:
-            return group
-    return groups.filter(tier=SupportGroup.Tier.FIRST).order_by("name").first()
+    # The kept groups (helpdesk.refdata) come in the model's order: tier, then name.
+    groups = refdata.active(SupportGroup)
+    found = next((group for group in groups if code and group.code == code), None)
+    if found is None:
+        found = next((group for group in groups if group.tier == SupportGroup.Tier.FIRST), None)
+    return refdata.get(SupportGroup, found.pk) if found is not None else None
 
 
 def _display(value: Any) -> str:

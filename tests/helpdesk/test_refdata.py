@@ -123,3 +123,45 @@ def test_the_agent_ticket_page_reads_no_reference_table(client):
     tables = ('"helpdesk_supportgroup"', '"helpdesk_service"', '"helpdesk_category"')
     reads = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("SELECT")]
     assert [sql for sql in reads if any(f"FROM {table}" in sql for table in tables)] == []
+
+
+def test_api_create_takes_group_service_and_category_from_kept_rows(settings):
+    from rest_framework.test import APIClient
+
+    from helpdesk.roles import Role
+    from tests.factories import PersonFactory, make_user
+
+    agent = make_user(Role.AGENT, username="agent2")
+    first_line = SupportGroupFactory(name="Desk", code="desk", tier=1)
+    settings.TICKET_DEFAULT_GROUP = ""
+    service, category = ServiceFactory(name="VPN"), CategoryFactory(name="Printer")
+    caller = PersonFactory()
+    client = APIClient()
+    client.force_authenticate(agent)
+    body = {
+        "caller": caller.pk,
+        "title": "VPN drops",
+        "service": service.pk,
+        "category": category.pk,
+    }
+    assert client.post("/api/tickets/", body, format="json").status_code == 201
+    with CaptureQueriesContext(connection) as queries:
+        created = client.post("/api/tickets/", body, format="json")
+    assert created.status_code == 201, created.content
+    assert created.json()["service"]["name"] == "VPN"
+    tables = ('"helpdesk_supportgroup"', '"helpdesk_service"', '"helpdesk_category"')
+    reads = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("SELECT")]
+    assert [sql for sql in reads if any(f"FROM {table}" in sql for table in tables)] == []
+    from tickets.models import Ticket
+
+    assert Ticket.objects.get(number=created.json()["number"]).group == first_line
+    # A service deactivated (through a save: heard at once) is refused with its field named;
+    # one made just now is taken.
+    service.is_active = False
+    service.save()
+    refused = client.post("/api/tickets/", body, format="json")
+    assert refused.status_code == 400
+    assert "service" in refused.json()
+    newer = Service.objects.create(name="Wi-Fi", owner_group=first_line)
+    body["service"] = newer.pk
+    assert client.post("/api/tickets/", body, format="json").status_code == 201
