@@ -11,6 +11,9 @@ every row of them and reads them again when they change:
   next use when the token has moved. With a shared cache (Redis, production) a change made
   in another process is seen within that time; with the embedded default's cache of each
   process's own, a process reloads after :data:`MAX_AGE_SECONDS` whatever the token says.
+- whatever happens, a process reads them again after :data:`SHARED_MAX_AGE_SECONDS`: a
+  change nobody heard of (below), or rows read inside a transaction that saved one of them
+  and then rolled back, live that long at most.
 
 Rows handed out by :func:`rows`, :func:`by_pk` and :func:`active` are shared by every
 request of the process: read them, never change or save them. :func:`get` and
@@ -34,6 +37,7 @@ from django.db import models, transaction
 VERSION_KEY = "refdata:version"
 CHECK_SECONDS = 1.0
 MAX_AGE_SECONDS = 10.0
+SHARED_MAX_AGE_SECONDS = 300.0
 
 _lock = threading.Lock()
 _tables: dict[type[models.Model], tuple[list, dict]] = {}
@@ -63,7 +67,8 @@ def _check() -> None:
     if now - _state["checked"] < CHECK_SECONDS:
         return
     token = _token()
-    too_old = not _shared_cache() and now - _state["loaded"] > MAX_AGE_SECONDS
+    max_age = SHARED_MAX_AGE_SECONDS if _shared_cache() else MAX_AGE_SECONDS
+    too_old = now - _state["loaded"] > max_age
     with _lock:
         if token != _state["token"] or too_old:
             _tables.clear()

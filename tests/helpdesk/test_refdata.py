@@ -69,6 +69,20 @@ def test_without_a_shared_cache_rows_are_read_again_after_max_age(monkeypatch, s
     assert [row.name for row in refdata.rows(Service)] == ["Remote access"]
 
 
+def test_with_a_shared_cache_unheard_changes_live_five_minutes_at_most(monkeypatch):
+    monkeypatch.setattr(refdata, "_shared_cache", lambda: True)
+    service = ServiceFactory(name="VPN")
+    clock = {"now": 3_000_000.0}
+    monkeypatch.setattr(refdata.time, "monotonic", lambda: clock["now"])
+    refdata.clear()
+    assert [row.name for row in refdata.rows(Service)] == ["VPN"]
+    Service.objects.filter(pk=service.pk).update(name="Remote access")  # no token moved
+    clock["now"] += refdata.MAX_AGE_SECONDS + refdata.CHECK_SECONDS
+    assert [row.name for row in refdata.rows(Service)] == ["VPN"]
+    clock["now"] += refdata.SHARED_MAX_AGE_SECONDS
+    assert [row.name for row in refdata.rows(Service)] == ["Remote access"]
+
+
 def test_attach_hands_out_copies_and_loads_what_is_not_kept(django_assert_num_queries):
     from tests.factories import make_ticket
 
