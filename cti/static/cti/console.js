@@ -248,6 +248,7 @@
   // "Card" on a recent call: its full card (to file a ticket linked to the call, attach
   // the number ...) opens under it, and closes again.
   function recentCardToggle(button) {
+    var callId = button.closest(".cti-recent__item").dataset.callId;
     var holder = button.closest(".cti-recent__item").querySelector(".cti-recent__card-holder");
     if (button.getAttribute("aria-expanded") === "true") {
       holder.textContent = "";
@@ -262,9 +263,14 @@
       if (!card) { return; }
       var dismiss = card.querySelector(".cti-card__dismiss");
       if (dismiss) { dismiss.remove(); }
-      holder.textContent = "";
-      holder.appendChild(card);
-      button.setAttribute("aria-expanded", "true");
+      // The list may have been loaded again while the card was on its way (a call ended,
+      // after-call work ended): the card goes under the call's item as the list is now.
+      var item = recentList.querySelector('.cti-recent__item[data-call-id="' + callId + '"]');
+      if (!item) { return; }
+      var current = item.querySelector(".cti-recent__card-holder");
+      current.textContent = "";
+      current.appendChild(card);
+      item.querySelector(".cti-recent__card").setAttribute("aria-expanded", "true");
     }).catch(function (error) { console.error(error); });
   }
 
