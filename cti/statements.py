@@ -42,29 +42,12 @@ from django.utils.dateparse import parse_datetime
 
 from helpdesk.models import Person, PhoneNumber, Site
 from helpdesk.selectors import CALLER_CARD_PERSON_FIELDS
+from helpdesk.sql import column as _column
+from helpdesk.sql import prepared_cursor as _cursor
+from helpdesk.sql import quoted as _q
+from helpdesk.sql import table as _table
 from tickets.models import OPEN_STATUSES, Ticket
 from tickets.selectors import CALLER_CARD_TICKET_FIELDS
-
-
-def _cursor():
-    """A cursor for the statements here: Django's cursor wrapper (transactions, error classes,
-    query logging), around a server-side binding cursor on PostgreSQL so that each statement
-    is prepared once per connection. Parsing and planning them anew took most of
-    PostgreSQL's time for a ring: the caller lookup answered in 0.32 ms unprepared and 0.05 ms
-    prepared. Only these statements are prepared: the ORM's cursors bind on the client side,
-    which never prepares. While queries are logged (DEBUG, tests counting queries) Django's
-    own cursor is used, which logs the SQL text; the statements are the same."""
-    if connection.vendor != "postgresql" or connection.queries_logged:
-        return connection.cursor()
-    import psycopg
-
-    connection.ensure_connection()
-    connection.validate_thread_sharing()
-    raw = connection.connection
-    if raw.prepare_threshold != 0:
-        raw.prepare_threshold = 0  # prepare on first use (the project's cursors only)
-    return connection.make_cursor(psycopg.Cursor(raw))
-
 
 T = TypeVar("T")
 
@@ -121,18 +104,6 @@ class Pending(Generic[T]):
 
     def result(self) -> T:
         return self._convert(self._fetch())
-
-
-def _q(name: str) -> str:
-    return connection.ops.quote_name(name)
-
-
-def _table(model) -> str:
-    return _q(model._meta.db_table)
-
-
-def _column(model, name: str) -> str:
-    return _q(model._meta.get_field(name).column)
 
 
 def _aware(value) -> datetime | None:

@@ -31,38 +31,12 @@ from datetime import datetime
 from django.db import connection, models
 
 from helpdesk.models import Person
+from helpdesk.sql import column as _column
+from helpdesk.sql import prepared_cursor as _cursor
+from helpdesk.sql import quoted as _q
+from helpdesk.sql import table as _table
 from mail.models import InboundMessage, OutboundMessage
 from tickets.models import Ticket
-
-
-def _cursor():
-    """Django's cursor wrapper around a server-side binding cursor on PostgreSQL, so that
-    each statement is parsed and planned once per connection (the ORM's cursors bind on the
-    client side and never prepare). While queries are logged (DEBUG, tests counting
-    queries) Django's own cursor is used, which logs the SQL text; the statements are the
-    same."""
-    if connection.vendor != "postgresql" or connection.queries_logged:
-        return connection.cursor()
-    import psycopg
-
-    connection.ensure_connection()
-    connection.validate_thread_sharing()
-    raw = connection.connection
-    if raw.prepare_threshold != 0:
-        raw.prepare_threshold = 0  # prepare on first use (the project's cursors only)
-    return connection.make_cursor(psycopg.Cursor(raw))
-
-
-def _q(name: str) -> str:
-    return connection.ops.quote_name(name)
-
-
-def _table(model) -> str:
-    return _q(model._meta.db_table)
-
-
-def _column(model, name: str) -> str:
-    return _q(model._meta.get_field(name).column)
 
 
 def _prepared(field: models.Field, instance: models.Model, *, add: bool):
