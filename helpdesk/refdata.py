@@ -54,12 +54,23 @@ def _shared_cache() -> bool:
     return "locmem" not in settings.CACHES["default"]["BACKEND"].lower()
 
 
-def _token() -> str:
-    token = cache.get(VERSION_KEY)
+def version_token(key: str) -> str:
+    """The version token kept in the cache under ``key`` (made if there is none): data kept
+    by each process is read again when it has moved (:func:`move_token`)."""
+    token = cache.get(key)
     if token is None:
-        cache.add(VERSION_KEY, secrets.token_hex(8), timeout=None)
-        token = cache.get(VERSION_KEY) or ""
+        cache.add(key, secrets.token_hex(8), timeout=None)
+        token = cache.get(key) or ""
     return token
+
+
+def move_token(key: str) -> None:
+    """Move the version token under ``key`` on: every process reads its data again."""
+    cache.set(key, secrets.token_hex(8), timeout=None)
+
+
+def _token() -> str:
+    return version_token(VERSION_KEY)
 
 
 def _check() -> None:
@@ -133,7 +144,7 @@ def attach(instance: models.Model, *fields: str) -> None:
 
 def changed(**_kwargs) -> None:
     """Every process reads the reference tables again (this one at once)."""
-    cache.set(VERSION_KEY, secrets.token_hex(8), timeout=None)
+    move_token(VERSION_KEY)
     clear()
 
 

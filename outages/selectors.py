@@ -10,17 +10,16 @@ service that changes an outage moves the token on, at once and again on commit
 
 from __future__ import annotations
 
-import secrets
 import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db.models import Count, Prefetch, QuerySet
 from django.utils import timezone, translation
 
+from helpdesk import refdata
 from helpdesk.models import Person, Service, in_reader_language
 from helpdesk.roles import can_work_tickets
 from outages.models import Outage, OutageSuggestion, OutageUpdate, State
@@ -93,17 +92,13 @@ _lock = threading.Lock()
 def active_changed() -> None:
     """Move the version token on: every process reads the active outages again."""
     global _local
-    cache.set(VERSION_KEY, secrets.token_hex(8), timeout=None)
+    refdata.move_token(VERSION_KEY)
     with _lock:
         _local = None
 
 
 def _version() -> str:
-    token = cache.get(VERSION_KEY)
-    if token is None:
-        cache.add(VERSION_KEY, secrets.token_hex(8), timeout=None)
-        token = cache.get(VERSION_KEY) or ""
-    return token
+    return refdata.version_token(VERSION_KEY)
 
 
 def active_snapshot() -> Snapshot:
