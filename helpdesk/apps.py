@@ -47,11 +47,9 @@ class HelpdeskConfig(AppConfig):
                 )
 
         # Groups, services, categories and sites are kept in each process (helpdesk.refdata).
-        for model in refdata.reference_models():
-            for signal in (post_save, post_delete):
-                signal.connect(
-                    refdata.changed_on_save, sender=model, dispatch_uid=f"refdata:{model}:{signal}"
-                )
+        from helpdesk.models import Category, Service, Site, SupportGroup
+
+        refdata.keep(SupportGroup, Service, Category, Site)
 
         user_logged_in.connect(security.set_session_lifetime, dispatch_uid="session_lifetime")
         post_save.connect(

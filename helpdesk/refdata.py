@@ -1,4 +1,6 @@
-"""Reference data kept in each process: support groups, services, categories and sites.
+"""Reference data kept in each process: support groups, services, categories and sites, and
+the small tables an app registers with :func:`keep` (the SLA policies, thresholds and
+calendars every ticket event reads).
 
 Almost every console page and API answer names a ticket's group, service and category and
 offers them in selects: the agent's ticket page read these small tables six times, in six
@@ -44,10 +46,26 @@ _tables: dict[type[models.Model], tuple[list, dict]] = {}
 _state = {"token": None, "checked": 0.0, "loaded": 0.0}
 
 
-def reference_models() -> tuple[type[models.Model], ...]:
-    from helpdesk.models import Category, Service, Site, SupportGroup
+_kept: list[type[models.Model]] = []
 
-    return (SupportGroup, Service, Category, Site)
+
+def keep(*kept_models: type[models.Model]) -> None:
+    """Keep the rows of ``kept_models`` in each process, read again when one of them is saved
+    or deleted through the ORM. Called from an ``AppConfig.ready`` for small tables that
+    administrators change rarely and that requests read often; calling it again is harmless.
+    """
+    from django.db.models.signals import post_delete, post_save
+
+    for model in kept_models:
+        if model not in _kept:
+            _kept.append(model)
+        for signal in (post_save, post_delete):
+            signal.connect(changed_on_save, sender=model, dispatch_uid=f"refdata:{model}:{signal}")
+
+
+def reference_models() -> tuple[type[models.Model], ...]:
+    """Every model whose rows are kept: the core's four and those apps registered."""
+    return tuple(_kept)
 
 
 def _shared_cache() -> bool:

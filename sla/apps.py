@@ -8,11 +8,14 @@ class SlaConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from helpdesk import refdata, ui
         from helpdesk import services as people
-        from helpdesk import ui
         from sla import selectors, services
+        from sla.models import BusinessCalendar, SlaPolicy, SlaThreshold
         from tickets import display, events
 
+        # Every ticket event reads the policies, thresholds and calendars: kept per process.
+        refdata.keep(SlaPolicy, SlaThreshold, BusinessCalendar)
         events.subscribe(services.on_ticket_event)
         people.subscribe_person_changes(services.on_person_changed)
         display.register_queue_rows(selectors.queue_rows_prepare)

@@ -21,6 +21,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from helpdesk import refdata
 from helpdesk.errors import PermissionDenied, TransitionNotAllowedError, ValidationError
 from helpdesk.models import SupportGroup
 from helpdesk.roles import can_work_tickets
@@ -92,28 +93,30 @@ def due_sync(ticket_ids) -> None:
 
 
 def policy_for(ticket: Ticket) -> SlaPolicy | None:
-    """The active policy of the ticket's priority that matches it most specifically."""
-    candidates = SlaPolicy.objects.filter(is_active=True, priority=ticket.priority).filter(
-        Q(service__isnull=True) | Q(service_id=ticket.service_id),
-        Q(ticket_type="") | Q(ticket_type=ticket.type),
-    )
-    if not ticket.caller.is_vip:
-        candidates = candidates.filter(vip_only=False)
-    candidates = list(candidates.select_related("calendar"))
+    """The active policy of the ticket's priority that matches it most specifically (a copy of
+    the policy kept in the process, its calendar attached: ``helpdesk.refdata``)."""
+    candidates = [
+        policy
+        for policy in refdata.active(SlaPolicy)
+        if policy.priority == ticket.priority
+        and policy.service_id in (None, ticket.service_id)
+        and policy.ticket_type in ("", ticket.type)
+    ]
+    if any(policy.vip_only for policy in candidates) and not ticket.caller.is_vip:
+        candidates = [policy for policy in candidates if not policy.vip_only]
     if not candidates:
         return None
-    return max(candidates, key=lambda policy: (policy.specificity, -policy.pk))
+    best = refdata.get(SlaPolicy, max(candidates, key=lambda p: (p.specificity, -p.pk)).pk)
+    refdata.attach(best, "calendar")
+    return best
 
 
 # --- clock arithmetic -------------------------------------------------------------------------
 
 
 def _thresholds() -> list[int]:
-    return list(
-        SlaThreshold.objects.filter(is_active=True)
-        .order_by("percent")
-        .values_list("percent", flat=True)
-    )
+    """The active alert thresholds in percent, lowest first (kept in the process)."""
+    return [threshold.percent for threshold in refdata.active(SlaThreshold, order_by="percent")]
 
 
 def _instant(clock: SlaClock, share: float) -> datetime:
@@ -156,6 +159,26 @@ def _start(ticket: Ticket, target: str, policy: SlaPolicy, at: datetime, thresho
     _schedule_alerts(clock, thresholds)
     clock.save()
     return clock
+
+
+def _start_all(
+    ticket: Ticket, targets: Iterable[str], policy: SlaPolicy, at: datetime, thresholds
+) -> list[SlaClock]:
+    """Clocks for ``targets`` started at ``at``, written in one statement."""
+    clocks = [
+        SlaClock(
+            ticket=ticket,
+            target=target,
+            policy=policy,
+            calendar=policy.calendar,
+            goal=policy.goal(target),
+            started_at=at,
+        )
+        for target in targets
+    ]
+    for clock in clocks:
+        _schedule_alerts(clock, thresholds)
+    return SlaClock.objects.bulk_create(clocks)
 
 
 def _pause(clock: SlaClock, at: datetime) -> None:
@@ -262,21 +285,29 @@ def on_ticket_event(event: events.TicketEvent) -> None:
 
 
 def _apply(event: events.TicketEvent, ticket: Ticket, clocks: dict[str, SlaClock]) -> bool:
-    """Act on one event; False when no clock can have changed (the due time stays)."""
+    """Act on one event; False when the ticket's due time needs no sync from its clocks (no
+    clock can have changed, or the due time was written here)."""
     at = event.at
     if event.kind == events.Kind.CREATED:
         policy = policy_for(ticket)
         if policy is None:
             return False
-        thresholds = _thresholds()
+        targets = []
         if ticket.first_response_at is None:
-            _start(ticket, Target.FIRST_RESPONSE, policy, ticket.created_at, thresholds)
-        if ticket.status in (Status.RESOLVED, Status.CLOSED):
-            return True  # solved on first contact: nothing left to measure
-        clock = _start(ticket, Target.RESOLUTION, policy, ticket.created_at, thresholds)
-        if ticket.status == Status.PENDING:
-            _pause(clock, at)
-        return True
+            targets.append(Target.FIRST_RESPONSE)
+        # Solved on first contact: nothing left to measure.
+        if ticket.status not in (Status.RESOLVED, Status.CLOSED):
+            targets.append(Target.RESOLUTION)
+        if not targets:
+            return False
+        started = _start_all(ticket, targets, policy, ticket.created_at, _thresholds())
+        for clock in started:
+            if clock.target == Target.RESOLUTION and ticket.status == Status.PENDING:
+                _pause(clock, at)
+        # Its only clocks are these: the due time is theirs, no need to read them back.
+        due = [clock.due_at for clock in started if clock.due_at is not None]
+        Ticket.objects.filter(pk=ticket.pk).update(due_at=min(due, default=None))
+        return False
     _with_fired(clocks.values())
     if event.kind == events.Kind.UPDATED:
         if not any(event.change(name) for name in ("priority", "service", "type")):
@@ -330,9 +361,10 @@ def policy_changed(ticket: Ticket, clocks: dict[str, SlaClock], at: datetime) ->
         and not SlaClock.objects.filter(ticket_id=ticket.pk).exists()
     ):
         # The ticket had no policy until now: its clocks run from its creation.
+        targets = [Target.RESOLUTION]
         if ticket.first_response_at is None:
-            _start(ticket, Target.FIRST_RESPONSE, policy, ticket.created_at, thresholds)
-        _start(ticket, Target.RESOLUTION, policy, ticket.created_at, thresholds)
+            targets.insert(0, Target.FIRST_RESPONSE)
+        _start_all(ticket, targets, policy, ticket.created_at, thresholds)
 
 
 def _on_transition(event, ticket, clocks, at) -> None:

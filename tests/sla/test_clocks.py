@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 import pytest
 from django.db import connection, connections
 from django.utils import timezone
 
 from sla import services as sla
-from sla.models import BusinessCalendar, SlaAlert, SlaClock, SlaPolicy, SlaThreshold, Target
+from sla.business_time import add_business_time
+from sla.models import (
+    BusinessCalendar,
+    SlaAlert,
+    SlaClock,
+    SlaPolicy,
+    SlaThreshold,
+    Target,
+    WorkingHours,
+)
 from tests.factories import PersonFactory, ServiceFactory, make_ticket
 from tickets import services
 from tickets.models import PendingReason, Priority, ResolutionCode, Ticket, TicketType, Urgency
@@ -414,3 +423,77 @@ def test_the_api_shows_and_sorts_by_the_due_time(policies, as_agent, end_user, o
     numbers = [row["number"] for row in rows if row["due_at"]]
     assert numbers[:2] == [urgent.number, later.number]
     assert as_agent.get("/api/tickets/", {"ordering": "-due_at"}).status_code == 200
+
+
+# --- policies, thresholds and calendars kept per process (helpdesk.refdata) ------------------
+
+
+def test_a_policy_changed_or_switched_off_applies_to_the_next_ticket(policies, end_user, on_commit):
+    first = make_ticket(caller=end_user.person)
+    policy = policies[first.priority]
+    assert clocks(first)[Target.RESOLUTION].goal == 40 * H
+    policy.resolution = 30 * H
+    policy.save()
+    second = make_ticket(caller=end_user.person)
+    assert clocks(second)[Target.RESOLUTION].goal == 30 * H
+    second.refresh_from_db()
+    assert second.due_at == second.created_at + 8 * H  # the first response falls due first
+    policy.is_active = False
+    policy.save()
+    assert not SlaClock.objects.filter(ticket=make_ticket(caller=end_user.person)).exists()
+
+
+def test_a_threshold_added_or_a_calendar_closed_applies_to_the_next_ticket(
+    policies, always, end_user, on_commit
+):
+    ticket = make_ticket(caller=end_user.person)
+    assert clocks(ticket)[Target.RESOLUTION].next_alert_at is None
+    SlaThreshold.objects.create(percent=50)
+    ticket = make_ticket(caller=end_user.person)
+    assert clocks(ticket)[Target.RESOLUTION].next_alert_at == ticket.created_at + 20 * H
+    # The calendar's hours change (as the admin does it: hours saved, then the calendar).
+    always.always_open = False
+    always.save()
+    for weekday in range(7):
+        WorkingHours.objects.create(calendar=always, weekday=weekday, start=time(0), end=time(12))
+    sla.calendar_touch(calendar=always)
+    ticket = make_ticket(caller=end_user.person)
+    resolution = clocks(ticket)[Target.RESOLUTION]
+    always.refresh_from_db()
+    expected = add_business_time(always.schedule(), ticket.created_at, 40 * H)
+    assert resolution.due_at == expected != ticket.created_at + 40 * H
+
+
+def test_a_new_tickets_clocks_take_one_statement_and_its_due_time_another(
+    policies, end_user, on_commit, django_assert_max_num_queries
+):
+    make_ticket(caller=end_user.person)  # the kept policies and thresholds are read once
+    ticket = make_ticket(caller=end_user.person)
+    from tickets import events
+
+    event = events.TicketEvent(
+        kind=events.Kind.CREATED, ticket_id=ticket.pk, actor_id=None, at=ticket.created_at
+    )
+    SlaClock.objects.filter(ticket=ticket).delete()
+    # The ticket (1), the two clocks (1), its due time (1), and the savepoint around them (2).
+    with django_assert_max_num_queries(5):
+        sla.on_ticket_event(event)
+    assert set(clocks(ticket)) == {Target.FIRST_RESPONSE, Target.RESOLUTION}
+    ticket.refresh_from_db()
+    assert ticket.due_at == ticket.created_at + 8 * H
+
+
+def test_the_create_answer_carries_the_due_time_its_clocks_set(
+    policies, as_agent, end_user, on_commit
+):
+    answer = as_agent.post(
+        "/api/tickets/",
+        {"title": "VPN drops", "caller": end_user.person.pk, "channel": "phone"},
+        format="json",
+    )
+    assert answer.status_code == 201, answer.content
+    body = answer.json()
+    ticket = Ticket.objects.get(number=body["number"])
+    assert ticket.due_at == ticket.created_at + 8 * H
+    assert datetime.fromisoformat(body["due_at"]) == ticket.due_at
+    assert (body["tags"], body["related"], body["watchers"]) == ([], [], [])
