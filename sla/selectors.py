@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.db.models import F
 from django.utils import timezone
 
 from sla.models import SlaClock
@@ -31,16 +32,25 @@ def level_for(left: timedelta, goal: timedelta) -> str:
     return "ok"
 
 
-def clock_views(ticket_id: int, *, limit: int = 20) -> list[ClockView]:
-    """The ticket's clocks, live ones first, newest first (one query)."""
+def ticket_clocks(ticket, *, limit: int = 20) -> list[SlaClock]:
+    """The ticket's clocks, live ones first, then newest first: read once per ticket object
+    (the ticket page's due time and its SLA box share the one query)."""
+    clocks = getattr(ticket, "_sla_clocks", None)
+    if clocks is None:
+        clocks = list(
+            SlaClock.objects.select_related("calendar", "policy")
+            .filter(ticket_id=ticket.pk)
+            .order_by(F("stopped_at").asc(nulls_first=True), "-started_at", "-pk")[:limit]
+        )
+        ticket._sla_clocks = clocks
+    return clocks
+
+
+def clock_views(ticket, *, limit: int = 20) -> list[ClockView]:
+    """The ticket's clocks with what is left of each, live ones first, newest first."""
     now = timezone.now()
-    clocks = list(
-        SlaClock.objects.select_related("calendar", "policy")
-        .filter(ticket_id=ticket_id)
-        .order_by("-started_at", "-pk")[:limit]
-    )
     views = []
-    for clock in clocks:
+    for clock in ticket_clocks(ticket, limit=limit):
         if clock.stopped_at is not None:
             state = clock.outcome
             level = {"met": "ok", "breached": "danger"}.get(clock.outcome, "muted")
@@ -50,24 +60,29 @@ def clock_views(ticket_id: int, *, limit: int = 20) -> list[ClockView]:
         state = "paused" if clock.paused_since else "running"
         level = "muted" if clock.paused_since else level_for(left, clock.goal)
         views.append(ClockView(clock, state, level, left, clock.due_at))
-    views.sort(key=lambda view: view.clock.stopped_at is not None)
     return views
 
 
 def queue_rows_prepare(tickets: list, user) -> None:
     """Queue row preparer (``tickets.display``): each ticket's earliest live clock, in words.
 
-    One query for the page's tickets: their live clocks with calendars (schedules are cached).
+    One query for the page's tickets: their live clocks with calendars (schedules are cached);
+    for a single ticket, the read its SLA box shares (:func:`ticket_clocks`).
     """
     from django.utils.translation import gettext as _
 
     from sla.templatetags.sla_tags import business_duration
 
     by_ticket: dict[int, list[SlaClock]] = {}
-    for clock in SlaClock.objects.select_related("calendar").filter(
-        ticket_id__in=[ticket.pk for ticket in tickets], stopped_at__isnull=True
-    ):
-        by_ticket.setdefault(clock.ticket_id, []).append(clock)
+    if len(tickets) == 1:
+        # One ticket (its page): the clocks its SLA box shows, live ones among them.
+        live = [clock for clock in ticket_clocks(tickets[0]) if clock.stopped_at is None]
+        by_ticket[tickets[0].pk] = live
+    else:
+        for clock in SlaClock.objects.select_related("calendar").filter(
+            ticket_id__in=[ticket.pk for ticket in tickets], stopped_at__isnull=True
+        ):
+            by_ticket.setdefault(clock.ticket_id, []).append(clock)
     now = timezone.now()
     for ticket in tickets:
         clocks = by_ticket.get(ticket.pk)

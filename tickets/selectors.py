@@ -166,12 +166,21 @@ def timeline_for(user, ticket: Ticket) -> QuerySet[TimelineEntry]:
 def caller_tickets(person_id: int, *, exclude_id: int | None = None, limit: int = 10):
     """A caller's open tickets and most recent tickets, for the caller card: what it shows
     of them (number, state, title, opened), not their descriptions."""
-    queryset = Ticket.objects.filter(caller_id=person_id).only(*CALLER_CARD_TICKET_FIELDS)
+    queryset = Ticket.objects.filter(caller_id=person_id)
     if exclude_id:
         queryset = queryset.exclude(pk=exclude_id)
-    open_tickets = list(queryset.filter(status__in=OPEN_STATUSES).order_by("-created_at")[:limit])
-    recent = list(queryset.order_by("-created_at")[:limit])
-    return open_tickets, recent
+    newest = queryset.order_by("-created_at").values("pk")[:limit]
+    newest_open = queryset.filter(status__in=OPEN_STATUSES).order_by("-created_at").values("pk")
+    # One query for both lists: the rows that are in either.
+    both = sorted(
+        queryset.filter(Q(pk__in=newest) | Q(pk__in=newest_open[:limit])).only(
+            *CALLER_CARD_TICKET_FIELDS
+        ),
+        key=lambda ticket: (ticket.created_at, ticket.pk),
+        reverse=True,
+    )
+    open_tickets = [ticket for ticket in both if ticket.status in OPEN_STATUSES][:limit]
+    return open_tickets, both[:limit]
 
 
 # What the caller card (cti's screen pop) shows of a ticket, in this order. ``cti.statements``

@@ -8,7 +8,7 @@ register = template.Library()
 
 @register.simple_tag
 def ticket_sla(ticket):
-    return selectors.clock_views(ticket.pk)
+    return selectors.clock_views(ticket)
 
 
 @register.filter
