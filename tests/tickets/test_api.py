@@ -162,6 +162,24 @@ def test_list_query_count_does_not_grow_with_page_size(as_agent, agent, network_
     assert few == many
 
 
+def test_an_end_users_answers_read_no_tags_links_or_watchers(as_end_user, end_user, agent):
+    """Only staff are shown a ticket's tags, related tickets and watchers: an end user's list
+    and detail do not read them."""
+    ticket = make_ticket(caller=end_user.person)
+    services.ticket_tags_set(ticket=ticket, by=agent, names=["vpn"])
+    services.ticket_watch(ticket=ticket, user=agent, by=agent)
+    for path in (url(), f"{url()}{ticket.number}/"):
+        with CaptureQueriesContext(connection) as queries:
+            response = as_end_user.get(path)
+        assert response.status_code == 200
+        body = response.json()
+        row = body["results"][0] if "results" in body else body
+        assert (row["tags"], row["related"], row["watchers"]) == ([], [], [])
+        read = " ".join(query["sql"] for query in queries)
+        for table in ("tickets_tag", "tickets_ticketlink", "tickets_ticketwatcher"):
+            assert table not in read, (path, table)
+
+
 # --- create ------------------------------------------------------------------------------------
 
 
