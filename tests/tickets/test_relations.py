@@ -296,6 +296,25 @@ def test_console_watch_button_and_a_colleague_added(client, agent, colleague, su
     assert list(survivor.watchers.values_list("user", flat=True)) == [colleague.pk]
 
 
+def test_the_add_a_watcher_select_offers_colleagues_by_name_escaped_not_watchers_or_me(
+    client, agent, colleague, survivor
+):
+    colleague.first_name, colleague.last_name = "<b>Ann</b>", "O'Neil"
+    colleague.save()
+    no_name = make_user(Role.AGENT, username="nameless", first_name="", last_name="")
+    watching = make_user(Role.AGENT, username="watching")
+    services.ticket_watch(ticket=survivor, user=watching, by=agent)
+    client.force_login(agent)
+    page = client.get(reverse("tickets:console_detail", args=[survivor.number])).content.decode()
+    select = page[
+        page.index('id="watcher-user"') : page.index("</select>", page.index('id="watcher-user"'))
+    ]
+    assert f'<option value="{colleague.pk}">&lt;b&gt;Ann&lt;/b&gt; O&#x27;Neil</option>' in select
+    assert f'<option value="{no_name.pk}">nameless</option>' in select
+    assert f'value="{watching.pk}"' not in select
+    assert f'value="{agent.pk}"' not in select
+
+
 @pytest.fixture
 def wired(smtp, eager_celery, db):  # noqa: F811
     Mailbox.objects.create(name="Service desk", address="servicedesk@helpdesk.test")

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from django import template
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 
 from helpdesk.roles import can_work_tickets, is_staff_member
@@ -23,7 +23,9 @@ class Relations:
     watchers: list = field(default_factory=list)
     tags: list = field(default_factory=list)
     watching: bool = False
-    colleagues: list = field(default_factory=list)
+    # The colleagues who may be added as watchers, as the select's <option>s (up to 200 of
+    # them on every page: made here, not by a template loop over 200 users).
+    colleague_options: str = ""
 
 
 @register.simple_tag(takes_context=True)
@@ -34,12 +36,22 @@ def ticket_relations(context, ticket) -> Relations:
         return Relations()
     watchers = selectors.ticket_watchers(ticket)
     watcher_ids = {watcher.pk for watcher in watchers}
-    colleagues = []
+    colleague_options = ""
     if can_work_tickets(user):
-        colleagues = list(
+        colleagues = (
             selectors.ticket_workers()
             .exclude(pk__in=watcher_ids | {user.pk})
-            .order_by("first_name", "last_name", "username")[:200]
+            .order_by("first_name", "last_name", "username")
+            .values_list("pk", "first_name", "last_name", "username")[:200]
+        )
+        # The name as User.get_full_name() gives it, else the login.
+        colleague_options = format_html_join(
+            "",
+            '<option value="{}">{}</option>',
+            (
+                (pk, f"{first} {last}".strip() or username)
+                for pk, first, last, username in colleagues
+            ),
         )
     return Relations(
         related=selectors.related_tickets(ticket),
@@ -48,7 +60,7 @@ def ticket_relations(context, ticket) -> Relations:
         watchers=watchers,
         tags=list(ticket.tags.order_by("name").values_list("name", flat=True)),
         watching=user.pk in watcher_ids,
-        colleagues=colleagues,
+        colleague_options=colleague_options,
     )
 
 
