@@ -32,6 +32,8 @@ from django.db import connection, models
 
 from helpdesk.models import Person
 from helpdesk.sql import column as _column
+from helpdesk.sql import columns as _sql_columns
+from helpdesk.sql import instance as _sql_instance
 from helpdesk.sql import prepared_cursor as _cursor
 from helpdesk.sql import quoted as _q
 from helpdesk.sql import table as _table
@@ -96,10 +98,7 @@ def message_delivered_again(dedupe_key: str) -> InboundMessage:
     row = _one(sql, [dedupe_key])
     if row is None:
         raise InboundMessage.DoesNotExist(dedupe_key)
-    every, converters = _shape(InboundMessage)
-    convert = dict(zip(every, converters, strict=True))
-    values = [convert[name](value) for name, value in zip(names, row, strict=True)]
-    return InboundMessage.from_db(connection.alias, names, values)
+    return _sql_instance(InboundMessage, row, names)
 
 
 # --- processing --------------------------------------------------------------------------
@@ -169,36 +168,13 @@ def sender_recent_count(address: str, *, since: datetime, exclude: int) -> int:
 
 
 @functools.cache
-def _shape(model) -> tuple[tuple[str, ...], tuple]:
-    """The attnames of ``model``'s columns, in the order of :func:`_columns`, and what the
-    ORM does to each value it reads (SQLite's booleans and dates, JSON)."""
-    fields = model._meta.concrete_fields
-    converters = []
-    for field in fields:
-        column = field.get_col(model._meta.db_table)
-        chain = (
-            *connection.ops.get_db_converters(column),
-            *column.get_db_converters(connection),
-        )
-        converters.append(functools.partial(_convert, chain, column))
-    return tuple(field.attname for field in fields), tuple(converters)
-
-
-def _convert(chain, column, value):
-    for converter in chain:
-        value = converter(value, column, connection)
-    return value
-
-
 def _columns(model, alias: str) -> str:
-    return ", ".join(f"{alias}.{_q(field.column)}" for field in model._meta.concrete_fields)
+    return _sql_columns(model, alias)
 
 
 def _instance(model, row: Sequence):
     """A ``model`` instance from the columns :func:`_columns` selected, as the ORM makes it."""
-    names, converters = _shape(model)
-    values = [convert(value) for convert, value in zip(converters, row, strict=True)]
-    return model.from_db(connection.alias, names, values)
+    return _sql_instance(model, row)
 
 
 def _one(sql: str, params: Sequence):

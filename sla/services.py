@@ -25,6 +25,7 @@ from helpdesk import refdata
 from helpdesk.errors import PermissionDenied, TransitionNotAllowedError, ValidationError
 from helpdesk.models import SupportGroup
 from helpdesk.roles import can_work_tickets
+from sla import statements
 from sla.business_time import Schedule, add_business_time, business_time_between
 from sla.models import (
     BusinessCalendar,
@@ -250,38 +251,17 @@ def on_ticket_event(event: events.TicketEvent) -> None:
     if event.kind == events.Kind.COMMENTED and event.is_internal:
         return
     with transaction.atomic():
-        ticket = (
-            Ticket.objects.select_related("caller")
-            .only(
-                "pk",
-                "status",
-                "priority",
-                "service_id",
-                "type",
-                "pending_reason",
-                "first_response_at",
-                "created_at",
-                "caller__is_vip",
-                "caller__user_id",
-            )
-            .filter(pk=event.ticket_id)
-            .first()
-        )
+        ticket = statements.ticket_for_clocks(event.ticket_id)
         if ticket is None:
             return
         # A new ticket's clocks are started below; it has none to read yet.
         clocks = (
             {}
             if event.kind == events.Kind.CREATED
-            else {
-                clock.target: clock
-                for clock in SlaClock.objects.select_related("calendar", "policy").filter(
-                    ticket_id=ticket.pk, stopped_at__isnull=True
-                )
-            }
+            else {clock.target: clock for clock in statements.running_clocks(ticket.pk)}
         )
         if _apply(event, ticket, clocks):
-            due_sync([ticket.pk])
+            statements.due_sync(ticket.pk)
 
 
 def _apply(event: events.TicketEvent, ticket: Ticket, clocks: dict[str, SlaClock]) -> bool:
