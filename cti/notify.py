@@ -659,7 +659,7 @@ def ticket_queued(ticket_id: int, *, group_id: int, event: str) -> None:
     that fails (the channel layer is down) is logged and dropped: the ticket exists, and the
     queue page also refreshes itself every minute.
     """
-    row = Ticket.objects.filter(pk=ticket_id).values(*QUEUED_TICKET_FIELDS).first()
+    row = statements.queued_ticket(ticket_id)
     if row is None:
         return
     layer = get_channel_layer()

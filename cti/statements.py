@@ -43,6 +43,8 @@ from django.utils.dateparse import parse_datetime
 from helpdesk.models import Person, PhoneNumber, Site
 from helpdesk.selectors import CALLER_CARD_PERSON_FIELDS
 from helpdesk.sql import column as _column
+from helpdesk.sql import columns as _columns
+from helpdesk.sql import converted as _converted
 from helpdesk.sql import prepared_cursor as _cursor
 from helpdesk.sql import quoted as _q
 from helpdesk.sql import table as _table
@@ -456,3 +458,42 @@ def ring_reads(
         tickets=history.result() if history else [],
         calls=earlier.result() if earlier else [],
     )
+
+
+# --- a ticket arriving in a group's queue (cti.notify.ticket_queued) -------------------------
+
+# What the console's queue is told of a ticket: the fields of cti.notify.QUEUED_TICKET_FIELDS.
+_QUEUED_FIELDS = (
+    "id",
+    "number",
+    "title",
+    "channel",
+    "group",
+    "priority",
+    "status",
+    "assignee",
+    "service",
+    "created_at",
+)
+
+
+@functools.cache
+def _queued_ticket_sql() -> str:
+    return (
+        f"SELECT {_columns(Ticket, 't', _QUEUED_FIELDS)} FROM {_table(Ticket)} t "
+        f"WHERE t.{_q(Ticket._meta.pk.column)} = %s"
+    )
+
+
+def queued_ticket(ticket_id: int) -> dict | None:
+    """The ticket's row as ``Ticket.objects.values(*QUEUED_TICKET_FIELDS)`` gives it (``pk``
+    and the ``*_id`` keys), or None: one statement, after every create or transfer."""
+    with _cursor() as cursor:
+        cursor.execute(_queued_ticket_sql(), [ticket_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    values, attnames = _converted(Ticket, row, _QUEUED_FIELDS)
+    found = dict(zip(attnames, values, strict=True))
+    found["pk"] = found.pop("id")
+    return found

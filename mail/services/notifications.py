@@ -99,8 +99,14 @@ def _may_notify(event: events.TicketEvent) -> bool:
 
 
 def event_to_dict(event: events.TicketEvent) -> dict:
-    """The JSON form of a ticket event: datetimes in ISO 8601, changes as dicts."""
-    return json.loads(json.dumps(dataclasses.asdict(event), cls=DjangoJSONEncoder))
+    """The JSON form of a ticket event: datetimes in ISO 8601, changes as dicts (what
+    ``dataclasses.asdict`` and a JSON round trip give, without ``asdict``'s deep copies: it
+    runs in the request or mail worker for every event)."""
+    shallow = {field.name: getattr(event, field.name) for field in dataclasses.fields(event)}
+    shallow["changes"] = [
+        {"field": change.field, "old": change.old, "new": change.new} for change in event.changes
+    ]
+    return json.loads(json.dumps(shallow, cls=DjangoJSONEncoder))
 
 
 def on_ticket_event(event: events.TicketEvent) -> None:

@@ -18,6 +18,7 @@ from tests.factories import (
     PbxFactory,
     PersonFactory,
     PhoneNumberFactory,
+    ServiceFactory,
     SiteFactory,
     make_ticket,
     make_user,
@@ -335,3 +336,16 @@ def test_ring_insert_of_an_event_stored_before_writes_nothing():
         statements.ring_insert(event, Call(pbx=pbx, call_id="x"), [agent.pk])
     assert not Call.objects.exists()
     assert CallEvent.objects.count() == 1
+
+
+def test_queued_ticket_reads_what_the_orm_values_give(agent, first_line):
+    from cti.notify import QUEUED_TICKET_FIELDS
+    from tickets import services
+
+    plain = make_ticket(caller=PersonFactory())
+    assigned = make_ticket(caller=PersonFactory(), group=first_line, service=ServiceFactory())
+    services.ticket_assign(ticket=assigned, by=agent, assignee=agent)
+    for ticket in (plain, assigned):
+        expected = Ticket.objects.filter(pk=ticket.pk).values(*QUEUED_TICKET_FIELDS).get()
+        assert statements.queued_ticket(ticket.pk) == expected
+    assert statements.queued_ticket(10**9) is None

@@ -551,3 +551,39 @@ def test_an_admin_overrides_a_template_from_the_projects_templates_directory(
     [acknowledged] = wired.to(caller.email)
     # The ticket number is put in front by the code, so no template can lose it.
     assert header(acknowledged, "Subject") == f"[{ticket.number}] Thanks, we are on it"
+
+
+def test_an_events_json_form_is_what_asdict_and_a_json_round_trip_give():
+    import dataclasses
+    import json
+    from datetime import datetime, timedelta
+
+    from django.core.serializers.json import DjangoJSONEncoder
+
+    events = notifications.events
+    at = timezone.now()
+    event = events.TicketEvent(
+        kind=events.Kind.TRANSITIONED,
+        ticket_id=7,
+        actor_id=None,
+        at=at,
+        transition="resolve",
+        changes=(
+            events.FieldChange("status", "in_progress", "resolved"),
+            events.FieldChange("resolved_at", None, at + timedelta(seconds=1)),
+            events.FieldChange("group", 3, None),
+        ),
+        timeline_ids=(11, 12),
+        comment_id=5,
+        is_internal=False,
+        channel="email",
+        mentions=(4,),
+    )
+    expected = json.loads(json.dumps(dataclasses.asdict(event), cls=DjangoJSONEncoder))
+    got = notifications.event_to_dict(event)
+    assert got == expected
+    assert got["kind"] == "transitioned" and got["changes"][1]["new"].startswith(str(at.year))
+    # DjangoJSONEncoder keeps milliseconds.
+    assert datetime.fromisoformat(got["at"]) == at.replace(
+        microsecond=at.microsecond // 1000 * 1000
+    )
